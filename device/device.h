@@ -1,0 +1,155 @@
+/*
+ * Flotilla - the backend interface every device implements, and the
+ * coherence state of data handles (one replica per memory node).
+ *
+ * The scheduler talks to devices only through flo__device_ops. A backend
+ * never includes scheduler internals: it sees tasks through the small
+ * accessors declared at the end of this file.
+ */
+#ifndef FLO_DEVICE_H
+#define FLO_DEVICE_H
+
+#include "runtime/internal.h"
+
+typedef struct flo__device flo__device;
+typedef struct flo__worker flo__worker;
+typedef struct flo__task flo__task;
+typedef struct flo__data flo__data;
+
+/* Replica states (MSI without the M/E split: OWNER = only valid copy). */
+enum {
+    FLO__REP_INVALID = 0,
+    FLO__REP_SHARED = 1, /* Valid; other nodes may hold valid copies. */
+    FLO__REP_OWNER = 2   /* The only valid copy (written here last). */
+};
+
+typedef struct flo__replica {
+    void *ptr;        /* Allocation on this node, or NULL. */
+    /* FLO__REP_*: written under the data's coh_lock; read without it
+     * (relaxed) only for placement estimates. */
+    atomic_uchar state;
+    uint8_t pinned;   /* In use by a running task: not evictable (count
+                         is in `users`). */
+    int32_t users;    /* Tasks currently using this replica. */
+    uint64_t last_use; /* LRU clock for eviction. */
+    void *ready;      /* Backend event: the copy that filled ptr, if still
+                         in flight (owned by the backend). */
+    struct flo__replica *lru_prev, *lru_next; /* Backend's LRU list. */
+} flo__replica;
+
+/*
+ * A device backend. An op a backend does not support is a stub returning
+ * FLO_ENOTSUP (never NULL), except the optional ones marked so.
+ */
+typedef struct flo__device_ops {
+    const char *name;
+    /* Start/stop per-worker state; run on the worker's own thread. */
+    flo_status (*worker_start)(flo__worker *w);
+    void (*worker_stop)(flo__worker *w);
+    /* Run a ready task: make its buffers valid on w's node, call its entry
+     * point. Returns FLO_OK when the task has finished (host), another
+     * status if it failed, or FLO_INPROGRESS when it completes later
+     * through progress (GPU). The caller completes the task otherwise. */
+    flo_status (*execute)(flo__worker *w, flo__task *t);
+    /* Optional: complete finished asynchronous tasks; returns how many. */
+    int (*progress)(flo__worker *w);
+    /* Optional: number of tasks in flight on w (0 for synchronous). */
+    int (*inflight)(flo__worker *w);
+    /* Optional: true if w may take another task now. */
+    bool (*can_accept)(flo__worker *w);
+    /* Optional: wait for progress (w has tasks in flight), at most
+     * timeout_ns; may return early. */
+    void (*wait_progress)(flo__worker *w, uint64_t timeout_ns);
+    /* Copy bytes of the replica at src_node into host memory dst,
+     * synchronously (used by host tasks, acquire, unregister). Called on
+     * the device that holds the valid replica. */
+    flo_status (*copy_to_host)(flo__device *dev, void *dst, const void *src,
+                               size_t bytes);
+    /* Free a replica's memory (unregister, finalize, eviction). */
+    void (*replica_free)(flo__device *dev, flo__replica *r, size_t bytes);
+    /* Stop and free the device (after its workers stopped). */
+    void (*fini)(flo__device *dev);
+} flo__device_ops;
+
+struct flo__device {
+    int index;                 /* Device index = memory node. */
+    flo_device_kind kind;
+    const flo__device_ops *ops;
+    flo_device_info info;
+    int first_worker, nworkers;
+    double h2d_bw, d2h_bw;     /* Bytes per ns, measured or nominal. */
+    void *priv;                /* Backend state. */
+    flo_runtime *rt;
+};
+
+/* A data handle's state. Identity fields are immutable after register. */
+struct flo__data {
+    flo_runtime *rt;
+    uint32_t slot;
+    _Atomic uint32_t gen;      /* Bumped at unregister. */
+    bool inited;               /* Locks initialised (slot first used). */
+    size_t bytes;
+    void *user_ptr;            /* Registered memory, or NULL if owned. */
+    bool owned;                /* Runtime-allocated host memory. */
+    atomic_int alive;          /* 1 until unregister begins. */
+    atomic_int acquired;       /* Outstanding acquires. */
+    struct flo__acq *acqs;     /* Acquire records, under dep_lock. */
+
+    /* Dependency state, under dep_lock: the last writer and the readers
+     * submitted since it. Each holds a task reference. */
+    flo__spinlock dep_lock;
+    flo__task *last_writer;
+    struct flo__edge *readers;
+    int nreaders, reader_compact_at;
+
+    /* Coherence state, under coh_lock (never held while dep_lock is). */
+    pthread_mutex_t coh_lock;
+    bool ever_written;         /* False: contents are zeros / user's. */
+    flo__replica rep[FLO__MAX_NODES];
+};
+
+/* Make d's host replica valid for mode; returns its address. Called by
+ * host workers, acquire and unregister; may call a device's copy_to_host. */
+flo_status flo__coh_host_prepare(flo_runtime *rt, flo__data *d,
+                                 flo_access mode, void **ptr);
+/* After a task on node wrote d: node becomes owner, others invalid.
+ * Caller holds d->coh_lock. */
+void flo__coh_mark_written(flo__data *d, int node);
+/* Free every non-host replica (unregister, finalize). */
+void flo__coh_free_replicas(flo_runtime *rt, flo__data *d);
+
+/* ---- What a backend may ask of a task -------------------------------- */
+
+int flo__task_naccess(const flo__task *t);
+flo__data *flo__task_access_data(const flo__task *t, int i);
+flo_access flo__task_access_mode(const flo__task *t, int i);
+/* Set the pointer flo_task_buffer(ctx, i) returns. */
+void flo__task_set_buffer(flo__task *t, int i, void *ptr);
+const char *flo__task_name(const flo__task *t);
+flo_task_fn flo__task_host_fn(const flo__task *t);
+flo_task_fn flo__task_cuda_fn(const flo__task *t);
+/* Run an entry point with a context (stream may be NULL). Returns the
+ * status the entry point reported through flo_task_fail, else FLO_OK. */
+flo_status flo__task_invoke(flo__worker *w, flo__task *t, flo_task_fn fn,
+                            void *stream);
+/* Record a failure message (first wins) with status. */
+void flo__task_set_error(flo__task *t, flo_status st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Backend slot for per-task state (e.g. the completion event). */
+void **flo__task_dev_slot(flo__task *t);
+/* Complete a task that execute left in flight (from progress). */
+void flo__task_complete(flo__worker *w, flo__task *t, flo_status st);
+/* Timestamps for the trace and the model (set by the backend for GPU
+ * tasks once their completion is observed). */
+void flo__task_set_times(flo__task *t, uint64_t t0, uint64_t t1);
+
+/* ---- Backends ---------------------------------------------------------- */
+
+extern const flo__device_ops flo__host_ops;
+
+/* CUDA backend entry (device/cuda); absent from builds without CUDA.
+ * Probes GPUs per rt's configuration, appends devices and their workers.
+ * Returns FLO_ENODEV if none. */
+flo_status flo__cuda_probe(flo_runtime *rt, int *ngpus);
+
+#endif

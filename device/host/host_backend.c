@@ -1,0 +1,75 @@
+/*
+ * Flotilla - the host backend: tasks run on host worker threads, on host
+ * memory. Always present; how CI and GPU-less machines run everything.
+ */
+#include "runtime/rt.h"
+
+static flo_status host_worker_start(flo__worker *w)
+{
+    FLO__UNUSED(w);
+    return FLO_OK;
+}
+
+static void host_worker_stop(flo__worker *w)
+{
+    FLO__UNUSED(w);
+}
+
+static flo_status host_execute(flo__worker *w, flo__task *t)
+{
+    int n = flo__task_naccess(t);
+
+    for (int i = 0; i < n; i++) {
+        flo__data *d = flo__task_access_data(t, i);
+        void *p;
+        flo_status st = flo__coh_host_prepare(w->rt, d,
+                                              flo__task_access_mode(t, i),
+                                              &p);
+        if (st != FLO_OK) {
+            flo__task_set_error(t, st, "task '%s': cannot make buffer %d "
+                                       "valid on the host: %s",
+                                flo__task_name(t), i, flo_status_str(st));
+            return st;
+        }
+        flo__task_set_buffer(t, i, p);
+    }
+    return flo__task_invoke(w, t, flo__task_host_fn(t), NULL);
+}
+
+static flo_status host_copy_to_host(flo__device *dev, void *dst,
+                                    const void *src, size_t bytes)
+{
+    FLO__UNUSED(dev);
+    FLO__UNUSED(dst);
+    FLO__UNUSED(src);
+    FLO__UNUSED(bytes);
+    /* Host replicas are node 0 itself: nothing ever asks this. */
+    return FLO_ENOTSUP;
+}
+
+static void host_replica_free(flo__device *dev, flo__replica *r,
+                              size_t bytes)
+{
+    FLO__UNUSED(dev);
+    FLO__UNUSED(r);
+    FLO__UNUSED(bytes);
+}
+
+static void host_fini(flo__device *dev)
+{
+    FLO__UNUSED(dev);
+}
+
+const flo__device_ops flo__host_ops = {
+    .name = "host",
+    .worker_start = host_worker_start,
+    .worker_stop = host_worker_stop,
+    .execute = host_execute,
+    .progress = NULL,
+    .inflight = NULL,
+    .can_accept = NULL,
+    .wait_progress = NULL,
+    .copy_to_host = host_copy_to_host,
+    .replica_free = host_replica_free,
+    .fini = host_fini,
+};

@@ -1,0 +1,46 @@
+/*
+ * Flotilla - element types and reduction operators shared by the array
+ * algorithms and the collectives.
+ */
+#ifndef FLOTILLA_TYPES_H
+#define FLOTILLA_TYPES_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Element types. */
+typedef enum flo_dtype {
+    FLO_I32 = 0,
+    FLO_I64 = 1,
+    FLO_U32 = 2,
+    FLO_U64 = 3,
+    FLO_F32 = 4,
+    FLO_F64 = 5,
+    FLO_DTYPE_COUNT = 6
+} flo_dtype;
+
+/** Reduction operators. */
+typedef enum flo_redop {
+    FLO_SUM = 0,
+    FLO_PROD = 1,
+    FLO_MIN = 2,
+    FLO_MAX = 3,
+    FLO_REDOP_COUNT = 4
+} flo_redop;
+
+/** Size in bytes of one element; 0 for an unknown type. */
+size_t flo_dtype_size(flo_dtype t);
+
+/** "i32", "f64", ...; "?" for an unknown type. */
+const char *flo_dtype_name(flo_dtype t);
+
+/** "sum", "prod", "min", "max"; "?" for an unknown operator. */
+const char *flo_redop_name(flo_redop op);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,287 @@
+/*
+ * Flotilla - the runtime object, workers, tasks. Private to the library.
+ */
+#ifndef FLO_RUNTIME_RT_H
+#define FLO_RUNTIME_RT_H
+
+#include "device/device.h"
+#include "runtime/internal.h"
+#include "runtime/topology.h"
+
+typedef struct flo__sched flo__sched;
+
+/* ---- Edges: successor lists and reader lists ------------------------- */
+
+typedef struct flo__edge {
+    struct flo__edge *next;
+    flo__task *task;
+} flo__edge;
+
+/* Sentinel stored in a task's successor list once it has completed. */
+#define FLO__EDGES_CLOSED ((flo__edge *)(uintptr_t)1)
+
+/* ---- Tasks ------------------------------------------------------------ */
+
+enum {
+    FLO__TASK_FREE = 0,
+    FLO__TASK_PENDING = 1, /* Waiting for predecessors. */
+    FLO__TASK_READY = 2,   /* In a queue (or handed to an acquirer). */
+    FLO__TASK_RUNNING = 3,
+    FLO__TASK_DONE = 4
+};
+
+enum {
+    FLO__TF_ACQUIRE = 1u << 0, /* Pseudo-task of flo_data_acquire. */
+    FLO__TF_WAITED = 1u << 1,  /* Someone sleeps in flo_event_wait. */
+};
+
+/* Which worker kinds can run a task. */
+enum { FLO__ELIG_HOST = 1u << 0, FLO__ELIG_CUDA = 1u << 1 };
+
+typedef struct flo__acc {
+    flo__data *d;
+    flo_access mode;  /* Mode of this entry as given by the user. */
+    bool first;       /* First entry for d: carries the merged mode. */
+    flo_access merged;
+    void *ptr;        /* Resolved on the executing node. */
+} flo__acc;
+
+#define FLO__TASK_INLINE_ACC 4
+#define FLO__TASK_INLINE_ARGS 64
+
+struct flo__task {
+    flo__task *next;           /* Free list and queue link. */
+    atomic_int pending;        /* Predecessors left + 1 while submitting. */
+    atomic_int refs;           /* Completion + data handles' references. */
+    _Atomic(flo__edge *) succ; /* Successors, or FLO__EDGES_CLOSED. */
+    _Atomic uint32_t gen;      /* Bumped when the record is freed. */
+    uint32_t index;            /* Slot in rt->task_slabs. */
+    atomic_int state;
+    atomic_uint flags;
+    atomic_int cancel;         /* Status of a failed predecessor, or 0. */
+    flo_status status;         /* Final status, valid once DONE. */
+
+    int priority, device, worker;
+    unsigned eligible;         /* FLO__ELIG_* */
+    flo_task_fn host_fn, cuda_fn;
+    const char *name;
+    int naccess;
+    flo__acc *acc;
+    void *args;
+    size_t args_size;
+    flo_task_callback cb;
+    void *cb_arg;
+    char *msg;                 /* Failure message (malloc'd), or NULL. */
+    uint64_t bytes;            /* Sum of buffer sizes (model key). */
+    uint64_t t_start, t_end;   /* For the trace and the model. */
+    int ran_on;                /* Worker id. */
+    double est_ns;             /* Placement estimate charged to a worker. */
+    void *dev_slot;            /* Backend's per-task state. */
+    /* Buffers that outlive one use of the record (grown, never shrunk,
+     * freed at finalize) so that large tasks do not malloc each time. */
+    flo__acc *acc_ext;
+    int acc_ext_cap;
+    void *args_ext;
+    size_t args_ext_cap;
+    flo__acc acc_inline[FLO__TASK_INLINE_ACC];
+    _Alignas(16) unsigned char args_inline[FLO__TASK_INLINE_ARGS];
+};
+
+#define FLO__TASK_SLAB 256
+#define FLO__TASK_MAX_SLABS 65535 /* Index + 1 fits in 24 bits. */
+
+/* Per-thread caches of task records and edges, one per (thread,
+ * runtime). Only the owning thread touches the lists. */
+typedef struct flo__tcache {
+    flo__task *tasks;
+    int ntasks;
+    flo__edge *edges;
+    int nedges;
+    flo_runtime *rt;
+    pthread_t owner;              /* Thread of a non-worker cache. */
+    struct flo__tcache *next_all; /* rt->caches list (under rt->mu). */
+    uint64_t done_local;          /* Completions not yet flushed. */
+} flo__tcache;
+
+/* ---- Workers ---------------------------------------------------------- */
+
+typedef struct flo__worker_stats {
+    uint64_t tasks, steals, failed, canceled;
+    uint64_t busy_ns, idle_ns;
+} flo__worker_stats;
+
+struct flo__worker {
+    FLO__ALIGNED int id;
+    int device;             /* 0 host, >= 1 GPU (memory node). */
+    flo_device_kind kind;
+    int core;               /* OS index of the PU it is bound to, or -1. */
+    flo_runtime *rt;
+    flo__device *dev;
+    pthread_t thread;
+    bool started;
+    flo__tcache cache;
+    flo__parker parker;
+    void *sched_priv;       /* The policy's per-worker state. */
+    void *dev_priv;         /* The backend's per-worker state. */
+    flo__trace_buf trace;
+    int trace_row;
+    atomic_int in_task;     /* For EDEADLK detection from a task. */
+    /* Estimated time at which this worker's queue drains (ns since
+     * epoch of flo__now_ns), kept by the locality policy. */
+    _Atomic uint64_t ready_at;
+    flo__worker_stats st;
+};
+
+/* ---- Scheduling policies ----------------------------------------------- */
+
+typedef struct flo__sched_ops {
+    const char *name;
+    flo_status (*init)(flo_runtime *rt, void **priv);
+    void (*fini)(flo_runtime *rt, void *priv);
+    /* t is ready. self is the calling worker, or NULL for other threads.
+     * Must wake a worker that can run t if one sleeps. */
+    void (*push)(flo_runtime *rt, flo__worker *self, flo__task *t);
+    /* Next task for w, or NULL. */
+    flo__task *(*pop)(flo_runtime *rt, flo__worker *w);
+    /* Optional: t finished on w (for estimates). */
+    void (*done)(flo_runtime *rt, flo__worker *w, flo__task *t);
+} flo__sched_ops;
+
+extern const flo__sched_ops flo__sched_eager;
+extern const flo__sched_ops flo__sched_ws;
+extern const flo__sched_ops flo__sched_locality;
+
+/* ---- Failures remembered for events whose records were recycled ------ */
+
+#define FLO__FAIL_RING 4096
+typedef struct flo__failure {
+    uint64_t event;
+    flo_status status;
+    char *msg;
+} flo__failure;
+
+/* ---- The runtime --------------------------------------------------------- */
+
+struct flo_runtime {
+    uint16_t serial;        /* Tag in every handle of this runtime. */
+    flo_config cfg;         /* Resolved (environment applied). */
+    char *trace_path;       /* Owned copy. */
+    uint64_t t_origin;
+    flo__topology topo;
+
+    int ndevices;
+    flo__device *devices[FLO__MAX_NODES];
+    int nworkers, nhost_workers, ngpu_workers;
+    flo__worker *workers[FLO__MAX_WORKERS];
+
+    const flo__sched_ops *sched_ops;
+    void *sched;
+
+    /* Workers sleeping or about to: wakers read it after publishing. */
+    FLO__ALIGNED atomic_int nsleeping;
+    atomic_int stopping;
+
+    /* Outstanding tasks: incremented at submit, decreased by workers in
+     * batches (flo__tcache.done_local) - reaching zero means quiescent. */
+    FLO__ALIGNED atomic_long outstanding;
+    FLO__ALIGNED atomic_int all_waiters;
+
+    /* Task records: slabs indexed by event ids; pool of batches. */
+    flo__task *_Atomic *task_slabs;
+    atomic_int ntask_slabs;
+    pthread_mutex_t pool_mu;       /* Guards the pools below. */
+    flo__task *task_pool;          /* Free task records. */
+    flo__edge *edge_pool;          /* Free edges. */
+    void **edge_slabs;             /* All edge slabs, freed at finalize. */
+    int nedge_slabs, edge_slabs_cap;
+
+    /* Data handles: two-level table indexed by handle slot. */
+    flo__data *_Atomic *data_chunks;
+    pthread_mutex_t data_mu;       /* Guards the free slot list. */
+    uint32_t *data_free;
+    int ndata_free, data_free_cap;
+    uint32_t data_next;
+
+    /* Waiting: one mutex and condvar for every waiter of this runtime. */
+    pthread_mutex_t wait_mu;
+    pthread_cond_t wait_cv;
+
+    /* Failure records (ring) and the first error since the last
+     * flo_wait_all; under fail_mu. */
+    pthread_mutex_t fail_mu;
+    flo__failure fails[FLO__FAIL_RING];
+    unsigned nfails;
+    atomic_int have_first_error;
+    flo_status first_error;
+    char *first_error_msg;
+    char *last_reported_msg;       /* Message of the last returned error. */
+
+    pthread_mutex_t mu;            /* Guards caches list. */
+    flo__tcache *caches;           /* Caches of non-worker threads. */
+
+    atomic_ulong n_submitted, n_failed, n_canceled;
+    atomic_ulong bytes_h2d, bytes_d2h, bytes_p2p, evictions;
+
+    flo__trace *trace;
+
+    /* MPI (collectives/comm sets these in flo__mpi_setup when
+     * cfg.mpi_comm is given; otherwise rank 0 of 1, node rank 0 of 1). */
+    int mpi_rank, mpi_size;   /* In the user's communicator. */
+    int node_rank, node_size; /* Among the ranks sharing this node. */
+    void *mpi;                /* Collectives' MPI state. */
+    void (*mpi_fini)(flo_runtime *rt);
+
+    /* Collectives state (collectives/comm), torn down first at finalize
+     * (after all tasks completed, before workers stop). */
+    void *coll;
+    void (*coll_fini)(flo_runtime *rt);
+};
+
+/* ---- Internal functions (scheduler/) ----------------------------------- */
+
+/* The calling thread's worker in rt, or NULL. */
+flo__worker *flo__self_worker(const flo_runtime *rt);
+flo__tcache *flo__tcache_get(flo_runtime *rt);
+/* Push a ready task through the policy (wakes a worker if needed). */
+void flo__task_ready(flo_runtime *rt, flo__worker *self, flo__task *t);
+/* Wake one sleeping worker whose kind can run t (any if t is NULL). */
+void flo__wake_for(flo_runtime *rt, const flo__task *t);
+void flo__wake_worker(flo__worker *w);
+/* Allocate a worker of kind for dev, bound (later, on its thread) to core
+ * (-1: unbound), and append it to rt->workers. Used by flo_init for host
+ * workers and by backends' probe functions for their workers. */
+flo_status flo__worker_create(flo_runtime *rt, flo__device *dev, int core,
+                              flo__worker **out);
+/* Append a device to rt->devices (index = its memory node). */
+flo_status flo__device_add(flo_runtime *rt, flo__device *dev);
+flo_status flo__sched_start_workers(flo_runtime *rt);
+void flo__sched_stop_workers(flo_runtime *rt);
+void flo__tasks_fini(flo_runtime *rt);
+flo__data *flo__data_lookup(const flo_runtime *rt, flo_data h,
+                            flo_status *st);
+void flo__data_fini_all(flo_runtime *rt);
+/* Can worker w run task t? */
+static inline bool flo__worker_can_run(const flo__worker *w,
+                                       const flo__task *t)
+{
+    unsigned need = w->kind == FLO_DEVICE_HOST ? FLO__ELIG_HOST
+                                               : FLO__ELIG_CUDA;
+    if (!(t->eligible & need))
+        return false;
+    if (t->worker >= 0 && t->worker != w->id)
+        return false;
+    if (t->device >= 0 && t->device != w->device)
+        return false;
+    return true;
+}
+
+/* MPI setup (collectives/comm; only in builds with MPI): reads
+ * rt->cfg.mpi_comm, fills the mpi_* / node_* fields. Called by flo_init
+ * before the CUDA probe so that each rank picks its node-local GPUs. */
+flo_status flo__mpi_setup(flo_runtime *rt);
+
+/* ---- Configuration ------------------------------------------------------ */
+
+flo_status flo__config_resolve(const flo_config *in, flo_config *out);
+
+#endif

@@ -1,0 +1,347 @@
+/*
+ * Flotilla - runtime lifecycle: flo_init wires the layers together
+ * (topology, devices and their workers, the policy), flo_finalize takes
+ * them down in reverse order.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "flo_build_config.h"
+#include "runtime/rt.h"
+
+flo_status flo__data_table_init(flo_runtime *rt);
+flo_status flo__wait_quiescent(flo_runtime *rt);
+
+/* Tags handles with their runtime; 0 is never used. */
+static atomic_uint next_serial = 1;
+
+static uint16_t new_serial(void)
+{
+    unsigned s;
+    do {
+        s = atomic_fetch_add(&next_serial, 1) & 0xffffu;
+    } while (s == 0);
+    return (uint16_t)s;
+}
+
+static flo_status add_host(flo_runtime *rt)
+{
+    flo__device *dev = calloc(1, sizeof(*dev));
+    flo_status st;
+    int n;
+
+    if (!dev)
+        return FLO_ENOMEM;
+    dev->kind = FLO_DEVICE_HOST;
+    dev->ops = &flo__host_ops;
+    dev->info.kind = FLO_DEVICE_HOST;
+    dev->info.ordinal = -1;
+    snprintf(dev->info.name, sizeof(dev->info.name), "host");
+    dev->h2d_bw = dev->d2h_bw = 10.0;
+    st = flo__device_add(rt, dev);
+    if (st != FLO_OK) {
+        free(dev);
+        return st;
+    }
+    return FLO_OK;
+    (void)n;
+}
+
+static flo_status add_host_workers(flo_runtime *rt)
+{
+    flo__device *dev = rt->devices[0];
+    int free_cores = 0, n;
+
+    for (int i = 0; i < rt->topo.ncores; i++)
+        free_cores += !rt->topo.core_taken[i];
+    n = rt->cfg.host_workers > 0 ? rt->cfg.host_workers
+                                 : FLO__MAX(1, free_cores);
+    for (int i = 0; i < n; i++) {
+        flo__worker *w;
+        int core = flo__topology_claim_core(&rt->topo, NULL);
+        flo_status st;
+        if (core < 0) {
+            /* More workers than cores: share them round-robin. */
+            core = rt->topo.ncores > 0 ? i % rt->topo.ncores : -1;
+        }
+        st = flo__worker_create(rt, dev, core, &w);
+        if (st != FLO_OK)
+            return st;
+    }
+    return FLO_OK;
+}
+
+static void destroy(flo_runtime *rt)
+{
+    if (rt->sched && rt->sched_ops)
+        rt->sched_ops->fini(rt, rt->sched);
+    rt->sched = NULL;
+    flo__data_fini_all(rt);
+    for (int i = rt->ndevices - 1; i >= 0; i--) {
+        if (rt->devices[i]->ops->fini)
+            rt->devices[i]->ops->fini(rt->devices[i]);
+    }
+    if (rt->mpi_fini)
+        rt->mpi_fini(rt);
+    for (int i = 0; i < rt->nworkers; i++) {
+        flo__parker_destroy(&rt->workers[i]->parker);
+        free(rt->workers[i]);
+    }
+    for (int i = 0; i < rt->ndevices; i++)
+        free(rt->devices[i]);
+    flo__tasks_fini(rt);
+    flo__topology_destroy(&rt->topo);
+    pthread_mutex_destroy(&rt->pool_mu);
+    pthread_mutex_destroy(&rt->data_mu);
+    pthread_mutex_destroy(&rt->wait_mu);
+    pthread_cond_destroy(&rt->wait_cv);
+    pthread_mutex_destroy(&rt->fail_mu);
+    pthread_mutex_destroy(&rt->mu);
+    free(rt->trace_path);
+    free(rt);
+}
+
+flo_status flo_init(const flo_config *cfg, flo_runtime **out)
+{
+    flo_runtime *rt;
+    flo_status st;
+
+    if (!out)
+        return FLO_EINVAL;
+    rt = calloc(1, sizeof(*rt));
+    if (!rt)
+        return FLO_ENOMEM;
+    st = flo__config_resolve(cfg, &rt->cfg);
+    if (st != FLO_OK) {
+        free(rt);
+        return st;
+    }
+    if (rt->cfg.log_level > atomic_load(&flo__log_level))
+        atomic_store(&flo__log_level, rt->cfg.log_level);
+    rt->serial = new_serial();
+    rt->t_origin = flo__now_ns();
+    rt->mpi_size = rt->node_size = 1;
+    pthread_mutex_init(&rt->pool_mu, NULL);
+    pthread_mutex_init(&rt->data_mu, NULL);
+    pthread_mutex_init(&rt->wait_mu, NULL);
+    pthread_cond_init(&rt->wait_cv, NULL);
+    pthread_mutex_init(&rt->fail_mu, NULL);
+    pthread_mutex_init(&rt->mu, NULL);
+    rt->task_slabs = calloc(FLO__TASK_MAX_SLABS, sizeof(flo__task *));
+    if (!rt->task_slabs || flo__data_table_init(rt) != FLO_OK) {
+        st = FLO_ENOMEM;
+        goto fail;
+    }
+    if (rt->cfg.trace_path) {
+        rt->trace_path = strdup(rt->cfg.trace_path);
+        if (!rt->trace_path ||
+            flo__trace_create(rt->trace_path, rt->t_origin, &rt->trace)) {
+            st = FLO_ENOMEM;
+            goto fail;
+        }
+    }
+    /* The config keeps no pointers into the caller's or the environment's
+     * strings beyond flo_init. */
+    rt->cfg.trace_path = rt->trace_path;
+    st = flo__topology_load(&rt->topo, rt->cfg.topology);
+    rt->cfg.topology = NULL;
+    if (st != FLO_OK)
+        goto fail;
+    st = add_host(rt);
+    if (st != FLO_OK)
+        goto fail;
+
+    if (rt->cfg.mpi_comm) {
+#if FLO_HAVE_MPI
+        st = flo__mpi_setup(rt);
+        if (st != FLO_OK)
+            goto fail;
+#else
+        FLO__ERR("flo_config.mpi_comm given, but Flotilla was built "
+                 "without MPI");
+        st = FLO_ENOTSUP;
+        goto fail;
+#endif
+    }
+
+    if (rt->cfg.devices != FLO_DEVICES_HOST) {
+#if FLO_HAVE_CUDA
+        int ngpus = 0;
+        st = flo__cuda_probe(rt, &ngpus);
+        if (st != FLO_OK && st != FLO_ENODEV)
+            goto fail;
+        if (st == FLO_ENODEV && rt->cfg.devices == FLO_DEVICES_CUDA) {
+            FLO__ERR("FLO_DEVICES=cuda but no usable GPU");
+            goto fail;
+        }
+#else
+        if (rt->cfg.devices == FLO_DEVICES_CUDA) {
+            FLO__ERR("FLO_DEVICES=cuda but Flotilla was built without "
+                     "CUDA");
+            st = FLO_ENOTSUP;
+            goto fail;
+        }
+#endif
+    }
+    rt->cfg.gpu_list = NULL;
+    st = add_host_workers(rt);
+    if (st != FLO_OK)
+        goto fail;
+
+    switch (rt->cfg.sched) {
+    case FLO_SCHED_EAGER: rt->sched_ops = &flo__sched_eager; break;
+    case FLO_SCHED_WS: rt->sched_ops = &flo__sched_ws; break;
+    case FLO_SCHED_LOCALITY: rt->sched_ops = &flo__sched_locality; break;
+    default:
+        rt->sched_ops = rt->ngpu_workers ? &flo__sched_locality
+                                         : &flo__sched_ws;
+        break;
+    }
+    st = rt->sched_ops->init(rt, &rt->sched);
+    if (st != FLO_OK) {
+        rt->sched = NULL;
+        goto fail;
+    }
+    st = flo__sched_start_workers(rt);
+    if (st != FLO_OK) {
+        flo__sched_stop_workers(rt);
+        goto fail;
+    }
+    FLO__INFO("runtime %u: %d host workers, %d GPU workers, policy %s",
+              rt->serial, rt->nhost_workers, rt->ngpu_workers,
+              rt->sched_ops->name);
+    *out = rt;
+    return FLO_OK;
+
+fail:
+    if (rt->trace) {
+        /* Nothing was recorded; drop the file-to-be. */
+        char *p = rt->trace_path;
+        rt->trace_path = NULL;
+        flo__trace_write_and_destroy(rt->trace);
+        remove(p);
+        free(p);
+        rt->trace = NULL;
+    }
+    destroy(rt);
+    return st;
+}
+
+flo_status flo_finalize(flo_runtime *rt)
+{
+    flo_status st;
+
+    if (!rt)
+        return FLO_EINVAL;
+    {
+        flo__worker *w = flo__self_worker(rt);
+        if (w)
+            return FLO_EDEADLK;
+    }
+    st = flo_wait_all(rt);
+    if (rt->coll_fini)
+        rt->coll_fini(rt);
+    rt->coll_fini = NULL;
+    flo__wait_quiescent(rt);
+    if (rt->cfg.stats)
+        flo_stats_print(rt, stderr);
+    flo__sched_stop_workers(rt);
+    if (rt->trace) {
+        flo_status tst = flo__trace_write_and_destroy(rt->trace);
+        rt->trace = NULL;
+        if (tst != FLO_OK && st == FLO_OK)
+            st = tst;
+    }
+    destroy(rt);
+    return st;
+}
+
+int flo_device_count(const flo_runtime *rt)
+{
+    return rt ? rt->ndevices : 0;
+}
+
+flo_status flo_device_get_info(const flo_runtime *rt, int dev,
+                               flo_device_info *info)
+{
+    if (!rt || !info || dev < 0 || dev >= rt->ndevices)
+        return FLO_EINVAL;
+    *info = rt->devices[dev]->info;
+    return FLO_OK;
+}
+
+int flo_worker_count(const flo_runtime *rt)
+{
+    return rt ? rt->nworkers : 0;
+}
+
+int flo_worker_device(const flo_runtime *rt, int worker)
+{
+    if (!rt || worker < 0 || worker >= rt->nworkers)
+        return -1;
+    return rt->workers[worker]->device;
+}
+
+flo_status flo_stats_get(const flo_runtime *rt, flo_stats *out)
+{
+    flo_stats s;
+
+    if (!rt || !out)
+        return FLO_EINVAL;
+    memset(&s, 0, sizeof(s));
+    s.tasks_submitted = atomic_load(&rt->n_submitted);
+    s.tasks_failed = atomic_load(&rt->n_failed);
+    s.tasks_canceled = atomic_load(&rt->n_canceled);
+    for (int i = 0; i < rt->nworkers; i++) {
+        /* Per-worker counters are written by their worker only; read
+         * them as a snapshot (exact once the runtime is idle). */
+        const flo__worker *w = rt->workers[i];
+        s.tasks_completed += __atomic_load_n(&w->st.tasks, __ATOMIC_RELAXED);
+        s.steals += __atomic_load_n(&w->st.steals, __ATOMIC_RELAXED);
+    }
+    s.tasks_completed += 0;
+    s.bytes_h2d = atomic_load(&rt->bytes_h2d);
+    s.bytes_d2h = atomic_load(&rt->bytes_d2h);
+    s.bytes_p2p = atomic_load(&rt->bytes_p2p);
+    s.evictions = atomic_load(&rt->evictions);
+    *out = s;
+    return FLO_OK;
+}
+
+flo_status flo_stats_print(const flo_runtime *rt, void *stdio_file)
+{
+    FILE *f = stdio_file ? stdio_file : stderr;
+    flo_stats s;
+
+    if (!rt)
+        return FLO_EINVAL;
+    flo_stats_get(rt, &s);
+    fprintf(f, "flotilla statistics (policy %s): %llu submitted, %llu run, "
+               "%llu failed, %llu canceled, %llu steals\n",
+            rt->sched_ops->name, (unsigned long long)s.tasks_submitted,
+            (unsigned long long)s.tasks_completed,
+            (unsigned long long)s.tasks_failed,
+            (unsigned long long)s.tasks_canceled,
+            (unsigned long long)s.steals);
+    fprintf(f, "  transfers: %.1f MB host-to-device, %.1f MB device-to-host, "
+               "%.1f MB peer; %llu evictions\n",
+            s.bytes_h2d / 1e6, s.bytes_d2h / 1e6, s.bytes_p2p / 1e6,
+            (unsigned long long)s.evictions);
+    fprintf(f, "  %-8s %-6s %-6s %10s %8s %8s %8s %10s %10s\n", "worker",
+            "kind", "core", "tasks", "steals", "failed", "canceled",
+            "busy ms", "idle ms");
+    for (int i = 0; i < rt->nworkers; i++) {
+        const flo__worker *w = rt->workers[i];
+        fprintf(f, "  %-8d %-6s %-6d %10llu %8llu %8llu %8llu %10.1f %10.1f\n",
+                w->id, w->kind == FLO_DEVICE_HOST ? "host" : "gpu",
+                flo__topology_core_os_index((flo__topology *)&rt->topo,
+                                            w->core),
+                (unsigned long long)w->st.tasks,
+                (unsigned long long)w->st.steals,
+                (unsigned long long)w->st.failed,
+                (unsigned long long)w->st.canceled, w->st.busy_ns / 1e6,
+                w->st.idle_ns / 1e6);
+    }
+    return FLO_OK;
+}

@@ -1,0 +1,369 @@
+/*
+ * Flotilla - data handles: a slot table with generations, so a stale or
+ * foreign handle is an error, never undefined behaviour.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/rt.h"
+
+#define DATA_CHUNK 1024
+#define DATA_MAX_CHUNKS 16383 /* Slot + 1 fits in 24 bits. */
+#define ID_GEN_MASK ((1u << 24) - 1)
+
+typedef struct flo__acq {
+    struct flo__acq *next;
+    flo__task *task;
+    pthread_t thread;
+} flo__acq;
+
+flo_status flo__acquire_begin(flo_runtime *rt, flo__data *d, flo_access mode,
+                              flo__task **out);
+void flo__acquire_end(flo__task *t);
+void flo__task_unref(flo_runtime *rt, flo__tcache *c, flo__task *t);
+
+static inline uint64_t data_id(uint16_t serial, uint32_t gen, uint32_t slot)
+{
+    return ((uint64_t)serial << 48) | ((uint64_t)(gen & ID_GEN_MASK) << 24) |
+           (uint64_t)(slot + 1);
+}
+
+flo_status flo__data_table_init(flo_runtime *rt)
+{
+    rt->data_chunks = calloc(DATA_MAX_CHUNKS, sizeof(flo__data *));
+    return rt->data_chunks ? FLO_OK : FLO_ENOMEM;
+}
+
+flo__data *flo__data_lookup(const flo_runtime *rt, flo_data h,
+                            flo_status *st)
+{
+    uint64_t id = h.id;
+    uint32_t slot;
+    flo__data *chunk, *d;
+
+    if (!rt || id == 0 || (id & 0xffffffu) == 0) {
+        *st = FLO_EINVAL;
+        return NULL;
+    }
+    if ((uint16_t)(id >> 48) != rt->serial) {
+        *st = FLO_EFOREIGN;
+        return NULL;
+    }
+    slot = (uint32_t)(id & 0xffffffu) - 1;
+    if (slot / DATA_CHUNK >= DATA_MAX_CHUNKS) {
+        *st = FLO_EINVAL;
+        return NULL;
+    }
+    chunk = atomic_load_explicit(&rt->data_chunks[slot / DATA_CHUNK],
+                                 memory_order_acquire);
+    if (!chunk) {
+        *st = FLO_EINVAL;
+        return NULL;
+    }
+    d = &chunk[slot % DATA_CHUNK];
+    if ((atomic_load_explicit(&d->gen, memory_order_acquire) &
+         ID_GEN_MASK) != ((id >> 24) & ID_GEN_MASK) ||
+        !atomic_load_explicit(&d->alive, memory_order_acquire)) {
+        *st = FLO_ESTALE;
+        return NULL;
+    }
+    *st = FLO_OK;
+    return d;
+}
+
+static flo_status slot_new(flo_runtime *rt, flo__data **out)
+{
+    uint32_t slot;
+    flo__data *chunk;
+    flo_status st = FLO_OK;
+
+    pthread_mutex_lock(&rt->data_mu);
+    if (rt->ndata_free) {
+        slot = rt->data_free[--rt->ndata_free];
+    } else if (rt->data_next < (uint32_t)DATA_MAX_CHUNKS * DATA_CHUNK) {
+        slot = rt->data_next;
+        if (slot % DATA_CHUNK == 0 && !rt->data_chunks[slot / DATA_CHUNK]) {
+            chunk = aligned_alloc(FLO__CACHELINE,
+                                  DATA_CHUNK * sizeof(flo__data));
+            if (!chunk) {
+                st = FLO_ENOMEM;
+                goto out;
+            }
+            memset(chunk, 0, DATA_CHUNK * sizeof(flo__data));
+            atomic_store_explicit(&rt->data_chunks[slot / DATA_CHUNK], chunk,
+                                  memory_order_release);
+        }
+        rt->data_next++;
+    } else {
+        FLO__ERR("too many data handles (%d)", DATA_MAX_CHUNKS * DATA_CHUNK);
+        st = FLO_ENOMEM;
+        goto out;
+    }
+    chunk = rt->data_chunks[slot / DATA_CHUNK];
+    *out = &chunk[slot % DATA_CHUNK];
+    (*out)->slot = slot;
+out:
+    pthread_mutex_unlock(&rt->data_mu);
+    return st;
+}
+
+static void slot_release(flo_runtime *rt, flo__data *d)
+{
+    pthread_mutex_lock(&rt->data_mu);
+    if (rt->ndata_free == rt->data_free_cap) {
+        int cap = rt->data_free_cap ? 2 * rt->data_free_cap : 256;
+        uint32_t *f = realloc(rt->data_free, (size_t)cap * sizeof(*f));
+        if (!f) {
+            /* Leak the slot (never reused) rather than fail unregister. */
+            pthread_mutex_unlock(&rt->data_mu);
+            return;
+        }
+        rt->data_free = f;
+        rt->data_free_cap = cap;
+    }
+    rt->data_free[rt->ndata_free++] = d->slot;
+    pthread_mutex_unlock(&rt->data_mu);
+}
+
+static flo_status data_new(flo_runtime *rt, void *ptr, size_t bytes,
+                           flo_data *out)
+{
+    flo__data *d;
+    flo_status st;
+
+    if (!rt || !out || bytes == 0)
+        return FLO_EINVAL;
+    if (atomic_load(&rt->stopping))
+        return FLO_ESTALE;
+    st = slot_new(rt, &d);
+    if (st != FLO_OK)
+        return st;
+    if (!d->inited) {
+        if (pthread_mutex_init(&d->coh_lock, NULL)) {
+            slot_release(rt, d);
+            return FLO_ESYS;
+        }
+        atomic_flag_clear(&d->dep_lock.f);
+        d->inited = true;
+    }
+    d->rt = rt;
+    d->bytes = bytes;
+    d->user_ptr = ptr;
+    d->owned = ptr == NULL;
+    atomic_store(&d->acquired, 0);
+    d->acqs = NULL;
+    d->last_writer = NULL;
+    d->readers = NULL;
+    d->nreaders = 0;
+    d->reader_compact_at = 64;
+    d->ever_written = ptr != NULL;
+    for (int i = 0; i < FLO__MAX_NODES; i++) {
+        flo__replica *r = &d->rep[i];
+        r->ptr = NULL;
+        atomic_store(&r->state, FLO__REP_INVALID);
+        r->pinned = 0;
+        r->users = 0;
+        r->last_use = 0;
+        r->ready = NULL;
+        r->lru_prev = r->lru_next = NULL;
+    }
+    if (ptr) {
+        d->rep[0].ptr = ptr;
+        atomic_store(&d->rep[0].state, FLO__REP_OWNER);
+    }
+    atomic_store_explicit(&d->alive, 1, memory_order_release);
+    out->id = data_id(rt->serial, atomic_load(&d->gen), d->slot);
+    return FLO_OK;
+}
+
+flo_status flo_data_register(flo_runtime *rt, void *ptr, size_t bytes,
+                             flo_data *out)
+{
+    if (!ptr)
+        return FLO_EINVAL;
+    return data_new(rt, ptr, bytes, out);
+}
+
+flo_status flo_data_alloc(flo_runtime *rt, size_t bytes, flo_data *out)
+{
+    return data_new(rt, NULL, bytes, out);
+}
+
+flo_status flo_data_size(const flo_runtime *rt, flo_data h, size_t *bytes)
+{
+    flo_status st;
+    flo__data *d;
+
+    if (!bytes)
+        return FLO_EINVAL;
+    d = flo__data_lookup(rt, h, &st);
+    if (!d)
+        return st;
+    *bytes = d->bytes;
+    return FLO_OK;
+}
+
+static bool in_task(flo_runtime *rt)
+{
+    flo__worker *w = flo__self_worker(rt);
+    return w && atomic_load(&w->in_task);
+}
+
+flo_status flo_data_acquire(flo_runtime *rt, flo_data h, flo_access mode,
+                            void **ptr)
+{
+    flo_status st, st2;
+    flo__data *d;
+    flo__task *t;
+    flo__acq *a;
+    void *p = NULL;
+
+    if (!ptr || (mode != FLO_READ && mode != FLO_WRITE &&
+                 mode != FLO_READ_WRITE))
+        return FLO_EINVAL;
+    d = flo__data_lookup(rt, h, &st);
+    if (!d)
+        return st;
+    if (in_task(rt))
+        return FLO_EDEADLK;
+    a = malloc(sizeof(*a));
+    if (!a)
+        return FLO_ENOMEM;
+    atomic_fetch_add(&d->acquired, 1);
+    st = flo__acquire_begin(rt, d, mode, &t);
+    if (st == FLO_ENOMEM) {
+        atomic_fetch_sub(&d->acquired, 1);
+        free(a);
+        return st;
+    }
+    st2 = flo__coh_host_prepare(rt, d, mode, &p);
+    if (st == FLO_OK)
+        st = st2;
+    a->task = t;
+    a->thread = pthread_self();
+    flo__spin_lock(&d->dep_lock);
+    a->next = d->acqs;
+    d->acqs = a;
+    flo__spin_unlock(&d->dep_lock);
+    *ptr = p;
+    return st;
+}
+
+flo_status flo_data_release(flo_runtime *rt, flo_data h)
+{
+    flo_status st;
+    flo__data *d;
+    flo__acq **pp, *a = NULL;
+
+    d = flo__data_lookup(rt, h, &st);
+    if (!d)
+        return st;
+    flo__spin_lock(&d->dep_lock);
+    /* The caller's own acquire first; else any (released by another
+     * thread than the one that acquired). */
+    for (pp = &d->acqs; *pp; pp = &(*pp)->next)
+        if (pthread_equal((*pp)->thread, pthread_self()))
+            break;
+    if (!*pp)
+        pp = &d->acqs;
+    if (*pp) {
+        a = *pp;
+        *pp = a->next;
+    }
+    flo__spin_unlock(&d->dep_lock);
+    if (!a)
+        return FLO_EINVAL;
+    atomic_fetch_sub(&d->acquired, 1);
+    flo__acquire_end(a->task);
+    free(a);
+    return FLO_OK;
+}
+
+/* Drop the dependency references a handle holds (all tasks finished). */
+static void drop_dep_refs(flo_runtime *rt, flo__data *d)
+{
+    flo__tcache *c = flo__tcache_get(rt);
+
+    flo__spin_lock(&d->dep_lock);
+    if (d->last_writer)
+        flo__task_unref(rt, c, d->last_writer);
+    d->last_writer = NULL;
+    while (d->readers) {
+        flo__edge *e = d->readers;
+        d->readers = e->next;
+        flo__task_unref(rt, c, e->task);
+        e->next = NULL;
+        /* Edges return to the pool at finalize with their slabs. */
+    }
+    d->nreaders = 0;
+    flo__spin_unlock(&d->dep_lock);
+}
+
+static void data_retire(flo_runtime *rt, flo__data *d)
+{
+    void *p;
+    flo__task *t;
+
+    /* Wait for every task using d, then bring the data home. */
+    flo__acquire_begin(rt, d, FLO_READ_WRITE, &t);
+    if (d->user_ptr)
+        flo__coh_host_prepare(rt, d, FLO_READ, &p);
+    flo__acquire_end(t);
+    drop_dep_refs(rt, d);
+    flo__coh_free_replicas(rt, d);
+    atomic_fetch_add_explicit(&d->gen, 1, memory_order_release);
+}
+
+flo_status flo_data_unregister(flo_runtime *rt, flo_data h)
+{
+    flo_status st;
+    flo__data *d;
+    int one = 1;
+
+    d = flo__data_lookup(rt, h, &st);
+    if (!d)
+        return st;
+    if (in_task(rt))
+        return FLO_EDEADLK;
+    if (atomic_load(&d->acquired) > 0)
+        return FLO_EBUSY;
+    if (!atomic_compare_exchange_strong(&d->alive, &one, 0))
+        return FLO_ESTALE;
+    data_retire(rt, d);
+    slot_release(rt, d);
+    return FLO_OK;
+}
+
+void flo__data_fini_all(flo_runtime *rt)
+{
+    if (!rt->data_chunks)
+        return;
+    for (int k = 0; k < DATA_MAX_CHUNKS; k++) {
+        flo__data *chunk = rt->data_chunks[k];
+        if (!chunk)
+            continue;
+        for (int i = 0; i < DATA_CHUNK; i++) {
+            flo__data *d = &chunk[i];
+            int one = 1;
+            if (!d->inited)
+                continue;
+            if (atomic_compare_exchange_strong(&d->alive, &one, 0)) {
+                /* Still registered at finalize: release forgotten
+                 * acquires, then write back like unregister. */
+                while (d->acqs) {
+                    flo__acq *a = d->acqs;
+                    d->acqs = a->next;
+                    flo__acquire_end(a->task);
+                    free(a);
+                }
+                data_retire(rt, d);
+            }
+            pthread_mutex_destroy(&d->coh_lock);
+        }
+        free(chunk);
+    }
+    free((void *)rt->data_chunks);
+    rt->data_chunks = NULL;
+    free(rt->data_free);
+    rt->data_free = NULL;
+}

@@ -1,0 +1,236 @@
+/*
+ * Flotilla - the `ws` policy: per-worker Chase-Lev deques with stealing.
+ *
+ * Where a ready task goes:
+ * - pinned to a worker or a device: that worker's private FIFO (pinq);
+ * - priority != 0: the shared heap of its worker kind (a lock, taken only
+ *   for prioritised tasks); a positive priority is served before the
+ *   deques, a negative one after them and after stealing;
+ * - made ready by a worker that can run it: that worker's deque (LIFO,
+ *   cache-warm), from which idle workers of the same kind steal;
+ * - otherwise (another thread): the `shared` inbox of a worker chosen
+ *   round-robin; its owner or any thief moves the batch into a deque.
+ */
+#include <stdlib.h>
+
+#include "scheduler/queues.h"
+
+typedef struct ws_worker {
+    flo__deque dq;
+    flo__pinq pinned;
+    flo__inbox shared;
+    unsigned rng;
+} ws_worker;
+
+struct flo__ws {
+    ws_worker *pw[FLO__MAX_WORKERS];
+    flo__heap prio[2]; /* [0] host-runnable, [1] GPU-only. */
+    FLO__ALIGNED atomic_uint rr;
+    atomic_uint rr_dev;
+};
+
+flo_status flo__ws_create(flo_runtime *rt, flo__ws **out)
+{
+    flo__ws *ws = calloc(1, sizeof(*ws));
+
+    if (!ws)
+        return FLO_ENOMEM;
+    for (int k = 0; k < 2; k++)
+        flo__heap_init(&ws->prio[k]);
+    for (int i = 0; i < rt->nworkers; i++) {
+        ws_worker *p = aligned_alloc(FLO__CACHELINE,
+                                     (sizeof(*p) + FLO__CACHELINE - 1) /
+                                         FLO__CACHELINE * FLO__CACHELINE);
+        if (!p || flo__deque_init(&p->dq, 1024) != FLO_OK) {
+            free(p);
+            flo__ws_destroy(rt, ws);
+            return FLO_ENOMEM;
+        }
+        atomic_init(&p->pinned.in.head, NULL);
+        p->pinned.local = NULL;
+        atomic_init(&p->shared.head, NULL);
+        p->rng = 0x9e3779b9u * (unsigned)(i + 1);
+        ws->pw[i] = p;
+    }
+    *out = ws;
+    return FLO_OK;
+}
+
+void flo__ws_destroy(flo_runtime *rt, flo__ws *ws)
+{
+    for (int i = 0; i < rt->nworkers; i++) {
+        if (ws->pw[i]) {
+            flo__deque_destroy(&ws->pw[i]->dq);
+            free(ws->pw[i]);
+        }
+    }
+    for (int k = 0; k < 2; k++)
+        flo__heap_destroy(&ws->prio[k]);
+    free(ws);
+}
+
+static inline int heap_of(const flo__task *t)
+{
+    return (t->eligible & FLO__ELIG_HOST) ? 0 : 1;
+}
+
+void flo__ws_push_to(flo_runtime *rt, flo__ws *ws, flo__worker *w,
+                     flo__task *t)
+{
+    FLO__UNUSED(rt);
+    flo__inbox_push(&ws->pw[w->id]->pinned.in, t);
+    atomic_thread_fence(memory_order_seq_cst);
+    if (atomic_load_explicit(&w->parker.sleeping, memory_order_relaxed))
+        flo__wake_worker(w);
+}
+
+void flo__ws_push(flo_runtime *rt, flo__ws *ws, flo__worker *self,
+                  flo__task *t)
+{
+    flo__worker *target = NULL;
+
+    if (t->worker >= 0) {
+        flo__ws_push_to(rt, ws, rt->workers[t->worker], t);
+        return;
+    }
+    if (t->device >= 0) {
+        flo__ws_push_to(rt, ws,
+                        flo__pick_device_worker(rt, t->device, &ws->rr_dev),
+                        t);
+        return;
+    }
+    if (t->priority != 0 && flo__heap_push(&ws->prio[heap_of(t)], t)) {
+        flo__wake_for(rt, t);
+        return;
+    }
+    if (self && flo__worker_can_run(self, t) &&
+        flo__deque_push(&ws->pw[self->id]->dq, t)) {
+        flo__wake_for(rt, t);
+        return;
+    }
+    /* Round-robin over the workers that can run it. */
+    for (int i = 0; i < rt->nworkers; i++) {
+        unsigned k = atomic_fetch_add_explicit(&ws->rr, 1,
+                                               memory_order_relaxed);
+        target = rt->workers[k % (unsigned)rt->nworkers];
+        if (flo__worker_can_run(target, t))
+            break;
+        target = NULL;
+    }
+    if (!target) {
+        /* validate_desc guarantees some worker can run it. */
+        for (int i = 0; i < rt->nworkers && !target; i++)
+            if (flo__worker_can_run(rt->workers[i], t))
+                target = rt->workers[i];
+    }
+    flo__inbox_push(&ws->pw[target->id]->shared, t);
+    atomic_thread_fence(memory_order_seq_cst);
+    if (atomic_load_explicit(&target->parker.sleeping,
+                             memory_order_relaxed))
+        flo__wake_worker(target);
+    else
+        flo__wake_for(rt, t);
+}
+
+/* Move a batch taken from an inbox into w's deque, keep the first. */
+static flo__task *adopt(ws_worker *p, flo__task *chain)
+{
+    flo__task *first = chain;
+    if (!chain)
+        return NULL;
+    chain = chain->next;
+    while (chain) {
+        flo__task *n = chain->next;
+        if (!flo__deque_push(&p->dq, chain)) {
+            /* Out of memory growing the deque: keep the rest in the
+             * shared inbox for later. */
+            while (chain) {
+                n = chain->next;
+                flo__inbox_push(&p->shared, chain);
+                chain = n;
+            }
+            break;
+        }
+        chain = n;
+    }
+    return first;
+}
+
+static flo__task *steal(flo_runtime *rt, flo__ws *ws, flo__worker *w)
+{
+    ws_worker *me = ws->pw[w->id];
+    int n = rt->nworkers;
+    unsigned start;
+
+    me->rng = me->rng * 1664525u + 1013904223u;
+    start = me->rng >> 8;
+    for (int i = 0; i < n; i++) {
+        flo__worker *v = rt->workers[(start + (unsigned)i) % (unsigned)n];
+        ws_worker *pv;
+        flo__task *t;
+        if (v == w || v->kind != w->kind)
+            continue;
+        pv = ws->pw[v->id];
+        if (flo__deque_maybe_nonempty(&pv->dq) &&
+            (t = flo__deque_steal(&pv->dq))) {
+            w->st.steals++;
+            return t;
+        }
+        if (!flo__inbox_empty(&pv->shared) &&
+            (t = adopt(me, flo__inbox_take_fifo(&pv->shared)))) {
+            w->st.steals++;
+            return t;
+        }
+    }
+    return NULL;
+}
+
+flo__task *flo__ws_pop(flo_runtime *rt, flo__ws *ws, flo__worker *w)
+{
+    ws_worker *p = ws->pw[w->id];
+    flo__heap *h = &ws->prio[w->kind == FLO_DEVICE_HOST ? 0 : 1];
+    flo__task *t;
+
+    if ((t = flo__pinq_pop(&p->pinned)))
+        return t;
+    if (atomic_load_explicit(&h->count, memory_order_relaxed) > 0 &&
+        atomic_load_explicit(&h->top_prio, memory_order_relaxed) > 0 &&
+        (t = flo__heap_pop(h)))
+        return t;
+    if ((t = flo__deque_pop(&p->dq)))
+        return t;
+    if ((t = adopt(p, flo__inbox_take_fifo(&p->shared))))
+        return t;
+    if ((t = steal(rt, ws, w)))
+        return t;
+    return flo__heap_pop(h);
+}
+
+static flo_status ws_init(flo_runtime *rt, void **priv)
+{
+    return flo__ws_create(rt, (flo__ws **)priv);
+}
+
+static void ws_fini(flo_runtime *rt, void *priv)
+{
+    flo__ws_destroy(rt, priv);
+}
+
+static void ws_push(flo_runtime *rt, flo__worker *self, flo__task *t)
+{
+    flo__ws_push(rt, rt->sched, self, t);
+}
+
+static flo__task *ws_pop(flo_runtime *rt, flo__worker *w)
+{
+    return flo__ws_pop(rt, rt->sched, w);
+}
+
+const flo__sched_ops flo__sched_ws = {
+    .name = "ws",
+    .init = ws_init,
+    .fini = ws_fini,
+    .push = ws_push,
+    .pop = ws_pop,
+    .done = NULL,
+};

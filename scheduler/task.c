@@ -1,0 +1,1145 @@
+/*
+ * Flotilla - tasks: submission, dependencies, completion, events, waits.
+ *
+ * Life of a task record. It comes from the submitting thread's cache
+ * (flo__tcache), starts with refs = 1 (dropped at completion) plus one per
+ * data handle that names it as last writer or reader, and pending = 1 (the
+ * submission guard) plus one per unfinished predecessor. Whoever brings
+ * pending to zero makes it ready. At completion its successor list is
+ * closed (FLO__EDGES_CLOSED) and each successor's pending is decremented.
+ * When refs reaches zero the record's generation is bumped (events of the
+ * old generation now read as "finished long ago") and it returns to the
+ * freeing thread's cache. Records are never returned to malloc before
+ * finalize, so a stale event or reference reads valid memory.
+ *
+ * Lock order: data dep_lock, then pool_mu. wait_mu and fail_mu are leaves.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/rt.h"
+
+struct flo_task_ctx {
+    flo_runtime *rt;
+    flo__worker *w;
+    flo__task *t;
+    void *stream;
+    flo_status failed;
+};
+
+/* ---- Handle encoding: [serial:16][gen:24][index + 1:24] ---------------- */
+
+#define ID_INDEX_BITS 24
+#define ID_GEN_BITS 24
+#define ID_GEN_MASK ((1u << ID_GEN_BITS) - 1)
+
+static inline uint64_t make_id(uint16_t serial, uint32_t gen, uint32_t idx)
+{
+    return ((uint64_t)serial << 48) |
+           ((uint64_t)(gen & ID_GEN_MASK) << ID_INDEX_BITS) |
+           (uint64_t)(idx + 1);
+}
+
+static inline uint16_t id_serial(uint64_t id) { return (uint16_t)(id >> 48); }
+static inline uint32_t id_gen(uint64_t id)
+{
+    return (uint32_t)(id >> ID_INDEX_BITS) & ID_GEN_MASK;
+}
+static inline uint32_t id_index(uint64_t id)
+{
+    return (uint32_t)(id & ((1u << ID_INDEX_BITS) - 1)) - 1;
+}
+
+/* ---- Thread caches ------------------------------------------------------- */
+
+static _Thread_local flo__worker *tls_worker;
+static _Thread_local flo__tcache *tls_cache;
+static _Thread_local const flo_runtime *tls_cache_rt;
+static _Thread_local uint16_t tls_cache_serial;
+
+void flo__set_self_worker(flo__worker *w)
+{
+    tls_worker = w;
+}
+
+flo__worker *flo__self_worker(const flo_runtime *rt)
+{
+    flo__worker *w = tls_worker;
+    return (w && w->rt == rt) ? w : NULL;
+}
+
+flo__tcache *flo__tcache_get(flo_runtime *rt)
+{
+    flo__worker *w = flo__self_worker(rt);
+    flo__tcache *c;
+    pthread_t self = pthread_self();
+
+    if (w)
+        return &w->cache;
+    if (tls_cache_rt == rt && tls_cache_serial == rt->serial)
+        return tls_cache;
+    /* A thread new to this runtime, or one that alternates runtimes. */
+    pthread_mutex_lock(&rt->mu);
+    for (c = rt->caches; c; c = c->next_all)
+        if (pthread_equal(c->owner, self))
+            break;
+    if (!c) {
+        c = calloc(1, sizeof(*c));
+        if (c) {
+            c->rt = rt;
+            c->owner = self;
+            c->next_all = rt->caches;
+            rt->caches = c;
+        }
+    }
+    pthread_mutex_unlock(&rt->mu);
+    if (c) {
+        tls_cache = c;
+        tls_cache_rt = rt;
+        tls_cache_serial = rt->serial;
+    }
+    return c;
+}
+
+/* ---- Task and edge pools --------------------------------------------- */
+
+#define CACHE_HIGH 256 /* Give half back to the pool above this. */
+#define CACHE_BATCH 128
+
+static bool task_slab_new(flo_runtime *rt, flo__tcache *c)
+{
+    int k = atomic_load_explicit(&rt->ntask_slabs, memory_order_relaxed);
+    flo__task *slab;
+
+    if (k >= FLO__TASK_MAX_SLABS)
+        return false;
+    slab = aligned_alloc(FLO__CACHELINE,
+                         FLO__TASK_SLAB * sizeof(flo__task));
+    if (!slab)
+        return false;
+    memset(slab, 0, FLO__TASK_SLAB * sizeof(flo__task));
+    for (int i = FLO__TASK_SLAB - 1; i >= 0; i--) {
+        flo__task *t = &slab[i];
+        t->index = (uint32_t)(k * FLO__TASK_SLAB + i);
+        t->next = c->tasks;
+        c->tasks = t;
+        c->ntasks++;
+    }
+    atomic_store_explicit(&rt->task_slabs[k], slab, memory_order_release);
+    atomic_store_explicit(&rt->ntask_slabs, k + 1, memory_order_release);
+    return true;
+}
+
+static flo__task *task_alloc(flo_runtime *rt, flo__tcache *c)
+{
+    flo__task *t = c->tasks;
+
+    if (FLO__UNLIKELY(!t)) {
+        pthread_mutex_lock(&rt->pool_mu);
+        for (int i = 0; i < CACHE_BATCH && rt->task_pool; i++) {
+            flo__task *x = rt->task_pool;
+            rt->task_pool = x->next;
+            x->next = c->tasks;
+            c->tasks = x;
+            c->ntasks++;
+        }
+        if (!c->tasks)
+            task_slab_new(rt, c);
+        pthread_mutex_unlock(&rt->pool_mu);
+        t = c->tasks;
+        if (!t)
+            return NULL;
+    }
+    c->tasks = t->next;
+    c->ntasks--;
+    return t;
+}
+
+static void task_free(flo_runtime *rt, flo__tcache *c, flo__task *t)
+{
+    if (t->msg) {
+        free(t->msg);
+        t->msg = NULL;
+    }
+    atomic_store_explicit(&t->state, FLO__TASK_FREE, memory_order_relaxed);
+    /* Release: a reader that sees the new generation must not see the
+     * old task's fields as current. */
+    atomic_fetch_add_explicit(&t->gen, 1, memory_order_release);
+    if (!c) {
+        pthread_mutex_lock(&rt->pool_mu);
+        t->next = rt->task_pool;
+        rt->task_pool = t;
+        pthread_mutex_unlock(&rt->pool_mu);
+        return;
+    }
+    t->next = c->tasks;
+    c->tasks = t;
+    if (++c->ntasks > CACHE_HIGH) {
+        pthread_mutex_lock(&rt->pool_mu);
+        for (int i = 0; i < CACHE_BATCH; i++) {
+            flo__task *x = c->tasks;
+            c->tasks = x->next;
+            x->next = rt->task_pool;
+            rt->task_pool = x;
+        }
+        c->ntasks -= CACHE_BATCH;
+        pthread_mutex_unlock(&rt->pool_mu);
+    }
+}
+
+#define EDGE_SLAB 1024
+
+static flo__edge *edge_alloc(flo_runtime *rt, flo__tcache *c)
+{
+    flo__edge *e = c->edges;
+
+    if (FLO__UNLIKELY(!e)) {
+        pthread_mutex_lock(&rt->pool_mu);
+        for (int i = 0; i < CACHE_BATCH && rt->edge_pool; i++) {
+            flo__edge *x = rt->edge_pool;
+            rt->edge_pool = x->next;
+            x->next = c->edges;
+            c->edges = x;
+            c->nedges++;
+        }
+        if (!c->edges) {
+            flo__edge *slab = NULL;
+            if (rt->nedge_slabs == rt->edge_slabs_cap) {
+                int cap = rt->edge_slabs_cap ? 2 * rt->edge_slabs_cap : 64;
+                void **ns = realloc(rt->edge_slabs,
+                                    (size_t)cap * sizeof(*ns));
+                if (ns) {
+                    rt->edge_slabs = ns;
+                    rt->edge_slabs_cap = cap;
+                }
+            }
+            if (rt->nedge_slabs < rt->edge_slabs_cap)
+                slab = malloc(EDGE_SLAB * sizeof(flo__edge));
+            if (slab) {
+                rt->edge_slabs[rt->nedge_slabs++] = slab;
+                for (int i = 0; i < EDGE_SLAB; i++) {
+                    slab[i].next = c->edges;
+                    c->edges = &slab[i];
+                }
+                c->nedges += EDGE_SLAB;
+            }
+        }
+        pthread_mutex_unlock(&rt->pool_mu);
+        e = c->edges;
+        if (!e)
+            return NULL;
+    }
+    c->edges = e->next;
+    c->nedges--;
+    return e;
+}
+
+static void edge_free(flo_runtime *rt, flo__tcache *c, flo__edge *e)
+{
+    if (!c) {
+        pthread_mutex_lock(&rt->pool_mu);
+        e->next = rt->edge_pool;
+        rt->edge_pool = e;
+        pthread_mutex_unlock(&rt->pool_mu);
+        return;
+    }
+    e->next = c->edges;
+    c->edges = e;
+    if (++c->nedges > 4 * EDGE_SLAB) {
+        pthread_mutex_lock(&rt->pool_mu);
+        for (int i = 0; i < EDGE_SLAB; i++) {
+            flo__edge *x = c->edges;
+            c->edges = x->next;
+            x->next = rt->edge_pool;
+            rt->edge_pool = x;
+        }
+        c->nedges -= EDGE_SLAB;
+        pthread_mutex_unlock(&rt->pool_mu);
+    }
+}
+
+void flo__task_unref(flo_runtime *rt, flo__tcache *c, flo__task *t)
+{
+    if (atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) == 1)
+        task_free(rt, c, t);
+}
+
+/* Take a reference on the task an event names, if that task is still the
+ * same incarnation; NULL when it finished and was recycled. */
+static flo__task *task_from_event(flo_runtime *rt, uint64_t id)
+{
+    uint32_t idx = id_index(id);
+    int k = (int)(idx / FLO__TASK_SLAB);
+    flo__task *slab, *t;
+    int r;
+
+    if (k >= atomic_load_explicit(&rt->ntask_slabs, memory_order_acquire))
+        return NULL;
+    slab = atomic_load_explicit(&rt->task_slabs[k], memory_order_acquire);
+    t = &slab[idx % FLO__TASK_SLAB];
+    r = atomic_load_explicit(&t->refs, memory_order_relaxed);
+    do {
+        if (r <= 0)
+            return NULL;
+    } while (!atomic_compare_exchange_weak_explicit(
+        &t->refs, &r, r + 1, memory_order_acq_rel, memory_order_relaxed));
+    if ((atomic_load_explicit(&t->gen, memory_order_acquire) &
+         ID_GEN_MASK) != id_gen(id)) {
+        flo__task_unref(rt, flo__tcache_get(rt), t);
+        return NULL;
+    }
+    return t;
+}
+
+/* ---- Failures ----------------------------------------------------------- */
+
+static void record_failure(flo_runtime *rt, flo__task *t, flo_status st)
+{
+    uint64_t ev = make_id(rt->serial, atomic_load(&t->gen), t->index);
+    flo__failure *f;
+    const char *msg = t->msg ? t->msg : "";
+
+    pthread_mutex_lock(&rt->fail_mu);
+    f = &rt->fails[rt->nfails++ % FLO__FAIL_RING];
+    free(f->msg);
+    f->event = ev;
+    f->status = st;
+    f->msg = strdup(msg);
+    if (!atomic_load_explicit(&rt->have_first_error, memory_order_relaxed)) {
+        rt->first_error = st;
+        free(rt->first_error_msg);
+        rt->first_error_msg = strdup(msg);
+        atomic_store(&rt->have_first_error, 1);
+    }
+    pthread_mutex_unlock(&rt->fail_mu);
+}
+
+/* Status of a finished task whose record was recycled. */
+static flo_status failure_lookup(flo_runtime *rt, uint64_t ev, char *buf,
+                                 size_t len, bool *found)
+{
+    flo_status st = FLO_OK;
+    unsigned n;
+
+    *found = false;
+    pthread_mutex_lock(&rt->fail_mu);
+    n = rt->nfails < FLO__FAIL_RING ? rt->nfails : FLO__FAIL_RING;
+    for (unsigned i = 0; i < n; i++) {
+        flo__failure *f = &rt->fails[(rt->nfails - 1 - i) % FLO__FAIL_RING];
+        if (f->event == ev) {
+            st = f->status;
+            *found = true;
+            if (buf && len)
+                snprintf(buf, len, "%s", f->msg ? f->msg : "");
+            break;
+        }
+    }
+    pthread_mutex_unlock(&rt->fail_mu);
+    return st;
+}
+
+/* ---- Dependencies -------------------------------------------------------- */
+
+static inline void set_cancel(flo__task *s)
+{
+    int zero = 0;
+    atomic_compare_exchange_strong(&s->cancel, &zero, FLO_ECANCELED);
+}
+
+/* Make s wait for p. The caller holds a reference on p. */
+static flo_status add_edge(flo_runtime *rt, flo__tcache *c, flo__task *p,
+                           flo__task *s)
+{
+    flo__edge *e;
+    flo__edge *head;
+
+    if (p == s)
+        return FLO_OK;
+    head = atomic_load_explicit(&p->succ, memory_order_acquire);
+    if (head == FLO__EDGES_CLOSED)
+        goto finished;
+    e = edge_alloc(rt, c);
+    if (!e)
+        return FLO_ENOMEM;
+    e->task = s;
+    /* Count the edge before publishing it: s cannot become ready early
+     * because its submission guard is still held. */
+    atomic_fetch_add_explicit(&s->pending, 1, memory_order_relaxed);
+    do {
+        if (head == FLO__EDGES_CLOSED) {
+            atomic_fetch_sub_explicit(&s->pending, 1, memory_order_relaxed);
+            edge_free(rt, c, e);
+            goto finished;
+        }
+        e->next = head;
+    } while (!atomic_compare_exchange_weak_explicit(
+        &p->succ, &head, e, memory_order_acq_rel, memory_order_acquire));
+    return FLO_OK;
+
+finished:
+    /* p completed; its status was written before the list was closed. */
+    if (p->status != FLO_OK)
+        set_cancel(s);
+    return FLO_OK;
+}
+
+/* Drop completed readers so that long read-only phases stay O(1)
+ * amortised. Caller holds d->dep_lock. */
+static void compact_readers(flo_runtime *rt, flo__tcache *c, flo__data *d)
+{
+    flo__edge **pp = &d->readers;
+    int n = 0;
+
+    while (*pp) {
+        flo__edge *e = *pp;
+        if (atomic_load_explicit(&e->task->state, memory_order_acquire) ==
+            FLO__TASK_DONE) {
+            *pp = e->next;
+            flo__task_unref(rt, c, e->task);
+            edge_free(rt, c, e);
+        } else {
+            pp = &e->next;
+            n++;
+        }
+    }
+    d->nreaders = n;
+    d->reader_compact_at = FLO__MAX(64, 2 * n);
+}
+
+/* Sequential consistency per handle: a writer waits for the last writer
+ * and the readers since; a reader waits for the last writer. */
+static flo_status dep_add_data(flo_runtime *rt, flo__tcache *c,
+                               flo__task *t, flo__data *d, flo_access mode)
+{
+    flo_status st = FLO_OK;
+
+    flo__spin_lock(&d->dep_lock);
+    if (mode & FLO_WRITE) {
+        if (d->readers) {
+            flo__edge *e = d->readers;
+            while (e) {
+                flo__edge *n = e->next;
+                if (st == FLO_OK)
+                    st = add_edge(rt, c, e->task, t);
+                flo__task_unref(rt, c, e->task);
+                edge_free(rt, c, e);
+                e = n;
+            }
+            d->readers = NULL;
+            d->nreaders = 0;
+            d->reader_compact_at = 64;
+        } else if (d->last_writer) {
+            st = add_edge(rt, c, d->last_writer, t);
+        }
+        if (d->last_writer)
+            flo__task_unref(rt, c, d->last_writer);
+        atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
+        d->last_writer = t;
+    } else {
+        flo__edge *e;
+        if (d->last_writer)
+            st = add_edge(rt, c, d->last_writer, t);
+        e = edge_alloc(rt, c);
+        if (!e) {
+            st = FLO_ENOMEM;
+        } else {
+            atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
+            e->task = t;
+            e->next = d->readers;
+            d->readers = e;
+            if (++d->nreaders >= d->reader_compact_at)
+                compact_readers(rt, c, d);
+        }
+    }
+    flo__spin_unlock(&d->dep_lock);
+    return st;
+}
+
+/* ---- Submission ---------------------------------------------------------- */
+
+static flo_status validate_desc(flo_runtime *rt, const flo_task_desc *desc,
+                                flo__data **datas, unsigned *elig)
+{
+    const flo_kernel *k;
+    unsigned e = 0;
+    flo_status st;
+
+    if (desc->size != sizeof(flo_task_desc)) {
+        FLO__ERR("flo_task_desc.size is %zu, expected %zu: use "
+                 "FLO_TASK_DESC_INIT", desc->size, sizeof(flo_task_desc));
+        return FLO_EINVAL;
+    }
+    k = desc->kernel;
+    if (!k || (!k->host && !k->cuda))
+        return FLO_EINVAL;
+    if (desc->naccess < 0 || desc->naccess > FLO_TASK_MAX_ACCESS ||
+        (desc->naccess > 0 && !desc->access))
+        return FLO_EINVAL;
+    if (desc->args_size > FLO_TASK_MAX_ARGS ||
+        (desc->args_size > 0 && !desc->args))
+        return FLO_EINVAL;
+    if (desc->ndeps < 0 || desc->ndeps > FLO_TASK_MAX_DEPS ||
+        (desc->ndeps > 0 && !desc->deps))
+        return FLO_EINVAL;
+    if (desc->device < FLO_ANY || desc->device >= rt->ndevices)
+        return FLO_EINVAL;
+    if (desc->worker < FLO_ANY || desc->worker >= rt->nworkers)
+        return FLO_EINVAL;
+
+    if (k->host && rt->nhost_workers > 0)
+        e |= FLO__ELIG_HOST;
+    if (k->cuda && rt->ngpu_workers > 0)
+        e |= FLO__ELIG_CUDA;
+    if (desc->device >= 0)
+        e &= rt->devices[desc->device]->kind == FLO_DEVICE_HOST
+                 ? FLO__ELIG_HOST
+                 : FLO__ELIG_CUDA;
+    if (desc->worker >= 0) {
+        flo__worker *w = rt->workers[desc->worker];
+        e &= w->kind == FLO_DEVICE_HOST ? FLO__ELIG_HOST : FLO__ELIG_CUDA;
+        if (desc->device >= 0 && desc->device != w->device)
+            e = 0;
+    }
+    if (!e)
+        return FLO_ENODEV;
+
+    for (int i = 0; i < desc->naccess; i++) {
+        flo_access m = desc->access[i].mode;
+        if (m != FLO_READ && m != FLO_WRITE && m != FLO_READ_WRITE)
+            return FLO_EINVAL;
+        datas[i] = flo__data_lookup(rt, desc->access[i].data, &st);
+        if (!datas[i])
+            return st;
+    }
+    for (int i = 0; i < desc->ndeps; i++) {
+        uint64_t id = desc->deps[i].id;
+        if (id == 0)
+            continue;
+        if (id_serial(id) != rt->serial)
+            return FLO_EFOREIGN;
+        if ((id & ((1u << ID_INDEX_BITS) - 1)) == 0)
+            return FLO_EINVAL;
+    }
+    *elig = e;
+    return FLO_OK;
+}
+
+flo_status flo_task_submit(flo_runtime *rt, const flo_task_desc *desc,
+                           flo_event *out)
+{
+    flo__data *datas[FLO_TASK_MAX_ACCESS];
+    flo__tcache *c;
+    flo__task *t;
+    unsigned elig = 0;
+    flo_status st;
+    uint64_t ev;
+    int n;
+
+    if (!rt || !desc)
+        return FLO_EINVAL;
+    if (atomic_load_explicit(&rt->stopping, memory_order_relaxed))
+        return FLO_ESTALE;
+    st = validate_desc(rt, desc, datas, &elig);
+    if (st != FLO_OK)
+        return st;
+    c = flo__tcache_get(rt);
+    if (!c)
+        return FLO_ENOMEM;
+    t = task_alloc(rt, c);
+    if (!t)
+        return FLO_ENOMEM;
+
+    n = desc->naccess;
+    if (n <= FLO__TASK_INLINE_ACC) {
+        t->acc = t->acc_inline;
+    } else {
+        if (t->acc_ext_cap < n) {
+            flo__acc *a = realloc(t->acc_ext, (size_t)n * sizeof(*a));
+            if (!a)
+                goto fail_nomem;
+            t->acc_ext = a;
+            t->acc_ext_cap = n;
+        }
+        t->acc = t->acc_ext;
+    }
+    if (desc->args_size <= FLO__TASK_INLINE_ARGS) {
+        t->args = t->args_inline;
+    } else {
+        if (t->args_ext_cap < desc->args_size) {
+            void *a = realloc(t->args_ext, desc->args_size);
+            if (!a)
+                goto fail_nomem;
+            t->args_ext = a;
+            t->args_ext_cap = desc->args_size;
+        }
+        t->args = t->args_ext;
+    }
+    if (desc->args_size)
+        memcpy(t->args, desc->args, desc->args_size);
+    t->args_size = desc->args_size;
+
+    t->naccess = n;
+    t->bytes = 0;
+    for (int i = 0; i < n; i++) {
+        flo__acc *a = &t->acc[i];
+        a->d = datas[i];
+        a->mode = desc->access[i].mode;
+        a->merged = a->mode;
+        a->first = true;
+        a->ptr = NULL;
+        for (int j = 0; j < i; j++) {
+            if (t->acc[j].d == a->d && t->acc[j].first) {
+                a->first = false;
+                t->acc[j].merged |= a->mode;
+                break;
+            }
+        }
+        if (a->first)
+            t->bytes += a->d->bytes;
+    }
+
+    t->next = NULL;
+    atomic_store_explicit(&t->pending, 1, memory_order_relaxed);
+    atomic_store_explicit(&t->refs, 1, memory_order_relaxed);
+    atomic_store_explicit(&t->succ, NULL, memory_order_relaxed);
+    atomic_store_explicit(&t->flags, 0, memory_order_relaxed);
+    atomic_store_explicit(&t->cancel, 0, memory_order_relaxed);
+    t->status = FLO_OK;
+    t->priority = desc->priority;
+    t->device = desc->device;
+    t->worker = desc->worker;
+    t->eligible = elig;
+    t->host_fn = desc->kernel->host;
+    t->cuda_fn = desc->kernel->cuda;
+    t->name = desc->name ? desc->name
+                         : (desc->kernel->name ? desc->kernel->name : "task");
+    t->cb = desc->callback;
+    t->cb_arg = desc->callback_arg;
+    t->msg = NULL;
+    t->t_start = t->t_end = 0;
+    t->ran_on = -1;
+    t->est_ns = 0;
+    t->dev_slot = NULL;
+    atomic_store_explicit(&t->state, FLO__TASK_PENDING, memory_order_relaxed);
+    ev = make_id(rt->serial, atomic_load_explicit(&t->gen,
+                                                  memory_order_relaxed),
+                 t->index);
+
+    atomic_fetch_add_explicit(&rt->outstanding, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&rt->n_submitted, 1, memory_order_relaxed);
+
+    /* From here on the task is committed: allocation failures while wiring
+     * dependencies fail the task (reported through its event) instead of
+     * the call, so no dependency is half-recorded. */
+    for (int i = 0; i < n; i++) {
+        if (!t->acc[i].first)
+            continue;
+        if (dep_add_data(rt, c, t, t->acc[i].d, t->acc[i].merged) !=
+            FLO_OK)
+            set_cancel(t);
+    }
+    for (int i = 0; i < desc->ndeps; i++) {
+        uint64_t id = desc->deps[i].id;
+        flo__task *p;
+        if (id == 0)
+            continue;
+        p = task_from_event(rt, id);
+        if (p) {
+            if (add_edge(rt, c, p, t) != FLO_OK)
+                set_cancel(t);
+            flo__task_unref(rt, c, p);
+        } else {
+            bool found;
+            if (failure_lookup(rt, id, NULL, 0, &found) != FLO_OK)
+                set_cancel(t);
+        }
+    }
+    if (atomic_fetch_sub_explicit(&t->pending, 1, memory_order_acq_rel) == 1)
+        flo__task_ready(rt, flo__self_worker(rt), t);
+    if (out)
+        out->id = ev;
+    return FLO_OK;
+
+fail_nomem:
+    task_free(rt, c, t);
+    return FLO_ENOMEM;
+}
+
+/* ---- Completion ------------------------------------------------------- */
+
+static void flush_done(flo_runtime *rt, flo__tcache *c)
+{
+    long n = (long)c->done_local;
+    if (!n)
+        return;
+    c->done_local = 0;
+    if (atomic_fetch_sub(&rt->outstanding, n) == n &&
+        atomic_load(&rt->all_waiters) > 0) {
+        pthread_mutex_lock(&rt->wait_mu);
+        pthread_cond_broadcast(&rt->wait_cv);
+        pthread_mutex_unlock(&rt->wait_mu);
+    }
+}
+
+void flo__worker_flush(flo__worker *w)
+{
+    flush_done(w->rt, &w->cache);
+}
+
+void flo__task_complete(flo__worker *w, flo__task *t, flo_status st)
+{
+    flo_runtime *rt = w ? w->rt : NULL;
+    flo__tcache *c;
+    flo__edge *e;
+    bool pseudo = atomic_load_explicit(&t->flags, memory_order_relaxed) &
+                  FLO__TF_ACQUIRE;
+
+    if (!rt) {
+        /* Only acquire pseudo-tasks complete off a worker; their runtime
+         * is that of their data. */
+        rt = t->acc[0].d->rt;
+    }
+    c = w ? &w->cache : flo__tcache_get(rt);
+    if (st != FLO_OK) {
+        if (st == FLO_ECANCELED) {
+            atomic_fetch_add_explicit(&rt->n_canceled, 1,
+                                      memory_order_relaxed);
+            if (!t->msg)
+                flo__task_set_error(t, st, "task '%s' canceled: a "
+                                           "predecessor failed", t->name);
+        } else {
+            atomic_fetch_add_explicit(&rt->n_failed, 1,
+                                      memory_order_relaxed);
+        }
+        if (w) {
+            if (st == FLO_ECANCELED)
+                w->st.canceled++;
+            else
+                w->st.failed++;
+        }
+        if (!pseudo)
+            record_failure(rt, t, st);
+    }
+    t->status = st;
+    if (t->cb)
+        t->cb(t->cb_arg, st);
+    if (rt->sched_ops->done && w)
+        rt->sched_ops->done(rt, w, t);
+    atomic_store(&t->state, FLO__TASK_DONE);
+
+    e = atomic_exchange_explicit(&t->succ, FLO__EDGES_CLOSED,
+                                 memory_order_acq_rel);
+    while (e) {
+        flo__edge *n = e->next;
+        flo__task *s = e->task;
+        if (st != FLO_OK)
+            set_cancel(s);
+        if (atomic_fetch_sub_explicit(&s->pending, 1,
+                                      memory_order_acq_rel) == 1)
+            flo__task_ready(rt, w, s);
+        edge_free(rt, c, e);
+        e = n;
+    }
+    if (atomic_load(&t->flags) & FLO__TF_WAITED) {
+        pthread_mutex_lock(&rt->wait_mu);
+        pthread_cond_broadcast(&rt->wait_cv);
+        pthread_mutex_unlock(&rt->wait_mu);
+    }
+    if (!pseudo) {
+        if (c) {
+            c->done_local++;
+            if (!w || c->done_local >= 64)
+                flush_done(rt, c);
+        } else {
+            c = NULL;
+            if (atomic_fetch_sub(&rt->outstanding, 1) == 1 &&
+                atomic_load(&rt->all_waiters) > 0) {
+                pthread_mutex_lock(&rt->wait_mu);
+                pthread_cond_broadcast(&rt->wait_cv);
+                pthread_mutex_unlock(&rt->wait_mu);
+            }
+        }
+    }
+    flo__task_unref(rt, c, t);
+}
+
+void flo__task_ready(flo_runtime *rt, flo__worker *self, flo__task *t)
+{
+    if (atomic_load_explicit(&t->flags, memory_order_relaxed) &
+        FLO__TF_ACQUIRE) {
+        atomic_store(&t->state, FLO__TASK_READY);
+        pthread_mutex_lock(&rt->wait_mu);
+        pthread_cond_broadcast(&rt->wait_cv);
+        pthread_mutex_unlock(&rt->wait_mu);
+        return;
+    }
+    atomic_store_explicit(&t->state, FLO__TASK_READY, memory_order_relaxed);
+    rt->sched_ops->push(rt, self, t);
+}
+
+/* ---- Acquire pseudo-tasks (used by data.c) -------------------------------- */
+
+flo_status flo__acquire_begin(flo_runtime *rt, flo__data *d, flo_access mode,
+                              flo__task **out)
+{
+    flo__tcache *c = flo__tcache_get(rt);
+    flo__task *t;
+
+    if (!c)
+        return FLO_ENOMEM;
+    t = task_alloc(rt, c);
+    if (!t)
+        return FLO_ENOMEM;
+    t->acc = t->acc_inline;
+    t->naccess = 1;
+    t->acc[0].d = d;
+    t->acc[0].mode = mode;
+    t->acc[0].merged = mode;
+    t->acc[0].first = true;
+    t->acc[0].ptr = NULL;
+    t->args = t->args_inline;
+    t->args_size = 0;
+    t->next = NULL;
+    atomic_store(&t->pending, 1);
+    atomic_store(&t->refs, 1);
+    atomic_store(&t->succ, NULL);
+    atomic_store(&t->flags, FLO__TF_ACQUIRE);
+    atomic_store(&t->cancel, 0);
+    t->status = FLO_OK;
+    t->priority = 0;
+    t->device = t->worker = FLO_ANY;
+    t->eligible = 0;
+    t->host_fn = t->cuda_fn = NULL;
+    t->name = "acquire";
+    t->cb = NULL;
+    t->msg = NULL;
+    t->dev_slot = NULL;
+    atomic_store(&t->state, FLO__TASK_PENDING);
+    if (dep_add_data(rt, c, t, d, mode) != FLO_OK)
+        set_cancel(t);
+    if (atomic_fetch_sub(&t->pending, 1) == 1)
+        flo__task_ready(rt, NULL, t);
+    /* Wait until it is ready (its predecessors finished). */
+    pthread_mutex_lock(&rt->wait_mu);
+    while (atomic_load(&t->state) != FLO__TASK_READY)
+        pthread_cond_wait(&rt->wait_cv, &rt->wait_mu);
+    pthread_mutex_unlock(&rt->wait_mu);
+    *out = t;
+    return atomic_load(&t->cancel) ? FLO_ECANCELED : FLO_OK;
+}
+
+void flo__acquire_end(flo__task *t)
+{
+    flo__task_complete(NULL, t, FLO_OK);
+}
+
+/* ---- Waiting ------------------------------------------------------------ */
+
+static bool inside_task(flo_runtime *rt)
+{
+    flo__worker *w = flo__self_worker(rt);
+    return w && atomic_load_explicit(&w->in_task, memory_order_relaxed);
+}
+
+static flo_status event_check(flo_runtime *rt, flo_event ev, bool block)
+{
+    uint64_t id = ev.id;
+    uint32_t idx, g;
+    int k;
+    flo__task *slab, *t;
+    bool found;
+
+    if (!rt)
+        return FLO_EINVAL;
+    if (id == 0)
+        return FLO_OK;
+    if (id_serial(id) != rt->serial)
+        return FLO_EFOREIGN;
+    if ((id & ((1u << ID_INDEX_BITS) - 1)) == 0)
+        return FLO_EINVAL;
+    idx = id_index(id);
+    g = id_gen(id);
+    k = (int)(idx / FLO__TASK_SLAB);
+    if (k >= atomic_load_explicit(&rt->ntask_slabs, memory_order_acquire))
+        return FLO_EINVAL;
+    slab = atomic_load_explicit(&rt->task_slabs[k], memory_order_acquire);
+    t = &slab[idx % FLO__TASK_SLAB];
+
+    for (int spins = 0;; spins++) {
+        uint32_t g1 = atomic_load_explicit(&t->gen, memory_order_acquire);
+        int s = atomic_load_explicit(&t->state, memory_order_acquire);
+        if ((g1 & ID_GEN_MASK) != g)
+            return failure_lookup(rt, id, NULL, 0, &found);
+        if (s == FLO__TASK_FREE)
+            return FLO_EINVAL; /* Never a live task of this runtime. */
+        if (s == FLO__TASK_DONE) {
+            flo_status st = t->status;
+            if ((atomic_load_explicit(&t->gen, memory_order_acquire) &
+                 ID_GEN_MASK) != g)
+                return failure_lookup(rt, id, NULL, 0, &found);
+            return st;
+        }
+        if (!block)
+            return FLO_INPROGRESS;
+        if (spins < 200) {
+            flo__cpu_relax();
+            continue;
+        }
+        atomic_fetch_or(&t->flags, FLO__TF_WAITED);
+        pthread_mutex_lock(&rt->wait_mu);
+        if ((atomic_load(&t->gen) & ID_GEN_MASK) == g &&
+            atomic_load(&t->state) != FLO__TASK_DONE)
+            pthread_cond_wait(&rt->wait_cv, &rt->wait_mu);
+        pthread_mutex_unlock(&rt->wait_mu);
+    }
+}
+
+flo_status flo_event_wait(flo_runtime *rt, flo_event ev)
+{
+    if (rt && inside_task(rt))
+        return FLO_EDEADLK;
+    return event_check(rt, ev, true);
+}
+
+flo_status flo_event_query(flo_runtime *rt, flo_event ev)
+{
+    return event_check(rt, ev, false);
+}
+
+flo_status flo__wait_quiescent(flo_runtime *rt)
+{
+    flo__tcache *c = flo__tcache_get(rt);
+
+    if (c)
+        flush_done(rt, c);
+    atomic_fetch_add(&rt->all_waiters, 1);
+    pthread_mutex_lock(&rt->wait_mu);
+    while (atomic_load(&rt->outstanding) != 0)
+        pthread_cond_wait(&rt->wait_cv, &rt->wait_mu);
+    pthread_mutex_unlock(&rt->wait_mu);
+    atomic_fetch_sub(&rt->all_waiters, 1);
+    return FLO_OK;
+}
+
+flo_status flo_wait_all(flo_runtime *rt)
+{
+    flo_status st = FLO_OK;
+
+    if (!rt)
+        return FLO_EINVAL;
+    if (inside_task(rt))
+        return FLO_EDEADLK;
+    flo__wait_quiescent(rt);
+    pthread_mutex_lock(&rt->fail_mu);
+    if (atomic_load(&rt->have_first_error)) {
+        st = rt->first_error;
+        free(rt->last_reported_msg);
+        rt->last_reported_msg = rt->first_error_msg;
+        rt->first_error_msg = NULL;
+        atomic_store(&rt->have_first_error, 0);
+    }
+    pthread_mutex_unlock(&rt->fail_mu);
+    return st;
+}
+
+flo_status flo_error_message(flo_runtime *rt, flo_event ev, char *buf,
+                             size_t len)
+{
+    flo__task *t;
+    bool found = false;
+
+    if (!rt || !buf || !len)
+        return FLO_EINVAL;
+    buf[0] = '\0';
+    if (ev.id == 0) {
+        pthread_mutex_lock(&rt->fail_mu);
+        if (rt->last_reported_msg) {
+            snprintf(buf, len, "%s", rt->last_reported_msg);
+            found = true;
+        }
+        pthread_mutex_unlock(&rt->fail_mu);
+        return found ? FLO_OK : FLO_ERANGE;
+    }
+    if (id_serial(ev.id) != rt->serial)
+        return FLO_EFOREIGN;
+    t = task_from_event(rt, ev.id);
+    if (t) {
+        /* msg is written before the task is DONE and freed only when the
+         * record is recycled, which our reference prevents. */
+        if (atomic_load(&t->state) == FLO__TASK_DONE && t->msg) {
+            snprintf(buf, len, "%s", t->msg);
+            found = true;
+        }
+        flo__task_unref(rt, flo__tcache_get(rt), t);
+        return found ? FLO_OK : FLO_ERANGE;
+    }
+    failure_lookup(rt, ev.id, buf, len, &found);
+    return found && buf[0] ? FLO_OK : FLO_ERANGE;
+}
+
+/* ---- Task context --------------------------------------------------------- */
+
+void *flo_task_buffer(flo_task_ctx *ctx, int i)
+{
+    if (!ctx || i < 0 || i >= ctx->t->naccess)
+        return NULL;
+    return ctx->t->acc[i].ptr;
+}
+
+size_t flo_task_buffer_size(flo_task_ctx *ctx, int i)
+{
+    if (!ctx || i < 0 || i >= ctx->t->naccess)
+        return 0;
+    return ctx->t->acc[i].d->bytes;
+}
+
+const void *flo_task_args(flo_task_ctx *ctx, size_t *size)
+{
+    if (!ctx)
+        return NULL;
+    if (size)
+        *size = ctx->t->args_size;
+    return ctx->t->args_size ? ctx->t->args : NULL;
+}
+
+int flo_task_worker(flo_task_ctx *ctx)
+{
+    return ctx ? ctx->w->id : -1;
+}
+
+int flo_task_device(flo_task_ctx *ctx)
+{
+    return ctx ? ctx->w->device : -1;
+}
+
+flo_runtime *flo_task_runtime(flo_task_ctx *ctx)
+{
+    return ctx ? ctx->rt : NULL;
+}
+
+void *flo_task_stream(flo_task_ctx *ctx)
+{
+    return ctx ? ctx->stream : NULL;
+}
+
+int flo_task_cuda_ordinal(flo_task_ctx *ctx)
+{
+    if (!ctx || ctx->w->kind != FLO_DEVICE_CUDA)
+        return -1;
+    return ctx->w->dev->info.ordinal;
+}
+
+void flo__task_vset_error(flo__task *t, flo_status st, const char *fmt,
+                          va_list ap)
+{
+    char buf[512];
+
+    if (t->msg)
+        return;
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    t->msg = strdup(buf);
+    (void)st;
+}
+
+void flo__task_set_error(flo__task *t, flo_status st, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    flo__task_vset_error(t, st, fmt, ap);
+    va_end(ap);
+}
+
+void flo_task_fail(flo_task_ctx *ctx, flo_status code, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (!ctx || ctx->failed != FLO_OK)
+        return;
+    ctx->failed = code < 0 ? code : FLO_ETASK;
+    va_start(ap, fmt);
+    flo__task_vset_error(ctx->t, ctx->failed, fmt ? fmt : "task failed", ap);
+    va_end(ap);
+}
+
+flo_status flo__task_invoke(flo__worker *w, flo__task *t, flo_task_fn fn,
+                            void *stream)
+{
+    flo_task_ctx ctx = {w->rt, w, t, stream, FLO_OK};
+
+    atomic_store_explicit(&w->in_task, 1, memory_order_relaxed);
+    fn(&ctx);
+    atomic_store_explicit(&w->in_task, 0, memory_order_relaxed);
+    if (ctx.failed != FLO_OK && !t->msg)
+        flo__task_set_error(t, ctx.failed, "task '%s' failed", t->name);
+    return ctx.failed;
+}
+
+/* ---- Accessors for backends ------------------------------------------- */
+
+int flo__task_naccess(const flo__task *t) { return t->naccess; }
+flo__data *flo__task_access_data(const flo__task *t, int i)
+{
+    return t->acc[i].d;
+}
+flo_access flo__task_access_mode(const flo__task *t, int i)
+{
+    /* The merged mode, so a handle named twice is prepared once with the
+     * union of its modes; later entries just share the pointer. */
+    const flo__acc *a = &t->acc[i];
+    if (a->first)
+        return a->merged;
+    for (int j = 0; j < i; j++)
+        if (t->acc[j].d == a->d && t->acc[j].first)
+            return t->acc[j].merged;
+    return a->mode;
+}
+void flo__task_set_buffer(flo__task *t, int i, void *ptr)
+{
+    t->acc[i].ptr = ptr;
+}
+const char *flo__task_name(const flo__task *t) { return t->name; }
+flo_task_fn flo__task_host_fn(const flo__task *t) { return t->host_fn; }
+flo_task_fn flo__task_cuda_fn(const flo__task *t) { return t->cuda_fn; }
+void **flo__task_dev_slot(flo__task *t) { return &t->dev_slot; }
+void flo__task_set_times(flo__task *t, uint64_t t0, uint64_t t1)
+{
+    t->t_start = t0;
+    t->t_end = t1;
+}
+
+/* ---- Teardown ---------------------------------------------------------- */
+
+void flo__tasks_fini(flo_runtime *rt)
+{
+    int n = atomic_load(&rt->ntask_slabs);
+
+    for (int k = 0; k < n; k++) {
+        flo__task *slab = atomic_load(&rt->task_slabs[k]);
+        for (int i = 0; i < FLO__TASK_SLAB; i++) {
+            free(slab[i].acc_ext);
+            free(slab[i].args_ext);
+            free(slab[i].msg);
+        }
+        free(slab);
+    }
+    free((void *)rt->task_slabs);
+    rt->task_slabs = NULL;
+    for (int i = 0; i < rt->nedge_slabs; i++)
+        free(rt->edge_slabs[i]);
+    free(rt->edge_slabs);
+    rt->edge_slabs = NULL;
+    while (rt->caches) {
+        flo__tcache *c = rt->caches->next_all;
+        free(rt->caches);
+        rt->caches = c;
+    }
+    for (int i = 0; i < FLO__FAIL_RING; i++)
+        free(rt->fails[i].msg);
+    free(rt->first_error_msg);
+    free(rt->last_reported_msg);
+    /* Forget a cached pointer to this runtime's caches on this thread. */
+    if (tls_cache_rt == rt)
+        tls_cache_rt = NULL;
+}

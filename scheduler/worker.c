@@ -1,0 +1,260 @@
+/*
+ * Flotilla - worker threads: the loop every worker runs, sleeping and
+ * waking.
+ *
+ * Sleeping protocol. A worker that finds no task spins briefly (waking a
+ * sleeping thread costs tens of microseconds on a VM), then announces
+ * itself (parker.sleeping = 1, rt->nsleeping++), looks for work once more
+ * and parks. A thread that makes a task ready publishes it first and then
+ * reads rt->nsleeping; both sides use sequentially consistent operations,
+ * so either the worker sees the task or the publisher sees the sleeper.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/rt.h"
+
+void flo__set_self_worker(flo__worker *w);
+void flo__worker_flush(flo__worker *w);
+
+#define SPIN_ITERS 4000       /* ~20-40 us of pause instructions. */
+#define GPU_WAIT_NS 200000ull /* Bound on one wait_progress call. */
+
+flo_status flo__device_add(flo_runtime *rt, flo__device *dev)
+{
+    if (rt->ndevices >= FLO__MAX_NODES)
+        return FLO_ERANGE;
+    dev->index = rt->ndevices;
+    dev->rt = rt;
+    rt->devices[rt->ndevices++] = dev;
+    return FLO_OK;
+}
+
+flo_status flo__worker_create(flo_runtime *rt, flo__device *dev, int core,
+                              flo__worker **out)
+{
+    flo__worker *w;
+
+    if (rt->nworkers >= FLO__MAX_WORKERS)
+        return FLO_ERANGE;
+    w = aligned_alloc(FLO__CACHELINE,
+                      (sizeof(*w) + FLO__CACHELINE - 1) / FLO__CACHELINE *
+                          FLO__CACHELINE);
+    if (!w)
+        return FLO_ENOMEM;
+    memset(w, 0, sizeof(*w));
+    if (flo__parker_init(&w->parker)) {
+        free(w);
+        return FLO_ESYS;
+    }
+    w->id = rt->nworkers;
+    w->device = dev->index;
+    w->kind = dev->kind;
+    w->core = core;
+    w->rt = rt;
+    w->dev = dev;
+    w->cache.rt = rt;
+    atomic_init(&w->in_task, 0);
+    atomic_init(&w->ready_at, 0);
+    if (dev->nworkers == 0)
+        dev->first_worker = w->id;
+    dev->nworkers++;
+    dev->info.workers = dev->nworkers;
+    rt->workers[rt->nworkers++] = w;
+    if (w->kind == FLO_DEVICE_HOST)
+        rt->nhost_workers++;
+    else
+        rt->ngpu_workers++;
+    *out = w;
+    return FLO_OK;
+}
+
+void flo__wake_worker(flo__worker *w)
+{
+    flo__parker_wake(&w->parker);
+}
+
+void flo__wake_for(flo_runtime *rt, const flo__task *t)
+{
+    /* Pairs with the sleeper's fence in worker_sleep: the task was
+     * published before this load. */
+    atomic_thread_fence(memory_order_seq_cst);
+    if (atomic_load_explicit(&rt->nsleeping, memory_order_relaxed) == 0)
+        return;
+    for (int i = 0; i < rt->nworkers; i++) {
+        flo__worker *w = rt->workers[i];
+        if (t && !flo__worker_can_run(w, t))
+            continue;
+        if (atomic_load_explicit(&w->parker.sleeping, memory_order_relaxed) &&
+            flo__parker_wake(&w->parker))
+            return;
+    }
+}
+
+static void run_task(flo__worker *w, flo__task *t)
+{
+    flo_runtime *rt = w->rt;
+    flo_status st;
+    uint64_t t0, t1;
+
+    if (atomic_load_explicit(&t->cancel, memory_order_acquire)) {
+        flo__task_complete(w, t, FLO_ECANCELED);
+        return;
+    }
+    atomic_store_explicit(&t->state, FLO__TASK_RUNNING, memory_order_relaxed);
+    t->ran_on = w->id;
+    t0 = flo__now_ns();
+    t->t_start = t0;
+    st = w->dev->ops->execute(w, t);
+    if (st == FLO_INPROGRESS) {
+        w->st.tasks++;
+        return; /* The backend completes it from progress(). */
+    }
+    t1 = flo__now_ns();
+    t->t_end = t1;
+    w->st.tasks++;
+    w->st.busy_ns += t1 - t0;
+    if (rt->trace)
+        flo__trace_record(&w->trace, w->trace_row, t->name, "task", t0, t1,
+                          t->bytes);
+    flo__task_complete(w, t, st);
+}
+
+static int inflight(flo__worker *w)
+{
+    return w->dev->ops->inflight ? w->dev->ops->inflight(w) : 0;
+}
+
+static flo__task *try_pop(flo__worker *w)
+{
+    flo_runtime *rt = w->rt;
+    if (w->dev->ops->can_accept && !w->dev->ops->can_accept(w))
+        return NULL;
+    return rt->sched_ops->pop(rt, w);
+}
+
+/* Park until woken. Returns a task found on the last check, if any. */
+static flo__task *worker_sleep(flo__worker *w)
+{
+    flo_runtime *rt = w->rt;
+    flo__task *t;
+    uint64_t t0;
+
+    atomic_store(&w->parker.sleeping, 1);
+    atomic_fetch_add(&rt->nsleeping, 1);
+    atomic_thread_fence(memory_order_seq_cst);
+    t = try_pop(w);
+    if (t || atomic_load(&rt->stopping)) {
+        atomic_store(&w->parker.sleeping, 0);
+        atomic_fetch_sub(&rt->nsleeping, 1);
+        return t;
+    }
+    t0 = flo__now_ns();
+    flo__parker_park(&w->parker, 0);
+    atomic_fetch_sub(&rt->nsleeping, 1);
+    w->st.idle_ns += flo__now_ns() - t0;
+    return NULL;
+}
+
+static void *worker_main(void *arg)
+{
+    flo__worker *w = arg;
+    flo_runtime *rt = w->rt;
+    const flo__device_ops *ops = w->dev->ops;
+    flo_status st;
+
+    flo__set_self_worker(w);
+    if (rt->cfg.bind_workers && w->core >= 0)
+        flo__topology_bind_core(&rt->topo, w->core);
+    st = ops->worker_start(w);
+    if (st != FLO_OK)
+        FLO__ERR("worker %d (%s) failed to start: %s", w->id, ops->name,
+                 flo_status_str(st));
+
+    for (;;) {
+        flo__task *t;
+        int spins;
+
+        if (ops->progress)
+            ops->progress(w);
+        t = try_pop(w);
+        if (t) {
+            run_task(w, t);
+            continue;
+        }
+        flo__worker_flush(w);
+        if (inflight(w) > 0) {
+            if (ops->wait_progress)
+                ops->wait_progress(w, GPU_WAIT_NS);
+            continue;
+        }
+        for (spins = 0; spins < SPIN_ITERS; spins++) {
+            flo__cpu_relax();
+            if ((spins & 63) == 63 && (t = try_pop(w)))
+                break;
+        }
+        if (t) {
+            run_task(w, t);
+            continue;
+        }
+        if (atomic_load(&rt->stopping) && inflight(w) == 0)
+            break;
+        t = worker_sleep(w);
+        if (t)
+            run_task(w, t);
+    }
+    flo__worker_flush(w);
+    ops->worker_stop(w);
+    flo__set_self_worker(NULL);
+    return NULL;
+}
+
+flo_status flo__sched_start_workers(flo_runtime *rt)
+{
+    for (int i = 0; i < rt->nworkers; i++) {
+        flo__worker *w = rt->workers[i];
+        char name[96];
+        if (rt->trace) {
+            if (w->kind == FLO_DEVICE_HOST)
+                snprintf(name, sizeof(name), "worker %d (host, core %d)",
+                         w->id, flo__topology_core_os_index(&rt->topo,
+                                                            w->core));
+            else
+                snprintf(name, sizeof(name), "worker %d (gpu %d, core %d)",
+                         w->id, w->device,
+                         flo__topology_core_os_index(&rt->topo, w->core));
+            w->trace_row = flo__trace_row(rt->trace, name);
+            flo__trace_buf_add(rt->trace, &w->trace);
+        }
+    }
+    for (int i = 0; i < rt->nworkers; i++) {
+        flo__worker *w = rt->workers[i];
+        if (pthread_create(&w->thread, NULL, worker_main, w)) {
+            FLO__ERR("cannot start worker thread %d", i);
+            return FLO_ESYS;
+        }
+        w->started = true;
+    }
+    return FLO_OK;
+}
+
+void flo__sched_stop_workers(flo_runtime *rt)
+{
+    atomic_store(&rt->stopping, 1);
+    for (int i = 0; i < rt->nworkers; i++) {
+        flo__worker *w = rt->workers[i];
+        /* Wake it even if it has not announced sleep yet: the stopping
+         * flag is checked again before parking. */
+        pthread_mutex_lock(&w->parker.mu);
+        w->parker.signaled = 1;
+        pthread_cond_signal(&w->parker.cv);
+        pthread_mutex_unlock(&w->parker.mu);
+    }
+    for (int i = 0; i < rt->nworkers; i++) {
+        flo__worker *w = rt->workers[i];
+        if (w->started)
+            pthread_join(w->thread, NULL);
+        w->started = false;
+    }
+}
