@@ -55,11 +55,19 @@ void flo__parker_park(flo__parker *p, uint64_t timeout_ns)
 
 bool flo__parker_wake(flo__parker *p)
 {
+    bool woke = false;
+
     if (!atomic_load(&p->sleeping))
         return false;
     pthread_mutex_lock(&p->mu);
-    p->signaled = 1;
-    pthread_cond_signal(&p->cv);
+    /* A sleeper already signaled counts as awake: report false so that
+     * the waker looks for another sleeper instead of losing its wake-up
+     * on this one. */
+    if (!p->signaled) {
+        p->signaled = 1;
+        pthread_cond_signal(&p->cv);
+        woke = true;
+    }
     pthread_mutex_unlock(&p->mu);
-    return true;
+    return woke;
 }

@@ -40,10 +40,10 @@ enum { FLO__ELIG_HOST = 1u << 0, FLO__ELIG_CUDA = 1u << 1 };
 
 typedef struct flo__acc {
     flo__data *d;
-    flo_access mode;  /* Mode of this entry as given by the user. */
-    bool first;       /* First entry for d: carries the merged mode. */
-    flo_access merged;
     void *ptr;        /* Resolved on the executing node. */
+    uint8_t mode;     /* flo_access of this entry as given by the user. */
+    uint8_t merged;   /* Union of the modes of all entries for d. */
+    bool first;       /* First entry for d: carries the merged mode. */
 } flo__acc;
 
 #define FLO__TASK_INLINE_ACC 4
@@ -101,6 +101,9 @@ typedef struct flo__tcache {
     pthread_t owner;              /* Thread of a non-worker cache. */
     struct flo__tcache *next_all; /* rt->caches list (under rt->mu). */
     uint64_t done_local;          /* Completions not yet flushed. */
+    /* Tasks submitted through this cache; written by its thread only,
+     * summed by flo_stats_get. */
+    _Atomic uint64_t submitted;
 } flo__tcache;
 
 /* ---- Workers ---------------------------------------------------------- */
@@ -219,7 +222,7 @@ struct flo_runtime {
     pthread_mutex_t mu;            /* Guards caches list. */
     flo__tcache *caches;           /* Caches of non-worker threads. */
 
-    atomic_ulong n_submitted, n_failed, n_canceled;
+    atomic_ulong n_failed, n_canceled;
     atomic_ulong bytes_h2d, bytes_d2h, bytes_p2p, evictions;
 
     flo__trace *trace;

@@ -290,7 +290,12 @@ flo_status flo_stats_get(const flo_runtime *rt, flo_stats *out)
     if (!rt || !out)
         return FLO_EINVAL;
     memset(&s, 0, sizeof(s));
-    s.tasks_submitted = atomic_load(&rt->n_submitted);
+    for (int i = 0; i < rt->nworkers; i++)
+        s.tasks_submitted += atomic_load(&rt->workers[i]->cache.submitted);
+    pthread_mutex_lock((pthread_mutex_t *)&rt->mu);
+    for (const flo__tcache *c = rt->caches; c; c = c->next_all)
+        s.tasks_submitted += atomic_load(&c->submitted);
+    pthread_mutex_unlock((pthread_mutex_t *)&rt->mu);
     s.tasks_failed = atomic_load(&rt->n_failed);
     s.tasks_canceled = atomic_load(&rt->n_canceled);
     for (int i = 0; i < rt->nworkers; i++) {
@@ -300,7 +305,6 @@ flo_status flo_stats_get(const flo_runtime *rt, flo_stats *out)
         s.tasks_completed += __atomic_load_n(&w->st.tasks, __ATOMIC_RELAXED);
         s.steals += __atomic_load_n(&w->st.steals, __ATOMIC_RELAXED);
     }
-    s.tasks_completed += 0;
     s.bytes_h2d = atomic_load(&rt->bytes_h2d);
     s.bytes_d2h = atomic_load(&rt->bytes_d2h);
     s.bytes_p2p = atomic_load(&rt->bytes_p2p);

@@ -21,6 +21,7 @@ flo_status flo__acquire_begin(flo_runtime *rt, flo__data *d, flo_access mode,
                               flo__task **out);
 void flo__acquire_end(flo__task *t);
 void flo__task_unref(flo_runtime *rt, flo__tcache *c, flo__task *t);
+void flo__edge_release(flo_runtime *rt, flo__tcache *c, flo__edge *e);
 
 static inline uint64_t data_id(uint16_t serial, uint32_t gen, uint32_t slot)
 {
@@ -292,8 +293,7 @@ static void drop_dep_refs(flo_runtime *rt, flo__data *d)
         flo__edge *e = d->readers;
         d->readers = e->next;
         flo__task_unref(rt, c, e->task);
-        e->next = NULL;
-        /* Edges return to the pool at finalize with their slabs. */
+        flo__edge_release(rt, c, e);
     }
     d->nreaders = 0;
     flo__spin_unlock(&d->dep_lock);

@@ -132,13 +132,17 @@ void flo__ws_push(flo_runtime *rt, flo__ws *ws, flo__worker *self,
         flo__wake_for(rt, t);
 }
 
-/* Move a batch taken from an inbox into w's deque, keep the first. */
-static flo__task *adopt(ws_worker *p, flo__task *chain)
+/* Move a batch taken from an inbox into w's deque, keep the first. When
+ * more than one task arrives, wake a sleeper to steal the rest: the batch
+ * may have been meant for a worker that now sleeps. */
+static flo__task *adopt(flo_runtime *rt, ws_worker *p, flo__task *chain)
 {
     flo__task *first = chain;
     if (!chain)
         return NULL;
     chain = chain->next;
+    if (chain)
+        flo__wake_for(rt, chain);
     while (chain) {
         flo__task *n = chain->next;
         if (!flo__deque_push(&p->dq, chain)) {
@@ -177,7 +181,7 @@ static flo__task *steal(flo_runtime *rt, flo__ws *ws, flo__worker *w)
             return t;
         }
         if (!flo__inbox_empty(&pv->shared) &&
-            (t = adopt(me, flo__inbox_take_fifo(&pv->shared)))) {
+            (t = adopt(rt, me, flo__inbox_take_fifo(&pv->shared)))) {
             w->st.steals++;
             return t;
         }
@@ -199,7 +203,7 @@ flo__task *flo__ws_pop(flo_runtime *rt, flo__ws *ws, flo__worker *w)
         return t;
     if ((t = flo__deque_pop(&p->dq)))
         return t;
-    if ((t = adopt(p, flo__inbox_take_fifo(&p->shared))))
+    if ((t = adopt(rt, p, flo__inbox_take_fifo(&p->shared))))
         return t;
     if ((t = steal(rt, ws, w)))
         return t;

@@ -154,6 +154,10 @@ static flo__task *task_alloc(flo_runtime *rt, flo__tcache *c)
     }
     c->tasks = t->next;
     c->ntasks--;
+    /* The next record was most likely last written by another core:
+     * start fetching it now, for the next submission. */
+    if (c->tasks)
+        __builtin_prefetch(c->tasks, 1, 3);
     return t;
 }
 
@@ -258,6 +262,11 @@ static void edge_free(flo_runtime *rt, flo__tcache *c, flo__edge *e)
         c->nedges -= EDGE_SLAB;
         pthread_mutex_unlock(&rt->pool_mu);
     }
+}
+
+void flo__edge_release(flo_runtime *rt, flo__tcache *c, flo__edge *e)
+{
+    edge_free(rt, c, e);
 }
 
 void flo__task_unref(flo_runtime *rt, flo__tcache *c, flo__task *t)
@@ -628,7 +637,10 @@ flo_status flo_task_submit(flo_runtime *rt, const flo_task_desc *desc,
                  t->index);
 
     atomic_fetch_add_explicit(&rt->outstanding, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&rt->n_submitted, 1, memory_order_relaxed);
+    atomic_store_explicit(&c->submitted,
+                          atomic_load_explicit(&c->submitted,
+                                               memory_order_relaxed) + 1,
+                          memory_order_relaxed);
 
     /* From here on the task is committed: allocation failures while wiring
      * dependencies fail the task (reported through its event) instead of
@@ -976,7 +988,7 @@ flo_status flo_error_message(flo_runtime *rt, flo_event ev, char *buf,
         return found ? FLO_OK : FLO_ERANGE;
     }
     failure_lookup(rt, ev.id, buf, len, &found);
-    return found && buf[0] ? FLO_OK : FLO_ERANGE;
+    return found ? FLO_OK : FLO_ERANGE;
 }
 
 /* ---- Task context --------------------------------------------------------- */
