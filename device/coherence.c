@@ -6,6 +6,7 @@
  * runs concurrently with another task using the same handle, so a task
  * that finds its replica already valid needs no lock.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,6 +42,10 @@ flo_status flo__coh_host_prepare(flo_runtime *rt, flo__data *d,
     }
     pthread_mutex_lock(&d->coh_lock);
     s = atomic_load_explicit(&r->state, memory_order_relaxed);
+    if (!r->ptr && !d->user_ptr && d->bytes > SIZE_MAX - FLO__CACHELINE) {
+        st = FLO_ENOMEM;
+        goto out;
+    }
     if (!r->ptr) {
         r->ptr = d->user_ptr ? d->user_ptr
                              : aligned_alloc(FLO__CACHELINE,

@@ -104,6 +104,9 @@ typedef struct flo__tcache {
     /* Tasks submitted through this cache; written by its thread only,
      * summed by flo_stats_get. */
     _Atomic uint64_t submitted;
+    /* Task names copied for the trace (only when tracing): content hash
+     * and interned copy, open addressing. */
+    struct flo__name_ent *names;
 } flo__tcache;
 
 /* ---- Workers ---------------------------------------------------------- */

@@ -84,13 +84,13 @@ static void destroy(flo_runtime *rt)
     }
     if (rt->mpi_fini)
         rt->mpi_fini(rt);
+    flo__tasks_fini(rt);
     for (int i = 0; i < rt->nworkers; i++) {
         flo__parker_destroy(&rt->workers[i]->parker);
         free(rt->workers[i]);
     }
     for (int i = 0; i < rt->ndevices; i++)
         free(rt->devices[i]);
-    flo__tasks_fini(rt);
     flo__topology_destroy(&rt->topo);
     pthread_mutex_destroy(&rt->pool_mu);
     pthread_mutex_destroy(&rt->data_mu);

@@ -103,6 +103,43 @@ flo__tcache *flo__tcache_get(flo_runtime *rt)
     return c;
 }
 
+/* ---- Names kept for the trace ------------------------------------------ */
+
+#define NAME_SLOTS 512
+
+typedef struct flo__name_ent {
+    uint64_t hash;
+    const char *s;
+} flo__name_ent;
+
+/* The trace is written at finalize, after the user may have freed the
+ * strings a task was named with: keep a copy of each distinct name, found
+ * by content through the submitting thread's own table. */
+static const char *trace_name(flo_runtime *rt, flo__tcache *c,
+                              const char *name)
+{
+    uint64_t h = 1469598103934665603ull;
+
+    for (const char *p = name; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ull;
+    if (!c->names) {
+        c->names = calloc(NAME_SLOTS, sizeof(*c->names));
+        if (!c->names)
+            return flo__trace_intern(rt->trace, name);
+    }
+    for (unsigned i = 0; i < 16; i++) {
+        flo__name_ent *e = &c->names[(h + i) & (NAME_SLOTS - 1)];
+        if (!e->s) {
+            e->hash = h;
+            e->s = flo__trace_intern(rt->trace, name);
+            return e->s;
+        }
+        if (e->hash == h && !strcmp(e->s, name))
+            return e->s;
+    }
+    return flo__trace_intern(rt->trace, name);
+}
+
 /* ---- Task and edge pools --------------------------------------------- */
 
 #define CACHE_HIGH 256 /* Give half back to the pool above this. */
@@ -167,10 +204,11 @@ static void task_free(flo_runtime *rt, flo__tcache *c, flo__task *t)
         free(t->msg);
         t->msg = NULL;
     }
-    atomic_store_explicit(&t->state, FLO__TASK_FREE, memory_order_relaxed);
-    /* Release: a reader that sees the new generation must not see the
-     * old task's fields as current. */
+    /* Generation first, then the state (release): a reader that sees
+     * FREE also sees the new generation, so it never mistakes a recycled
+     * record for an invalid event. */
     atomic_fetch_add_explicit(&t->gen, 1, memory_order_release);
+    atomic_store_explicit(&t->state, FLO__TASK_FREE, memory_order_release);
     if (!c) {
         pthread_mutex_lock(&rt->pool_mu);
         t->next = rt->task_pool;
@@ -624,6 +662,8 @@ flo_status flo_task_submit(flo_runtime *rt, const flo_task_desc *desc,
     t->cuda_fn = desc->kernel->cuda;
     t->name = desc->name ? desc->name
                          : (desc->kernel->name ? desc->kernel->name : "task");
+    if (FLO__UNLIKELY(rt->trace != NULL))
+        t->name = trace_name(rt, c, t->name);
     t->cb = desc->callback;
     t->cb_arg = desc->callback_arg;
     t->msg = NULL;
@@ -735,8 +775,14 @@ void flo__task_complete(flo__worker *w, flo__task *t, flo_status st)
             record_failure(rt, t, st);
     }
     t->status = st;
-    if (t->cb)
+    if (t->cb) {
+        /* A callback runs on a worker: waiting there is refused too. */
+        if (w)
+            atomic_store_explicit(&w->in_task, 1, memory_order_relaxed);
         t->cb(t->cb_arg, st);
+        if (w)
+            atomic_store_explicit(&w->in_task, 0, memory_order_relaxed);
+    }
     if (rt->sched_ops->done && w)
         rt->sched_ops->done(rt, w, t);
     atomic_store(&t->state, FLO__TASK_DONE);
@@ -880,19 +926,19 @@ static flo_status event_check(flo_runtime *rt, flo_event ev, bool block)
     t = &slab[idx % FLO__TASK_SLAB];
 
     for (int spins = 0;; spins++) {
+        /* Read the generation on both sides of the state: if it moved,
+         * the record was recycled (the task finished long ago), and the
+         * state read may belong to a later task. */
         uint32_t g1 = atomic_load_explicit(&t->gen, memory_order_acquire);
         int s = atomic_load_explicit(&t->state, memory_order_acquire);
-        if ((g1 & ID_GEN_MASK) != g)
+        flo_status st = t->status;
+        uint32_t g2 = atomic_load_explicit(&t->gen, memory_order_acquire);
+        if ((g1 & ID_GEN_MASK) != g || g2 != g1)
             return failure_lookup(rt, id, NULL, 0, &found);
         if (s == FLO__TASK_FREE)
             return FLO_EINVAL; /* Never a live task of this runtime. */
-        if (s == FLO__TASK_DONE) {
-            flo_status st = t->status;
-            if ((atomic_load_explicit(&t->gen, memory_order_acquire) &
-                 ID_GEN_MASK) != g)
-                return failure_lookup(rt, id, NULL, 0, &found);
+        if (s == FLO__TASK_DONE)
             return st;
-        }
         if (!block)
             return FLO_INPROGRESS;
         if (spins < 200) {
@@ -902,7 +948,8 @@ static flo_status event_check(flo_runtime *rt, flo_event ev, bool block)
         atomic_fetch_or(&t->flags, FLO__TF_WAITED);
         pthread_mutex_lock(&rt->wait_mu);
         if ((atomic_load(&t->gen) & ID_GEN_MASK) == g &&
-            atomic_load(&t->state) != FLO__TASK_DONE)
+            atomic_load(&t->state) != FLO__TASK_DONE &&
+            atomic_load(&t->state) != FLO__TASK_FREE)
             pthread_cond_wait(&rt->wait_cv, &rt->wait_mu);
         pthread_mutex_unlock(&rt->wait_mu);
     }
@@ -1144,8 +1191,13 @@ void flo__tasks_fini(flo_runtime *rt)
     rt->edge_slabs = NULL;
     while (rt->caches) {
         flo__tcache *c = rt->caches->next_all;
+        free(rt->caches->names);
         free(rt->caches);
         rt->caches = c;
+    }
+    for (int i = 0; i < rt->nworkers; i++) {
+        free(rt->workers[i]->cache.names);
+        rt->workers[i]->cache.names = NULL;
     }
     for (int i = 0; i < FLO__FAIL_RING; i++)
         free(rt->fails[i].msg);
