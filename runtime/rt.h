@@ -15,6 +15,9 @@ typedef struct flo__sched flo__sched;
 typedef struct flo__edge {
     struct flo__edge *next;
     flo__task *task;
+    /* An explicit (event) dependency: a failure cancels the successor
+     * whatever the epoch; data dependencies cancel within an epoch. */
+    bool hard;
 } flo__edge;
 
 /* Sentinel stored in a task's successor list once it has completed. */
@@ -60,6 +63,7 @@ struct flo__task {
     atomic_uint flags;
     atomic_int cancel;         /* Status of a failed predecessor, or 0. */
     flo_status status;         /* Final status, valid once DONE. */
+    uint32_t epoch;            /* rt->fail_epoch at submission. */
 
     int priority, device, worker;
     unsigned eligible;         /* FLO__ELIG_* */
@@ -162,6 +166,7 @@ extern const flo__sched_ops flo__sched_locality;
 #define FLO__FAIL_RING 4096
 typedef struct flo__failure {
     uint64_t event;
+    uint32_t epoch;
     flo_status status;
     char *msg;
 } flo__failure;
@@ -218,6 +223,10 @@ struct flo_runtime {
     flo__failure fails[FLO__FAIL_RING];
     unsigned nfails;
     atomic_int have_first_error;
+    /* Failures cancel the dependents submitted in the same epoch; a
+     * flo_wait_all that reports errors starts a new epoch, so data that
+     * saw a failure is usable again once the error was acknowledged. */
+    atomic_uint fail_epoch;
     flo_status first_error;
     char *first_error_msg;
     char *last_reported_msg;       /* Message of the last returned error. */

@@ -352,6 +352,7 @@ static void record_failure(flo_runtime *rt, flo__task *t, flo_status st)
     f = &rt->fails[rt->nfails++ % FLO__FAIL_RING];
     free(f->msg);
     f->event = ev;
+    f->epoch = t->epoch;
     f->status = st;
     f->msg = strdup(msg);
     if (!atomic_load_explicit(&rt->have_first_error, memory_order_relaxed)) {
@@ -364,8 +365,9 @@ static void record_failure(flo_runtime *rt, flo__task *t, flo_status st)
 }
 
 /* Status of a finished task whose record was recycled. */
-static flo_status failure_lookup(flo_runtime *rt, uint64_t ev, char *buf,
-                                 size_t len, bool *found)
+static flo_status failure_lookup_epoch(flo_runtime *rt, uint64_t ev,
+                                       char *buf, size_t len, bool *found,
+                                       uint32_t *epoch)
 {
     flo_status st = FLO_OK;
     unsigned n;
@@ -378,6 +380,8 @@ static flo_status failure_lookup(flo_runtime *rt, uint64_t ev, char *buf,
         if (f->event == ev) {
             st = f->status;
             *found = true;
+            if (epoch)
+                *epoch = f->epoch;
             if (buf && len)
                 snprintf(buf, len, "%s", f->msg ? f->msg : "");
             break;
@@ -385,6 +389,12 @@ static flo_status failure_lookup(flo_runtime *rt, uint64_t ev, char *buf,
     }
     pthread_mutex_unlock(&rt->fail_mu);
     return st;
+}
+
+static flo_status failure_lookup(flo_runtime *rt, uint64_t ev, char *buf,
+                                 size_t len, bool *found)
+{
+    return failure_lookup_epoch(rt, ev, buf, len, found, NULL);
 }
 
 /* ---- Dependencies -------------------------------------------------------- */
@@ -397,7 +407,7 @@ static inline void set_cancel(flo__task *s)
 
 /* Make s wait for p. The caller holds a reference on p. */
 static flo_status add_edge(flo_runtime *rt, flo__tcache *c, flo__task *p,
-                           flo__task *s)
+                           flo__task *s, bool hard)
 {
     flo__edge *e;
     flo__edge *head;
@@ -411,6 +421,7 @@ static flo_status add_edge(flo_runtime *rt, flo__tcache *c, flo__task *p,
     if (!e)
         return FLO_ENOMEM;
     e->task = s;
+    e->hard = hard;
     /* Count the edge before publishing it: s cannot become ready early
      * because its submission guard is still held. */
     atomic_fetch_add_explicit(&s->pending, 1, memory_order_relaxed);
@@ -427,7 +438,7 @@ static flo_status add_edge(flo_runtime *rt, flo__tcache *c, flo__task *p,
 
 finished:
     /* p completed; its status was written before the list was closed. */
-    if (p->status != FLO_OK)
+    if (p->status != FLO_OK && (hard || p->epoch == s->epoch))
         set_cancel(s);
     return FLO_OK;
 }
@@ -469,7 +480,7 @@ static flo_status dep_add_data(flo_runtime *rt, flo__tcache *c,
             while (e) {
                 flo__edge *n = e->next;
                 if (st == FLO_OK)
-                    st = add_edge(rt, c, e->task, t);
+                    st = add_edge(rt, c, e->task, t, false);
                 flo__task_unref(rt, c, e->task);
                 edge_free(rt, c, e);
                 e = n;
@@ -478,7 +489,7 @@ static flo_status dep_add_data(flo_runtime *rt, flo__tcache *c,
             d->nreaders = 0;
             d->reader_compact_at = 64;
         } else if (d->last_writer) {
-            st = add_edge(rt, c, d->last_writer, t);
+            st = add_edge(rt, c, d->last_writer, t, false);
         }
         if (d->last_writer)
             flo__task_unref(rt, c, d->last_writer);
@@ -487,13 +498,14 @@ static flo_status dep_add_data(flo_runtime *rt, flo__tcache *c,
     } else {
         flo__edge *e;
         if (d->last_writer)
-            st = add_edge(rt, c, d->last_writer, t);
+            st = add_edge(rt, c, d->last_writer, t, false);
         e = edge_alloc(rt, c);
         if (!e) {
             st = FLO_ENOMEM;
         } else {
             atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
             e->task = t;
+            e->hard = false;
             e->next = d->readers;
             d->readers = e;
             if (++d->nreaders >= d->reader_compact_at)
@@ -654,6 +666,7 @@ flo_status flo_task_submit(flo_runtime *rt, const flo_task_desc *desc,
     atomic_store_explicit(&t->flags, 0, memory_order_relaxed);
     atomic_store_explicit(&t->cancel, 0, memory_order_relaxed);
     t->status = FLO_OK;
+    t->epoch = atomic_load_explicit(&rt->fail_epoch, memory_order_relaxed);
     t->priority = desc->priority;
     t->device = desc->device;
     t->worker = desc->worker;
@@ -699,7 +712,7 @@ flo_status flo_task_submit(flo_runtime *rt, const flo_task_desc *desc,
             continue;
         p = task_from_event(rt, id);
         if (p) {
-            if (add_edge(rt, c, p, t) != FLO_OK)
+            if (add_edge(rt, c, p, t, true) != FLO_OK)
                 set_cancel(t);
             flo__task_unref(rt, c, p);
         } else {
@@ -792,7 +805,7 @@ void flo__task_complete(flo__worker *w, flo__task *t, flo_status st)
     while (e) {
         flo__edge *n = e->next;
         flo__task *s = e->task;
-        if (st != FLO_OK)
+        if (st != FLO_OK && (e->hard || s->epoch == t->epoch))
             set_cancel(s);
         if (atomic_fetch_sub_explicit(&s->pending, 1,
                                       memory_order_acq_rel) == 1)
@@ -866,6 +879,7 @@ flo_status flo__acquire_begin(flo_runtime *rt, flo__data *d, flo_access mode,
     atomic_store(&t->flags, FLO__TF_ACQUIRE);
     atomic_store(&t->cancel, 0);
     t->status = FLO_OK;
+    t->epoch = atomic_load_explicit(&rt->fail_epoch, memory_order_relaxed);
     t->priority = 0;
     t->device = t->worker = FLO_ANY;
     t->eligible = 0;
@@ -998,6 +1012,7 @@ flo_status flo_wait_all(flo_runtime *rt)
         rt->last_reported_msg = rt->first_error_msg;
         rt->first_error_msg = NULL;
         atomic_store(&rt->have_first_error, 0);
+        atomic_fetch_add(&rt->fail_epoch, 1);
     }
     pthread_mutex_unlock(&rt->fail_mu);
     return st;
