@@ -1,0 +1,260 @@
+/*
+ * Flotilla - the CUDA backend's private state and the internal API it
+ * offers the rest of the library (the locality policy, flo-info, the
+ * benchmarks). CUDA types appear here: include only from device/cuda*,
+ * tools and benchmarks built with CUDA.
+ *
+ * One flo__cuda_dev per logical GPU. Each has exactly one worker thread,
+ * which alone uses the compute streams, the event fast path, the staging
+ * buffers and the in-flight queues. Other threads enter only through
+ * copy_to_host (serialised by d2h_mu), replica_free and the pool API
+ * (serialised by mem_mu).
+ *
+ * Lock order: a data handle's coh_lock, then mem_mu, then the event
+ * pool's spin lock. Code holding mem_mu takes another handle's coh_lock
+ * only with trylock (eviction), so two workers evicting each other's
+ * replicas cannot deadlock.
+ */
+#ifndef FLO_DEVICE_CUDA_BACKEND_H
+#define FLO_DEVICE_CUDA_BACKEND_H
+
+#include <cuda_runtime_api.h>
+
+#include "device/device.h"
+
+/* ---- Checking CUDA calls ---------------------------------------------- */
+
+/* Map a CUDA error to a status: memory errors to FLO_ENOMEM, everything
+ * else to FLO_EDEVICE. */
+flo_status flo__cuda_status(cudaError_t e);
+
+/* Log a failed call by name, file and line; return its status. */
+flo_status flo__cuda_report(cudaError_t e, const char *call, const char *file,
+                            int line);
+
+/*
+ * FLO__CUDA(call): evaluate a CUDA runtime call once; on failure log the
+ * call, file and line and yield the mapped flo_status, else FLO_OK.
+ * Usage: st = FLO__CUDA(cudaStreamCreate(&s)); if (st) goto fail;
+ */
+#define FLO__CUDA(call) flo__cuda_check_((call), #call, __FILE__, __LINE__)
+
+static inline flo_status flo__cuda_check_(cudaError_t e, const char *call,
+                                          const char *file, int line)
+{
+    if (FLO__LIKELY(e == cudaSuccess))
+        return FLO_OK;
+    return flo__cuda_report(e, call, file, line);
+}
+
+/* True for errors that leave the CUDA context unusable. */
+bool flo__cuda_error_is_sticky(cudaError_t e);
+
+/* ---- Events ----------------------------------------------------------- */
+
+/* A pool of reusable events of one device. Thread-safe (spin lock): the
+ * worker takes and returns events; replica_free may return one from any
+ * thread. Grows (rarely) when empty. */
+typedef struct flo__cuda_evpool {
+    flo__spinlock lock;
+    cudaEvent_t *ev;
+    int n, cap;
+    unsigned flags; /* cudaEventDisableTiming or cudaEventDefault. */
+    int ordinal;
+} flo__cuda_evpool;
+
+/* ---- Memory pool ------------------------------------------------------ */
+
+/* Size classes: four per power of two from 256 B to 4 GiB; larger
+ * allocations bypass the cache. */
+#define FLO__CUDA_NCLASS (4 * 25)
+
+typedef struct flo__cuda_class {
+    void **blk; /* Cached free blocks of this class. */
+    int n, cap;
+} flo__cuda_class;
+
+/* ---- In-flight tasks -------------------------------------------------- */
+
+/* A replica some in-flight task relies on (its own buffers and the
+ * sources of peer copies): kept from eviction until the task completes. */
+typedef struct flo__cuda_pin {
+    flo__data *d;
+    int node;
+} flo__cuda_pin;
+
+typedef struct flo__cuda_op {
+    flo__task *task;
+    cudaEvent_t done;           /* Recorded on the compute stream after it, or
+                                   NULL: a later op's event covers it. */
+    cudaEvent_t t_start;        /* Tracing only: before the entry point. */
+    cudaEvent_t c_start, c_end; /* Tracing only: its H2D/peer copies. */
+    int c_row;
+    uint64_t c_bytes;
+    flo_status status; /* From the entry point or launch check. */
+    int npin, cap_pin;
+    flo__cuda_pin *pin; /* Grows once, reused with the slot. */
+} flo__cuda_op;
+
+/* Per compute stream: a FIFO of ops (they complete in order). */
+typedef struct flo__cuda_fifo {
+    flo__cuda_op *ops;
+    unsigned head, tail; /* Monotonic; mask with cap - 1. */
+    unsigned cap;
+    int since_ev;     /* Ops launched since the last event. */
+    atomic_int armed; /* A wake-up host function is queued. */
+    flo__worker *w;   /* Woken by that host function. */
+} flo__cuda_fifo;
+
+/* ---- A logical GPU ----------------------------------------------------- */
+
+#define FLO__CUDA_MAX_STREAMS 32
+#define FLO__CUDA_NSTAGE 4
+
+typedef struct flo__cuda_dev {
+    flo_runtime *rt;
+    flo__device *dev;
+    flo__worker *w;
+    int ordinal;  /* Physical CUDA ordinal. */
+    int logical;  /* Index among logical devices of this GPU. */
+    int node;     /* Memory node = dev->index. */
+    char pci[32]; /* PCI bus id. */
+    int sms;
+    size_t mem_total;
+
+    int nstreams;
+    cudaStream_t compute[FLO__CUDA_MAX_STREAMS];
+    cudaStream_t h2d, d2h, p2p, alloc;
+    unsigned next_stream;
+    flo__cuda_fifo fifo[FLO__CUDA_MAX_STREAMS];
+    int max_inflight;
+    int event_every; /* Record a completion event every n tasks. */
+    int inflight;    /* Worker thread only. */
+
+    flo__cuda_evpool events;  /* Untimed. */
+    flo__cuda_evpool tevents; /* Timed (tracing). */
+
+    /* Pinned staging for host->device copies (worker only). */
+    size_t stage_bytes;
+    void *stage[FLO__CUDA_NSTAGE];
+    cudaEvent_t stage_ev[FLO__CUDA_NSTAGE];
+    bool stage_busy[FLO__CUDA_NSTAGE];
+    int stage_next;
+
+    /* Synchronous device->host copies from any thread. */
+    pthread_mutex_t d2h_mu;
+    void *dstage[2];
+    cudaEvent_t dstage_ev[2];
+
+    /* Memory: the stream-ordered pool, the size-class cache and the
+     * resident replicas (LRU candidates); under mem_mu. */
+    pthread_mutex_t mem_mu;
+    cudaMemPool_t pool;
+    flo__cuda_class cls[FLO__CUDA_NCLASS];
+    size_t limit;           /* Bytes this device may hold; SIZE_MAX: all. */
+    size_t held;            /* Bytes held: cached + in replicas. */
+    size_t in_use;          /* Bytes in replicas (or given out by the API). */
+    flo__replica *resident; /* Doubly linked through lru_prev/next. */
+    uint64_t lru_clock;     /* Under the data's coh_lock; approximate. */
+
+    /* Set once a sticky error poisoned the context; never cleared. */
+    atomic_int failed;
+    char failed_msg[160];
+    cudaError_t failed_err; /* The error that failed it (set before). */
+
+    /* Tracing. */
+    int row_compute[FLO__CUDA_MAX_STREAMS];
+    int row_h2d, row_p2p;
+    cudaEvent_t t_ref; /* Recorded at worker start... */
+    uint64_t t_ref_ns; /* ...when the host clock read this. */
+
+    /* Peer/D2D copies allowed (FLO_CUDA_P2P=0 forces staging through the
+     * host; tests may clear it before submitting work). */
+    bool p2p_enabled;
+    /* peer[n]: node n is a GPU this one reaches directly (same physical
+     * GPU, or peer access enabled). Filled at probe. */
+    bool peer[FLO__MAX_NODES];
+    uint64_t spin_ns;    /* wait_progress polls this long before parking. */
+    uint64_t wait_since; /* Start of the current wait stretch, or 0. */
+} flo__cuda_dev;
+
+/* ---- Internal API ----------------------------------------------------- */
+
+/* The backend's ops table. */
+extern const flo__device_ops flo__cuda_ops;
+/* ops->fini: destroy a device's streams, events, pools and CUDA state
+ * (the core frees the flo__device). */
+void flo__cuda_fini(flo__device *dev);
+
+/* The CUDA state of device index dev of rt, or NULL if dev is not a GPU. */
+flo__cuda_dev *flo__cuda_dev_get(const flo_runtime *rt, int dev);
+
+/*
+ * Pool allocation on a logical GPU: served from the size-class cache when
+ * possible (no driver call), else from the device's cudaMemPool, evicting
+ * least recently used replicas when the memory limit or the GPU is full.
+ * The memory is ready for use on any stream of the device when it
+ * returns. Thread-safe (mem_mu).
+ * @return FLO_OK; FLO_EINVAL (NULL, bytes 0); FLO_ENOMEM when nothing
+ *         more can be evicted; FLO_EDEVICE.
+ */
+flo_status flo__cuda_pool_alloc(flo__cuda_dev *cd, size_t bytes, void **out);
+/* Return memory from flo__cuda_pool_alloc (bytes as allocated); no
+ * device work may still use it. Thread-safe. */
+void flo__cuda_pool_free(flo__cuda_dev *cd, void *ptr, size_t bytes);
+/* Bytes held by the pool (cache + live) and in live allocations. */
+void flo__cuda_pool_usage(flo__cuda_dev *cd, size_t *held, size_t *in_use);
+
+/*
+ * Estimated bandwidth in bytes per ns for moving data from memory node
+ * src to memory node dst (0 is the host): nominal figures from the link
+ * type (same physical GPU, peer access, or staged through the host).
+ * 0 if either node is out of range. The locality policy may use it.
+ */
+double flo__cuda_link_bw(const flo_runtime *rt, int src, int dst);
+
+/* Whether physical GPUs a and b can access each other's memory. */
+bool flo__cuda_can_peer(int a, int b);
+
+/* Bandwidth-measuring helpers for flo-info --bandwidth: time a copy of
+ * bytes with events on a fresh stream, pinned host memory, median of reps;
+ * bytes per second in *out. */
+flo_status flo__cuda_measure_h2d(int ordinal, size_t bytes, int reps,
+                                 double *out);
+flo_status flo__cuda_measure_d2h(int ordinal, size_t bytes, int reps,
+                                 double *out);
+flo_status flo__cuda_measure_p2p(int src, int dst, size_t bytes, int reps,
+                                 double *out);
+
+/* Internal to the backend (cuda_mem.c, cuda_coherence.c). */
+flo_status flo__cuda_evpool_init(flo__cuda_evpool *p, int ordinal,
+                                 unsigned flags, int n);
+void flo__cuda_evpool_fini(flo__cuda_evpool *p);
+flo_status flo__cuda_ev_get(flo__cuda_evpool *p, cudaEvent_t *out);
+void flo__cuda_ev_put(flo__cuda_evpool *p, cudaEvent_t ev);
+
+flo_status flo__cuda_mem_init(flo__cuda_dev *cd);
+void flo__cuda_mem_fini(flo__cuda_dev *cd);
+/* Allocate the replica d->rep[cd->node] (caller holds d->coh_lock). */
+flo_status flo__cuda_replica_alloc(flo__cuda_dev *cd, flo__data *d);
+
+/* Make d valid on cd's node for mode, ordering stream after the copies.
+ * Caller holds d->coh_lock; pins go to op. */
+flo_status flo__cuda_prepare(flo__cuda_dev *cd, flo__data *d, flo_access mode,
+                             cudaStream_t stream, flo__cuda_op *op);
+flo_status flo__cuda_op_pin(flo__cuda_op *op, flo__data *d, int node);
+
+flo_status flo__cuda_copy_to_host(flo__device *dev, void *dst, const void *src,
+                                  size_t bytes);
+void flo__cuda_replica_free(flo__device *dev, flo__replica *r, size_t bytes);
+
+/* The data handle a replica of node belongs to. */
+static inline flo__data *flo__cuda_rep_data(flo__replica *r, int node)
+{
+    return (flo__data *)((char *)(r - node) - offsetof(flo__data, rep));
+}
+
+/* Mark cd failed (first message wins). */
+void flo__cuda_dev_fail(flo__cuda_dev *cd, cudaError_t e, const char *what);
+
+#endif

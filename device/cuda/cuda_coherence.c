@@ -1,0 +1,367 @@
+/*
+ * Flotilla CUDA backend - making a data handle valid on a GPU, and the
+ * synchronous copy back to the host.
+ *
+ * A replica becomes valid (SHARED) when the copy that fills it is
+ * enqueued, not when it finishes: r->ready holds an event recorded after
+ * that copy, and every later user (a compute stream on this GPU, a peer
+ * copy to another GPU, the host) orders itself after it. The event is
+ * released once observed complete, or when the replica is refilled or
+ * freed. Only cd's worker enqueues copies into cd's replicas, so
+ * r->ready of a replica on node g is always an event of g's pool.
+ *
+ * Host-to-GPU copies go through pinned staging buffers (the user's memory
+ * is pageable; registering it would cost a slow system call per handle):
+ * the worker memcpy's a chunk into a staging buffer and enqueues an
+ * asynchronous copy from it, so the GPU keeps computing meanwhile.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "device/cuda/cuda_backend.h"
+#include "runtime/rt.h"
+
+flo_status flo__cuda_op_pin(flo__cuda_op *op, flo__data *d, int node)
+{
+    if (op->npin == op->cap_pin) {
+        int cap = op->cap_pin ? 2 * op->cap_pin : 8;
+        flo__cuda_pin *p = realloc(op->pin, (size_t)cap * sizeof *p);
+        if (!p)
+            return FLO_ENOMEM;
+        op->pin = p;
+        op->cap_pin = cap;
+    }
+    op->pin[op->npin].d = d;
+    op->pin[op->npin].node = node;
+    op->npin++;
+    return FLO_OK;
+}
+
+static void trace_copy_begin(flo__cuda_dev *cd, flo__cuda_op *op,
+                             cudaStream_t s, int row)
+{
+    if (!op->c_start)
+        return;
+    if (op->c_bytes == 0) {
+        cudaEventRecord(op->c_start, s);
+        op->c_row = row;
+    }
+    FLO__UNUSED(cd);
+}
+
+static void trace_copy_end(flo__cuda_op *op, cudaStream_t s, size_t bytes)
+{
+    if (!op->c_start)
+        return;
+    cudaEventRecord(op->c_end, s);
+    op->c_bytes += bytes;
+}
+
+/* A free staging buffer (waits for the copy that last read it). */
+static flo_status stage_take(flo__cuda_dev *cd, int *out)
+{
+    int i = cd->stage_next;
+    cd->stage_next = (i + 1) % FLO__CUDA_NSTAGE;
+    if (cd->stage_busy[i]) {
+        flo_status st = FLO__CUDA(cudaEventSynchronize(cd->stage_ev[i]));
+        if (st)
+            return st;
+        cd->stage_busy[i] = false;
+    }
+    *out = i;
+    return FLO_OK;
+}
+
+static flo_status stage_release(flo__cuda_dev *cd, int i, cudaStream_t s)
+{
+    flo_status st = FLO__CUDA(cudaEventRecord(cd->stage_ev[i], s));
+    if (st == FLO_OK)
+        cd->stage_busy[i] = true;
+    return st;
+}
+
+/* Host memory -> dst on cd, through the staging buffers, on cd->h2d. */
+static flo_status copy_from_host(flo__cuda_dev *cd, void *dst, const void *src,
+                                 size_t bytes)
+{
+    size_t off = 0;
+    while (off < bytes) {
+        size_t n = FLO__MIN(bytes - off, cd->stage_bytes);
+        int i;
+        flo_status st = stage_take(cd, &i);
+        if (st)
+            return st;
+        memcpy(cd->stage[i], (const char *)src + off, n);
+        st = FLO__CUDA(cudaMemcpyAsync((char *)dst + off, cd->stage[i], n,
+                                       cudaMemcpyHostToDevice, cd->h2d));
+        if (st)
+            return st;
+        st = stage_release(cd, i, cd->h2d);
+        if (st)
+            return st;
+        off += n;
+    }
+    return FLO_OK;
+}
+
+/* GPU memory on another device, without peer access -> dst on cd:
+ * a synchronous read into staging, then an asynchronous write. The
+ * caller made sure the source is complete. */
+static flo_status copy_staged(flo__cuda_dev *cd, void *dst, const void *src,
+                              size_t bytes)
+{
+    size_t off = 0;
+    while (off < bytes) {
+        size_t n = FLO__MIN(bytes - off, cd->stage_bytes);
+        int i;
+        flo_status st = stage_take(cd, &i);
+        if (st)
+            return st;
+        st = FLO__CUDA(cudaMemcpy(cd->stage[i], (const char *)src + off, n,
+                                  cudaMemcpyDefault));
+        if (st)
+            return st;
+        st = FLO__CUDA(cudaMemcpyAsync((char *)dst + off, cd->stage[i], n,
+                                       cudaMemcpyHostToDevice, cd->h2d));
+        if (st)
+            return st;
+        st = stage_release(cd, i, cd->h2d);
+        if (st)
+            return st;
+        off += n;
+    }
+    return FLO_OK;
+}
+
+/* Pick the replica to copy from: another logical device of the same GPU,
+ * then a peer GPU, then the host, then any GPU (staged). -1 if none. */
+static int pick_source(flo__cuda_dev *cd, const flo__data *d)
+{
+    flo_runtime *rt = cd->rt;
+    int host = -1, peer = -1, same = -1, other = -1;
+    for (int n = 0; n < rt->ndevices && n < FLO__MAX_NODES; n++) {
+        if (n == cd->node || d->rep[n].state == FLO__REP_INVALID)
+            continue;
+        if (n == 0) {
+            if (d->rep[0].ptr)
+                host = 0;
+            continue;
+        }
+        flo__cuda_dev *cs = flo__cuda_dev_get(rt, n);
+        if (!cs || !d->rep[n].ptr || atomic_load(&cs->failed))
+            continue;
+        if (cd->p2p_enabled && cs->ordinal == cd->ordinal)
+            same = n;
+        else if (cd->p2p_enabled && cd->peer[n])
+            peer = n;
+        else
+            other = n;
+    }
+    if (same >= 0)
+        return same;
+    if (peer >= 0)
+        return peer;
+    if (host >= 0)
+        return host;
+    return other;
+}
+
+/* Fill r = d->rep[cd->node] from a valid replica (or zeros); returns the
+ * stream the copy went on in *used. */
+static flo_status fill(flo__cuda_dev *cd, flo__data *d, flo__cuda_op *op,
+                       cudaStream_t *used)
+{
+    flo_runtime *rt = cd->rt;
+    flo__replica *r = &d->rep[cd->node];
+    int src = pick_source(cd, d);
+    flo_status st;
+
+    if (src < 0) {
+        if (d->ever_written) {
+            /* Its only copy was on a GPU that failed. */
+            FLO__ERR("data handle %u: no valid copy left", d->slot);
+            return FLO_EDEVICE;
+        }
+        /* Never written anywhere: it reads as zeros. */
+        *used = cd->h2d;
+        return FLO__CUDA(cudaMemsetAsync(r->ptr, 0, d->bytes, cd->h2d));
+    }
+    if (src == 0) {
+        trace_copy_begin(cd, op, cd->h2d, cd->row_h2d);
+        st = copy_from_host(cd, r->ptr, d->rep[0].ptr, d->bytes);
+        trace_copy_end(op, cd->h2d, d->bytes);
+        atomic_fetch_add_explicit(&rt->bytes_h2d, d->bytes,
+                                  memory_order_relaxed);
+        *used = cd->h2d;
+        return st;
+    }
+
+    flo__cuda_dev *cs = flo__cuda_dev_get(rt, src);
+    flo__replica *rs = &d->rep[src];
+    bool direct = cd->p2p_enabled && cd->peer[src];
+    if (!direct) {
+        if (rs->ready) {
+            st = FLO__CUDA(cudaEventSynchronize((cudaEvent_t)rs->ready));
+            if (st)
+                return st;
+        }
+        trace_copy_begin(cd, op, cd->h2d, cd->row_h2d);
+        st = copy_staged(cd, r->ptr, rs->ptr, d->bytes);
+        trace_copy_end(op, cd->h2d, d->bytes);
+        atomic_fetch_add_explicit(&rt->bytes_d2h, d->bytes,
+                                  memory_order_relaxed);
+        atomic_fetch_add_explicit(&rt->bytes_h2d, d->bytes,
+                                  memory_order_relaxed);
+        *used = cd->h2d;
+        return st;
+    }
+    /* The source stays allocated until this task completes. */
+    st = flo__cuda_op_pin(op, d, src);
+    if (st)
+        return st;
+    rs->users++;
+    if (rs->ready) {
+        st = FLO__CUDA(cudaStreamWaitEvent(cd->p2p, (cudaEvent_t)rs->ready, 0));
+        if (st)
+            return st;
+    }
+    trace_copy_begin(cd, op, cd->p2p, cd->row_p2p);
+    if (cs->ordinal == cd->ordinal)
+        st = FLO__CUDA(cudaMemcpyAsync(r->ptr, rs->ptr, d->bytes,
+                                       cudaMemcpyDeviceToDevice, cd->p2p));
+    else
+        st = FLO__CUDA(cudaMemcpyPeerAsync(r->ptr, cd->ordinal, rs->ptr,
+                                           cs->ordinal, d->bytes, cd->p2p));
+    trace_copy_end(op, cd->p2p, d->bytes);
+    atomic_fetch_add_explicit(&rt->bytes_p2p, d->bytes, memory_order_relaxed);
+    *used = cd->p2p;
+    return st;
+}
+
+flo_status flo__cuda_prepare(flo__cuda_dev *cd, flo__data *d, flo_access mode,
+                             cudaStream_t stream, flo__cuda_op *op)
+{
+    flo__replica *r = &d->rep[cd->node];
+    flo_status st;
+
+    /* Pin first so that the unwinding of a failed task is uniform. */
+    st = flo__cuda_op_pin(op, d, cd->node);
+    if (st)
+        return st;
+    r->users++;
+
+    if (r->state != FLO__REP_INVALID) {
+        if (r->ready) {
+            cudaError_t e = cudaEventQuery((cudaEvent_t)r->ready);
+            if (e == cudaSuccess) {
+                flo__cuda_ev_put(&cd->events, (cudaEvent_t)r->ready);
+                r->ready = NULL;
+            } else {
+                if (e != cudaErrorNotReady)
+                    return FLO__CUDA(e);
+                st = FLO__CUDA(
+                    cudaStreamWaitEvent(stream, (cudaEvent_t)r->ready, 0));
+                if (st)
+                    return st;
+            }
+        }
+    } else {
+        if (!r->ptr) {
+            st = flo__cuda_replica_alloc(cd, d);
+            if (st)
+                return st;
+        }
+        if (r->ready) {
+            flo__cuda_ev_put(&cd->events, (cudaEvent_t)r->ready);
+            r->ready = NULL;
+        }
+        if (mode & FLO_READ) {
+            cudaStream_t used;
+            cudaEvent_t ev;
+            st = fill(cd, d, op, &used);
+            if (st)
+                return st;
+            st = flo__cuda_ev_get(&cd->events, &ev);
+            if (st)
+                return st;
+            st = FLO__CUDA(cudaEventRecord(ev, used));
+            if (st == FLO_OK)
+                st = FLO__CUDA(cudaStreamWaitEvent(stream, ev, 0));
+            if (st) {
+                flo__cuda_ev_put(&cd->events, ev);
+                return st;
+            }
+            r->ready = ev;
+            /* Every valid copy is now one of several. */
+            for (int n = 0; n < FLO__MAX_NODES; n++)
+                if (d->rep[n].state == FLO__REP_OWNER)
+                    d->rep[n].state = FLO__REP_SHARED;
+            r->state = FLO__REP_SHARED;
+        }
+        /* A write-only replica stays invalid (its bytes are stale) until
+         * the task's flo__coh_mark_written. */
+    }
+    r->last_use = ++cd->lru_clock;
+    /* A writer's flo__coh_mark_written comes later, once every buffer of
+     * the task is ready: a task that fails here leaves the data intact. */
+    return FLO_OK;
+}
+
+/* ---- Synchronous copy to the host (any thread) ------------------------- */
+
+flo_status flo__cuda_copy_to_host(flo__device *dev, void *dst, const void *src,
+                                  size_t bytes)
+{
+    flo__cuda_dev *cd = dev ? dev->priv : NULL;
+    if (!cd || (!dst && bytes) || (!src && bytes))
+        return FLO_EINVAL;
+    if (bytes == 0)
+        return FLO_OK;
+    if (atomic_load(&cd->failed))
+        return FLO_EDEVICE;
+
+    flo_status st = FLO_OK;
+    pthread_mutex_lock(&cd->d2h_mu);
+    int old = -1;
+    if (cudaGetDevice(&old) != cudaSuccess)
+        old = -1;
+    if (old != cd->ordinal)
+        cudaSetDevice(cd->ordinal);
+
+    /* The source may be a replica whose filling copy is still queued on
+     * a copy stream: wait for those streams (cheap when idle). */
+    st = FLO__CUDA(cudaStreamSynchronize(cd->h2d));
+    if (st == FLO_OK)
+        st = FLO__CUDA(cudaStreamSynchronize(cd->p2p));
+
+    /* Double-buffered: chunk i is copied into dstage[i & 1] while chunk
+     * i - 1 is copied out of the other buffer by this thread. */
+    size_t chunk = cd->stage_bytes;
+    size_t nchunks = (bytes + chunk - 1) / chunk;
+    for (size_t i = 0; st == FLO_OK && i <= nchunks; i++) {
+        if (i < nchunks) {
+            size_t off = i * chunk, n = FLO__MIN(chunk, bytes - off);
+            st = FLO__CUDA(cudaMemcpyAsync(cd->dstage[i & 1],
+                                           (const char *)src + off, n,
+                                           cudaMemcpyDeviceToHost, cd->d2h));
+            if (st == FLO_OK)
+                st = FLO__CUDA(cudaEventRecord(cd->dstage_ev[i & 1], cd->d2h));
+        }
+        if (st == FLO_OK && i > 0) {
+            size_t j = i - 1, off = j * chunk;
+            size_t n = FLO__MIN(chunk, bytes - off);
+            cudaError_t e = cudaEventSynchronize(cd->dstage_ev[j & 1]);
+            if (e != cudaSuccess) {
+                st = FLO__CUDA(e);
+                if (flo__cuda_error_is_sticky(e))
+                    flo__cuda_dev_fail(cd, e, "a copy to the host");
+            } else {
+                memcpy((char *)dst + off, cd->dstage[j & 1], n);
+            }
+        }
+    }
+    if (old >= 0 && old != cd->ordinal)
+        cudaSetDevice(old);
+    pthread_mutex_unlock(&cd->d2h_mu);
+    return st;
+}

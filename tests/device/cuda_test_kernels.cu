@@ -1,0 +1,164 @@
+/*
+ * Kernels and CUDA entry points for the gpu suite (tests/device). Each
+ * entry point only enqueues work on the task's stream. Host twins of the
+ * arithmetic live in the C tests; both use uint32_t arithmetic that wraps
+ * identically, so GPU and host runs give bit-identical results.
+ */
+#include <cstdint>
+
+#include "flotilla.h"
+#include "flotilla/cuda.h"
+#include "cuda_test_kernels.h"
+
+namespace
+{
+
+__global__ void k_mix(uint32_t *a, const uint32_t *b, size_t n, uint32_t k)
+{
+    size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
+    if (i < n)
+        a[i] = a[i] * 3u + (b ? b[i] : 0u) + k + (uint32_t)i;
+}
+
+__global__ void k_set(uint32_t *a, size_t n, uint32_t k)
+{
+    size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
+    if (i < n)
+        a[i] = k ^ (uint32_t)(i * 2654435761u);
+}
+
+__global__ void k_xor(uint32_t *c, const uint32_t *a, size_t n, uint32_t k)
+{
+    size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
+    if (i < n)
+        c[i] = a[i] ^ k;
+}
+
+__global__ void k_empty()
+{
+}
+
+__global__ void k_count(unsigned long long *c)
+{
+    atomicAdd(c, 1ull);
+}
+
+__global__ void k_spin(long long cycles)
+{
+    long long t0 = clock64();
+    while (clock64() - t0 < cycles) {
+    }
+}
+
+__global__ void k_illegal(int *p)
+{
+    /* An address no allocation covers: an illegal-address fault. */
+    p[threadIdx.x + (1ll << 40) / sizeof(int)] = 1;
+}
+
+unsigned blocks(size_t n)
+{
+    return (unsigned)((n + 255) / 256);
+}
+
+const flo_test_args *args_of(flo_task_ctx *ctx)
+{
+    size_t sz = 0;
+    const void *a = flo_task_args(ctx, &sz);
+    return sz == sizeof(flo_test_args) ? (const flo_test_args *)a : nullptr;
+}
+
+} // namespace
+
+extern "C" {
+
+void flo_test_cuda_mix(flo_task_ctx *ctx)
+{
+    const flo_test_args *a = args_of(ctx);
+    size_t n = flo_task_buffer_size(ctx, 0) / sizeof(uint32_t);
+    const uint32_t *b =
+        a && a->nbuf > 1 ? (const uint32_t *)flo_task_buffer(ctx, 1) : nullptr;
+    if (n == 0)
+        return;
+    k_mix<<<blocks(n), 256, 0, flo_task_cuda_stream(ctx)>>>(
+        (uint32_t *)flo_task_buffer(ctx, 0), b, n, a ? a->k : 0u);
+}
+
+void flo_test_cuda_set(flo_task_ctx *ctx)
+{
+    const flo_test_args *a = args_of(ctx);
+    size_t n = flo_task_buffer_size(ctx, 0) / sizeof(uint32_t);
+    if (n == 0)
+        return;
+    k_set<<<blocks(n), 256, 0, flo_task_cuda_stream(ctx)>>>(
+        (uint32_t *)flo_task_buffer(ctx, 0), n, a ? a->k : 0u);
+}
+
+void flo_test_cuda_xor(flo_task_ctx *ctx)
+{
+    const flo_test_args *a = args_of(ctx);
+    size_t n = flo_task_buffer_size(ctx, 0) / sizeof(uint32_t);
+    if (n == 0)
+        return;
+    k_xor<<<blocks(n), 256, 0, flo_task_cuda_stream(ctx)>>>(
+        (uint32_t *)flo_task_buffer(ctx, 0),
+        (const uint32_t *)flo_task_buffer(ctx, 1), n, a ? a->k : 0u);
+}
+
+void flo_test_cuda_empty(flo_task_ctx *ctx)
+{
+    k_empty<<<1, 1, 0, flo_task_cuda_stream(ctx)>>>();
+}
+
+void flo_test_cuda_count(flo_task_ctx *ctx)
+{
+    k_count<<<1, 1, 0, flo_task_cuda_stream(ctx)>>>(
+        (unsigned long long *)flo_task_buffer(ctx, 0));
+}
+
+void flo_test_cuda_spin(flo_task_ctx *ctx)
+{
+    const flo_test_args *a = args_of(ctx);
+    k_spin<<<1, 1, 0, flo_task_cuda_stream(ctx)>>>(a ? (long long)a->k
+                                                     : 1000ll);
+}
+
+void flo_test_cuda_fail(flo_task_ctx *ctx)
+{
+    /* Enqueue something first: the task must still fail cleanly. */
+    k_empty<<<1, 1, 0, flo_task_cuda_stream(ctx)>>>();
+    flo_task_fail(ctx, FLO_ETASK, "kernel refused input %d", 42);
+}
+
+void flo_test_cuda_bad_launch(flo_task_ctx *ctx)
+{
+    /* 4096 threads per block exceeds every GPU's limit (1024). */
+    k_empty<<<1, 4096, 0, flo_task_cuda_stream(ctx)>>>();
+}
+
+void flo_test_cuda_illegal(flo_task_ctx *ctx)
+{
+    k_illegal<<<1, 32, 0, flo_task_cuda_stream(ctx)>>>(
+        (int *)flo_task_buffer(ctx, 0));
+}
+
+void flo_test_cuda_ordinal(flo_task_ctx *ctx)
+{
+    /* Records the ordinal seen by the entry point in the argument-less
+     * buffer through a memset (the value is small and non-negative). */
+    int ord = flo_task_cuda_ordinal(ctx);
+    cudaMemsetAsync(flo_task_buffer(ctx, 0), ord + 1, 1,
+                    flo_task_cuda_stream(ctx));
+}
+
+int flo_test_gpu_count(void)
+{
+    int n = 0;
+    if (cudaGetDeviceCount(&n) != cudaSuccess) {
+        (void)cudaGetLastError();
+        return 0;
+    }
+    return n;
+}
+
+} // extern "C"

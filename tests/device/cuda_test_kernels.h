@@ -1,0 +1,46 @@
+/*
+ * Entry points of tests/device/cuda_test_kernels.cu (C linkage) and the
+ * host twins' shared argument block.
+ */
+#ifndef FLO_TEST_CUDA_KERNELS_H
+#define FLO_TEST_CUDA_KERNELS_H
+
+#include <stdint.h>
+
+#include "flotilla.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct flo_test_args {
+    uint32_t k; /* Constant mixed in (spin: clock cycles). */
+    int nbuf;   /* Buffers the task names. */
+} flo_test_args;
+
+/* a[i] = a[i] * 3 + (b ? b[i] : 0) + k + i  (buffer 0 RW, 1 READ) */
+void flo_test_cuda_mix(flo_task_ctx *ctx);
+/* a[i] = k ^ (i * 2654435761)  (buffer 0 WRITE) */
+void flo_test_cuda_set(flo_task_ctx *ctx);
+/* c[i] = a[i] ^ k  (buffer 0 WRITE, buffer 1 READ) */
+void flo_test_cuda_xor(flo_task_ctx *ctx);
+void flo_test_cuda_empty(flo_task_ctx *ctx);
+/* Atomically adds 1 to the uint64 in buffer 0. */
+void flo_test_cuda_count(flo_task_ctx *ctx);
+/* Spins k clock cycles. */
+void flo_test_cuda_spin(flo_task_ctx *ctx);
+/* Enqueues an empty kernel, then calls flo_task_fail(FLO_ETASK). */
+void flo_test_cuda_fail(flo_task_ctx *ctx);
+/* An invalid launch configuration (cudaErrorInvalidConfiguration). */
+void flo_test_cuda_bad_launch(flo_task_ctx *ctx);
+/* A kernel that writes far out of bounds (cudaErrorIllegalAddress). */
+void flo_test_cuda_illegal(flo_task_ctx *ctx);
+/* Writes flo_task_cuda_ordinal(ctx) + 1 into byte 0 of buffer 0. */
+void flo_test_cuda_ordinal(flo_task_ctx *ctx);
+/* Visible CUDA devices (0 without a driver). */
+int flo_test_gpu_count(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
