@@ -30,6 +30,7 @@
 
 #include <stddef.h>
 
+#include "flotilla/array.h"
 #include "flotilla/task.h"
 #include "flotilla/types.h"
 
@@ -176,6 +177,45 @@ flo_status flo_coll_scan(flo_comm *comm, const flo_data *send,
                          const flo_data *recv, const size_t *counts,
                          flo_dtype dtype, flo_redop op, int exclusive,
                          flo_event *out);
+
+/* ---- Arrays spread across ranks ---------------------------------------- */
+
+/*
+ * Under MPI each rank holds its part of a global array as a flo_array of
+ * its own elements (any length, 0 included); the global array is the
+ * concatenation of the parts in rank order. These calls are collective
+ * over comm's ranks (same order on every rank, like the collectives
+ * above); with one rank they are the local algorithm.
+ */
+
+/**
+ * Reduce the global array: the local reduction (flo_array_reduce), then
+ * an all-reduce of the per-rank values between ranks. Every rank gets the
+ * global result in result (one value of a's type at offset 0; the
+ * identity when the global array is empty).
+ *
+ * @return FLO_OK; FLO_EINVAL (NULL, bad op, result too small); errors of
+ *         flo_array_reduce; FLO_ECOMM when comm is broken. Thread-safe.
+ */
+flo_status flo_array_reduce_global(flo_comm *comm, flo_array *a,
+                                   flo_redop op, flo_data result,
+                                   flo_event *ev);
+
+/** Blocking form of flo_array_reduce_global: *value gets the result. */
+flo_status flo_array_reduce_global_sync(flo_comm *comm, flo_array *a,
+                                        flo_redop op, void *value);
+
+/**
+ * Scan the global array: local totals (flo_array_reduce), an exclusive
+ * scan of the totals between ranks (rank 0 gets the identity), and the
+ * local scan seeded with that carry (flo_array_scan_carry) in one pass.
+ * out and x are this rank's parts (out may be x).
+ *
+ * @return as flo_array_scan; FLO_ECOMM when comm is broken. Thread-safe.
+ */
+flo_status flo_array_scan_global(flo_comm *comm, flo_array *out,
+                                 flo_array *x, flo_redop op,
+                                 flo_scan_kind kind, flo_event *ev);
 
 #ifdef __cplusplus
 }

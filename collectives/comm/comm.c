@@ -1,0 +1,590 @@
+/*
+ * Flotilla - communicators: creation, the registry of live ones, argument
+ * validation of every collective, and the dispatch to a transport.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "collectives/comm/comm_internal.h"
+
+static void comm_free_local(flo_comm *c);
+
+static void coll_fini(flo_runtime *rt)
+{
+    flo__coll_reg *reg = rt->coll;
+
+    if (reg == NULL)
+        return;
+    /* Every task has completed; a completion callback may still be
+     * finishing, hence the wait for users (short: nothing is pending). */
+    while (reg->head != NULL) {
+        flo_comm *c = reg->head;
+        struct timespec pause = {0, 50000};
+        reg->head = c->next;
+        while (atomic_load_explicit(&c->users, memory_order_acquire) > 0)
+            nanosleep(&pause, NULL);
+        FLO__WARN("collectives: communicator %p not destroyed before "
+                  "flo_finalize; freeing it", (void *)c);
+        comm_free_local(c);
+    }
+    for (int d = 0; d < FLO__MAX_NODES; d++)
+        if (reg->seq[d].id != 0)
+            flo_data_unregister(rt, reg->seq[d]);
+    pthread_mutex_destroy(&reg->submit_mu);
+    pthread_mutex_destroy(&reg->mu);
+    free(reg);
+    rt->coll = NULL;
+}
+
+static flo_status coll_reg_get(flo_runtime *rt, flo__coll_reg **out)
+{
+    flo__coll_reg *reg = __atomic_load_n(&rt->coll, __ATOMIC_ACQUIRE);
+    flo__coll_reg *expected = NULL;
+
+    if (reg != NULL) {
+        *out = reg;
+        return FLO_OK;
+    }
+    reg = calloc(1, sizeof(*reg));
+    if (reg == NULL)
+        return FLO_ENOMEM;
+    if (pthread_mutex_init(&reg->mu, NULL) != 0) {
+        free(reg);
+        return FLO_ESYS;
+    }
+    if (pthread_mutex_init(&reg->submit_mu, NULL) != 0) {
+        pthread_mutex_destroy(&reg->mu);
+        free(reg);
+        return FLO_ESYS;
+    }
+    if (!__atomic_compare_exchange_n((void **)&rt->coll, (void **)&expected,
+                                     reg, false, __ATOMIC_ACQ_REL,
+                                     __ATOMIC_ACQUIRE)) {
+        /* Another thread won the race: use its registry. */
+        pthread_mutex_destroy(&reg->submit_mu);
+        pthread_mutex_destroy(&reg->mu);
+        free(reg);
+        *out = expected;
+        return FLO_OK;
+    }
+    rt->coll_fini = coll_fini;
+    *out = reg;
+    return FLO_OK;
+}
+
+/* ---- Helpers used by the transports ----------------------------------- */
+
+void flo__comm_break(flo_comm *c, flo_status st, uint64_t from,
+                     const char *fmt, ...)
+{
+    va_list ap;
+
+    pthread_mutex_lock(&c->broken_mu);
+    if (!atomic_load(&c->broken)) {
+        c->broken_status = st;
+        c->broken_from = from;
+        va_start(ap, fmt);
+        vsnprintf(c->broken_msg, sizeof(c->broken_msg), fmt, ap);
+        va_end(ap);
+        atomic_store(&c->broken, 1);
+        FLO__ERR("collectives: communicator broken: %s", c->broken_msg);
+    }
+    pthread_mutex_unlock(&c->broken_mu);
+}
+
+uint64_t flo__comm_timeout_ns(const flo_comm *c)
+{
+    double s = c->rt->cfg.coll_timeout_s;
+
+    if (!(s > 0.0))
+        s = 300.0;
+    return (uint64_t)(s * 1e9);
+}
+
+void flo__comm_task_done(void *arg, flo_status st)
+{
+    flo_comm *c = arg;
+
+    FLO__UNUSED(st);
+    atomic_fetch_sub_explicit(&c->users, 1, memory_order_release);
+}
+
+flo_status flo__comm_scratch(flo_comm *c, size_t bytes, void **out)
+{
+    if (bytes > c->scratch_bytes) {
+        /* Grow geometrically so that a sweep of sizes reallocates
+         * O(log) times. */
+        size_t want = FLO__MAX(bytes, 2 * c->scratch_bytes);
+        void *p = realloc(c->scratch, want);
+        if (p == NULL) {
+            want = bytes;
+            p = realloc(c->scratch, want);
+            if (p == NULL)
+                return FLO_ENOMEM;
+        }
+        c->scratch = p;
+        c->scratch_bytes = want;
+    }
+    *out = c->scratch;
+    return FLO_OK;
+}
+
+/* ---- Creation and destruction ----------------------------------------- */
+
+static const char *transport_env(const flo_runtime *rt)
+{
+    if (rt->cfg.ignore_env)
+        return NULL;
+    return flo__env_str("FLO_COLL_TRANSPORT");
+}
+
+/* Can the local participants go over NCCL: all GPUs, each physical GPU
+ * at most once (NCCL cannot put two ranks on one GPU). */
+static bool nccl_eligible(const flo_comm *c)
+{
+#if FLO_HAVE_NCCL
+    int ord[FLO_COMM_MAX_LOCAL];
+
+    for (int i = 0; i < c->nlocal; i++) {
+        flo_device_info info;
+        if (flo_device_get_info(c->rt, c->devs[i], &info) != FLO_OK ||
+            info.kind != FLO_DEVICE_CUDA)
+            return false;
+        ord[i] = info.ordinal;
+        for (int j = 0; j < i; j++)
+            if (ord[j] == ord[i])
+                return false;
+    }
+    return true;
+#else
+    FLO__UNUSED(c);
+    return false;
+#endif
+}
+
+static flo_status pick_transport(flo_comm *c)
+{
+    const char *env = transport_env(c->rt);
+    int ok = nccl_eligible(c) ? 1 : 0;
+    bool want_nccl = env != NULL && strcmp(env, "nccl") == 0;
+    flo_status st;
+
+    if (env != NULL && strcmp(env, "host") == 0)
+        ok = 0;
+    else if (env != NULL && !want_nccl && strcmp(env, "auto") != 0)
+        FLO__WARN("FLO_COLL_TRANSPORT=%s: expected host, nccl or auto; "
+                  "using auto", env);
+    if (c->mpi != NULL) {
+        /* NCCL cannot give two ranks one GPU either: ranks of a node
+         * that share a GPU (more ranks than GPUs) use the host. */
+        uint64_t ids[FLO_COMM_MAX_LOCAL];
+        int nids = 0, unique = 1;
+#if FLO_HAVE_NCCL
+        int ord[FLO_COMM_MAX_LOCAL];
+        for (int i = 0; ok && i < c->nlocal; i++) {
+            flo_device_info info;
+            flo_device_get_info(c->rt, c->devs[i], &info);
+            ord[i] = info.ordinal;
+        }
+        if (ok && flo__nccl_gpu_ids(ord, c->nlocal, ids) == FLO_OK)
+            nids = c->nlocal;
+        else
+            ok = 0;
+#endif
+        st = flo__cmpi_node_unique(c->mpi, ids, nids, &unique);
+        if (st != FLO_OK)
+            return st;
+        if (ok && !unique) {
+            FLO__INFO("collectives: ranks of this node share a GPU; using "
+                      "the host transport");
+            ok = 0;
+        }
+        /* Every rank must take the same transport. */
+        st = flo__cmpi_allreduce_min_int(c->mpi, &ok);
+        if (st != FLO_OK)
+            return st;
+    }
+    if (want_nccl && !ok) {
+        FLO__ERR("FLO_COLL_TRANSPORT=nccl, but not every participant is a "
+                 "distinct GPU or this build has no NCCL");
+        return FLO_ENOTSUP;
+    }
+#if FLO_HAVE_NCCL
+    if (ok) {
+        c->ops = &flo__transport_nccl;
+        return FLO_OK;
+    }
+#endif
+    c->ops = &flo__transport_host;
+    return FLO_OK;
+}
+
+/* Free what c owns, without talking to other ranks' tasks: c->users must
+ * be 0. */
+static void comm_free_local(flo_comm *c)
+{
+    if (c->ops != NULL && c->ops->fini != NULL)
+        c->ops->fini(c);
+    if (c->gtotal.id != 0)
+        flo_data_unregister(c->rt, c->gtotal);
+    if (c->mpi != NULL)
+        flo__cmpi_destroy(c->mpi);
+    free(c->rank_first);
+    free(c->scratch);
+    pthread_mutex_destroy(&c->broken_mu);
+    free(c);
+}
+
+/* The sequence handle of device dev, created on first use. */
+static flo_status reg_seq(flo__coll_reg *reg, flo_runtime *rt, int dev)
+{
+    flo_status st = FLO_OK;
+
+    pthread_mutex_lock(&reg->mu);
+    if (reg->seq[dev].id == 0)
+        st = flo_data_alloc(rt, 64, &reg->seq[dev]);
+    pthread_mutex_unlock(&reg->mu);
+    return st;
+}
+
+flo_status flo_comm_create_devices(flo_runtime *rt, const int *devs, int n,
+                                   flo_comm **out)
+{
+    flo__coll_reg *reg;
+    flo_comm *c;
+    int *counts = NULL;
+    flo_status st;
+    int ndev;
+
+    if (rt == NULL || devs == NULL || out == NULL || n < 1 ||
+        n > FLO_COMM_MAX_LOCAL)
+        return FLO_EINVAL;
+    ndev = flo_device_count(rt);
+    for (int i = 0; i < n; i++)
+        if (devs[i] < 0 || devs[i] >= ndev)
+            return FLO_EINVAL;
+    if (flo__self_worker(rt) != NULL)
+        return FLO_EDEADLK;
+    st = coll_reg_get(rt, &reg);
+    if (st != FLO_OK)
+        return st;
+
+    c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return FLO_ENOMEM;
+    c->rt = rt;
+    c->reg = reg;
+    c->nlocal = n;
+    memcpy(c->devs, devs, (size_t)n * sizeof(int));
+    atomic_init(&c->users, 0);
+    atomic_init(&c->broken, 0);
+    if (pthread_mutex_init(&c->broken_mu, NULL) != 0) {
+        free(c);
+        return FLO_ESYS;
+    }
+    /* Handles stay until finalize: a few bytes per device. */
+    st = reg_seq(reg, rt, 0);
+    for (int i = 0; i < n && st == FLO_OK; i++)
+        st = reg_seq(reg, rt, devs[i]);
+    if (st != FLO_OK) {
+        pthread_mutex_destroy(&c->broken_mu);
+        free(c);
+        return st;
+    }
+
+    if (rt->mpi != NULL) {
+        st = flo__cmpi_create(rt, &c->mpi);
+        if (st != FLO_OK)
+            goto fail;
+        c->rank = flo__cmpi_rank(c->mpi);
+        c->nranks = flo__cmpi_size(c->mpi);
+    } else {
+        c->rank = 0;
+        c->nranks = 1;
+    }
+    c->rank_first = malloc(((size_t)c->nranks + 1) * sizeof(int));
+    counts = malloc((size_t)c->nranks * sizeof(int));
+    if (c->rank_first == NULL || counts == NULL) {
+        st = FLO_ENOMEM;
+        goto fail;
+    }
+    if (c->mpi != NULL) {
+        st = flo__cmpi_allgather_int(c->mpi, n, counts);
+        if (st != FLO_OK)
+            goto fail;
+    } else {
+        counts[0] = n;
+    }
+    c->rank_first[0] = 0;
+    for (int r = 0; r < c->nranks; r++)
+        c->rank_first[r + 1] = c->rank_first[r] + counts[r];
+    c->size = c->rank_first[c->nranks];
+    c->first = c->rank_first[c->rank];
+    free(counts);
+    counts = NULL;
+
+    st = pick_transport(c);
+    if (st != FLO_OK)
+        goto fail;
+    st = c->ops->init(c);
+    if (st != FLO_OK) {
+        c->ops = NULL; /* init cleaned up after itself. */
+        goto fail;
+    }
+
+    pthread_mutex_lock(&reg->mu);
+    c->next = reg->head;
+    reg->head = c;
+    pthread_mutex_unlock(&reg->mu);
+    FLO__INFO("collectives: communicator of %d participants (%d local, "
+              "rank %d of %d) over %s", c->size, c->nlocal, c->rank,
+              c->nranks, c->ops->name);
+    *out = c;
+    return FLO_OK;
+
+fail:
+    free(counts);
+    c->ops = NULL;
+    comm_free_local(c);
+    return st;
+}
+
+flo_status flo_comm_create(flo_runtime *rt, flo_comm **out)
+{
+    int devs[FLO_COMM_MAX_LOCAL];
+    int ndev, n = 0;
+
+    if (rt == NULL || out == NULL)
+        return FLO_EINVAL;
+    ndev = flo_device_count(rt);
+    for (int d = 1; d < ndev && n < FLO_COMM_MAX_LOCAL; d++)
+        devs[n++] = d;
+    if (n == 0)
+        devs[n++] = 0;
+    return flo_comm_create_devices(rt, devs, n, out);
+}
+
+flo_status flo_comm_destroy(flo_comm *c)
+{
+    flo__coll_reg *reg;
+    struct timespec pause = {0, 50000};
+
+    if (c == NULL)
+        return FLO_EINVAL;
+    if (flo__self_worker(c->rt) != NULL)
+        return FLO_EDEADLK;
+    reg = c->rt->coll;
+    pthread_mutex_lock(&reg->mu);
+    for (flo_comm **pp = &reg->head; *pp != NULL; pp = &(*pp)->next) {
+        if (*pp == c) {
+            *pp = c->next;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&reg->mu);
+    /* A hung collective ends at the latest after the timeout (the task
+     * polls, or the NCCL watchdog aborts), so this wait is bounded. */
+    while (atomic_load_explicit(&c->users, memory_order_acquire) > 0)
+        nanosleep(&pause, NULL);
+    comm_free_local(c);
+    return FLO_OK;
+}
+
+int flo_comm_size(const flo_comm *c)
+{
+    return c == NULL ? -1 : c->size;
+}
+
+int flo_comm_local_size(const flo_comm *c)
+{
+    return c == NULL ? -1 : c->nlocal;
+}
+
+int flo_comm_first(const flo_comm *c)
+{
+    return c == NULL ? -1 : c->first;
+}
+
+flo_status flo_comm_local_devices(const flo_comm *c, int *devs)
+{
+    if (c == NULL || devs == NULL)
+        return FLO_EINVAL;
+    memcpy(devs, c->devs, (size_t)c->nlocal * sizeof(int));
+    return FLO_OK;
+}
+
+const char *flo_comm_transport(const flo_comm *c)
+{
+    return c == NULL || c->ops == NULL ? "?" : c->ops->name;
+}
+
+flo_status flo_comm_get_mpi(const flo_comm *c, void *mpi_comm_out)
+{
+    if (c == NULL || mpi_comm_out == NULL)
+        return FLO_EINVAL;
+    if (c->mpi == NULL)
+        return FLO_ENOTSUP;
+    return flo__cmpi_get(c->mpi, mpi_comm_out);
+}
+
+/* ---- Validation and dispatch ------------------------------------------- */
+
+/* Check that h is a live handle of c's runtime holding at least need
+ * bytes. */
+static flo_status check_handle(const flo_comm *c, flo_data h, size_t need)
+{
+    size_t bytes;
+    flo_status st;
+
+    if (h.id == 0)
+        return FLO_EINVAL;
+    st = flo_data_size(c->rt, h, &bytes);
+    if (st != FLO_OK)
+        return st;
+    return bytes < need ? FLO_EINVAL : FLO_OK;
+}
+
+/* n * m * es without overflow, or false. */
+static bool mul_ok(size_t n, size_t m, size_t es, size_t *out)
+{
+    if (m != 0 && n > SIZE_MAX / m)
+        return false;
+    n *= m;
+    if (es != 0 && n > SIZE_MAX / es)
+        return false;
+    *out = n * es;
+    return true;
+}
+
+static flo_status validate(const flo_comm *c, const flo__coll_op *op)
+{
+    size_t es = flo_dtype_size(op->dtype);
+    size_t nsend, nrecv, sz = (size_t)c->size;
+    flo_status st;
+
+    if ((unsigned)op->dtype >= FLO_DTYPE_COUNT || es == 0)
+        return FLO_EINVAL;
+    if (op->kind != FLO__COLL_BCAST && op->kind != FLO__COLL_ALLGATHER &&
+        (unsigned)op->op >= FLO_REDOP_COUNT)
+        return FLO_EINVAL;
+    if (op->send == NULL || op->recv == NULL)
+        return FLO_EINVAL;
+    if ((op->kind == FLO__COLL_REDUCE || op->kind == FLO__COLL_BCAST) &&
+        (op->root < 0 || op->root >= c->size))
+        return FLO_EINVAL;
+    if (op->kind == FLO__COLL_SCAN && op->counts == NULL)
+        return FLO_EINVAL;
+
+    for (int i = 0; i < c->nlocal; i++) {
+        size_t n = op->kind == FLO__COLL_SCAN ? op->counts[i] : op->count;
+        bool ok = true;
+        switch (op->kind) {
+        case FLO__COLL_ALLGATHER:
+            ok = mul_ok(n, 1, es, &nsend) && mul_ok(n, sz, es, &nrecv);
+            break;
+        case FLO__COLL_REDUCE_SCATTER:
+            ok = mul_ok(n, sz, es, &nsend) && mul_ok(n, 1, es, &nrecv);
+            break;
+        default:
+            ok = mul_ok(n, 1, es, &nsend);
+            nrecv = nsend;
+            break;
+        }
+        if (!ok)
+            return FLO_ERANGE;
+        st = check_handle(c, op->send[i], nsend);
+        if (st != FLO_OK)
+            return st;
+        if (op->kind == FLO__COLL_REDUCE && c->first + i != op->root)
+            continue; /* recv of non-root participants is ignored. */
+        if (op->kind == FLO__COLL_BCAST)
+            continue; /* recv == send. */
+        st = check_handle(c, op->recv[i], nrecv);
+        if (st != FLO_OK)
+            return st;
+    }
+    return FLO_OK;
+}
+
+static flo_status coll_submit(flo_comm *c, const flo__coll_op *op,
+                              flo_event *out)
+{
+    flo_status st;
+
+    if (c == NULL)
+        return FLO_EINVAL;
+    st = validate(c, op);
+    if (st != FLO_OK)
+        return st;
+    pthread_mutex_lock(&c->reg->submit_mu);
+    if (atomic_load(&c->broken)) {
+        st = FLO_ECOMM;
+    } else {
+        st = c->ops->submit(c, op, out);
+        if (st == FLO_OK)
+            c->ncoll++;
+    }
+    pthread_mutex_unlock(&c->reg->submit_mu);
+    return st;
+}
+
+flo_status flo_allreduce(flo_comm *comm, const flo_data *send,
+                         const flo_data *recv, size_t count, flo_dtype dtype,
+                         flo_redop op, flo_event *out)
+{
+    flo__coll_op o = {.kind = FLO__COLL_ALLREDUCE, .dtype = dtype, .op = op,
+                      .count = count, .send = send, .recv = recv};
+    return coll_submit(comm, &o, out);
+}
+
+flo_status flo_reduce(flo_comm *comm, const flo_data *send,
+                      const flo_data *recv, size_t count, flo_dtype dtype,
+                      flo_redop op, int root, flo_event *out)
+{
+    flo__coll_op o = {.kind = FLO__COLL_REDUCE, .dtype = dtype, .op = op,
+                      .root = root, .count = count, .send = send,
+                      .recv = recv};
+    return coll_submit(comm, &o, out);
+}
+
+flo_status flo_broadcast(flo_comm *comm, const flo_data *buf, size_t count,
+                         flo_dtype dtype, int root, flo_event *out)
+{
+    flo__coll_op o = {.kind = FLO__COLL_BCAST, .dtype = dtype,
+                      .op = FLO_SUM, .root = root, .count = count,
+                      .send = buf, .recv = buf};
+    return coll_submit(comm, &o, out);
+}
+
+flo_status flo_allgather(flo_comm *comm, const flo_data *send,
+                         const flo_data *recv, size_t count, flo_dtype dtype,
+                         flo_event *out)
+{
+    flo__coll_op o = {.kind = FLO__COLL_ALLGATHER, .dtype = dtype,
+                      .op = FLO_SUM, .count = count, .send = send,
+                      .recv = recv};
+    return coll_submit(comm, &o, out);
+}
+
+flo_status flo_reduce_scatter(flo_comm *comm, const flo_data *send,
+                              const flo_data *recv, size_t count,
+                              flo_dtype dtype, flo_redop op, flo_event *out)
+{
+    flo__coll_op o = {.kind = FLO__COLL_REDUCE_SCATTER, .dtype = dtype,
+                      .op = op, .count = count, .send = send, .recv = recv};
+    return coll_submit(comm, &o, out);
+}
+
+flo_status flo_coll_scan(flo_comm *comm, const flo_data *send,
+                         const flo_data *recv, const size_t *counts,
+                         flo_dtype dtype, flo_redop op, int exclusive,
+                         flo_event *out)
+{
+    flo__coll_op o = {.kind = FLO__COLL_SCAN, .dtype = dtype, .op = op,
+                      .exclusive = exclusive != 0, .send = send,
+                      .recv = recv, .counts = counts};
+    return coll_submit(comm, &o, out);
+}

@@ -1,0 +1,185 @@
+/*
+ * Flotilla - communicators: private state shared by the transports
+ * (host, nccl) and the MPI layer. Not installed.
+ */
+#ifndef FLO_COLL_COMM_INTERNAL_H
+#define FLO_COLL_COMM_INTERNAL_H
+
+#include "flo_build_config.h"
+#include "runtime/rt.h"
+
+typedef struct flo__cmpi flo__cmpi;
+
+enum flo__coll_kind {
+    FLO__COLL_ALLREDUCE = 0,
+    FLO__COLL_REDUCE,
+    FLO__COLL_BCAST,
+    FLO__COLL_ALLGATHER,
+    FLO__COLL_REDUCE_SCATTER,
+    FLO__COLL_SCAN,
+    FLO__COLL_KIND_COUNT
+};
+
+/* A validated collective call, as the transports receive it. */
+typedef struct flo__coll_op {
+    int kind;
+    flo_dtype dtype;
+    flo_redop op;
+    int root;           /* Global participant index (reduce, bcast). */
+    int exclusive;      /* Scan. */
+    size_t count;       /* As passed (per-participant counts for scan). */
+    const flo_data *send, *recv; /* recv == send for broadcast. */
+    const size_t *counts;        /* Scan only. */
+} flo__coll_op;
+
+typedef struct flo__transport_ops {
+    const char *name;
+    /* Set up transport state in c->tpriv (collective across ranks). */
+    flo_status (*init)(flo_comm *c);
+    /* Called once no task of c is left (c->users == 0). */
+    void (*fini)(flo_comm *c);
+    /* Submit op's tasks. Called under c->submit_mu, after validation. */
+    flo_status (*submit)(flo_comm *c, const flo__coll_op *op,
+                         flo_event *out);
+} flo__transport_ops;
+
+extern const flo__transport_ops flo__transport_host;
+#if FLO_HAVE_NCCL
+extern const flo__transport_ops flo__transport_nccl;
+/* A process-independent id of each GPU (from its PCI bus id), so that
+ * ranks can tell whether they share a GPU. FLO_OK or FLO_EDEVICE. */
+flo_status flo__nccl_gpu_ids(const int *ordinals, int n, uint64_t *ids);
+#endif
+
+/* Process-wide collectives state of one runtime (rt->coll). */
+typedef struct flo__coll_reg {
+    pthread_mutex_t mu;        /* Guards head and seq[] creation. */
+    flo_comm *head;            /* Live communicators. */
+    /* Serialises the submissions of every communicator, so that the
+     * collective tasks of all communicators enter each device in one
+     * order: NCCL kernels of two communicators on one GPU, or MPI calls
+     * of two communicators on one host worker, can then never wait for
+     * each other in a cycle. Lock order: submit_mu, then mu. */
+    pthread_mutex_t submit_mu;
+    /* Per device (memory node): a hidden 64-byte handle that every
+     * collective task on that device accesses in READ_WRITE mode. */
+    flo_data seq[FLO__MAX_NODES];
+} flo__coll_reg;
+
+struct flo_comm {
+    flo_runtime *rt;
+    flo__coll_reg *reg;
+    const flo__transport_ops *ops;
+    int nlocal;                      /* Local participants. */
+    int devs[FLO_COMM_MAX_LOCAL];    /* Their devices. */
+    int size;                        /* Participants over all ranks. */
+    int first;                       /* Global index of local 0. */
+    int rank, nranks;                /* MPI rank / size (0 / 1). */
+    int *rank_first;                 /* nranks + 1 participant offsets. */
+    flo__cmpi *mpi;                  /* Per-communicator MPI, or NULL. */
+    void *tpriv;                     /* Transport state. */
+
+    uint64_t ncoll;        /* Collectives submitted (reg->submit_mu). */
+
+    /* Tasks of c not yet completed (their callbacks decrement it):
+     * destroy waits for 0 before freeing what they point to. */
+    atomic_long users;
+
+    /* Once set (first failure wins, under broken_mu), every collective
+     * fails with FLO_ECOMM. broken_from: first collective number that
+     * the failure may have affected. */
+    atomic_int broken;
+    pthread_mutex_t broken_mu;
+    flo_status broken_status;
+    uint64_t broken_from;
+    char broken_msg[256];
+
+    /* Host transport scratch: used only by the host tasks of c, and
+     * those are serialised by the host's sequence handle: no lock. */
+    void *scratch;
+    size_t scratch_bytes;
+
+    /* Per-rank total of flo_array_scan_global (8 bytes), created on
+     * first use under reg->submit_mu; successive scans are ordered on it
+     * by the usual access rules. */
+    flo_data gtotal;
+
+    struct flo_comm *next;           /* Registry list (flo__coll_reg). */
+};
+
+/* Mark c broken (first call wins). */
+void flo__comm_break(flo_comm *c, flo_status st, uint64_t from,
+                     const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Timeout of collectives in ns (cfg.coll_timeout_s, 0 -> 300 s). */
+uint64_t flo__comm_timeout_ns(const flo_comm *c);
+/* Completion callback for every task submitted for c: arg is c. */
+void flo__comm_task_done(void *arg, flo_status st);
+/* Grow c->scratch to at least bytes (host task only). */
+flo_status flo__comm_scratch(flo_comm *c, size_t bytes, void **out);
+
+/* ---- Element-wise helpers (host_ops.c) ------------------------------- */
+
+/* dst[i] = dst[i] op src[i], i < n. */
+void flo__red_accum(void *dst, const void *src, size_t n, flo_dtype t,
+                    flo_redop op);
+/* a = a op b, one element. */
+void flo__red_combine1(void *a, const void *b, flo_dtype t, flo_redop op);
+/* Identity element of op for t into out (8 bytes suffice). */
+void flo__red_identity(void *out, flo_dtype t, flo_redop op);
+/* *total = fold of src[0..n) starting from identity. */
+void flo__red_fold(void *total, const void *src, size_t n, flo_dtype t,
+                   flo_redop op);
+/* Scan src into dst with carry-in (op(carry, x0), ...). In place ok. */
+void flo__red_scan(void *dst, const void *src, size_t n, flo_dtype t,
+                   flo_redop op, const void *carry, int exclusive);
+
+/* ---- MPI (mpi.c with MPI, mpi_none.c without) ------------------------ */
+
+/* Duplicate rt's MPI communicator for c. FLO_ENOTSUP without MPI. */
+flo_status flo__cmpi_create(flo_runtime *rt, flo__cmpi **out);
+void flo__cmpi_destroy(flo__cmpi *m);
+int flo__cmpi_rank(const flo__cmpi *m);
+int flo__cmpi_size(const flo__cmpi *m);
+/* Blocking setup helpers (called by flo_comm_create on the user's
+ * thread). */
+flo_status flo__cmpi_allgather_int(flo__cmpi *m, int v, int *all);
+flo_status flo__cmpi_allreduce_min_int(flo__cmpi *m, int *v);
+flo_status flo__cmpi_bcast_bytes(flo__cmpi *m, void *buf, size_t bytes,
+                                 int root);
+/* Are the n GPU ids (0: none) of this rank distinct from every other
+ * id on the node? Collective over the node's ranks. */
+flo_status flo__cmpi_node_unique(flo__cmpi *m, const uint64_t *ids, int n,
+                                 int *unique);
+/* Write the MPI_Comm into *(MPI_Comm *)out. */
+flo_status flo__cmpi_get(const flo__cmpi *m, void *out);
+
+/* Data collectives run by host tasks: they poll for completion and fail
+ * with FLO_ETIMEDOUT after timeout_ns, or FLO_ECOMM with err filled.
+ * Element counts must fit an int (checked by the caller). */
+flo_status flo__cmpi_allreduce(flo__cmpi *m, void *buf, size_t n,
+                               flo_dtype t, flo_redop op,
+                               uint64_t timeout_ns, char *err, size_t len);
+flo_status flo__cmpi_reduce(flo__cmpi *m, void *buf, size_t n, flo_dtype t,
+                            flo_redop op, int root, uint64_t timeout_ns,
+                            char *err, size_t len);
+flo_status flo__cmpi_bcast(flo__cmpi *m, void *buf, size_t n, flo_dtype t,
+                           int root, uint64_t timeout_ns, char *err,
+                           size_t len);
+/* In place: buf holds displs/counts in elements per rank. */
+flo_status flo__cmpi_allgatherv(flo__cmpi *m, void *buf, const int *counts,
+                                const int *displs, flo_dtype t,
+                                uint64_t timeout_ns, char *err, size_t len);
+/* send holds sum(counts) elements; rank r gets counts[r] into recv. */
+flo_status flo__cmpi_reduce_scatter(flo__cmpi *m, const void *send,
+                                    void *recv, const int *counts,
+                                    flo_dtype t, flo_redop op,
+                                    uint64_t timeout_ns, char *err,
+                                    size_t len);
+/* out = fold of in over lower ranks; identity on rank 0. */
+flo_status flo__cmpi_exscan(flo__cmpi *m, const void *in, void *out,
+                            flo_dtype t, flo_redop op, uint64_t timeout_ns,
+                            char *err, size_t len);
+
+
+#endif

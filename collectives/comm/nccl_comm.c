@@ -1,0 +1,720 @@
+/*
+ * Flotilla - the NCCL transport: GPU memory collectives.
+ *
+ * One NCCL rank per local GPU participant (one per GPU worker). All local
+ * GPUs are initialised together: ncclCommInitAll in a single process, or
+ * ncclGroupStart + ncclCommInitRank per GPU with the unique id broadcast
+ * over MPI across processes.
+ *
+ * A collective is one task per local GPU, pinned to it, whose CUDA entry
+ * point enqueues the NCCL call on the task's stream. Each of these tasks
+ * also accesses its device's hidden sequence handle (flo__coll_reg.seq)
+ * in READ_WRITE mode, and submissions are serialised runtime-wide, so the
+ * collectives of every communicator enter every GPU's stream in
+ * submission order: the order NCCL needs on every rank. A last host task
+ * (the "join", after the per-GPU tasks) completes the event the user gets
+ * and turns asynchronous NCCL errors and timeouts into a failure.
+ *
+ * A watchdog thread per communicator polls ncclCommGetAsyncError and the
+ * age of the oldest collective in flight; on an error, or after the
+ * timeout, it breaks the communicator and aborts its NCCL communicators
+ * (ncclCommAbort makes the stuck kernels return), so nothing hangs.
+ */
+#include <cuda_runtime.h>
+#include <errno.h>
+#include <nccl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "collectives/comm/comm_internal.h"
+#include "collectives/comm/nccl_kernels.h"
+
+/* Check a NCCL call: log the call, file and line; map to FLO_ECOMM. */
+#define FLO__NCCL_CHECK(call)                                              \
+    flo__nccl_check((call), #call, __FILE__, __LINE__)
+/* Check a CUDA runtime call: map to FLO_EDEVICE. */
+#define FLO__CUDA_CHECK(call)                                              \
+    flo__cuda_check((call), #call, __FILE__, __LINE__)
+
+static flo_status flo__nccl_check(ncclResult_t r, const char *what,
+                                  const char *file, int line)
+{
+    if (r == ncclSuccess)
+        return FLO_OK;
+    FLO__ERR("%s failed (%s:%d): %s", what, file, line,
+             ncclGetErrorString(r));
+    return FLO_ECOMM;
+}
+
+static flo_status flo__cuda_check(cudaError_t e, const char *what,
+                                  const char *file, int line)
+{
+    if (e == cudaSuccess)
+        return FLO_OK;
+    FLO__ERR("%s failed (%s:%d): %s", what, file, line,
+             cudaGetErrorString(e));
+    return FLO_EDEVICE;
+}
+
+/* Per-collective tracking of one device, for the watchdog. A slot is
+ * claimed at submit (cid), stamped by the entry point when it launches,
+ * and released by the task's completion callback, whatever the task's
+ * fate (canceled tasks never launch and are simply released). */
+#define TRACK_RING 1024
+enum { SLOT_FREE = 0, SLOT_SUBMITTED = 1, SLOT_LAUNCHED = 2 };
+
+struct nccl_dev;
+typedef struct track_slot {
+    struct nccl_dev *d;
+    _Atomic uint64_t cid;
+    _Atomic uint64_t launch_ns;
+    atomic_int state;
+} track_slot;
+
+typedef struct nccl_dev {
+    struct nccl_state *ns;
+    flo_comm *c;
+    int li;                    /* Local participant index. */
+    int ordinal;               /* CUDA ordinal. */
+    ncclComm_t comm;
+    flo_data scratch;          /* Scan totals and partials (on the GPU). */
+    /* Indexed by cid % TRACK_RING. A slot still in use when its index
+     * comes round again (more than TRACK_RING collectives in flight) is
+     * left alone: that collective is then not timed. */
+    track_slot track[TRACK_RING];
+} nccl_dev;
+
+typedef struct nccl_state {
+    flo_comm *c;
+    int n;
+    nccl_dev dev[FLO_COMM_MAX_LOCAL];
+    /* Read-held by entry points around NCCL calls; write-held by the
+     * watchdog to abort. aborted is written under the write lock. */
+    pthread_rwlock_t lock;
+    bool aborted;
+    pthread_t watchdog;
+    bool wd_started;
+    pthread_mutex_t wd_mu;
+    pthread_cond_t wd_cv;
+    bool wd_stop;              /* Under wd_mu. */
+} nccl_state;
+
+/* Argument blobs (copied at submit). */
+typedef struct nccl_args {
+    flo_comm *c;
+    uint64_t cid;
+    int li;
+    int kind;
+    flo_dtype dtype;
+    flo_redop op;
+    int root;
+    int exclusive;
+    size_t count;
+    int sidx, ridx, xidx;      /* Access indices (-1: none). */
+    track_slot *slot;          /* Or NULL when not tracked. */
+} nccl_args;
+
+typedef struct join_args {
+    flo_comm *c;
+    uint64_t cid;
+} join_args;
+
+static ncclDataType_t nccl_type(flo_dtype t)
+{
+    switch (t) {
+    case FLO_I32: return ncclInt32;
+    case FLO_I64: return ncclInt64;
+    case FLO_U32: return ncclUint32;
+    case FLO_U64: return ncclUint64;
+    case FLO_F32: return ncclFloat32;
+    default: return ncclFloat64;
+    }
+}
+
+static ncclRedOp_t nccl_op(flo_redop op)
+{
+    switch (op) {
+    case FLO_SUM: return ncclSum;
+    case FLO_PROD: return ncclProd;
+    case FLO_MIN: return ncclMin;
+    default: return ncclMax;
+    }
+}
+
+/* Scratch layout: [0, 8) own total; [8, 8 + 8 * size) gathered totals;
+ * then FLO__SCAN_MAX_BLOCKS partials of 8 bytes. */
+static size_t scratch_bytes(const flo_comm *c)
+{
+    return 8 + 8 * (size_t)c->size + 8 * (size_t)FLO__SCAN_MAX_BLOCKS;
+}
+
+/* ---- Failure: break and abort ----------------------------------------- */
+
+static void abort_all(nccl_state *ns, flo_status st, const char *msg)
+{
+    struct timespec until;
+    uint64_t from = UINT64_MAX;
+    bool locked;
+
+    /* The first collective not finished everywhere. */
+    for (int i = 0; i < ns->n; i++)
+        for (int k = 0; k < TRACK_RING; k++)
+            if (atomic_load(&ns->dev[i].track[k].state) != SLOT_FREE)
+                from = FLO__MIN(from,
+                                atomic_load(&ns->dev[i].track[k].cid));
+    if (from == UINT64_MAX)
+        from = 0;
+    flo__comm_break(ns->c, st, from, "%s", msg);
+    /* An entry point stuck inside a NCCL call holds the read lock; abort
+     * is what unblocks it, so do not wait for it more than 2 s. */
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 2;
+    locked = pthread_rwlock_timedwrlock(&ns->lock, &until) == 0;
+    if (!ns->aborted) {
+        for (int i = 0; i < ns->n; i++)
+            ncclCommAbort(ns->dev[i].comm);
+        ns->aborted = true;
+    }
+    if (locked)
+        pthread_rwlock_unlock(&ns->lock);
+}
+
+static void *watchdog_main(void *arg)
+{
+    nccl_state *ns = arg;
+    uint64_t tmo = flo__comm_timeout_ns(ns->c);
+    char msg[200];
+
+    pthread_mutex_lock(&ns->wd_mu);
+    while (!ns->wd_stop) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += 20 * 1000 * 1000;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&ns->wd_cv, &ns->wd_mu, &until);
+        if (ns->wd_stop || ns->aborted)
+            continue;
+        pthread_mutex_unlock(&ns->wd_mu);
+
+        msg[0] = '\0';
+        flo_status st = FLO_OK;
+        uint64_t now = flo__now_ns();
+        if (pthread_rwlock_tryrdlock(&ns->lock) == 0) {
+            for (int i = 0; i < ns->n && st == FLO_OK && !ns->aborted;
+                 i++) {
+                ncclResult_t ae = ncclSuccess;
+                if (ncclCommGetAsyncError(ns->dev[i].comm, &ae) ==
+                        ncclSuccess &&
+                    ae != ncclSuccess && ae != ncclInProgress) {
+                    st = FLO_ECOMM;
+                    snprintf(msg, sizeof(msg), "NCCL asynchronous error on "
+                             "GPU %d: %s", ns->dev[i].ordinal,
+                             ncclGetErrorString(ae));
+                }
+            }
+            pthread_rwlock_unlock(&ns->lock);
+        }
+        for (int i = 0; i < ns->n && st == FLO_OK; i++) {
+            nccl_dev *d = &ns->dev[i];
+            for (int k = 0; k < TRACK_RING && st == FLO_OK; k++) {
+                track_slot *t = &d->track[k];
+                uint64_t t0;
+                if (atomic_load(&t->state) != SLOT_LAUNCHED)
+                    continue;
+                t0 = atomic_load(&t->launch_ns);
+                if (now <= t0 || now - t0 <= tmo)
+                    continue;
+                st = FLO_ETIMEDOUT;
+                snprintf(msg, sizeof(msg), "NCCL collective on GPU %d did "
+                         "not complete within %.1f s (FLO_COLL_TIMEOUT): a "
+                         "rank died or did not issue the same collectives "
+                         "in the same order", d->ordinal, (double)tmo / 1e9);
+            }
+        }
+        if (st != FLO_OK)
+            abort_all(ns, st, msg);
+        pthread_mutex_lock(&ns->wd_mu);
+    }
+    pthread_mutex_unlock(&ns->wd_mu);
+    return NULL;
+}
+
+/* ---- Tasks --------------------------------------------------------------- */
+
+/* Completion callback of a per-GPU task (arg: its nccl_dev, or its
+ * tracking slot; see nccl_submit). */
+static void dev_task_done(void *arg, flo_status st)
+{
+    track_slot *t = arg;
+
+    atomic_store(&t->state, SLOT_FREE);
+    flo__comm_task_done(t->d->c, st);
+}
+
+static void dev_task_done_untracked(void *arg, flo_status st)
+{
+    nccl_dev *d = arg;
+
+    flo__comm_task_done(d->c, st);
+}
+
+static void nccl_dev_task(flo_task_ctx *ctx)
+{
+    const nccl_args *a = flo_task_args(ctx, NULL);
+    flo_comm *c = a->c;
+    nccl_state *ns = c->tpriv;
+    nccl_dev *d = &ns->dev[a->li];
+    void *stream = flo_task_stream(ctx);
+    cudaStream_t s = (cudaStream_t)stream;
+    ncclDataType_t nt = nccl_type(a->dtype);
+    ncclRedOp_t no = nccl_op(a->op);
+    void *sbuf = a->sidx >= 0 ? flo_task_buffer(ctx, a->sidx) : NULL;
+    void *rbuf = a->ridx >= 0 ? flo_task_buffer(ctx, a->ridx) : NULL;
+    ncclResult_t r = ncclSuccess, ae = ncclSuccess;
+    const char *what = "";
+
+    if (atomic_load(&c->broken)) {
+        flo_task_fail(ctx, FLO_ECOMM, "communicator broken: %s",
+                      c->broken_msg);
+        return;
+    }
+    pthread_rwlock_rdlock(&ns->lock);
+    if (ns->aborted) {
+        pthread_rwlock_unlock(&ns->lock);
+        flo_task_fail(ctx, FLO_ECOMM, "communicator aborted: %s",
+                      c->broken_msg);
+        return;
+    }
+    if (ncclCommGetAsyncError(d->comm, &ae) == ncclSuccess &&
+        ae != ncclSuccess && ae != ncclInProgress) {
+        pthread_rwlock_unlock(&ns->lock);
+        flo__comm_break(c, FLO_ECOMM, a->cid, "NCCL asynchronous error on "
+                        "GPU %d: %s", d->ordinal, ncclGetErrorString(ae));
+        flo_task_fail(ctx, FLO_ECOMM, "NCCL asynchronous error: %s",
+                      ncclGetErrorString(ae));
+        return;
+    }
+
+    switch (a->kind) {
+    case FLO__COLL_ALLREDUCE:
+        what = "ncclAllReduce";
+        if (a->count > 0)
+            r = ncclAllReduce(sbuf, rbuf, a->count, nt, no, d->comm, s);
+        break;
+    case FLO__COLL_REDUCE:
+        what = "ncclReduce";
+        if (a->count > 0)
+            r = ncclReduce(sbuf, rbuf, a->count, nt, no, a->root, d->comm,
+                           s);
+        break;
+    case FLO__COLL_BCAST: {
+        void *b = sbuf != NULL ? sbuf : rbuf;
+        what = "ncclBroadcast";
+        if (a->count > 0)
+            r = ncclBroadcast(b, b, a->count, nt, a->root, d->comm, s);
+        break;
+    }
+    case FLO__COLL_ALLGATHER:
+        what = "ncclAllGather";
+        if (a->count > 0)
+            r = ncclAllGather(sbuf, rbuf, a->count, nt, d->comm, s);
+        break;
+    case FLO__COLL_REDUCE_SCATTER:
+        what = "ncclReduceScatter";
+        if (a->count > 0)
+            r = ncclReduceScatter(sbuf, rbuf, a->count, nt, no, d->comm, s);
+        break;
+    case FLO__COLL_SCAN: {
+        /* Local totals -> all-gather of the totals -> scan with the carry
+         * (the fold of the totals of lower participants) in one pass. */
+        char *x = flo_task_buffer(ctx, a->xidx);
+        char *totals = x + 8, *part = x + 8 + 8 * (size_t)c->size;
+        int nb = flo__cu_scan_partials(sbuf, a->count, a->dtype, a->op,
+                                       part, x, stream);
+        int e = 0;
+        what = "ncclAllGather (scan totals)";
+        if (nb < 0) {
+            e = -nb;
+        } else {
+            r = ncclAllGather(x, totals, 1, nt, d->comm, s);
+            if (r == ncclSuccess)
+                e = -flo__cu_scan_apply(sbuf, rbuf, a->count, a->dtype,
+                                        a->op, a->exclusive, totals,
+                                        c->first + a->li, part, nb, stream);
+        }
+        if (e != 0) {
+            pthread_rwlock_unlock(&ns->lock);
+            flo_task_fail(ctx, FLO_EDEVICE, "scan kernel launch failed: %s",
+                          cudaGetErrorString((cudaError_t)e));
+            return;
+        }
+        break;
+    }
+    default:
+        pthread_rwlock_unlock(&ns->lock);
+        flo_task_fail(ctx, FLO_EINTERNAL, "unknown collective %d",
+                      a->kind);
+        return;
+    }
+    if (r != ncclSuccess && r != ncclInProgress) {
+        pthread_rwlock_unlock(&ns->lock);
+        flo__comm_break(c, FLO_ECOMM, a->cid, "%s failed on GPU %d: %s",
+                        what, d->ordinal, ncclGetErrorString(r));
+        flo_task_fail(ctx, FLO_ECOMM, "%s failed on GPU %d: %s", what,
+                      d->ordinal, ncclGetErrorString(r));
+        return;
+    }
+    if (a->slot != NULL) {
+        atomic_store(&a->slot->launch_ns, flo__now_ns());
+        atomic_store(&a->slot->state, SLOT_LAUNCHED);
+    }
+    pthread_rwlock_unlock(&ns->lock);
+}
+
+/* After every per-GPU task of one collective: report a failure that hit
+ * it after its tasks were launched (asynchronous error, timeout). */
+static void join_task(flo_task_ctx *ctx)
+{
+    const join_args *a = flo_task_args(ctx, NULL);
+    flo_comm *c = a->c;
+
+    if (atomic_load(&c->broken) && a->cid >= c->broken_from)
+        flo_task_fail(ctx, c->broken_status, "collective #%llu: %s",
+                      (unsigned long long)a->cid, c->broken_msg);
+}
+
+static const flo_kernel dev_kernels[FLO__COLL_KIND_COUNT] = {
+    {.name = "nccl_allreduce", .cuda = nccl_dev_task},
+    {.name = "nccl_reduce", .cuda = nccl_dev_task},
+    {.name = "nccl_broadcast", .cuda = nccl_dev_task},
+    {.name = "nccl_allgather", .cuda = nccl_dev_task},
+    {.name = "nccl_reduce_scatter", .cuda = nccl_dev_task},
+    {.name = "nccl_scan", .cuda = nccl_dev_task},
+};
+
+static const flo_kernel join_kernel = {.name = "coll_join",
+                                       .host = join_task};
+
+static flo_access write_mode(const flo_comm *c, flo_data h, size_t bytes)
+{
+    size_t size = 0;
+
+    if (flo_data_size(c->rt, h, &size) == FLO_OK && size == bytes)
+        return FLO_WRITE;
+    return FLO_READ_WRITE;
+}
+
+static flo_status nccl_submit(flo_comm *c, const flo__coll_op *op,
+                              flo_event *out)
+{
+    nccl_state *ns = c->tpriv;
+    flo_event evs[FLO_COMM_MAX_LOCAL];
+    flo_task_desc desc = FLO_TASK_DESC_INIT;
+    size_t es = flo_dtype_size(op->dtype);
+    flo_status st = FLO_OK;
+    join_args ja = {.c = c, .cid = c->ncoll};
+    int i;
+
+    for (i = 0; i < c->nlocal; i++) {
+        flo_access_desc acc[4];
+        nccl_args a;
+        int p = c->first + i, n = 0;
+        size_t nr = op->count * es;
+
+        memset(&a, 0, sizeof(a));
+        a.c = c;
+        a.cid = c->ncoll;
+        a.li = i;
+        a.kind = op->kind;
+        a.dtype = op->dtype;
+        a.op = op->op;
+        a.root = op->root;
+        a.exclusive = op->exclusive;
+        a.count = op->kind == FLO__COLL_SCAN ? op->counts[i] : op->count;
+        a.sidx = a.ridx = a.xidx = -1;
+        if (op->kind == FLO__COLL_ALLGATHER)
+            nr *= (size_t)c->size;
+        else if (op->kind == FLO__COLL_SCAN)
+            nr = a.count * es;
+
+        if (op->kind == FLO__COLL_BCAST) {
+            acc[n].data = op->send[i];
+            acc[n].mode = p == op->root ? FLO_READ
+                                        : write_mode(c, op->send[i], nr);
+            if (p == op->root)
+                a.sidx = n++;
+            else
+                a.ridx = n++;
+        } else {
+            acc[n].data = op->send[i];
+            acc[n].mode = FLO_READ;
+            a.sidx = n++;
+            if (op->kind != FLO__COLL_REDUCE || p == op->root) {
+                if (op->recv[i].id == op->send[i].id) {
+                    acc[a.sidx].mode = FLO_READ_WRITE; /* In place. */
+                    a.ridx = a.sidx;
+                } else {
+                    acc[n].data = op->recv[i];
+                    acc[n].mode = write_mode(c, op->recv[i], nr);
+                    a.ridx = n++;
+                }
+            }
+        }
+        if (op->kind == FLO__COLL_SCAN) {
+            acc[n].data = ns->dev[i].scratch;
+            acc[n].mode = FLO_READ_WRITE;
+            a.xidx = n++;
+        }
+        acc[n].data = c->reg->seq[c->devs[i]];
+        acc[n].mode = FLO_READ_WRITE;
+        n++;
+
+        desc.kernel = &dev_kernels[op->kind];
+        desc.access = acc;
+        desc.naccess = n;
+        desc.args = &a;
+        desc.args_size = sizeof(a);
+        desc.device = c->devs[i];
+        {
+            track_slot *t = &ns->dev[i].track[c->ncoll % TRACK_RING];
+            int expect = SLOT_FREE;
+            if (atomic_compare_exchange_strong(&t->state, &expect,
+                                               SLOT_SUBMITTED)) {
+                atomic_store(&t->cid, c->ncoll);
+                a.slot = t;
+                desc.callback = dev_task_done;
+                desc.callback_arg = t;
+            } else {
+                a.slot = NULL;
+                desc.callback = dev_task_done_untracked;
+                desc.callback_arg = &ns->dev[i];
+            }
+        }
+        atomic_fetch_add(&c->users, 1);
+        st = flo_task_submit(c->rt, &desc, &evs[i]);
+        if (st != FLO_OK) {
+            atomic_fetch_sub(&c->users, 1);
+            if (a.slot != NULL)
+                atomic_store(&a.slot->state, SLOT_FREE);
+            break;
+        }
+    }
+    if (st != FLO_OK && i > 0) {
+        /* Some GPUs got this collective and others not: their NCCL
+         * sequences now differ, so the communicator cannot be used. */
+        flo__comm_break(c, st, c->ncoll, "submitting collective #%llu "
+                        "failed after %d of %d GPUs: %s",
+                        (unsigned long long)c->ncoll, i, c->nlocal,
+                        flo_status_str(st));
+        return st;
+    }
+    if (st != FLO_OK)
+        return st;
+
+    desc = (flo_task_desc)FLO_TASK_DESC_INIT;
+    desc.kernel = &join_kernel;
+    desc.args = &ja;
+    desc.args_size = sizeof(ja);
+    desc.deps = evs;
+    desc.ndeps = c->nlocal;
+    desc.device = 0;
+    desc.callback = flo__comm_task_done;
+    desc.callback_arg = c;
+    atomic_fetch_add(&c->users, 1);
+    st = flo_task_submit(c->rt, &desc, out);
+    if (st != FLO_OK) {
+        atomic_fetch_sub(&c->users, 1);
+        /* The GPU tasks are in: the collective goes on, unobserved. */
+        FLO__WARN("collective #%llu: join task not submitted (%s)",
+                  (unsigned long long)c->ncoll, flo_status_str(st));
+        if (out != NULL)
+            *out = evs[c->nlocal - 1];
+        st = FLO_OK;
+    }
+    return st;
+}
+
+flo_status flo__nccl_gpu_ids(const int *ordinals, int n, uint64_t *ids)
+{
+    for (int i = 0; i < n; i++) {
+        char bus[32];
+        uint64_t h = 1469598103934665603ull; /* FNV-1a */
+        if (FLO__CUDA_CHECK(cudaDeviceGetPCIBusId(bus, sizeof(bus),
+                                                  ordinals[i])) != FLO_OK)
+            return FLO_EDEVICE;
+        for (const char *p = bus; *p; p++)
+            h = (h ^ (uint64_t)(unsigned char)(*p >= 'a' && *p <= 'f'
+                                                   ? *p - 32
+                                                   : *p)) *
+                1099511628211ull;
+        ids[i] = h != 0 ? h : 1;
+    }
+    return FLO_OK;
+}
+
+/* ---- Setup and teardown ------------------------------------------------ */
+
+/* What rank 0 broadcasts: whether it got an id, and the id. */
+typedef struct id_msg {
+    int ok;
+    ncclUniqueId id;
+} id_msg;
+
+static flo_status comms_init(flo_comm *c, nccl_state *ns)
+{
+    ncclComm_t comms[FLO_COMM_MAX_LOCAL];
+    int ord[FLO_COMM_MAX_LOCAL];
+    int prev = 0, ok;
+    flo_status st = FLO_OK;
+
+    for (int i = 0; i < ns->n; i++)
+        ord[i] = ns->dev[i].ordinal;
+    if (FLO__CUDA_CHECK(cudaGetDevice(&prev)) != FLO_OK)
+        prev = -1;
+    if (c->mpi == NULL) {
+        st = FLO__NCCL_CHECK(ncclCommInitAll(comms, ns->n, ord));
+    } else {
+        id_msg m;
+        memset(&m, 0, sizeof(m));
+        if (c->rank == 0)
+            m.ok = FLO__NCCL_CHECK(ncclGetUniqueId(&m.id)) == FLO_OK;
+        st = flo__cmpi_bcast_bytes(c->mpi, &m, sizeof(m), 0);
+        if (st == FLO_OK && !m.ok)
+            st = FLO_ECOMM;
+        if (st == FLO_OK) {
+            ncclGroupStart();
+            for (int i = 0; i < ns->n && st == FLO_OK; i++) {
+                st = FLO__CUDA_CHECK(cudaSetDevice(ord[i]));
+                if (st == FLO_OK)
+                    st = FLO__NCCL_CHECK(ncclCommInitRank(
+                        &comms[i], c->size, m.id, c->first + i));
+            }
+            if (FLO__NCCL_CHECK(ncclGroupEnd()) != FLO_OK && st == FLO_OK)
+                st = FLO_ECOMM;
+        }
+        /* Every rank must agree before anyone uses the communicators. */
+        ok = st == FLO_OK;
+        if (flo__cmpi_allreduce_min_int(c->mpi, &ok) != FLO_OK || !ok) {
+            if (st == FLO_OK) {
+                for (int i = 0; i < ns->n; i++)
+                    ncclCommAbort(comms[i]);
+                st = FLO_ECOMM;
+            }
+        }
+    }
+    if (prev >= 0)
+        cudaSetDevice(prev);
+    if (st != FLO_OK)
+        return st;
+    for (int i = 0; i < ns->n; i++)
+        ns->dev[i].comm = comms[i];
+    return FLO_OK;
+}
+
+static void nccl_fini(flo_comm *c);
+
+static flo_status nccl_init(flo_comm *c)
+{
+    nccl_state *ns = calloc(1, sizeof(*ns));
+    flo_status st;
+    int i;
+
+    if (ns == NULL)
+        return FLO_ENOMEM;
+    ns->c = c;
+    ns->n = c->nlocal;
+    for (i = 0; i < ns->n; i++) {
+        flo_device_info info;
+        nccl_dev *d = &ns->dev[i];
+        d->ns = ns;
+        d->c = c;
+        d->li = i;
+        for (int k = 0; k < TRACK_RING; k++) {
+            d->track[k].d = d;
+            atomic_init(&d->track[k].cid, 0);
+            atomic_init(&d->track[k].launch_ns, 0);
+            atomic_init(&d->track[k].state, SLOT_FREE);
+        }
+        st = flo_device_get_info(c->rt, c->devs[i], &info);
+        if (st != FLO_OK)
+            goto fail_free;
+        d->ordinal = info.ordinal;
+    }
+    if (pthread_rwlock_init(&ns->lock, NULL) != 0) {
+        st = FLO_ESYS;
+        goto fail_free;
+    }
+    if (pthread_mutex_init(&ns->wd_mu, NULL) != 0) {
+        st = FLO_ESYS;
+        goto fail_rw;
+    }
+    if (pthread_cond_init(&ns->wd_cv, NULL) != 0) {
+        st = FLO_ESYS;
+        goto fail_mu;
+    }
+    for (i = 0; i < ns->n; i++) {
+        st = flo_data_alloc(c->rt, scratch_bytes(c), &ns->dev[i].scratch);
+        if (st != FLO_OK)
+            goto fail_scratch;
+    }
+    st = comms_init(c, ns);
+    if (st != FLO_OK)
+        goto fail_scratch;
+    c->tpriv = ns;
+    if (pthread_create(&ns->watchdog, NULL, watchdog_main, ns) != 0) {
+        st = FLO_ESYS;
+        nccl_fini(c);
+        return st;
+    }
+    ns->wd_started = true;
+    return FLO_OK;
+
+fail_scratch:
+    while (i-- > 0)
+        flo_data_unregister(c->rt, ns->dev[i].scratch);
+    pthread_cond_destroy(&ns->wd_cv);
+fail_mu:
+    pthread_mutex_destroy(&ns->wd_mu);
+fail_rw:
+    pthread_rwlock_destroy(&ns->lock);
+fail_free:
+    free(ns);
+    return st;
+}
+
+static void nccl_fini(flo_comm *c)
+{
+    nccl_state *ns = c->tpriv;
+
+    if (ns == NULL)
+        return;
+    if (ns->wd_started) {
+        pthread_mutex_lock(&ns->wd_mu);
+        ns->wd_stop = true;
+        pthread_cond_signal(&ns->wd_cv);
+        pthread_mutex_unlock(&ns->wd_mu);
+        pthread_join(ns->watchdog, NULL);
+    }
+    /* No task of c is left (c->users == 0): nothing uses the comms. */
+    if (!ns->aborted)
+        for (int i = 0; i < ns->n; i++)
+            FLO__NCCL_CHECK(ncclCommDestroy(ns->dev[i].comm));
+    for (int i = 0; i < ns->n; i++)
+        flo_data_unregister(c->rt, ns->dev[i].scratch);
+    pthread_cond_destroy(&ns->wd_cv);
+    pthread_mutex_destroy(&ns->wd_mu);
+    pthread_rwlock_destroy(&ns->lock);
+    free(ns);
+    c->tpriv = NULL;
+}
+
+const flo__transport_ops flo__transport_nccl = {
+    .name = "nccl",
+    .init = nccl_init,
+    .fini = nccl_fini,
+    .submit = nccl_submit,
+};
