@@ -53,7 +53,10 @@ typedef struct flo_array_layout {
     const double *weights; /**< nblocks positive weights, or NULL. */
 } flo_array_layout;
 
-#define FLO_ARRAY_LAYOUT_INIT {sizeof(flo_array_layout), 0, NULL, NULL}
+#define FLO_ARRAY_LAYOUT_INIT                                                  \
+    {                                                                          \
+        sizeof(flo_array_layout), 0, NULL, NULL                                \
+    }
 
 /** One block of an array (see flo_array_block). */
 typedef struct flo_array_block_info {
@@ -80,8 +83,7 @@ typedef struct flo_array_block_info {
  * Thread-safe.
  */
 flo_status flo_array_create(flo_runtime *rt, flo_dtype dtype, uint64_t n,
-                            const flo_array_layout *layout,
-                            flo_array **out);
+                            const flo_array_layout *layout, flo_array **out);
 
 /**
  * flo_array_create, then copy n elements from host memory src into it.
@@ -176,8 +178,8 @@ typedef enum flo_transform_op {
  *         error. Thread-safe (submissions on one array are ordered).
  */
 flo_status flo_array_transform(flo_array *out, flo_transform_op op,
-                               flo_array *x, flo_array *y,
-                               const void *alpha, flo_event *ev);
+                               flo_array *x, flo_array *y, const void *alpha,
+                               flo_event *ev);
 
 /** flo_array_transform, then wait. Returns the transform's status. */
 flo_status flo_array_transform_sync(flo_array *out, flo_transform_op op,
@@ -189,14 +191,14 @@ flo_status flo_array_fill(flo_array *a, const void *value, flo_event *ev);
 
 /** What a user block function sees (see flo_array_map). */
 typedef struct flo_array_span {
-    void *out;          /**< out's block (device memory on a GPU). */
-    const void *in[2];  /**< x's and y's blocks, NULL when absent. */
-    uint64_t count;     /**< Elements in the block. */
-    uint64_t offset;    /**< Global index of the block's first element. */
-    const void *args;   /**< The user's argument blob (may be NULL). */
+    void *out;         /**< out's block (device memory on a GPU). */
+    const void *in[2]; /**< x's and y's blocks, NULL when absent. */
+    uint64_t count;    /**< Elements in the block. */
+    uint64_t offset;   /**< Global index of the block's first element. */
+    const void *args;  /**< The user's argument blob (may be NULL). */
     size_t args_size;
-    void *stream;       /**< cudaStream_t on a GPU, NULL on the host. */
-    flo_task_ctx *ctx;  /**< The task (flo_task_fail, flo_task_device). */
+    void *stream;      /**< cudaStream_t on a GPU, NULL on the host. */
+    flo_task_ctx *ctx; /**< The task (flo_task_fail, flo_task_device). */
 } flo_array_span;
 
 /** A user block function: on the host it does the work; the CUDA one
@@ -261,8 +263,8 @@ flo_status flo_array_argreduce(flo_array *a, flo_redop op, flo_data result,
                                flo_event *ev);
 
 /** Blocking argreduce. value (array's type) or index may be NULL. */
-flo_status flo_array_argreduce_sync(flo_array *a, flo_redop op,
-                                    void *value, int64_t *index);
+flo_status flo_array_argreduce_sync(flo_array *a, flo_redop op, void *value,
+                                    int64_t *index);
 
 /* ---- Scan -------------------------------------------------------------- */
 
