@@ -62,7 +62,7 @@ struct flo__task {
     atomic_int state;
     atomic_uint flags;
     atomic_int cancel;         /* Status of a failed predecessor, or 0. */
-    flo_status status;         /* Final status, valid once DONE. */
+    atomic_int status;         /* Final flo_status, valid once DONE. */
     uint32_t epoch;            /* rt->fail_epoch at submission. */
 
     int priority, device, worker;
@@ -114,6 +114,12 @@ typedef struct flo__tcache {
 } flo__tcache;
 
 /* ---- Workers ---------------------------------------------------------- */
+
+/* Per-worker counters: written by their worker only, read by others
+ * (statistics), so both sides use relaxed atomic accesses. */
+#define FLO__STAT_ADD(field, n)                                            \
+    __atomic_store_n(&(field), (field) + (n), __ATOMIC_RELAXED)
+#define FLO__STAT_GET(field) __atomic_load_n(&(field), __ATOMIC_RELAXED)
 
 typedef struct flo__worker_stats {
     uint64_t tasks, steals, failed, canceled;
@@ -260,7 +266,10 @@ flo__tcache *flo__tcache_get(flo_runtime *rt);
 /* Push a ready task through the policy (wakes a worker if needed). */
 void flo__task_ready(flo_runtime *rt, flo__worker *self, flo__task *t);
 /* Wake one sleeping worker whose kind can run t (any if t is NULL). */
-void flo__wake_for(flo_runtime *rt, const flo__task *t);
+/* Wake one sleeping worker of a kind in elig (FLO__ELIG_*). Callers read
+ * the task's eligibility before publishing it: once published, another
+ * worker may run and recycle it. */
+void flo__wake_for(flo_runtime *rt, unsigned elig);
 void flo__wake_worker(flo__worker *w);
 /* Allocate a worker of kind for dev, bound (later, on its thread) to core
  * (-1: unbound), and append it to rt->workers. Used by flo_init for host

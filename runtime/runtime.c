@@ -244,9 +244,9 @@ flo_status flo_finalize(flo_runtime *rt)
         rt->coll_fini(rt);
     rt->coll_fini = NULL;
     flo__wait_quiescent(rt);
+    flo__sched_stop_workers(rt);
     if (rt->cfg.stats)
         flo_stats_print(rt, stderr);
-    flo__sched_stop_workers(rt);
     if (rt->trace) {
         flo_status tst = flo__trace_write_and_destroy(rt->trace);
         rt->trace = NULL;
@@ -302,8 +302,8 @@ flo_status flo_stats_get(const flo_runtime *rt, flo_stats *out)
         /* Per-worker counters are written by their worker only; read
          * them as a snapshot (exact once the runtime is idle). */
         const flo__worker *w = rt->workers[i];
-        s.tasks_completed += __atomic_load_n(&w->st.tasks, __ATOMIC_RELAXED);
-        s.steals += __atomic_load_n(&w->st.steals, __ATOMIC_RELAXED);
+        s.tasks_completed += FLO__STAT_GET(w->st.tasks);
+        s.steals += FLO__STAT_GET(w->st.steals);
     }
     s.bytes_h2d = atomic_load(&rt->bytes_h2d);
     s.bytes_d2h = atomic_load(&rt->bytes_d2h);
@@ -341,11 +341,12 @@ flo_status flo_stats_print(const flo_runtime *rt, void *stdio_file)
                 w->id, w->kind == FLO_DEVICE_HOST ? "host" : "gpu",
                 flo__topology_core_os_index((flo__topology *)&rt->topo,
                                             w->core),
-                (unsigned long long)w->st.tasks,
-                (unsigned long long)w->st.steals,
-                (unsigned long long)w->st.failed,
-                (unsigned long long)w->st.canceled, w->st.busy_ns / 1e6,
-                w->st.idle_ns / 1e6);
+                (unsigned long long)FLO__STAT_GET(w->st.tasks),
+                (unsigned long long)FLO__STAT_GET(w->st.steals),
+                (unsigned long long)FLO__STAT_GET(w->st.failed),
+                (unsigned long long)FLO__STAT_GET(w->st.canceled),
+                FLO__STAT_GET(w->st.busy_ns) / 1e6,
+                FLO__STAT_GET(w->st.idle_ns) / 1e6);
     }
     return FLO_OK;
 }

@@ -2,6 +2,7 @@
  * Flotilla - data handles: a slot table with generations, so a stale or
  * foreign handle is an error, never undefined behaviour.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -187,6 +188,10 @@ flo_status flo_data_register(flo_runtime *rt, void *ptr, size_t bytes,
 
 flo_status flo_data_alloc(flo_runtime *rt, size_t bytes, flo_data *out)
 {
+    /* No allocator gives more than PTRDIFF_MAX bytes (and sanitizers
+     * abort rather than return NULL): refuse up front. */
+    if (bytes > PTRDIFF_MAX)
+        return rt && out ? FLO_ENOMEM : FLO_EINVAL;
     return data_new(rt, NULL, bytes, out);
 }
 

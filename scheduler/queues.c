@@ -57,8 +57,9 @@ bool flo__deque_push(flo__deque *q, flo__task *t)
         r = nr;
     }
     atomic_store_explicit(&r->buf[b & (r->cap - 1)], t, memory_order_relaxed);
-    atomic_thread_fence(memory_order_release);
-    atomic_store_explicit(&q->bottom, b + 1, memory_order_relaxed);
+    /* Release: a thief that reads the new bottom (acquire) sees the
+     * slot and the task's fields. */
+    atomic_store_explicit(&q->bottom, b + 1, memory_order_release);
     return true;
 }
 

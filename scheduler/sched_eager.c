@@ -45,6 +45,7 @@ static void eager_push(flo_runtime *rt, flo__worker *self, flo__task *t)
 {
     eager *e = rt->sched;
     flo__worker *w = NULL;
+    unsigned elig;
     int k;
 
     FLO__UNUSED(self);
@@ -59,13 +60,13 @@ static void eager_push(flo_runtime *rt, flo__worker *self, flo__task *t)
             flo__wake_worker(w);
         return;
     }
-    k = t->eligible == FLO__ELIG_HOST ? 0
-        : t->eligible == FLO__ELIG_CUDA ? 1 : 2;
+    elig = t->eligible;
+    k = elig == FLO__ELIG_HOST ? 0 : elig == FLO__ELIG_CUDA ? 1 : 2;
     while (!flo__heap_push(&e->q[k], t)) {
         /* Out of memory growing the queue: the task must not be lost. */
         flo__cpu_relax();
     }
-    flo__wake_for(rt, t);
+    flo__wake_for(rt, elig);
 }
 
 static flo__task *eager_pop(flo_runtime *rt, flo__worker *w)

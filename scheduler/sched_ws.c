@@ -88,6 +88,7 @@ void flo__ws_push(flo_runtime *rt, flo__ws *ws, flo__worker *self,
                   flo__task *t)
 {
     flo__worker *target = NULL;
+    unsigned elig;
 
     if (t->worker >= 0) {
         flo__ws_push_to(rt, ws, rt->workers[t->worker], t);
@@ -99,13 +100,14 @@ void flo__ws_push(flo_runtime *rt, flo__ws *ws, flo__worker *self,
                         t);
         return;
     }
+    elig = t->eligible;
     if (t->priority != 0 && flo__heap_push(&ws->prio[heap_of(t)], t)) {
-        flo__wake_for(rt, t);
+        flo__wake_for(rt, elig);
         return;
     }
     if (self && flo__worker_can_run(self, t) &&
         flo__deque_push(&ws->pw[self->id]->dq, t)) {
-        flo__wake_for(rt, t);
+        flo__wake_for(rt, elig);
         return;
     }
     /* Round-robin over the workers that can run it. */
@@ -129,7 +131,7 @@ void flo__ws_push(flo_runtime *rt, flo__ws *ws, flo__worker *self,
                              memory_order_relaxed))
         flo__wake_worker(target);
     else
-        flo__wake_for(rt, t);
+        flo__wake_for(rt, elig);
 }
 
 /* Move a batch taken from an inbox into w's deque, keep the first. When
@@ -138,11 +140,12 @@ void flo__ws_push(flo_runtime *rt, flo__ws *ws, flo__worker *self,
 static flo__task *adopt(flo_runtime *rt, ws_worker *p, flo__task *chain)
 {
     flo__task *first = chain;
+    unsigned elig = 0;
     if (!chain)
         return NULL;
     chain = chain->next;
     if (chain)
-        flo__wake_for(rt, chain);
+        elig = chain->eligible; /* Read before anyone can steal it. */
     while (chain) {
         flo__task *n = chain->next;
         if (!flo__deque_push(&p->dq, chain)) {
@@ -157,6 +160,8 @@ static flo__task *adopt(flo_runtime *rt, ws_worker *p, flo__task *chain)
         }
         chain = n;
     }
+    if (elig)
+        flo__wake_for(rt, elig);
     return first;
 }
 
@@ -177,12 +182,12 @@ static flo__task *steal(flo_runtime *rt, flo__ws *ws, flo__worker *w)
         pv = ws->pw[v->id];
         if (flo__deque_maybe_nonempty(&pv->dq) &&
             (t = flo__deque_steal(&pv->dq))) {
-            w->st.steals++;
+            FLO__STAT_ADD(w->st.steals, 1);
             return t;
         }
         if (!flo__inbox_empty(&pv->shared) &&
             (t = adopt(rt, me, flo__inbox_take_fifo(&pv->shared)))) {
-            w->st.steals++;
+            FLO__STAT_ADD(w->st.steals, 1);
             return t;
         }
     }

@@ -780,9 +780,9 @@ void flo__task_complete(flo__worker *w, flo__task *t, flo_status st)
         }
         if (w) {
             if (st == FLO_ECANCELED)
-                w->st.canceled++;
+                FLO__STAT_ADD(w->st.canceled, 1);
             else
-                w->st.failed++;
+                FLO__STAT_ADD(w->st.failed, 1);
         }
         if (!pseudo)
             record_failure(rt, t, st);
@@ -945,7 +945,8 @@ static flo_status event_check(flo_runtime *rt, flo_event ev, bool block)
          * state read may belong to a later task. */
         uint32_t g1 = atomic_load_explicit(&t->gen, memory_order_acquire);
         int s = atomic_load_explicit(&t->state, memory_order_acquire);
-        flo_status st = t->status;
+        flo_status st = atomic_load_explicit(&t->status,
+                                             memory_order_relaxed);
         uint32_t g2 = atomic_load_explicit(&t->gen, memory_order_acquire);
         if ((g1 & ID_GEN_MASK) != g || g2 != g1)
             return failure_lookup(rt, id, NULL, 0, &found);

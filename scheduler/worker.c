@@ -75,7 +75,7 @@ void flo__wake_worker(flo__worker *w)
     flo__parker_wake(&w->parker);
 }
 
-void flo__wake_for(flo_runtime *rt, const flo__task *t)
+void flo__wake_for(flo_runtime *rt, unsigned elig)
 {
     /* Pairs with the sleeper's fence in worker_sleep: the task was
      * published before this load. */
@@ -84,7 +84,9 @@ void flo__wake_for(flo_runtime *rt, const flo__task *t)
         return;
     for (int i = 0; i < rt->nworkers; i++) {
         flo__worker *w = rt->workers[i];
-        if (t && !flo__worker_can_run(w, t))
+        unsigned kind = w->kind == FLO_DEVICE_HOST ? FLO__ELIG_HOST
+                                                   : FLO__ELIG_CUDA;
+        if (!(elig & kind))
             continue;
         if (atomic_load_explicit(&w->parker.sleeping, memory_order_relaxed) &&
             flo__parker_wake(&w->parker))
@@ -112,13 +114,13 @@ static void run_task(flo__worker *w, flo__task *t)
     t0 = timed ? flo__now_ns() : 0;
     t->t_start = t0;
     st = w->dev->ops->execute(w, t);
-    w->st.tasks++;
+    FLO__STAT_ADD(w->st.tasks, 1);
     if (st == FLO_INPROGRESS)
         return; /* The backend completes it from progress(). */
     if (timed) {
         t1 = flo__now_ns();
         t->t_end = t1;
-        w->st.busy_ns += t1 - t0;
+        FLO__STAT_ADD(w->st.busy_ns, t1 - t0);
         if (rt->trace)
             flo__trace_record(&w->trace, w->trace_row, t->name, "task", t0,
                               t1, t->bytes);
@@ -151,14 +153,26 @@ static flo__task *worker_sleep(flo__worker *w)
     atomic_thread_fence(memory_order_seq_cst);
     t = try_pop(w);
     if (t || atomic_load(&rt->stopping)) {
+        /* Take the announcement back. A waker may have signaled us in
+         * between for another task and stopped looking: pass its
+         * wake-up on, since we are about to be busy with t. */
+        bool passed = false;
+        pthread_mutex_lock(&w->parker.mu);
+        if (w->parker.signaled) {
+            w->parker.signaled = 0;
+            passed = true;
+        }
         atomic_store(&w->parker.sleeping, 0);
+        pthread_mutex_unlock(&w->parker.mu);
         atomic_fetch_sub(&rt->nsleeping, 1);
+        if (passed && t)
+            flo__wake_for(rt, FLO__ELIG_HOST | FLO__ELIG_CUDA);
         return t;
     }
     t0 = flo__now_ns();
     flo__parker_park(&w->parker, 0);
     atomic_fetch_sub(&rt->nsleeping, 1);
-    w->st.idle_ns += flo__now_ns() - t0;
+    FLO__STAT_ADD(w->st.idle_ns, flo__now_ns() - t0);
     return NULL;
 }
 
@@ -177,17 +191,23 @@ static void *worker_main(void *arg)
         FLO__ERR("worker %d (%s) failed to start: %s", w->id, ops->name,
                  flo_status_str(st));
 
-    for (;;) {
+    for (int since_progress = 0;;) {
         flo__task *t;
         int spins;
 
-        if (ops->progress)
-            ops->progress(w);
+        /* Polling for finished device work costs a driver call: do it
+         * when there is nothing to launch, or every 16 launches. */
         t = try_pop(w);
         if (t) {
             run_task(w, t);
-            continue;
+            if (!ops->progress || ++since_progress < 16)
+                continue;
         }
+        since_progress = 0;
+        if (ops->progress && ops->progress(w) > 0 && !t)
+            continue;
+        if (t)
+            continue;
         flo__worker_flush(w);
         if (inflight(w) > 0) {
             if (ops->wait_progress)
