@@ -61,22 +61,21 @@ flo_status flo__coh_host_prepare(flo_runtime *rt, flo__data *d,
         if (!d->ever_written) {
             memset(r->ptr, 0, d->bytes);
         } else {
+            /* Any valid replica will do; a GPU that failed returns an
+             * error, and another valid copy may still be readable. */
             int src = -1;
-            for (int i = 1; i < rt->ndevices; i++) {
+            st = FLO_EINTERNAL;
+            for (int i = 1; i < rt->ndevices && st != FLO_OK; i++) {
                 if (atomic_load_explicit(&d->rep[i].state,
-                                         memory_order_relaxed) !=
-                    FLO__REP_INVALID) {
-                    src = i;
-                    break;
-                }
+                                         memory_order_relaxed) ==
+                    FLO__REP_INVALID)
+                    continue;
+                src = i;
+                st = rt->devices[i]->ops->copy_to_host(
+                    rt->devices[i], r->ptr, d->rep[i].ptr, d->bytes);
             }
-            if (src < 0) {
+            if (src < 0)
                 FLO__ERR("data handle %u: no valid replica", d->slot);
-                st = FLO_EINTERNAL;
-                goto out;
-            }
-            st = rt->devices[src]->ops->copy_to_host(
-                rt->devices[src], r->ptr, d->rep[src].ptr, d->bytes);
             if (st != FLO_OK)
                 goto out;
             atomic_fetch_add_explicit(&rt->bytes_d2h, d->bytes,

@@ -15,6 +15,8 @@
 
 #include "scheduler/queues.h"
 
+#define RR_RUN 16
+
 typedef struct ws_worker {
     flo__deque dq;
     flo__pinq pinned;
@@ -110,10 +112,13 @@ void flo__ws_push(flo_runtime *rt, flo__ws *ws, flo__worker *self,
         flo__wake_for(rt, elig);
         return;
     }
-    /* Round-robin over the workers that can run it. */
+    /* Round-robin over the workers that can run it, in runs of
+     * RR_RUN tasks per worker: one inbox line moves between cores per
+     * run instead of per task, and thieves balance the rest. */
     for (int i = 0; i < rt->nworkers; i++) {
         unsigned k = atomic_fetch_add_explicit(&ws->rr, 1,
-                                               memory_order_relaxed);
+                                               memory_order_relaxed) /
+                     RR_RUN;
         target = rt->workers[k % (unsigned)rt->nworkers];
         if (flo__worker_can_run(target, t))
             break;

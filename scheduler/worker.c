@@ -9,6 +9,7 @@
  * reads rt->nsleeping; both sides use sequentially consistent operations,
  * so either the worker sees the task or the publisher sees the sleeper.
  */
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -214,10 +215,18 @@ static void *worker_main(void *arg)
                 ops->wait_progress(w, GPU_WAIT_NS);
             continue;
         }
+        /* Spin, then keep looking while yielding the core: on a machine
+         * with more runnable threads than cores (the submitting thread
+         * plus one worker per core) a pure spin would take the CPU from
+         * the thread that is about to hand us work. */
         for (spins = 0; spins < SPIN_ITERS; spins++) {
             flo__cpu_relax();
-            if ((spins & 63) == 63 && (t = try_pop(w)))
-                break;
+            if ((spins & 63) == 63) {
+                if ((t = try_pop(w)))
+                    break;
+                if (spins >= SPIN_ITERS / 4)
+                    sched_yield();
+            }
         }
         if (t) {
             run_task(w, t);

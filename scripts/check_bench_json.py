@@ -1,0 +1,71 @@
+#!/usr/bin/env python3
+"""Run a benchmark with --json and check the file against BENCH.md.
+
+usage: check_bench_json.py JSON_PATH BENCH_EXE [ARGS...]
+
+Exits 0 when the benchmark succeeded and its JSON has the fields and types
+of the documented format (bench, version, host, device, results[] with
+case, unit, value, baseline, baseline_value, higher_is_better, ratio),
+non-zero otherwise. Used as a test so that CI runs every benchmark once.
+"""
+import json
+import math
+import subprocess
+import sys
+
+
+def fail(msg):
+    print("check_bench_json: " + msg, file=sys.stderr)
+    sys.exit(1)
+
+
+def main():
+    if len(sys.argv) < 3:
+        fail(__doc__.strip().splitlines()[2])
+    path, cmd = sys.argv[1], sys.argv[2:] + ["--json", sys.argv[1]]
+    rc = subprocess.call(cmd)
+    if rc != 0:
+        fail("%s exited with %d" % (" ".join(cmd), rc))
+    with open(path) as f:
+        doc = json.load(f)
+    for key, typ in (("bench", str), ("version", str), ("host", str)):
+        if not isinstance(doc.get(key), typ) or not doc[key]:
+            fail("missing or empty %r" % key)
+    if "device" not in doc or not (doc["device"] is None or
+                                   isinstance(doc["device"], str)):
+        fail("'device' must be a string or null")
+    results = doc.get("results")
+    if not isinstance(results, list) or not results:
+        fail("'results' must be a non-empty list")
+    seen = set()
+    for r in results:
+        name = r.get("case")
+        if not isinstance(name, str) or not name:
+            fail("a result has no case name: %r" % r)
+        if name in seen:
+            fail("case %r appears twice" % name)
+        seen.add(name)
+        if not isinstance(r.get("unit"), str):
+            fail("%s: no unit" % name)
+        v = r.get("value")
+        if not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+            fail("%s: bad value %r" % (name, v))
+        if not isinstance(r.get("higher_is_better"), bool):
+            fail("%s: higher_is_better must be a boolean" % name)
+        for key in ("baseline", "baseline_value", "ratio"):
+            if key not in r:
+                fail("%s: missing %r" % (name, key))
+        if r["baseline"] is not None:
+            bv = r["baseline_value"]
+            if not isinstance(bv, (int, float)) or bv <= 0:
+                fail("%s: bad baseline_value %r" % (name, bv))
+            ratio = r["ratio"]
+            if not isinstance(ratio, (int, float)) or \
+                    abs(ratio - v / bv) > 1e-3 * max(1.0, abs(ratio)):
+                fail("%s: ratio %r is not value / baseline_value" %
+                     (name, ratio))
+    print("check_bench_json: %s: %d cases OK" % (doc["bench"], len(results)))
+
+
+if __name__ == "__main__":
+    main()

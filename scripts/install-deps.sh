@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Install the Debian 12 packages Flotilla needs to build and test:
+# compiler, meson/ninja, hwloc (with its PCI plugins), CMocka, Open MPI
+# and python3 (JSON checks).
+# Idempotent: packages already installed are left alone, and the package
+# lists are refreshed (once) only when something is missing.
+# Runs as root, or through sudo when available.
+set -euo pipefail
+
+PACKAGES=(
+    build-essential
+    meson
+    ninja-build
+    pkg-config
+    libhwloc-dev
+    libhwloc-plugins
+    libcmocka-dev
+    libopenmpi-dev
+    openmpi-bin
+    python3
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+    status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+    if [[ "$status" != "install ok installed" ]]; then
+        missing+=("$p")
+    fi
+done
+
+if [[ ${#missing[@]} -eq 0 ]]; then
+    echo "install-deps: all packages present"
+    exit 0
+fi
+
+if [[ $(id -u) -eq 0 ]]; then
+    SUDO=()
+elif command -v sudo >/dev/null 2>&1; then
+    SUDO=(sudo)
+else
+    echo "install-deps: need root (or sudo) to install: ${missing[*]}" >&2
+    exit 1
+fi
+
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+"${SUDO[@]}" apt-get update -q
+"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y -q --no-install-recommends "${missing[@]}"

@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Build Flotilla and run the whole test suite, as CI does:
+#   1. build/       the normal build, -Dwerror=true (CUDA code included
+#                   when nvcc is installed; GPU tests skip without a GPU),
+#                   every suite;
+#   2. build-asan/  AddressSanitizer + UndefinedBehaviorSanitizer;
+#   3. build-tsan/  ThreadSanitizer;
+# the sanitizer builds run the unit, integration, stress and mpi suites,
+# host backend only (the mpi suite without leak checks: see below), with
+# suppressions for Open MPI's libraries in scripts/{lsan,tsan}.supp.
+# Exits non-zero if any step fails; the others still
+# run, so one report shows everything. Works on a fresh Debian 12 machine:
+# installs what it needs first.
+#
+#   bash scripts/test.sh            everything
+#   FLO_TEST_SKIP_SANITIZERS=1 bash scripts/test.sh   the normal build only
+set -uo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+cd "$FLO_ROOT" || exit 1
+
+SAN_SUITES=(--suite unit --suite integration --suite stress --suite mpi)
+failed=()
+t_start=$(date +%s)
+
+# step NAME COMMAND...: run it, report its time, remember a failure.
+step() {
+    local name=$1 t0 rc
+    shift
+    echo
+    echo "==> $name"
+    t0=$(date +%s)
+    "$@"
+    rc=$?
+    if [[ $rc -eq 0 ]]; then
+        echo "==> $name: ok ($(($(date +%s) - t0)) s)"
+    else
+        echo "==> $name: FAILED (exit $rc, $(($(date +%s) - t0)) s)"
+        failed+=("$name")
+    fi
+    return $rc
+}
+
+# The sanitizer runtimes of GCC 12 cannot map their shadow memory with the
+# largest address-space randomisation of recent kernels; run the tests
+# without randomisation when the system lets us (containers may not).
+NORAND=()
+if setarch "$(uname -m)" -R true >/dev/null 2>&1; then
+    NORAND=(setarch "$(uname -m)" -R)
+fi
+
+step "install dependencies" bash scripts/install-deps.sh || exit 1
+
+# ---- 1. Normal build, warnings are errors ---------------------------------
+if step "configure build/" flo_meson_setup build -Dwerror=true &&
+    step "compile build/" ninja -C build; then
+    step "test build/ (all suites)" \
+        meson test -C build --print-errorlogs
+fi
+
+# ---- 2. and 3. Sanitizer builds -------------------------------------------
+if [[ "${FLO_TEST_SKIP_SANITIZERS:-0}" != 1 ]]; then
+    SAN_OPTS=(-Dcuda=disabled -Dnccl=disabled -Db_lundef=false)
+
+    if step "configure build-asan/" flo_meson_setup build-asan \
+            "${SAN_OPTS[@]}" -Db_sanitize=address,undefined &&
+        step "compile build-asan/" ninja -C build-asan; then
+        ASAN_OPTIONS="halt_on_error=1:abort_on_error=1:detect_leaks=1"
+        ASAN_OPTIONS+=":strict_string_checks=1:check_initialization_order=1"
+        ASAN_OPTIONS+=":print_summary=1"
+        LSAN_OPTIONS="suppressions=$FLO_ROOT/scripts/lsan.supp"
+        LSAN_OPTIONS+=":print_suppressions=0"
+        export LSAN_OPTIONS UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
+        step "test build-asan/ (ASan+UBSan)" \
+            env ASAN_OPTIONS="$ASAN_OPTIONS" "${NORAND[@]}" \
+            meson test -C build-asan --print-errorlogs \
+            --timeout-multiplier 3 --suite unit --suite integration \
+            --suite stress
+        # Open MPI unloads its components at MPI_Finalize, so what they
+        # keep until exit shows up as leaks from unknown modules that no
+        # suppression can name: the mpi suite runs without leak checks
+        # (every other check stays on; the other suites check leaks).
+        step "test build-asan/ (ASan+UBSan, mpi suite)" \
+            env ASAN_OPTIONS="$ASAN_OPTIONS:detect_leaks=0" \
+            "${NORAND[@]}" \
+            meson test -C build-asan --print-errorlogs \
+            --timeout-multiplier 3 --suite mpi
+    fi
+
+    if step "configure build-tsan/" flo_meson_setup build-tsan \
+            "${SAN_OPTS[@]}" -Db_sanitize=thread &&
+        step "compile build-tsan/" ninja -C build-tsan; then
+        TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1"
+        TSAN_OPTIONS+=":suppressions=$FLO_ROOT/scripts/tsan.supp"
+        TSAN_OPTIONS+=":print_suppressions=0"
+        step "test build-tsan/ (TSan)" \
+            env TSAN_OPTIONS="$TSAN_OPTIONS" \
+            "${NORAND[@]}" \
+            meson test -C build-tsan --print-errorlogs \
+            --timeout-multiplier 5 "${SAN_SUITES[@]}"
+    fi
+fi
+
+echo
+echo "==> total $(($(date +%s) - t_start)) s"
+if [[ ${#failed[@]} -gt 0 ]]; then
+    echo "==> FAILED steps:"
+    printf '      %s\n' "${failed[@]}"
+    exit 1
+fi
+echo "==> all steps passed"
