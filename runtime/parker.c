@@ -63,7 +63,9 @@ bool flo__parker_wake(flo__parker *p)
     /* A sleeper already signaled counts as awake: report false so that
      * the waker looks for another sleeper instead of losing its wake-up
      * on this one. */
-    if (!p->signaled) {
+    if (atomic_load(&p->sleeping) && !p->signaled) {
+        /* Re-checked under the lock: park clears `sleeping` under it, so
+         * a wake-up never lands on a thread that has already left. */
         p->signaled = 1;
         pthread_cond_signal(&p->cv);
         woke = true;

@@ -154,6 +154,30 @@ static void loc_push(flo_runtime *rt, flo__worker *self, flo__task *t)
         flo__ws_push(rt, l->ws, self, t);
         return;
     }
+    /* One device can run it: nothing to estimate or account. */
+    {
+        int only = -1, n = 0;
+        for (int d = 0; d < rt->ndevices && n < 2; d++) {
+            flo__device *dev = rt->devices[d];
+            unsigned need = dev->kind == FLO_DEVICE_HOST ? FLO__ELIG_HOST
+                                                         : FLO__ELIG_CUDA;
+            if ((t->eligible & need) && dev->nworkers > 0 &&
+                (t->device < 0 || t->device == d)) {
+                only = d;
+                n++;
+            }
+        }
+        if (n == 1 && rt->devices[only]->kind != FLO_DEVICE_HOST) {
+            static _Thread_local unsigned rr1;
+            flo__device *dev = rt->devices[only];
+            flo__ws_push_to(rt, l->ws,
+                            rt->workers[dev->first_worker +
+                                        (int)(rr1++ %
+                                              (unsigned)dev->nworkers)],
+                            t);
+            return;
+        }
+    }
     for (int d = 0; d < rt->ndevices; d++) {
         flo__device *dev = rt->devices[d];
         unsigned need = dev->kind == FLO_DEVICE_HOST ? FLO__ELIG_HOST

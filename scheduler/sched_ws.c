@@ -145,14 +145,15 @@ void flo__ws_push(flo_runtime *rt, flo__ws *ws, flo__worker *self,
 static flo__task *adopt(flo_runtime *rt, ws_worker *p, flo__task *chain)
 {
     flo__task *first = chain;
+    int extra = 0;
     unsigned elig = 0;
+
     if (!chain)
         return NULL;
     chain = chain->next;
-    if (chain)
-        elig = chain->eligible; /* Read before anyone can steal it. */
     while (chain) {
         flo__task *n = chain->next;
+        unsigned e = chain->eligible; /* Read before a thief can take it. */
         if (!flo__deque_push(&p->dq, chain)) {
             /* Out of memory growing the deque: keep the rest in the
              * shared inbox for later. */
@@ -163,9 +164,14 @@ static flo__task *adopt(flo_runtime *rt, ws_worker *p, flo__task *chain)
             }
             break;
         }
+        elig |= e;
+        extra++;
         chain = n;
     }
-    if (elig)
+    /* The batch may have been meant for several workers that now sleep:
+     * wake one per extra task (each call returns at once when nobody
+     * sleeps). */
+    for (int i = 0; i < extra && i < rt->nworkers; i++)
         flo__wake_for(rt, elig);
     return first;
 }
@@ -188,6 +194,11 @@ static flo__task *steal(flo_runtime *rt, flo__ws *ws, flo__worker *w)
         if (flo__deque_maybe_nonempty(&pv->dq) &&
             (t = flo__deque_steal(&pv->dq))) {
             FLO__STAT_ADD(w->st.steals, 1);
+            /* More left there: wake another thief (wake-up chain). */
+            if (flo__deque_maybe_nonempty(&pv->dq))
+                flo__wake_for(rt, w->kind == FLO_DEVICE_HOST
+                                      ? FLO__ELIG_HOST
+                                      : FLO__ELIG_CUDA);
             return t;
         }
         if (!flo__inbox_empty(&pv->shared) &&
