@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "collectives/algo/algo.h"
 #include "collectives/comm/comm_internal.h"
 
 #define OP_SUM(a, b) ((a) + (b))
@@ -97,38 +98,10 @@ void flo__red_accum(void *dst, const void *src, size_t n, flo_dtype t,
 
 void flo__red_identity(void *out, flo_dtype t, flo_redop op)
 {
-    /* One variable per type; memcpy keeps the aliasing rules happy. */
-    int32_t i32;
-    int64_t i64;
-    uint32_t u32;
-    uint64_t u64;
-    float f32;
-    double f64;
-
-    switch (op) {
-    case FLO_SUM:
-        i32 = 0; i64 = 0; u32 = 0; u64 = 0; f32 = 0.0f; f64 = 0.0;
-        break;
-    case FLO_PROD:
-        i32 = 1; i64 = 1; u32 = 1; u64 = 1; f32 = 1.0f; f64 = 1.0;
-        break;
-    case FLO_MIN:
-        i32 = INT32_MAX; i64 = INT64_MAX; u32 = UINT32_MAX;
-        u64 = UINT64_MAX; f32 = INFINITY; f64 = INFINITY;
-        break;
-    default: /* FLO_MAX */
-        i32 = INT32_MIN; i64 = INT64_MIN; u32 = 0; u64 = 0;
-        f32 = -INFINITY; f64 = -INFINITY;
-        break;
-    }
-    switch (t) {
-    case FLO_I32: memcpy(out, &i32, sizeof(i32)); break;
-    case FLO_I64: memcpy(out, &i64, sizeof(i64)); break;
-    case FLO_U32: memcpy(out, &u32, sizeof(u32)); break;
-    case FLO_U64: memcpy(out, &u64, sizeof(u64)); break;
-    case FLO_F32: memcpy(out, &f32, sizeof(f32)); break;
-    default: memcpy(out, &f64, sizeof(f64)); break;
-    }
+    /* One definition of the identities for the whole layer: the array
+     * algorithms' (0, 1, the type's max for min, its lowest for max). */
+    flo__scalar s = flo__algo_identity(t, op);
+    memcpy(out, s.b, flo_dtype_size(t));
 }
 
 void flo__red_fold(void *total, const void *src, size_t n, flo_dtype t,
