@@ -15,7 +15,6 @@
 
 #include "scheduler/queues.h"
 
-#define RR_RUN 16
 
 typedef struct ws_worker {
     flo__deque dq;
@@ -109,16 +108,22 @@ void flo__ws_push(flo_runtime *rt, flo__ws *ws, flo__worker *self,
     }
     if (self && flo__worker_can_run(self, t) &&
         flo__deque_push(&ws->pw[self->id]->dq, t)) {
-        flo__wake_for(rt, elig);
+        /* A worker releasing successors after its task (not inside it)
+         * runs the first one itself next: wake a thief only for surplus
+         * work, or when the task that pushed keeps the worker busy. */
+        flo__deque *dq = &ws->pw[self->id]->dq;
+        if (atomic_load_explicit(&self->in_task, memory_order_relaxed) ||
+            atomic_load_explicit(&dq->bottom, memory_order_relaxed) -
+                    atomic_load_explicit(&dq->top, memory_order_relaxed) >=
+                2)
+            flo__wake_for(rt, elig);
         return;
     }
-    /* Round-robin over the workers that can run it, in runs of
-     * RR_RUN tasks per worker: one inbox line moves between cores per
-     * run instead of per task, and thieves balance the rest. */
+    /* Round-robin over the workers that can run it. (Runs of several
+     * tasks per inbox measured no better on 2 cores.) */
     for (int i = 0; i < rt->nworkers; i++) {
         unsigned k = atomic_fetch_add_explicit(&ws->rr, 1,
-                                               memory_order_relaxed) /
-                     RR_RUN;
+                                               memory_order_relaxed);
         target = rt->workers[k % (unsigned)rt->nworkers];
         if (flo__worker_can_run(target, t))
             break;

@@ -11,6 +11,10 @@ extern "C" int flo__algo_cuda_temp_bytes(int dt, uint64_t n, int ordinal,
                                          size_t *bytes)
 {
     int prev = -1;
+    /* A size query launches nothing: an error left over from an earlier
+     * call on this thread (seen: a failed allocation elsewhere) must not
+     * be taken for its own. */
+    (void)cudaGetLastError();
     cudaError_t e = cudaGetDevice(&prev);
     if (e != cudaSuccess)
         return (int)e;
