@@ -112,6 +112,27 @@ void flo__comm_task_done(void *arg, flo_status st)
     atomic_fetch_sub_explicit(&c->users, 1, memory_order_release);
 }
 
+flo_status flo__comm_submit(flo_comm *c, const flo_task_desc *desc,
+                            flo_event *out)
+{
+    flo_status st;
+
+    atomic_fetch_add(&c->users, 1);
+    st = flo_task_submit(c->rt, desc, out);
+    if (st != FLO_OK)
+        atomic_fetch_sub(&c->users, 1);
+    return st;
+}
+
+flo_access flo__comm_write_mode(const flo_comm *c, flo_data h, size_t bytes)
+{
+    size_t size = 0;
+
+    if (flo_data_size(c->rt, h, &size) == FLO_OK && size == bytes)
+        return FLO_WRITE;
+    return FLO_READ_WRITE;
+}
+
 flo_status flo__comm_scratch(flo_comm *c, size_t bytes, void **out)
 {
     if (bytes > c->scratch_bytes) {

@@ -115,6 +115,14 @@ void flo__comm_break(flo_comm *c, flo_status st, uint64_t from,
 uint64_t flo__comm_timeout_ns(const flo_comm *c);
 /* Completion callback for every task submitted for c: arg is c. */
 void flo__comm_task_done(void *arg, flo_status st);
+/* Submit a task on c's behalf: c counts it as a user until its callback
+ * (which the caller set: flo__comm_task_done or one that ends with the
+ * same decrement) runs; nothing is counted when submission fails. */
+flo_status flo__comm_submit(flo_comm *c, const flo_task_desc *desc,
+                            flo_event *out);
+/* WRITE when a collective overwrites all of h (bytes == its size), else
+ * READ_WRITE so that the bytes past what it writes are kept. */
+flo_access flo__comm_write_mode(const flo_comm *c, flo_data h, size_t bytes);
 /* Grow c->scratch to at least bytes (host task only). */
 flo_status flo__comm_scratch(flo_comm *c, size_t bytes, void **out);
 

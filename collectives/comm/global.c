@@ -78,10 +78,8 @@ static flo_status submit_exchange(flo_comm *c, int kind, flo_dtype t,
     desc.device = 0;
     desc.callback = flo__comm_task_done;
     desc.callback_arg = c;
-    atomic_fetch_add(&c->users, 1);
-    st = flo_task_submit(c->rt, &desc, ev);
+    st = flo__comm_submit(c, &desc, ev);
     if (st != FLO_OK) {
-        atomic_fetch_sub(&c->users, 1);
         /* The local part is in but the exchange is not: the other ranks
          * would wait for this one. */
         flo__comm_break(c, st, c->ncoll, "submitting the exchange of "

@@ -251,17 +251,6 @@ static int acc_add(flo_access_desc *acc, int *n, flo_data h, flo_access m)
     return (*n)++;
 }
 
-/* WRITE when the collective overwrites the whole handle, else READ_WRITE
- * so that the bytes past what it writes are kept. */
-static flo_access write_mode(const flo_comm *c, flo_data h, size_t bytes)
-{
-    size_t size = 0;
-
-    if (flo_data_size(c->rt, h, &size) == FLO_OK && size == bytes)
-        return FLO_WRITE;
-    return FLO_READ_WRITE;
-}
-
 static flo_status host_submit(flo_comm *c, const flo__coll_op *op,
                               flo_event *out)
 {
@@ -271,7 +260,6 @@ static flo_status host_submit(flo_comm *c, const flo__coll_op *op,
     size_t es = flo_dtype_size(op->dtype);
     size_t sz = (size_t)c->size;
     int n = 0;
-    flo_status st;
 
     if (c->nranks > 1) {
         /* MPI counts are ints. */
@@ -310,14 +298,15 @@ static flo_status host_submit(flo_comm *c, const flo__coll_op *op,
                 a.sidx[i] = (int8_t)acc_add(acc, &n, op->send[i], FLO_READ);
             else
                 a.ridx[i] = (int8_t)acc_add(
-                    acc, &n, op->recv[i], write_mode(c, op->recv[i], nr));
+                    acc, &n, op->recv[i],
+                    flo__comm_write_mode(c, op->recv[i], nr));
             continue;
         }
         a.sidx[i] = (int8_t)acc_add(acc, &n, op->send[i], FLO_READ);
         if (op->kind == FLO__COLL_REDUCE && p != op->root)
             continue;
         a.ridx[i] = (int8_t)acc_add(acc, &n, op->recv[i],
-                                    write_mode(c, op->recv[i], nr));
+                                    flo__comm_write_mode(c, op->recv[i], nr));
     }
     acc_add(acc, &n, c->reg->seq[0], FLO_READ_WRITE);
 
@@ -329,11 +318,7 @@ static flo_status host_submit(flo_comm *c, const flo__coll_op *op,
     desc.device = 0;
     desc.callback = flo__comm_task_done;
     desc.callback_arg = c;
-    atomic_fetch_add(&c->users, 1);
-    st = flo_task_submit(c->rt, &desc, out);
-    if (st != FLO_OK)
-        atomic_fetch_sub(&c->users, 1);
-    return st;
+    return flo__comm_submit(c, &desc, out);
 }
 
 static flo_status host_init(flo_comm *c)

@@ -399,15 +399,6 @@ static const flo_kernel dev_kernels[FLO__COLL_KIND_COUNT] = {
 static const flo_kernel join_kernel = {.name = "coll_join",
                                        .host = join_task};
 
-static flo_access write_mode(const flo_comm *c, flo_data h, size_t bytes)
-{
-    size_t size = 0;
-
-    if (flo_data_size(c->rt, h, &size) == FLO_OK && size == bytes)
-        return FLO_WRITE;
-    return FLO_READ_WRITE;
-}
-
 static flo_status nccl_submit(flo_comm *c, const flo__coll_op *op,
                               flo_event *out)
 {
@@ -443,8 +434,9 @@ static flo_status nccl_submit(flo_comm *c, const flo__coll_op *op,
 
         if (op->kind == FLO__COLL_BCAST) {
             acc[n].data = op->send[i];
-            acc[n].mode = p == op->root ? FLO_READ
-                                        : write_mode(c, op->send[i], nr);
+            acc[n].mode = p == op->root
+                              ? FLO_READ
+                              : flo__comm_write_mode(c, op->send[i], nr);
             if (p == op->root)
                 a.sidx = n++;
             else
@@ -459,7 +451,7 @@ static flo_status nccl_submit(flo_comm *c, const flo__coll_op *op,
                     a.ridx = a.sidx;
                 } else {
                     acc[n].data = op->recv[i];
-                    acc[n].mode = write_mode(c, op->recv[i], nr);
+                    acc[n].mode = flo__comm_write_mode(c, op->recv[i], nr);
                     a.ridx = n++;
                 }
             }
@@ -494,10 +486,8 @@ static flo_status nccl_submit(flo_comm *c, const flo__coll_op *op,
                 desc.callback_arg = &ns->dev[i];
             }
         }
-        atomic_fetch_add(&c->users, 1);
-        st = flo_task_submit(c->rt, &desc, &evs[i]);
+        st = flo__comm_submit(c, &desc, &evs[i]);
         if (st != FLO_OK) {
-            atomic_fetch_sub(&c->users, 1);
             if (a.slot != NULL)
                 atomic_store(&a.slot->state, SLOT_FREE);
             break;
@@ -524,10 +514,8 @@ static flo_status nccl_submit(flo_comm *c, const flo__coll_op *op,
     desc.device = 0;
     desc.callback = flo__comm_task_done;
     desc.callback_arg = c;
-    atomic_fetch_add(&c->users, 1);
-    st = flo_task_submit(c->rt, &desc, out);
+    st = flo__comm_submit(c, &desc, out);
     if (st != FLO_OK) {
-        atomic_fetch_sub(&c->users, 1);
         /* The GPU tasks are in: the collective goes on, unobserved. */
         FLO__WARN("collective #%llu: join task not submitted (%s)",
                   (unsigned long long)c->ncoll, flo_status_str(st));
