@@ -143,9 +143,15 @@ static void run_seq(const seq_cfg *c, seq_out *o)
             /* The host reads and writes in the middle of the sequence:
              * brings the data home and invalidates device copies. */
             uint32_t *p = NULL;
-            assert_int_equal(
-                flo_data_acquire(rt, h[a], FLO_READ_WRITE, (void **)&p),
-                FLO_OK);
+            flo_status ast =
+                flo_data_acquire(rt, h[a], FLO_READ_WRITE, (void **)&p);
+            if (ast != FLO_OK) {
+                char m[256];
+                flo_wait_all(rt);
+                flo_error_message(rt, FLO_EVENT_NULL, m, sizeof m);
+                fail_msg("acquire after task %d: %s; first task error: %s",
+                         t, flo_status_str(ast), m);
+            }
             p[c->elems / 2] += 7u;
             assert_int_equal(flo_data_release(rt, h[a]), FLO_OK);
         }
