@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "device/cuda/cuda_backend.h"
 #include "runtime/rt.h"
@@ -298,14 +299,22 @@ static bool other_valid(const flo__data *e, int node)
  */
 static flo_status evict_one(flo__cuda_dev *cd, const flo__data *self)
 {
+    bool busy = false;
+
     for (int pass = 0; pass < 3; pass++) {
         flo__replica *best = NULL;
         uint64_t best_use = UINT64_MAX;
         for (flo__replica *r = cd->resident; r; r = r->lru_next) {
             flo__data *e = flo__cuda_rep_data(r, cd->node);
-            if (e == self || pthread_mutex_trylock(&e->coh_lock) != 0)
+            if (e == self)
                 continue;
+            if (pthread_mutex_trylock(&e->coh_lock) != 0) {
+                busy = true;
+                continue;
+            }
             bool ok = r->users == 0;
+            if (!ok)
+                busy = true;
             if (ok) {
                 bool clean = other_valid(e, cd->node);
                 if (pass == 0)
@@ -345,7 +354,10 @@ static flo_status evict_one(flo__cuda_dev *cd, const flo__data *self)
         pthread_mutex_unlock(&e->coh_lock);
         return st;
     }
-    return FLO_ENOMEM;
+    /* Replicas in use by tasks in flight (here, or as the source of a
+     * peer copy to another GPU) or locked by another worker will become
+     * free: say so, so that the caller waits instead of failing. */
+    return busy ? FLO_EBUSY : FLO_ENOMEM;
 }
 
 static flo_status pool_alloc_locked(flo__cuda_dev *cd, size_t bytes,
@@ -433,6 +445,8 @@ flo_status flo__cuda_pool_alloc(flo__cuda_dev *cd, size_t bytes, void **out)
         int old = set_device(cd->ordinal);
         st = pool_alloc_locked(cd, bytes, NULL, &p);
         restore_device(old, cd->ordinal);
+        if (st == FLO_EBUSY)
+            st = FLO_ENOMEM;
     }
     pthread_mutex_unlock(&cd->mem_mu);
     if (st == FLO_OK)
@@ -467,18 +481,40 @@ void flo__cuda_pool_usage(flo__cuda_dev *cd, size_t *held, size_t *in_use)
     pthread_mutex_unlock(&cd->mem_mu);
 }
 
+/* How long an allocation waits for replicas pinned by tasks in flight
+ * before it fails with FLO_ENOMEM. Bounded: the worker that could
+ * release them may itself wait for a lock this caller holds. */
+#define ALLOC_WAIT_NS (500ull * 1000 * 1000)
+
 flo_status flo__cuda_replica_alloc(flo__cuda_dev *cd, flo__data *d)
 {
     flo__replica *r = &d->rep[cd->node];
+    uint64_t t0 = 0;
     void *p = NULL;
-    pthread_mutex_lock(&cd->mem_mu);
-    flo_status st = pool_alloc_locked(cd, d->bytes, d, &p);
-    if (st == FLO_OK) {
-        r->ptr = p;
-        resident_add(cd, r);
+    flo_status st;
+
+    for (;;) {
+        pthread_mutex_lock(&cd->mem_mu);
+        st = pool_alloc_locked(cd, d->bytes, d, &p);
+        if (st == FLO_OK) {
+            r->ptr = p;
+            resident_add(cd, r);
+        }
+        pthread_mutex_unlock(&cd->mem_mu);
+        if (st != FLO_EBUSY)
+            return st;
+        /* Called by cd's own worker: its tasks in flight may hold what
+         * it needs, and only it completes them. Let it drain them first
+         * (cuda_execute does, then retries); wait only for others. */
+        if (cd->inflight > 0)
+            return FLO_ENOMEM;
+        if (!t0)
+            t0 = flo__now_ns();
+        else if (flo__now_ns() - t0 > ALLOC_WAIT_NS)
+            return FLO_ENOMEM;
+        struct timespec ts = {0, 50000}; /* 50 us */
+        nanosleep(&ts, NULL);
     }
-    pthread_mutex_unlock(&cd->mem_mu);
-    return st;
 }
 
 void flo__cuda_replica_free(flo__device *dev, flo__replica *r, size_t bytes)
