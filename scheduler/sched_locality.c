@@ -32,6 +32,7 @@ typedef struct locality {
      * completion). */
     _Atomic int64_t queued[FLO__MAX_NODES];
     model_ent model[MODEL_SLOTS];
+    atomic_uint rr_dev; /* Round-robin among a device's workers. */
 } locality;
 
 static uintptr_t model_key(const flo__task *t, flo_device_kind kind)
@@ -119,6 +120,16 @@ static double transfer_ns(flo_runtime *rt, const flo__task *t, int node)
     return ns;
 }
 
+/* Can device d run t (kind, workers, device affinity)? */
+static bool device_can_run(flo_runtime *rt, const flo__task *t, int d)
+{
+    flo__device *dev = rt->devices[d];
+    unsigned need = dev->kind == FLO_DEVICE_HOST ? FLO__ELIG_HOST
+                                                 : FLO__ELIG_CUDA;
+    return (t->eligible & need) && dev->nworkers > 0 &&
+           (t->device < 0 || t->device == d);
+}
+
 static flo_status loc_init(flo_runtime *rt, void **priv)
 {
     locality *l = calloc(1, sizeof(*l));
@@ -158,33 +169,22 @@ static void loc_push(flo_runtime *rt, flo__worker *self, flo__task *t)
     {
         int only = -1, n = 0;
         for (int d = 0; d < rt->ndevices && n < 2; d++) {
-            flo__device *dev = rt->devices[d];
-            unsigned need = dev->kind == FLO_DEVICE_HOST ? FLO__ELIG_HOST
-                                                         : FLO__ELIG_CUDA;
-            if ((t->eligible & need) && dev->nworkers > 0 &&
-                (t->device < 0 || t->device == d)) {
+            if (device_can_run(rt, t, d)) {
                 only = d;
                 n++;
             }
         }
         if (n == 1 && rt->devices[only]->kind != FLO_DEVICE_HOST) {
-            static _Thread_local unsigned rr1;
-            flo__device *dev = rt->devices[only];
             flo__ws_push_to(rt, l->ws,
-                            rt->workers[dev->first_worker +
-                                        (int)(rr1++ %
-                                              (unsigned)dev->nworkers)],
+                            flo__pick_device_worker(rt, only, &l->rr_dev),
                             t);
             return;
         }
     }
     for (int d = 0; d < rt->ndevices; d++) {
         flo__device *dev = rt->devices[d];
-        unsigned need = dev->kind == FLO_DEVICE_HOST ? FLO__ELIG_HOST
-                                                     : FLO__ELIG_CUDA;
         double q, est, fin;
-        if (!(t->eligible & need) || dev->nworkers == 0 ||
-            (t->device >= 0 && t->device != d))
+        if (!device_can_run(rt, t, d))
             continue;
         q = (double)atomic_load_explicit(&l->queued[d],
                                          memory_order_relaxed);
@@ -206,13 +206,9 @@ static void loc_push(flo_runtime *rt, flo__worker *self, flo__task *t)
         flo__ws_push(rt, l->ws, self, t);
         return;
     }
-    {
-        static _Thread_local unsigned rr;
-        flo__device *dev = rt->devices[best_dev];
-        flo__worker *w = rt->workers[dev->first_worker +
-                                     (int)(rr++ % (unsigned)dev->nworkers)];
-        flo__ws_push_to(rt, l->ws, w, t);
-    }
+    flo__ws_push_to(rt, l->ws, flo__pick_device_worker(rt, best_dev,
+                                                       &l->rr_dev),
+                    t);
 }
 
 static flo__task *loc_pop(flo_runtime *rt, flo__worker *w)

@@ -80,9 +80,13 @@ static flo_status stage_release(flo__cuda_dev *cd, int i, cudaStream_t s)
     return st;
 }
 
-/* Host memory -> dst on cd, through the staging buffers, on cd->h2d. */
-static flo_status copy_from_host(flo__cuda_dev *cd, void *dst, const void *src,
-                                 size_t bytes)
+/* src -> dst on cd through the staging buffers, the writes on cd->h2d.
+ * src is host memory (copied into staging by the CPU) or, when
+ * from_device, GPU memory on a device without peer access (read into
+ * staging synchronously; the caller made sure it is complete). */
+static flo_status copy_via_staging(flo__cuda_dev *cd, void *dst,
+                                   const void *src, size_t bytes,
+                                   bool from_device)
 {
     size_t off = 0;
     while (off < bytes) {
@@ -91,34 +95,11 @@ static flo_status copy_from_host(flo__cuda_dev *cd, void *dst, const void *src,
         flo_status st = stage_take(cd, &i);
         if (st)
             return st;
-        memcpy(cd->stage[i], (const char *)src + off, n);
-        st = FLO__CUDA(cudaMemcpyAsync((char *)dst + off, cd->stage[i], n,
-                                       cudaMemcpyHostToDevice, cd->h2d));
-        if (st)
-            return st;
-        st = stage_release(cd, i, cd->h2d);
-        if (st)
-            return st;
-        off += n;
-    }
-    return FLO_OK;
-}
-
-/* GPU memory on another device, without peer access -> dst on cd:
- * a synchronous read into staging, then an asynchronous write. The
- * caller made sure the source is complete. */
-static flo_status copy_staged(flo__cuda_dev *cd, void *dst, const void *src,
-                              size_t bytes)
-{
-    size_t off = 0;
-    while (off < bytes) {
-        size_t n = FLO__MIN(bytes - off, cd->stage_bytes);
-        int i;
-        flo_status st = stage_take(cd, &i);
-        if (st)
-            return st;
-        st = FLO__CUDA(cudaMemcpy(cd->stage[i], (const char *)src + off, n,
-                                  cudaMemcpyDefault));
+        if (from_device)
+            st = FLO__CUDA(cudaMemcpy(cd->stage[i], (const char *)src + off,
+                                      n, cudaMemcpyDefault));
+        else
+            memcpy(cd->stage[i], (const char *)src + off, n);
         if (st)
             return st;
         st = FLO__CUDA(cudaMemcpyAsync((char *)dst + off, cd->stage[i], n,
@@ -188,7 +169,7 @@ static flo_status fill(flo__cuda_dev *cd, flo__data *d, flo__cuda_op *op,
     }
     if (src == 0) {
         trace_copy_begin(cd, op, cd->h2d, cd->row_h2d);
-        st = copy_from_host(cd, r->ptr, d->rep[0].ptr, d->bytes);
+        st = copy_via_staging(cd, r->ptr, d->rep[0].ptr, d->bytes, false);
         trace_copy_end(op, cd->h2d, d->bytes);
         atomic_fetch_add_explicit(&rt->bytes_h2d, d->bytes,
                                   memory_order_relaxed);
@@ -206,7 +187,7 @@ static flo_status fill(flo__cuda_dev *cd, flo__data *d, flo__cuda_op *op,
                 return st;
         }
         trace_copy_begin(cd, op, cd->h2d, cd->row_h2d);
-        st = copy_staged(cd, r->ptr, rs->ptr, d->bytes);
+        st = copy_via_staging(cd, r->ptr, rs->ptr, d->bytes, true);
         trace_copy_end(op, cd->h2d, d->bytes);
         atomic_fetch_add_explicit(&rt->bytes_d2h, d->bytes,
                                   memory_order_relaxed);
