@@ -5,6 +5,12 @@
  * handle's coh_lock. The dependency rules guarantee that a writer never
  * runs concurrently with another task using the same handle, so a task
  * that finds its replica already valid needs no lock.
+ *
+ * No lock is held across a copy: the host side takes coh_lock to decide
+ * and to publish a copy home, and waits for it unlocked (see the
+ * home_* fields of flo__data). Lock order: coh_lock, then a backend's
+ * locks (mem_mu or the staging queue lock, never both), then an event
+ * pool's spin lock.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -27,6 +33,129 @@ void flo__coh_mark_written(flo__data *d, int node)
     d->ever_written = true;
 }
 
+flo__device *flo__coh_xfer_dev(const flo_runtime *rt)
+{
+    for (int i = 1; rt && i < rt->ndevices; i++)
+        if (rt->devices[i] && rt->devices[i]->xfer)
+            return rt->devices[i];
+    return NULL;
+}
+
+flo_status flo__coh_host_alloc(flo_runtime *rt, flo__data *d)
+{
+    flo__replica *r = &d->rep[0];
+    flo__device *x = rt->cfg.pin_host ? flo__coh_xfer_dev(rt) : NULL;
+
+    if (r->ptr)
+        return FLO_OK;
+    if (d->bytes > SIZE_MAX - FLO__CACHELINE)
+        return FLO_ENOMEM;
+    if (x) {
+        r->ptr = x->xfer->host_alloc(x, d->bytes);
+        if (r->ptr) {
+            d->host_pin = FLO__PIN_ALLOC;
+            return FLO_OK;
+        }
+    }
+    r->ptr = aligned_alloc(FLO__CACHELINE, (d->bytes + FLO__CACHELINE - 1) /
+                                               FLO__CACHELINE *
+                                               FLO__CACHELINE);
+    d->host_pin = x ? FLO__PIN_FAILED : FLO__PIN_NONE;
+    return r->ptr ? FLO_OK : FLO_ENOMEM;
+}
+
+/*
+ * Wait for the copy home in flight (d->home_tok) without the lock; the
+ * first waiter back publishes the result. Called and returns with
+ * d->coh_lock held; the status of the copy.
+ */
+static flo_status home_wait(flo_runtime *rt, flo__data *d)
+{
+    void *tok = d->home_tok;
+    int src = d->home_src;
+    flo__device *dev = rt->devices[src];
+    flo_status st;
+
+    d->home_waiters++;
+    pthread_mutex_unlock(&d->coh_lock);
+    st = dev->xfer->home_wait(dev, tok);
+    pthread_mutex_lock(&d->coh_lock);
+    if (!d->home_done) {
+        d->home_done = true;
+        d->home_st = st;
+        d->rep[src].users--;
+        if (st == FLO_OK) {
+            atomic_fetch_add_explicit(&rt->bytes_d2h, d->bytes,
+                                      memory_order_relaxed);
+            if (atomic_load(&d->rep[src].state) == FLO__REP_OWNER)
+                atomic_store(&d->rep[src].state, FLO__REP_SHARED);
+            atomic_store_explicit(&d->rep[0].state, FLO__REP_SHARED,
+                                  memory_order_release);
+        }
+    }
+    st = d->home_st;
+    if (--d->home_waiters == 0) {
+        dev->xfer->home_release(dev, tok);
+        d->home_tok = NULL;
+        d->home_done = false;
+    }
+    return st;
+}
+
+/* Start a copy home from a valid GPU replica (caller holds coh_lock and
+ * found none in flight). FLO_OK with d->home_tok set; or the error of the
+ * last source tried. Backends without transfer services copy
+ * synchronously (under the lock) and publish here. */
+static flo_status home_start(flo_runtime *rt, flo__data *d)
+{
+    flo__replica *r = &d->rep[0];
+    flo_status st = FLO_EINTERNAL;
+    int src = -1;
+
+    for (int i = 1; i < rt->ndevices && st != FLO_OK; i++) {
+        flo__device *dev = rt->devices[i];
+        flo__replica *rs = &d->rep[i];
+        if (atomic_load_explicit(&rs->state, memory_order_relaxed) ==
+            FLO__REP_INVALID)
+            continue;
+        src = i;
+        if (!dev->xfer) {
+            st = dev->ops->copy_to_host(dev, r->ptr, rs->ptr, d->bytes);
+            if (st == FLO_OK) {
+                atomic_fetch_add_explicit(&rt->bytes_d2h, d->bytes,
+                                          memory_order_relaxed);
+                if (atomic_load(&rs->state) == FLO__REP_OWNER)
+                    atomic_store(&rs->state, FLO__REP_SHARED);
+                atomic_store_explicit(&r->state, FLO__REP_SHARED,
+                                      memory_order_release);
+            }
+            continue;
+        }
+        /* The source stays allocated (not evictable) until published. */
+        rs->users++;
+        st = dev->xfer->home_start(dev, d, r->ptr,
+                                   flo__pin_is_locked(d->host_pin),
+                                   &d->home_tok);
+        if (st != FLO_OK) {
+            rs->users--;
+            d->home_tok = NULL;
+            continue;
+        }
+        d->home_src = i;
+        d->home_waiters = 0;
+        d->home_done = false;
+    }
+    if (src < 0)
+        FLO__ERR("data handle %u: no valid replica", d->slot);
+    return st;
+}
+
+/*
+ * Lock discipline: coh_lock is held to decide and to publish, never
+ * across a copy: a GPU worker preparing another task on this handle
+ * takes it too. While a copy home is in flight rep[0] stays INVALID, so
+ * no GPU picks the host as a source and no reader on the host uses it.
+ */
 flo_status flo__coh_host_prepare(flo_runtime *rt, flo__data *d,
                                  flo_access mode, void **ptr)
 {
@@ -41,50 +170,36 @@ flo_status flo__coh_host_prepare(flo_runtime *rt, flo__data *d,
         return FLO_OK;
     }
     pthread_mutex_lock(&d->coh_lock);
-    s = atomic_load_explicit(&r->state, memory_order_relaxed);
-    if (!r->ptr && !d->user_ptr && d->bytes > SIZE_MAX - FLO__CACHELINE) {
-        st = FLO_ENOMEM;
-        goto out;
-    }
     if (!r->ptr) {
-        r->ptr = d->user_ptr ? d->user_ptr
-                             : aligned_alloc(FLO__CACHELINE,
-                                             (d->bytes + FLO__CACHELINE - 1) /
-                                                 FLO__CACHELINE *
-                                                 FLO__CACHELINE);
-        if (!r->ptr) {
-            st = FLO_ENOMEM;
+        if (d->user_ptr)
+            r->ptr = d->user_ptr;
+        else if ((st = flo__coh_host_alloc(rt, d)) != FLO_OK)
             goto out;
-        }
     }
-    if (s == FLO__REP_INVALID && (mode & FLO_READ)) {
+    while ((mode & FLO_READ) &&
+           atomic_load_explicit(&r->state, memory_order_relaxed) ==
+               FLO__REP_INVALID) {
         if (!d->ever_written) {
             memset(r->ptr, 0, d->bytes);
-        } else {
-            /* Any valid replica will do; a GPU that failed returns an
-             * error, and another valid copy may still be readable. */
-            int src = -1;
-            st = FLO_EINTERNAL;
-            for (int i = 1; i < rt->ndevices && st != FLO_OK; i++) {
-                if (atomic_load_explicit(&d->rep[i].state,
-                                         memory_order_relaxed) ==
-                    FLO__REP_INVALID)
-                    continue;
-                src = i;
-                st = rt->devices[i]->ops->copy_to_host(
-                    rt->devices[i], r->ptr, d->rep[i].ptr, d->bytes);
-            }
-            if (src < 0)
-                FLO__ERR("data handle %u: no valid replica", d->slot);
+            atomic_store_explicit(&r->state, FLO__REP_SHARED,
+                                  memory_order_release);
+            break;
+        }
+        if (!d->home_tok) {
+            /* Published synchronously (no transfer services)? */
+            st = home_start(rt, d);
             if (st != FLO_OK)
                 goto out;
-            atomic_fetch_add_explicit(&rt->bytes_d2h, d->bytes,
-                                      memory_order_relaxed);
-            if (atomic_load(&d->rep[src].state) == FLO__REP_OWNER)
-                atomic_store(&d->rep[src].state, FLO__REP_SHARED);
+            if (!d->home_tok)
+                continue;
+        } else if (d->home_done && d->home_st != FLO_OK) {
+            st = d->home_st; /* A failed copy others still wait on. */
+            goto out;
         }
-        atomic_store_explicit(&r->state, FLO__REP_SHARED,
-                              memory_order_release);
+        /* Join the copy in flight (ours or another thread's). */
+        st = home_wait(rt, d);
+        if (st != FLO_OK)
+            goto out;
     }
     if (mode & FLO_WRITE)
         flo__coh_mark_written(d, 0);
@@ -104,8 +219,16 @@ void flo__coh_free_replicas(flo_runtime *rt, flo__data *d)
         r->ptr = NULL;
         atomic_store(&r->state, FLO__REP_INVALID);
     }
-    if (d->owned)
+    /* Every task and copy using the host memory has finished (retire
+     * waited for them), so it may be unpinned or freed. */
+    flo__device *x = flo__coh_xfer_dev(rt);
+    if (d->owned && d->host_pin == FLO__PIN_ALLOC && x)
+        x->xfer->host_free(x, d->rep[0].ptr);
+    else if (d->owned)
         free(d->rep[0].ptr);
+    else if (d->host_pin == FLO__PIN_REG && x)
+        x->xfer->host_unpin(x, d->user_ptr);
+    d->host_pin = FLO__PIN_NONE;
     d->rep[0].ptr = NULL;
     atomic_store(&d->rep[0].state, FLO__REP_INVALID);
     pthread_mutex_unlock(&d->coh_lock);

@@ -37,6 +37,53 @@ typedef struct flo__replica {
     struct flo__replica *lru_prev, *lru_next; /* Backend's LRU list. */
 } flo__replica;
 
+/* How a handle's host memory is page-locked (flo__data.host_pin). */
+enum {
+    FLO__PIN_NONE = 0,   /* Pageable (not asked, or opted out). */
+    FLO__PIN_REG = 1,    /* Registered by the runtime: unpin at retire. */
+    FLO__PIN_EXT = 2,    /* Already page-locked by the user: leave it. */
+    FLO__PIN_ALLOC = 3,  /* Runtime-owned, from xfer->host_alloc. */
+    FLO__PIN_FAILED = 4  /* Pinning was tried and failed: pageable. */
+};
+
+static inline bool flo__pin_is_locked(int how)
+{
+    return how == FLO__PIN_REG || how == FLO__PIN_EXT ||
+           how == FLO__PIN_ALLOC;
+}
+
+/*
+ * Optional transfer services of a backend (flo__device.xfer, NULL when
+ * the backend has none; the host backend has none). They let the core
+ * pin host memory and copy replicas home without including backend
+ * headers.
+ *
+ * A copy home is split in three so that no lock is held across it:
+ * home_start is called under the data's coh_lock (it only enqueues),
+ * home_wait without any lock (several threads may wait on one token at
+ * once), home_release under the coh_lock once every waiter returned.
+ */
+typedef struct flo__device_xfer_ops {
+    /* Page-lock [ptr, ptr + bytes) for every GPU; returns FLO__PIN_REG,
+     * FLO__PIN_EXT (someone else already did) or FLO__PIN_FAILED. Any
+     * thread, no lock. */
+    int (*host_pin)(flo__device *dev, void *ptr, size_t bytes);
+    /* Undo a FLO__PIN_REG; no copy may still use the memory. */
+    void (*host_unpin)(flo__device *dev, void *ptr);
+    /* Page-locked host memory (NULL on failure), and its release. */
+    void *(*host_alloc)(flo__device *dev, size_t bytes);
+    void (*host_free)(flo__device *dev, void *ptr);
+    /* Start copying d's replica on dev into host memory dst (d->bytes);
+     * dst_locked: dst is page-locked. Caller holds d->coh_lock and keeps
+     * the source replica alive (users) until the copy is waited for. */
+    flo_status (*home_start)(flo__device *dev, flo__data *d, void *dst,
+                             bool dst_locked, void **token);
+    /* Wait for a started copy; its status. No lock held. */
+    flo_status (*home_wait)(flo__device *dev, void *token);
+    /* Free a token (caller holds the data's coh_lock; no waiter left). */
+    void (*home_release)(flo__device *dev, void *token);
+} flo__device_xfer_ops;
+
 /*
  * A device backend. An op a backend does not support is a stub returning
  * FLO_ENOTSUP (never NULL), except the optional ones marked so.
@@ -80,13 +127,15 @@ struct flo__device {
     double h2d_bw, d2h_bw;     /* Bytes per ns, measured or nominal. */
     void *priv;                /* Backend state. */
     flo_runtime *rt;
+    /* Optional transfer services, or NULL (set at probe, then fixed). */
+    const flo__device_xfer_ops *xfer;
 };
 
 /* A data handle's state. Identity fields are immutable after register. */
 struct flo__data {
     flo_runtime *rt;
     uint32_t slot;
-    _Atomic uint32_t gen;      /* Bumped at unregister. */
+    _Atomic uint64_t gen;      /* Bumped at unregister (64 bits). */
     bool inited;               /* Locks initialised (slot first used). */
     size_t bytes;
     void *user_ptr;            /* Registered memory, or NULL if owned. */
@@ -105,6 +154,23 @@ struct flo__data {
     /* Coherence state, under coh_lock (never held while dep_lock is). */
     pthread_mutex_t coh_lock;
     bool ever_written;         /* False: contents are zeros / user's. */
+    /* FLO__PIN_*: how rep[0].ptr is page-locked. Set at register (before
+     * the handle is returned) or, for runtime-owned memory, under
+     * coh_lock when the host copy is allocated; reset at retire. */
+    uint8_t host_pin;
+    /*
+     * A copy home in flight (host replica being filled from home_src),
+     * under coh_lock. While home_tok is set, rep[0] stays INVALID and
+     * rep[home_src].users holds the source; every thread that needs the
+     * host copy counts itself in home_waiters and waits on the same
+     * token without the lock. The first to return publishes (home_done,
+     * home_st, states); the last to leave releases the token.
+     */
+    void *home_tok;
+    int home_src;
+    int home_waiters;
+    bool home_done;
+    flo_status home_st;
     flo__replica rep[FLO__MAX_NODES];
 };
 
@@ -115,8 +181,15 @@ flo_status flo__coh_host_prepare(flo_runtime *rt, flo__data *d,
 /* After a task on node wrote d: node becomes owner, others invalid.
  * Caller holds d->coh_lock. */
 void flo__coh_mark_written(flo__data *d, int node);
-/* Free every non-host replica (unregister, finalize). */
+/* Free every non-host replica (unregister, finalize); unpin or free
+ * the host memory the runtime pinned or allocated. */
 void flo__coh_free_replicas(flo_runtime *rt, flo__data *d);
+/* The device offering transfer services (the first GPU), or NULL. */
+flo__device *flo__coh_xfer_dev(const flo_runtime *rt);
+/* Allocate d's runtime-owned host copy (page-locked when rt pins host
+ * memory, else aligned_alloc); sets rep[0].ptr and host_pin. Caller
+ * holds d->coh_lock. FLO_ENOMEM. */
+flo_status flo__coh_host_alloc(flo_runtime *rt, flo__data *d);
 
 /* ---- What a backend may ask of a task -------------------------------- */
 

@@ -1,6 +1,8 @@
 /*
  * Flotilla - configuration: defaults, then FLO_* environment overrides.
  */
+#include <limits.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -45,6 +47,19 @@ static bool parse_devices(const char *s, flo_device_mask *out)
     return true;
 }
 
+/* An integer setting: values beyond int become INT_MIN/INT_MAX, which
+ * every range check refuses (never truncated into range). */
+static bool env_int(const char *name, long *out)
+{
+    if (!flo__env_int(name, out))
+        return false;
+    if (*out > INT_MAX)
+        *out = INT_MAX;
+    else if (*out < INT_MIN)
+        *out = INT_MIN;
+    return true;
+}
+
 /* Apply the environment to *c. Strings point into the environment; the
  * runtime copies what it keeps. */
 static void apply_env(flo_config *c)
@@ -53,35 +68,37 @@ static void apply_env(flo_config *c)
     size_t sz;
     const char *s;
 
-    if (flo__env_int("FLO_HOST_WORKERS", &v))
+    if (env_int("FLO_HOST_WORKERS", &v))
         c->host_workers = (int)v;
     if ((s = flo__env_str("FLO_SCHED")) && !parse_sched(s, &c->sched))
         FLO__WARN("ignoring FLO_SCHED=%s (eager, ws, locality)", s);
     if ((s = flo__env_str("FLO_DEVICES")) && !parse_devices(s, &c->devices))
         FLO__WARN("ignoring FLO_DEVICES=%s (auto, host, cuda)", s);
-    if (flo__env_int("FLO_BIND", &v))
+    if (env_int("FLO_BIND", &v))
         c->bind_workers = v != 0;
     if ((s = flo__env_str("FLO_TRACE")))
         c->trace_path = s;
-    if (flo__env_int("FLO_STATS", &v))
+    if (env_int("FLO_STATS", &v))
         c->stats = v != 0;
     if ((s = flo__env_str("FLO_GPUS"))) {
         /* A count ("2") or a list of ordinals ("0,2,3"). */
         if (strchr(s, ','))
             c->gpu_list = s;
-        else if (flo__env_int("FLO_GPUS", &v))
+        else if (env_int("FLO_GPUS", &v))
             c->gpus = (int)v;
     }
-    if (flo__env_int("FLO_STREAMS_PER_GPU", &v))
+    if (env_int("FLO_STREAMS_PER_GPU", &v))
         c->streams_per_gpu = (int)v;
     if (flo__env_size("FLO_GPU_MEM_LIMIT", &sz))
         c->gpu_mem_limit = sz;
-    if (flo__env_int("FLO_LOGICAL_GPUS", &v))
+    if (env_int("FLO_LOGICAL_GPUS", &v))
         c->logical_gpus = (int)v;
     if ((s = flo__env_str("FLO_TOPOLOGY")))
         c->topology = s;
-    if (flo__env_int("FLO_LOG_LEVEL", &v))
+    if (env_int("FLO_LOG_LEVEL", &v))
         c->log_level = (int)v;
+    if (env_int("FLO_PIN_HOST", &v))
+        c->pin_host = v != 0;
     if ((s = flo__env_str("FLO_COLL_TIMEOUT"))) {
         char *end;
         double d = strtod(s, &end);
@@ -140,8 +157,12 @@ flo_status flo__config_resolve(const flo_config *in, flo_config *out)
         FLO__ERR("log_level %d out of range (0..3)", c.log_level);
         return FLO_EINVAL;
     }
-    if (c.coll_timeout_s < 0) {
-        FLO__ERR("coll_timeout_s must not be negative");
+    if (!(c.coll_timeout_s >= 0) || isinf(c.coll_timeout_s)) {
+        FLO__ERR("coll_timeout_s must be a finite number of seconds >= 0");
+        return FLO_EINVAL;
+    }
+    if (c.pin_host != 0 && c.pin_host != 1) {
+        FLO__ERR("pin_host %d out of range (0 or 1)", c.pin_host);
         return FLO_EINVAL;
     }
     if (c.coll_timeout_s == 0)

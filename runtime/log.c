@@ -46,10 +46,12 @@ bool flo__env_int(const char *name, long *out)
     x = strtol(v, &end, 10);
     while (isspace((unsigned char)*end))
         end++;
-    if (errno || end == v || *end) {
+    if ((errno && errno != ERANGE) || end == v || *end) {
         FLO__WARN("ignoring %s=%s: not an integer", name, v);
         return false;
     }
+    /* A value beyond long reads as LONG_MIN/LONG_MAX (strtol): out of
+     * every range, so the setting it feeds is refused, not truncated. */
     *out = x;
     return true;
 }

@@ -57,11 +57,14 @@ struct flo__task {
     atomic_int pending;        /* Predecessors left + 1 while submitting. */
     atomic_int refs;           /* Completion + data handles' references. */
     _Atomic(flo__edge *) succ; /* Successors, or FLO__EDGES_CLOSED. */
-    _Atomic uint32_t gen;      /* Bumped when the record is freed. */
+    _Atomic uint64_t gen;      /* Bumped when the record is freed. */
     uint32_t index;            /* Slot in rt->task_slabs. */
     atomic_int state;
     atomic_uint flags;
-    atomic_int cancel;         /* Status of a failed predecessor, or 0. */
+    /* 0, or the status the task finishes with instead of running:
+     * FLO_ECANCELED (a predecessor failed) or the error that prevented
+     * its dependencies from being recorded (FLO_ENOMEM). */
+    atomic_int cancel;
     atomic_int status;         /* Final flo_status, valid once DONE. */
     uint32_t epoch;            /* rt->fail_epoch at submission. */
 
@@ -94,6 +97,36 @@ struct flo__task {
 #define FLO__TASK_SLAB 256
 #define FLO__TASK_MAX_SLABS 65535 /* Index + 1 fits in 24 bits. */
 
+/*
+ * Handles (flo_data, flo_event) are two 64-bit words:
+ *   id  = [runtime serial : 40][slot index + 1 : 24]
+ *   gen = the slot's generation, 64 bits, bumped each time the slot is
+ *         recycled.
+ * A slot's generation only grows, so a stale handle can equal a live
+ * one only after 2^64 recycles of one slot. Serials come from a
+ * process-wide 64-bit counter truncated to 40 bits: a handle of a
+ * finalized runtime can be mistaken for one of another runtime only
+ * after 2^40 flo_init calls in one process. docs/architecture.md has the
+ * argument and the figures.
+ */
+#define FLO__ID_INDEX_BITS 24
+#define FLO__ID_INDEX_MASK ((UINT64_C(1) << FLO__ID_INDEX_BITS) - 1)
+#define FLO__SERIAL_MASK ((UINT64_C(1) << 40) - 1)
+
+static inline uint64_t flo__id_make(uint64_t serial, uint32_t index)
+{
+    return (serial << FLO__ID_INDEX_BITS) | (uint64_t)(index + 1);
+}
+static inline uint64_t flo__id_serial(uint64_t id)
+{
+    return id >> FLO__ID_INDEX_BITS;
+}
+/* Slot index, or UINT32_MAX for an id without one (0 in its low bits). */
+static inline uint32_t flo__id_index(uint64_t id)
+{
+    return (uint32_t)(id & FLO__ID_INDEX_MASK) - 1;
+}
+
 /* Per-thread caches of task records and edges, one per (thread,
  * runtime). Only the owning thread touches the lists. */
 typedef struct flo__tcache {
@@ -108,9 +141,6 @@ typedef struct flo__tcache {
     /* Tasks submitted through this cache; written by its thread only,
      * summed by flo_stats_get. */
     _Atomic uint64_t submitted;
-    /* Task names copied for the trace (only when tracing): content hash
-     * and interned copy, open addressing. */
-    struct flo__name_ent *names;
 } flo__tcache;
 
 /* ---- Workers ---------------------------------------------------------- */
@@ -169,18 +199,36 @@ extern const flo__sched_ops flo__sched_locality;
 
 /* ---- Failures remembered for events whose records were recycled ------ */
 
-#define FLO__FAIL_RING 4096
+/* One failed or canceled task: kept until finalize in an open-addressing
+ * table keyed by the event (runtime.fails), so its event reports the
+ * failure however many tasks fail or are canceled after it. */
 typedef struct flo__failure {
-    uint64_t event;
-    uint32_t epoch;
+    uint64_t id, gen;     /* The event; id 0: empty slot. */
+    uint64_t seq;         /* Order of recording (1, 2, ...). */
     flo_status status;
-    char *msg;
+    bool reported;        /* Returned by flo_event_wait/query. */
+    char *msg;            /* NULL for cancellations (message rebuilt). */
 } flo__failure;
+
+/* An outstanding flo_data_acquire (list under the data's dep_lock). */
+typedef struct flo__acq {
+    struct flo__acq *next;
+    flo__task *task;      /* Its pseudo-task. */
+    pthread_t thread;     /* The acquiring thread. */
+    flo_access mode;
+    /* The data's last writer right after the acquire was recorded: for a
+     * read acquire, a later read acquire by the same thread that sees the
+     * same last writer cannot wait for this one. */
+    flo__task *writer;
+} flo__acq;
 
 /* ---- The runtime --------------------------------------------------------- */
 
 struct flo_runtime {
-    uint16_t serial;        /* Tag in every handle of this runtime. */
+    uint64_t serial;        /* Tag in every handle (40 bits, never 0). */
+    /* First generation of new task and data slots (0; tests start it
+     * near old limits through FLO__TEST_GEN_BASE). */
+    uint64_t gen_base;
     flo_config cfg;         /* Resolved (environment applied). */
     char *trace_path;       /* Owned copy. */
     uint64_t t_origin;
@@ -223,11 +271,15 @@ struct flo_runtime {
     pthread_mutex_t wait_mu;
     pthread_cond_t wait_cv;
 
-    /* Failure records (ring) and the first error since the last
-     * flo_wait_all; under fail_mu. */
+    /* Failure records (hash table, grown at half load, freed at
+     * finalize) and the first error since the last flo_wait_all; under
+     * fail_mu. */
     pthread_mutex_t fail_mu;
-    flo__failure fails[FLO__FAIL_RING];
-    unsigned nfails;
+    flo__failure *fails;
+    size_t fails_cap, nfails;
+    uint64_t fail_seq;             /* Last seq handed out. */
+    uint64_t ack_seq;              /* fail_seq at the last flo_wait_all
+                                      that reported an error. */
     atomic_int have_first_error;
     /* Failures cancel the dependents submitted in the same epoch; a
      * flo_wait_all that reports errors starts a new epoch, so data that

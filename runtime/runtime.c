@@ -3,6 +3,7 @@
  * (topology, devices and their workers, the policy), flo_finalize takes
  * them down in reverse order.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,16 +14,39 @@
 flo_status flo__data_table_init(flo_runtime *rt);
 flo_status flo__wait_quiescent(flo_runtime *rt);
 
-/* Tags handles with their runtime; 0 is never used. */
-static atomic_uint next_serial = 1;
+flo_status flo__failures_unreported(flo_runtime *rt, char **msg);
 
-static uint16_t new_serial(void)
+/* Tags handles with their runtime (40 bits of it; 0 is never used). A
+ * handle of one runtime reads as another's only after 2^40 flo_init calls
+ * in one process (docs/architecture.md). */
+static _Atomic uint64_t next_serial = 1;
+
+/* Test hooks, documented in docs/architecture.md: FLO__TEST_SERIAL_NEXT
+ * sets the serial the next runtime gets, FLO__TEST_GEN_BASE the first
+ * generation of its task and data slots, so that tests reach the old
+ * 16- and 24-bit limits without billions of cycles. */
+static uint64_t env_u64(const char *name, uint64_t dflt)
 {
-    unsigned s;
+    const char *v = getenv(name);
+    char *end;
+    unsigned long long x;
+
+    if (!v || !*v)
+        return dflt;
+    x = strtoull(v, &end, 0);
+    return *end ? dflt : (uint64_t)x;
+}
+
+static uint64_t new_serial(void)
+{
+    uint64_t s, forced = env_u64("FLO__TEST_SERIAL_NEXT", 0);
+
+    if (forced)
+        atomic_store(&next_serial, forced);
     do {
-        s = atomic_fetch_add(&next_serial, 1) & 0xffffu;
+        s = atomic_fetch_add(&next_serial, 1) & FLO__SERIAL_MASK;
     } while (s == 0);
-    return (uint16_t)s;
+    return s;
 }
 
 static flo_status add_host(flo_runtime *rt)
@@ -109,9 +133,13 @@ flo_status flo_init(const flo_config *cfg, flo_runtime **out)
 
     if (!out)
         return FLO_EINVAL;
-    rt = calloc(1, sizeof(*rt));
+    /* The runtime holds cache-line aligned members. */
+    rt = aligned_alloc(FLO__CACHELINE,
+                       (sizeof(*rt) + FLO__CACHELINE - 1) / FLO__CACHELINE *
+                           FLO__CACHELINE);
     if (!rt)
         return FLO_ENOMEM;
+    memset(rt, 0, sizeof(*rt));
     st = flo__config_resolve(cfg, &rt->cfg);
     if (st != FLO_OK) {
         free(rt);
@@ -120,6 +148,7 @@ flo_status flo_init(const flo_config *cfg, flo_runtime **out)
     if (rt->cfg.log_level > atomic_load(&flo__log_level))
         atomic_store(&flo__log_level, rt->cfg.log_level);
     rt->serial = new_serial();
+    rt->gen_base = env_u64("FLO__TEST_GEN_BASE", 0);
     rt->t_origin = flo__now_ns();
     rt->mpi_size = rt->node_size = 1;
     pthread_mutex_init(&rt->pool_mu, NULL);
@@ -134,6 +163,16 @@ flo_status flo_init(const flo_config *cfg, flo_runtime **out)
         goto fail;
     }
     if (rt->cfg.trace_path) {
+        /* Refuse a path the trace could not be written to now rather
+         * than lose the trace at finalize. */
+        FILE *f = fopen(rt->cfg.trace_path, "a");
+        if (!f) {
+            FLO__ERR("cannot write the trace file '%s': %s",
+                     rt->cfg.trace_path, strerror(errno));
+            st = FLO_EINVAL;
+            goto fail;
+        }
+        fclose(f);
         rt->trace_path = strdup(rt->cfg.trace_path);
         if (!rt->trace_path ||
             flo__trace_create(rt->trace_path, rt->t_origin, &rt->trace)) {
@@ -208,8 +247,9 @@ flo_status flo_init(const flo_config *cfg, flo_runtime **out)
         flo__sched_stop_workers(rt);
         goto fail;
     }
-    FLO__INFO("runtime %u: %d host workers, %d GPU workers, policy %s",
-              rt->serial, rt->nhost_workers, rt->ngpu_workers,
+    FLO__INFO("runtime %llu: %d host workers, %d GPU workers, policy %s",
+              (unsigned long long)rt->serial, rt->nhost_workers,
+              rt->ngpu_workers,
               rt->sched_ops->name);
     *out = rt;
     return FLO_OK;
@@ -239,7 +279,11 @@ flo_status flo_finalize(flo_runtime *rt)
         if (w)
             return FLO_EDEADLK;
     }
-    st = flo_wait_all(rt);
+    /* Wait for everything, then report the first failure that no call
+     * returned: neither a flo_wait_all nor a wait or query of its own
+     * event (cancellations go with the failure that caused them). */
+    flo__wait_quiescent(rt);
+    st = flo__failures_unreported(rt, NULL);
     if (rt->coll_fini)
         rt->coll_fini(rt);
     rt->coll_fini = NULL;

@@ -10,25 +10,12 @@
 
 #define DATA_CHUNK 1024
 #define DATA_MAX_CHUNKS 16383 /* Slot + 1 fits in 24 bits. */
-#define ID_GEN_MASK ((1u << 24) - 1)
-
-typedef struct flo__acq {
-    struct flo__acq *next;
-    flo__task *task;
-    pthread_t thread;
-} flo__acq;
 
 flo_status flo__acquire_begin(flo_runtime *rt, flo__data *d, flo_access mode,
-                              flo__task **out);
+                              uint64_t gen, flo__acq *a, flo__task **out);
 void flo__acquire_end(flo__task *t);
 void flo__task_unref(flo_runtime *rt, flo__tcache *c, flo__task *t);
 void flo__edge_release(flo_runtime *rt, flo__tcache *c, flo__edge *e);
-
-static inline uint64_t data_id(uint16_t serial, uint32_t gen, uint32_t slot)
-{
-    return ((uint64_t)serial << 48) | ((uint64_t)(gen & ID_GEN_MASK) << 24) |
-           (uint64_t)(slot + 1);
-}
 
 flo_status flo__data_table_init(flo_runtime *rt)
 {
@@ -43,15 +30,15 @@ flo__data *flo__data_lookup(const flo_runtime *rt, flo_data h,
     uint32_t slot;
     flo__data *chunk, *d;
 
-    if (!rt || id == 0 || (id & 0xffffffu) == 0) {
+    if (!rt || id == 0 || (id & FLO__ID_INDEX_MASK) == 0) {
         *st = FLO_EINVAL;
         return NULL;
     }
-    if ((uint16_t)(id >> 48) != rt->serial) {
+    if (flo__id_serial(id) != rt->serial) {
         *st = FLO_EFOREIGN;
         return NULL;
     }
-    slot = (uint32_t)(id & 0xffffffu) - 1;
+    slot = flo__id_index(id);
     if (slot / DATA_CHUNK >= DATA_MAX_CHUNKS) {
         *st = FLO_EINVAL;
         return NULL;
@@ -63,8 +50,7 @@ flo__data *flo__data_lookup(const flo_runtime *rt, flo_data h,
         return NULL;
     }
     d = &chunk[slot % DATA_CHUNK];
-    if ((atomic_load_explicit(&d->gen, memory_order_acquire) &
-         ID_GEN_MASK) != ((id >> 24) & ID_GEN_MASK) ||
+    if (atomic_load_explicit(&d->gen, memory_order_acquire) != h.gen ||
         !atomic_load_explicit(&d->alive, memory_order_acquire)) {
         *st = FLO_ESTALE;
         return NULL;
@@ -92,6 +78,8 @@ static flo_status slot_new(flo_runtime *rt, flo__data **out)
                 goto out;
             }
             memset(chunk, 0, DATA_CHUNK * sizeof(flo__data));
+            for (int i = 0; i < DATA_CHUNK; i++)
+                atomic_init(&chunk[i].gen, rt->gen_base);
             atomic_store_explicit(&rt->data_chunks[slot / DATA_CHUNK], chunk,
                                   memory_order_release);
         }
@@ -174,16 +162,37 @@ static flo_status data_new(flo_runtime *rt, void *ptr, size_t bytes,
         atomic_store(&d->rep[0].state, FLO__REP_OWNER);
     }
     atomic_store_explicit(&d->alive, 1, memory_order_release);
-    out->id = data_id(rt->serial, atomic_load(&d->gen), d->slot);
+    out->id = flo__id_make(rt->serial, d->slot);
+    out->gen = atomic_load(&d->gen);
+    return FLO_OK;
+}
+
+flo_status flo_data_register_flags(flo_runtime *rt, void *ptr, size_t bytes,
+                                   unsigned flags, flo_data *out)
+{
+    flo_status st;
+    flo__data *d;
+    flo__device *x;
+
+    if (!ptr || (flags & ~FLO_DATA_NO_PIN))
+        return FLO_EINVAL;
+    st = data_new(rt, ptr, bytes, out);
+    if (st != FLO_OK)
+        return st;
+    /* Page-lock before the handle is returned: no task can use it yet,
+     * so host_pin needs no lock (submission publishes it to workers). A
+     * failure leaves the memory pageable (FLO__PIN_FAILED). */
+    x = flo__coh_xfer_dev(rt);
+    if (x && rt->cfg.pin_host && !(flags & FLO_DATA_NO_PIN) &&
+        (d = flo__data_lookup(rt, *out, &st)) != NULL)
+        d->host_pin = (uint8_t)x->xfer->host_pin(x, ptr, bytes);
     return FLO_OK;
 }
 
 flo_status flo_data_register(flo_runtime *rt, void *ptr, size_t bytes,
                              flo_data *out)
 {
-    if (!ptr)
-        return FLO_EINVAL;
-    return data_new(rt, ptr, bytes, out);
+    return flo_data_register_flags(rt, ptr, bytes, 0, out);
 }
 
 flo_status flo_data_alloc(flo_runtime *rt, size_t bytes, flo_data *out)
@@ -236,8 +245,9 @@ flo_status flo_data_acquire(flo_runtime *rt, flo_data h, flo_access mode,
     if (!a)
         return FLO_ENOMEM;
     atomic_fetch_add(&d->acquired, 1);
-    st = flo__acquire_begin(rt, d, mode, &t);
-    if (st == FLO_ENOMEM) {
+    st = flo__acquire_begin(rt, d, mode, h.gen, a, &t);
+    if (st == FLO_ENOMEM || st == FLO_ESTALE || st == FLO_EDEADLK) {
+        /* Nothing was recorded. */
         atomic_fetch_sub(&d->acquired, 1);
         free(a);
         return st;
@@ -245,12 +255,6 @@ flo_status flo_data_acquire(flo_runtime *rt, flo_data h, flo_access mode,
     st2 = flo__coh_host_prepare(rt, d, mode, &p);
     if (st == FLO_OK)
         st = st2;
-    a->task = t;
-    a->thread = pthread_self();
-    flo__spin_lock(&d->dep_lock);
-    a->next = d->acqs;
-    d->acqs = a;
-    flo__spin_unlock(&d->dep_lock);
     *ptr = p;
     return st;
 }
@@ -264,14 +268,12 @@ flo_status flo_data_release(flo_runtime *rt, flo_data h)
     d = flo__data_lookup(rt, h, &st);
     if (!d)
         return st;
+    /* Only the acquiring thread may release (its most recent acquire of
+     * d first). */
     flo__spin_lock(&d->dep_lock);
-    /* The caller's own acquire first; else any (released by another
-     * thread than the one that acquired). */
     for (pp = &d->acqs; *pp; pp = &(*pp)->next)
         if (pthread_equal((*pp)->thread, pthread_self()))
             break;
-    if (!*pp)
-        pp = &d->acqs;
     if (*pp) {
         a = *pp;
         *pp = a->next;
@@ -283,6 +285,66 @@ flo_status flo_data_release(flo_runtime *rt, flo_data h)
     flo__acquire_end(a->task);
     free(a);
     return FLO_OK;
+}
+
+/* ---- Lookahead hints ---------------------------------------------------
+ * A prefetch or a flush is a read-only task whose entry points do
+ * nothing: the dependency order places it after the last writer already
+ * submitted, and the backend's coherence makes the data valid where it
+ * runs before calling the (empty) entry point. A CUDA entry point that
+ * enqueues nothing completes once the fill copies have. */
+
+static void hint_noop(flo_task_ctx *ctx)
+{
+    FLO__UNUSED(ctx);
+}
+
+static const flo_kernel hint_kernel = {"flo:prefetch", hint_noop, hint_noop};
+
+static flo_status hint_submit(flo_runtime *rt, flo_data h, int device,
+                              const char *name)
+{
+    flo_task_desc desc = FLO_TASK_DESC_INIT;
+    flo_access_desc acc = {h, FLO_READ};
+    flo_status st;
+
+    desc.kernel = &hint_kernel;
+    desc.access = &acc;
+    desc.naccess = 1;
+    desc.device = device;
+    desc.name = name;
+    st = flo_task_submit(rt, &desc, NULL);
+    /* No worker for that device (e.g. host_workers busy elsewhere is not
+     * an error): a hint that cannot run is simply dropped. */
+    return st == FLO_ENODEV ? FLO_OK : st;
+}
+
+flo_status flo_data_prefetch(flo_runtime *rt, flo_data h, int device)
+{
+    flo_status st;
+    flo__data *d = flo__data_lookup(rt, h, &st);
+
+    if (!d)
+        return st;
+    if (device < 0 || device >= rt->ndevices)
+        return FLO_EINVAL;
+    /* Host-only: the host copy is the only one, nothing to move. */
+    if (rt->ngpu_workers == 0)
+        return FLO_OK;
+    return hint_submit(rt, h, device, device == 0 ? "flo:flush"
+                                                  : "flo:prefetch");
+}
+
+flo_status flo_data_flush(flo_runtime *rt, flo_data h)
+{
+    flo_status st;
+    flo__data *d = flo__data_lookup(rt, h, &st);
+
+    if (!d)
+        return st;
+    if (rt->ngpu_workers == 0)
+        return FLO_OK;
+    return hint_submit(rt, h, 0, "flo:flush");
 }
 
 /* Drop the dependency references a handle holds (all tasks finished). */
@@ -310,7 +372,7 @@ static void data_retire(flo_runtime *rt, flo__data *d)
     flo__task *t;
 
     /* Wait for every task using d, then bring the data home. */
-    flo__acquire_begin(rt, d, FLO_READ_WRITE, &t);
+    flo__acquire_begin(rt, d, FLO_READ_WRITE, 0, NULL, &t);
     if (d->user_ptr)
         flo__coh_host_prepare(rt, d, FLO_READ, &p);
     flo__acquire_end(t);
@@ -330,9 +392,19 @@ flo_status flo_data_unregister(flo_runtime *rt, flo_data h)
         return st;
     if (in_task(rt))
         return FLO_EDEADLK;
-    if (atomic_load(&d->acquired) > 0)
+    /* Submissions and acquires check alive under dep_lock and record
+     * themselves under the same lock hold; clearing alive under that lock
+     * splits them in two: those recorded before (the retire below waits
+     * for them; an outstanding acquire makes this call FLO_EBUSY instead)
+     * and those that fail with FLO_ESTALE. */
+    flo__spin_lock(&d->dep_lock);
+    if (d->acqs) {
+        flo__spin_unlock(&d->dep_lock);
         return FLO_EBUSY;
-    if (!atomic_compare_exchange_strong(&d->alive, &one, 0))
+    }
+    bool won = atomic_compare_exchange_strong(&d->alive, &one, 0);
+    flo__spin_unlock(&d->dep_lock);
+    if (!won)
         return FLO_ESTALE;
     data_retire(rt, d);
     slot_release(rt, d);

@@ -1,6 +1,7 @@
 /*
  * Flotilla - ready-queue building blocks (see queues.h).
  */
+#include <limits.h>
 #include <stdlib.h>
 
 #include "scheduler/queues.h"
@@ -205,5 +206,115 @@ flo__task *flo__heap_pop(flo__heap *h)
         atomic_store(&h->count, h->n);
     }
     pthread_mutex_unlock(&h->mu);
+    return t;
+}
+
+/* ---- Owner-only heap ----------------------------------------------------- */
+
+flo_status flo__lheap_init(flo__lheap *h, long cap)
+{
+    h->v = NULL;
+    h->n = h->cap = 0;
+    h->seq = 0;
+    if (cap > 0) {
+        h->v = malloc((size_t)cap * sizeof(*h->v));
+        if (!h->v)
+            return FLO_ENOMEM;
+        h->cap = cap;
+    }
+    return FLO_OK;
+}
+
+void flo__lheap_destroy(flo__lheap *h)
+{
+    free(h->v);
+    h->v = NULL;
+    h->n = h->cap = 0;
+}
+
+bool flo__lheap_push(flo__lheap *h, flo__task *t)
+{
+    long i;
+
+    if (h->n == h->cap) {
+        long cap = h->cap ? 2 * h->cap : 64;
+        flo__heap_ent *v = realloc(h->v, (size_t)cap * sizeof(*v));
+        if (!v)
+            return false;
+        h->v = v;
+        h->cap = cap;
+    }
+    i = h->n++;
+    h->v[i] = (flo__heap_ent){t->priority, h->seq++, t};
+    while (i > 0) {
+        long p = (i - 1) / 2;
+        flo__heap_ent tmp;
+        if (!before(&h->v[i], &h->v[p]))
+            break;
+        tmp = h->v[i];
+        h->v[i] = h->v[p];
+        h->v[p] = tmp;
+        i = p;
+    }
+    return true;
+}
+
+flo__task *flo__lheap_pop(flo__lheap *h)
+{
+    flo__task *t;
+    long i = 0;
+
+    if (h->n == 0)
+        return NULL;
+    t = h->v[0].t;
+    h->v[0] = h->v[--h->n];
+    for (;;) {
+        long l = 2 * i + 1, r = l + 1, m = i;
+        flo__heap_ent tmp;
+        if (l < h->n && before(&h->v[l], &h->v[m]))
+            m = l;
+        if (r < h->n && before(&h->v[r], &h->v[m]))
+            m = r;
+        if (m == i)
+            break;
+        tmp = h->v[i];
+        h->v[i] = h->v[m];
+        h->v[m] = tmp;
+        i = m;
+    }
+    return t;
+}
+
+int flo__pinq_top(flo__pinq *q, flo__lheap *h)
+{
+    flo__task *in = flo__inbox_take_fifo(&q->in);
+
+    if (in) {
+        /* Keep submission order: leftovers of an earlier failed move
+         * (q->local) go first. */
+        if (q->local) {
+            flo__task *last = q->local;
+            while (last->next)
+                last = last->next;
+            last->next = in;
+        } else {
+            q->local = in;
+        }
+    }
+    while (q->local && flo__lheap_push(h, q->local))
+        q->local = q->local->next;
+    if (h->n > 0)
+        return h->v[0].prio;
+    return q->local ? q->local->priority : INT_MIN;
+}
+
+flo__task *flo__pinq_pop_best(flo__pinq *q, flo__lheap *h)
+{
+    flo__task *t = flo__lheap_pop(h);
+    if (t)
+        return t;
+    t = q->local;
+    if (t)
+        q->local = t->next;
     return t;
 }

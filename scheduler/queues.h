@@ -123,6 +123,33 @@ bool flo__heap_push(flo__heap *h, flo__task *t);
 /* Pop the best task, or NULL. */
 flo__task *flo__heap_pop(flo__heap *h);
 
+/* ---- Owner-only priority heap (no lock): highest priority first, FIFO
+ * among equals. GPU workers move the tasks pinned to them (a pinq) into
+ * one so that they launch the most urgent first. The array grows by
+ * doubling and is never shrunk: no allocation per task in steady state.
+ * --------------------------------------------------------------------- */
+
+typedef struct flo__lheap {
+    flo__heap_ent *v;
+    long n, cap;
+    uint64_t seq;
+} flo__lheap;
+
+/* Reserve cap entries (0: none yet). FLO_ENOMEM if that fails. */
+flo_status flo__lheap_init(flo__lheap *h, long cap);
+void flo__lheap_destroy(flo__lheap *h);
+/* False if growing failed (t was not added). */
+bool flo__lheap_push(flo__lheap *h, flo__task *t);
+flo__task *flo__lheap_pop(flo__lheap *h);
+
+/* Priority of the best task pinned to q's owner, after moving what was
+ * pushed since into h (oldest first); INT_MIN if none. Owner only. If h
+ * cannot grow, the rest stays in q->local, served after h empties. */
+int flo__pinq_top(flo__pinq *q, flo__lheap *h);
+/* The best task pinned to the owner (call flo__pinq_top first), or
+ * NULL. Owner only. */
+flo__task *flo__pinq_pop_best(flo__pinq *q, flo__lheap *h);
+
 /* ---- The work-stealing policy's engine, reused by `locality` for the
  * tasks it places on the host and for pinned tasks. ------------------- */
 

@@ -3,7 +3,14 @@
  * only host workers can run, one for GPU-only tasks and one for tasks any
  * worker can run. Pinned tasks go to their worker's private FIFO. Simple
  * and strictly priority-ordered; every push and pop takes a queue's lock.
+ *
+ * A host worker serves its pinned FIFO first, then the shared heaps. A
+ * GPU worker moves its pinned tasks into a private heap (no lock) and
+ * serves whichever of that heap and the two shared heaps has the highest
+ * priority at its head (ties: pinned, then GPU-only, then either), so a
+ * GPU launches the most urgent ready task it may run.
  */
+#include <limits.h>
 #include <stdlib.h>
 
 #include "scheduler/queues.h"
@@ -11,6 +18,7 @@
 typedef struct eager {
     flo__heap q[3]; /* [0] host only, [1] GPU only, [2] either. */
     flo__pinq *pinned;
+    flo__lheap *gpu_pinned; /* [worker id]: GPU workers' private heaps. */
     FLO__ALIGNED atomic_uint rr_dev;
 } eager;
 
@@ -25,6 +33,15 @@ static flo_status eager_init(flo_runtime *rt, void **priv)
         free(e);
         return FLO_ENOMEM;
     }
+    e->gpu_pinned = calloc((size_t)rt->nworkers, sizeof(flo__lheap));
+    if (!e->gpu_pinned) {
+        free(e->pinned);
+        free(e);
+        return FLO_ENOMEM;
+    }
+    for (int i = 0; i < rt->nworkers; i++)
+        if (rt->workers[i]->kind != FLO_DEVICE_HOST)
+            (void)flo__lheap_init(&e->gpu_pinned[i], 256); /* Else grows. */
     for (int k = 0; k < 3; k++)
         flo__heap_init(&e->q[k]);
     *priv = e;
@@ -34,9 +51,11 @@ static flo_status eager_init(flo_runtime *rt, void **priv)
 static void eager_fini(flo_runtime *rt, void *priv)
 {
     eager *e = priv;
-    FLO__UNUSED(rt);
     for (int k = 0; k < 3; k++)
         flo__heap_destroy(&e->q[k]);
+    for (int i = 0; i < rt->nworkers; i++)
+        flo__lheap_destroy(&e->gpu_pinned[i]);
+    free(e->gpu_pinned);
     free(e->pinned);
     free(e);
 }
@@ -69,9 +88,49 @@ static void eager_push(flo_runtime *rt, flo__worker *self, flo__task *t)
     flo__wake_for(rt, elig);
 }
 
+static inline int heap_top(flo__heap *h)
+{
+    if (atomic_load_explicit(&h->count, memory_order_relaxed) == 0)
+        return INT_MIN;
+    return atomic_load_explicit(&h->top_prio, memory_order_relaxed);
+}
+
+/* A GPU worker: the best head among its pinned tasks and the two shared
+ * heaps it may serve. The shared heads are read without their locks: a
+ * concurrent pop may take the task first, then the next source is
+ * tried. */
+static flo__task *eager_pop_gpu(eager *e, flo__worker *w)
+{
+    flo__pinq *pq = &e->pinned[w->id];
+    flo__lheap *ph = &e->gpu_pinned[w->id];
+    flo__heap *own = &e->q[1], *any = &e->q[2];
+    int pp = flo__pinq_top(pq, ph);
+    int po = heap_top(own), pa = heap_top(any);
+    flo__task *t;
+
+    if (pp == INT_MIN && po == INT_MIN && pa == INT_MIN)
+        return NULL;
+    if (pp >= po && pp >= pa)
+        return flo__pinq_pop_best(pq, ph);
+    if (po >= pa) {
+        if ((t = flo__heap_pop(own)))
+            return t;
+    } else if ((t = flo__heap_pop(any))) {
+        return t;
+    }
+    /* Lost a race for a shared head: take whatever is left. */
+    if ((t = flo__pinq_pop_best(pq, ph)))
+        return t;
+    if ((t = flo__heap_pop(own)))
+        return t;
+    return flo__heap_pop(any);
+}
+
 static flo__task *eager_pop(flo_runtime *rt, flo__worker *w)
 {
     eager *e = rt->sched;
+    if (w->kind != FLO_DEVICE_HOST)
+        return eager_pop_gpu(e, w);
     flo__task *t = flo__pinq_pop(&e->pinned[w->id]);
     flo__heap *own = &e->q[w->kind == FLO_DEVICE_HOST ? 0 : 1];
     flo__heap *any = &e->q[2];

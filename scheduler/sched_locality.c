@@ -12,6 +12,12 @@
  * before the model decides. The task then goes to that device's worker
  * (GPU) or to the host work-stealing pool, whose engine this policy
  * reuses. Tasks only one device can run skip the estimate.
+ *
+ * The model learns from t_start/t_end of successful tasks in done():
+ * host tasks are timed by the worker loop; GPU tasks by the CUDA backend,
+ * from timed events around a sample of them (the first few of each name,
+ * then one in FLO_CUDA_TIME_EVERY), without tracing. GPU workers take
+ * their ready tasks by priority (flo__ws_pop).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -35,6 +41,9 @@ typedef struct locality {
     atomic_uint rr_dev; /* Round-robin among a device's workers. */
 } locality;
 
+/* Key: the task's name pointer, interned at submit (scheduler/names.h:
+ * equal names give one pointer whatever buffer the caller used, and it
+ * is never freed), the size class of its data and the device kind. */
 static uintptr_t model_key(const flo__task *t, flo_device_kind kind)
 {
     uint64_t b = t->bytes ? t->bytes : 1;

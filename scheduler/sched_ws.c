@@ -10,15 +10,23 @@
  *   cache-warm), from which idle workers of the same kind steal;
  * - otherwise (another thread): the `shared` inbox of a worker chosen
  *   round-robin; its owner or any thief moves the batch into a deque.
+ *
+ * A GPU worker serves by priority: it moves its pinned tasks into a
+ * private heap (no lock) and takes the best of that heap's head and the
+ * GPU heap's head when it is positive; then pinned tasks of priority 0,
+ * its deque, inboxes and stealing (whose tasks have priority 0: nonzero
+ * ones went to a heap); then the negative rest, best first. Host workers
+ * keep the order above (pinned FIFO first): their path is unchanged.
  */
+#include <limits.h>
 #include <stdlib.h>
 
 #include "scheduler/queues.h"
 
-
 typedef struct ws_worker {
     flo__deque dq;
     flo__pinq pinned;
+    flo__lheap gpu_pinned; /* GPU workers: pinned tasks by priority. */
     flo__inbox shared;
     unsigned rng;
 } ws_worker;
@@ -49,6 +57,10 @@ flo_status flo__ws_create(flo_runtime *rt, flo__ws **out)
         }
         atomic_init(&p->pinned.in.head, NULL);
         p->pinned.local = NULL;
+        /* GPU workers start with room for 256 pinned tasks (it grows). */
+        (void)flo__lheap_init(&p->gpu_pinned,
+                              rt->workers[i]->kind != FLO_DEVICE_HOST ? 256
+                                                                      : 0);
         atomic_init(&p->shared.head, NULL);
         p->rng = 0x9e3779b9u * (unsigned)(i + 1);
         ws->pw[i] = p;
@@ -62,6 +74,7 @@ void flo__ws_destroy(flo_runtime *rt, flo__ws *ws)
     for (int i = 0; i < rt->nworkers; i++) {
         if (ws->pw[i]) {
             flo__deque_destroy(&ws->pw[i]->dq);
+            flo__lheap_destroy(&ws->pw[i]->gpu_pinned);
             free(ws->pw[i]);
         }
     }
@@ -215,12 +228,53 @@ static flo__task *steal(flo_runtime *rt, flo__ws *ws, flo__worker *w)
     return NULL;
 }
 
+/* A GPU worker's pop: see the comment at the top. */
+static flo__task *ws_pop_gpu(flo_runtime *rt, flo__ws *ws, flo__worker *w)
+{
+    ws_worker *p = ws->pw[w->id];
+    flo__heap *h = &ws->prio[1];
+    int pp = flo__pinq_top(&p->pinned, &p->gpu_pinned);
+    int hp = INT_MIN;
+    flo__task *t;
+
+    if (atomic_load_explicit(&h->count, memory_order_relaxed) > 0)
+        hp = atomic_load_explicit(&h->top_prio, memory_order_relaxed);
+    if (pp > 0 || hp > 0) {
+        if (pp >= hp)
+            return flo__pinq_pop_best(&p->pinned, &p->gpu_pinned);
+        if ((t = flo__heap_pop(h)))
+            return t;
+        /* Lost the race for the head: serve the pinned one. */
+        if (pp != INT_MIN)
+            return flo__pinq_pop_best(&p->pinned, &p->gpu_pinned);
+    }
+    if (pp == 0)
+        return flo__pinq_pop_best(&p->pinned, &p->gpu_pinned);
+    if ((t = flo__deque_pop(&p->dq)))
+        return t;
+    if ((t = adopt(rt, p, flo__inbox_take_fifo(&p->shared))))
+        return t;
+    if ((t = steal(rt, ws, w)))
+        return t;
+    /* Only negative priorities (or nothing) left. */
+    if (pp != INT_MIN) {
+        if (atomic_load_explicit(&h->count, memory_order_relaxed) > 0 &&
+            atomic_load_explicit(&h->top_prio, memory_order_relaxed) > pp &&
+            (t = flo__heap_pop(h)))
+            return t;
+        return flo__pinq_pop_best(&p->pinned, &p->gpu_pinned);
+    }
+    return flo__heap_pop(h);
+}
+
 flo__task *flo__ws_pop(flo_runtime *rt, flo__ws *ws, flo__worker *w)
 {
     ws_worker *p = ws->pw[w->id];
     flo__heap *h = &ws->prio[w->kind == FLO_DEVICE_HOST ? 0 : 1];
     flo__task *t;
 
+    if (w->kind != FLO_DEVICE_HOST)
+        return ws_pop_gpu(rt, ws, w);
     if ((t = flo__pinq_pop(&p->pinned)))
         return t;
     if (atomic_load_explicit(&h->count, memory_order_relaxed) > 0 &&

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "runtime/rt.h"
+#include "scheduler/names.h"
 
 struct flo_task_ctx {
     flo_runtime *rt;
@@ -29,27 +30,16 @@ struct flo_task_ctx {
     flo_status failed;
 };
 
-/* ---- Handle encoding: [serial:16][gen:24][index + 1:24] ---------------- */
+/* Handle encoding: see runtime/rt.h (flo__id_make). An event is (id,
+ * gen): id names the runtime and the task record's slot, gen the
+ * record's incarnation. */
 
-#define ID_INDEX_BITS 24
-#define ID_GEN_BITS 24
-#define ID_GEN_MASK ((1u << ID_GEN_BITS) - 1)
-
-static inline uint64_t make_id(uint16_t serial, uint32_t gen, uint32_t idx)
+static inline flo_event make_event(const flo_runtime *rt, const flo__task *t)
 {
-    return ((uint64_t)serial << 48) |
-           ((uint64_t)(gen & ID_GEN_MASK) << ID_INDEX_BITS) |
-           (uint64_t)(idx + 1);
-}
-
-static inline uint16_t id_serial(uint64_t id) { return (uint16_t)(id >> 48); }
-static inline uint32_t id_gen(uint64_t id)
-{
-    return (uint32_t)(id >> ID_INDEX_BITS) & ID_GEN_MASK;
-}
-static inline uint32_t id_index(uint64_t id)
-{
-    return (uint32_t)(id & ((1u << ID_INDEX_BITS) - 1)) - 1;
+    flo_event ev;
+    ev.id = flo__id_make(rt->serial, t->index);
+    ev.gen = atomic_load_explicit(&t->gen, memory_order_relaxed);
+    return ev;
 }
 
 /* ---- Thread caches ------------------------------------------------------- */
@@ -57,7 +47,7 @@ static inline uint32_t id_index(uint64_t id)
 static _Thread_local flo__worker *tls_worker;
 static _Thread_local flo__tcache *tls_cache;
 static _Thread_local const flo_runtime *tls_cache_rt;
-static _Thread_local uint16_t tls_cache_serial;
+static _Thread_local uint64_t tls_cache_serial;
 
 void flo__set_self_worker(flo__worker *w)
 {
@@ -103,43 +93,6 @@ flo__tcache *flo__tcache_get(flo_runtime *rt)
     return c;
 }
 
-/* ---- Names kept for the trace ------------------------------------------ */
-
-#define NAME_SLOTS 512
-
-typedef struct flo__name_ent {
-    uint64_t hash;
-    const char *s;
-} flo__name_ent;
-
-/* The trace is written at finalize, after the user may have freed the
- * strings a task was named with: keep a copy of each distinct name, found
- * by content through the submitting thread's own table. */
-static const char *trace_name(flo_runtime *rt, flo__tcache *c,
-                              const char *name)
-{
-    uint64_t h = 1469598103934665603ull;
-
-    for (const char *p = name; *p; p++)
-        h = (h ^ (unsigned char)*p) * 1099511628211ull;
-    if (!c->names) {
-        c->names = calloc(NAME_SLOTS, sizeof(*c->names));
-        if (!c->names)
-            return flo__trace_intern(rt->trace, name);
-    }
-    for (unsigned i = 0; i < 16; i++) {
-        flo__name_ent *e = &c->names[(h + i) & (NAME_SLOTS - 1)];
-        if (!e->s) {
-            e->hash = h;
-            e->s = flo__trace_intern(rt->trace, name);
-            return e->s;
-        }
-        if (e->hash == h && !strcmp(e->s, name))
-            return e->s;
-    }
-    return flo__trace_intern(rt->trace, name);
-}
-
 /* ---- Task and edge pools --------------------------------------------- */
 
 #define CACHE_HIGH 256 /* Give half back to the pool above this. */
@@ -160,6 +113,7 @@ static bool task_slab_new(flo_runtime *rt, flo__tcache *c)
     for (int i = FLO__TASK_SLAB - 1; i >= 0; i--) {
         flo__task *t = &slab[i];
         t->index = (uint32_t)(k * FLO__TASK_SLAB + i);
+        atomic_init(&t->gen, rt->gen_base);
         t->next = c->tasks;
         c->tasks = t;
         c->ntasks++;
@@ -313,48 +267,130 @@ void flo__task_unref(flo_runtime *rt, flo__tcache *c, flo__task *t)
         task_free(rt, c, t);
 }
 
-/* Take a reference on the task an event names, if that task is still the
- * same incarnation; NULL when it finished and was recycled. */
-static flo__task *task_from_event(flo_runtime *rt, uint64_t id)
+/* The record an event's id points at, or NULL if it names none. */
+static flo__task *event_record(flo_runtime *rt, flo_event ev)
 {
-    uint32_t idx = id_index(id);
-    int k = (int)(idx / FLO__TASK_SLAB);
-    flo__task *slab, *t;
-    int r;
+    uint32_t idx = flo__id_index(ev.id);
+    int k;
+    flo__task *slab;
 
+    if (idx == UINT32_MAX)
+        return NULL;
+    k = (int)(idx / FLO__TASK_SLAB);
     if (k >= atomic_load_explicit(&rt->ntask_slabs, memory_order_acquire))
         return NULL;
     slab = atomic_load_explicit(&rt->task_slabs[k], memory_order_acquire);
-    t = &slab[idx % FLO__TASK_SLAB];
+    return &slab[idx % FLO__TASK_SLAB];
+}
+
+/* Take a reference on the task an event names, if that task is still the
+ * same incarnation; NULL when it finished and was recycled. */
+static flo__task *task_from_event(flo_runtime *rt, flo_event ev)
+{
+    flo__task *t = event_record(rt, ev);
+    int r;
+
+    if (!t)
+        return NULL;
     r = atomic_load_explicit(&t->refs, memory_order_relaxed);
     do {
         if (r <= 0)
             return NULL;
     } while (!atomic_compare_exchange_weak_explicit(
         &t->refs, &r, r + 1, memory_order_acq_rel, memory_order_relaxed));
-    if ((atomic_load_explicit(&t->gen, memory_order_acquire) &
-         ID_GEN_MASK) != id_gen(id)) {
+    if (atomic_load_explicit(&t->gen, memory_order_acquire) != ev.gen) {
         flo__task_unref(rt, flo__tcache_get(rt), t);
         return NULL;
     }
     return t;
 }
 
-/* ---- Failures ----------------------------------------------------------- */
+/* ---- Failures ------------------------------------------------------------ */
+
+/*
+ * Every failed or canceled task leaves a record keyed by its event, kept
+ * until finalize: an event's outcome must survive the recycling of its
+ * task record, and no number of later failures may push it out. The
+ * table is open addressing with linear probing, grown at half load; it is
+ * touched only on failure paths and by lookups of recycled events, under
+ * fail_mu.
+ */
+
+static inline size_t fail_hash(uint64_t id, uint64_t gen)
+{
+    uint64_t h = (id ^ (gen * 0x9e3779b97f4a7c15ull)) * 0xff51afd7ed558ccdull;
+    return (size_t)(h ^ (h >> 31));
+}
+
+static flo__failure *fail_find(flo_runtime *rt, uint64_t id, uint64_t gen)
+{
+    size_t mask, i;
+
+    if (!rt->fails_cap)
+        return NULL;
+    mask = rt->fails_cap - 1;
+    for (i = fail_hash(id, gen) & mask;; i = (i + 1) & mask) {
+        flo__failure *f = &rt->fails[i];
+        if (f->id == 0)
+            return NULL;
+        if (f->id == id && f->gen == gen)
+            return f;
+    }
+}
+
+/* A free slot for (id, gen), growing the table first if needed; NULL
+ * when memory is short. */
+static flo__failure *fail_insert(flo_runtime *rt, uint64_t id, uint64_t gen)
+{
+    size_t mask, i;
+
+    if (2 * (rt->nfails + 1) > rt->fails_cap) {
+        size_t cap = rt->fails_cap ? 2 * rt->fails_cap : 256;
+        flo__failure *nf = calloc(cap, sizeof(*nf));
+        if (!nf)
+            return NULL;
+        for (size_t k = 0; k < rt->fails_cap; k++) {
+            flo__failure *o = &rt->fails[k];
+            if (o->id == 0)
+                continue;
+            for (i = fail_hash(o->id, o->gen) & (cap - 1); nf[i].id;
+                 i = (i + 1) & (cap - 1))
+                ;
+            nf[i] = *o;
+        }
+        free(rt->fails);
+        rt->fails = nf;
+        rt->fails_cap = cap;
+    }
+    mask = rt->fails_cap - 1;
+    for (i = fail_hash(id, gen) & mask; rt->fails[i].id;
+         i = (i + 1) & mask)
+        ;
+    rt->nfails++;
+    return &rt->fails[i];
+}
 
 static void record_failure(flo_runtime *rt, flo__task *t, flo_status st)
 {
-    uint64_t ev = make_id(rt->serial, atomic_load(&t->gen), t->index);
+    flo_event ev = make_event(rt, t);
     flo__failure *f;
     const char *msg = t->msg ? t->msg : "";
 
     pthread_mutex_lock(&rt->fail_mu);
-    f = &rt->fails[rt->nfails++ % FLO__FAIL_RING];
-    free(f->msg);
-    f->event = ev;
-    f->epoch = t->epoch;
-    f->status = st;
-    f->msg = strdup(msg);
+    f = fail_insert(rt, ev.id, ev.gen);
+    if (f) {
+        f->id = ev.id;
+        f->gen = ev.gen;
+        f->seq = ++rt->fail_seq;
+        f->status = st;
+        f->reported = false;
+        /* A cancellation's message is rebuilt from its status: most
+         * failures are cancellations, keep them small. */
+        f->msg = st == FLO_ECANCELED ? NULL : strdup(msg);
+    } else {
+        FLO__ERR("out of memory recording the failure of task '%s'",
+                 t->name);
+    }
     if (!atomic_load_explicit(&rt->have_first_error, memory_order_relaxed)) {
         rt->first_error = st;
         free(rt->first_error_msg);
@@ -364,45 +400,78 @@ static void record_failure(flo_runtime *rt, flo__task *t, flo_status st)
     pthread_mutex_unlock(&rt->fail_mu);
 }
 
-/* Status of a finished task whose record was recycled. */
-static flo_status failure_lookup_epoch(flo_runtime *rt, uint64_t ev,
-                                       char *buf, size_t len, bool *found,
-                                       uint32_t *epoch)
+/* Status of a finished task whose record was recycled: its failure, or
+ * FLO_OK when none was recorded. With mark, a failure counts as reported
+ * to the program (flo_finalize does not report it again). */
+static flo_status failure_lookup(flo_runtime *rt, flo_event ev, char *buf,
+                                 size_t len, bool *found, bool mark)
 {
     flo_status st = FLO_OK;
-    unsigned n;
+    flo__failure *f;
 
     *found = false;
     pthread_mutex_lock(&rt->fail_mu);
-    n = rt->nfails < FLO__FAIL_RING ? rt->nfails : FLO__FAIL_RING;
-    for (unsigned i = 0; i < n; i++) {
-        flo__failure *f = &rt->fails[(rt->nfails - 1 - i) % FLO__FAIL_RING];
-        if (f->event == ev) {
-            st = f->status;
-            *found = true;
-            if (epoch)
-                *epoch = f->epoch;
-            if (buf && len)
-                snprintf(buf, len, "%s", f->msg ? f->msg : "");
-            break;
-        }
+    f = fail_find(rt, ev.id, ev.gen);
+    if (f) {
+        st = f->status;
+        *found = true;
+        if (mark)
+            f->reported = true;
+        if (buf && len)
+            snprintf(buf, len, "%s",
+                     f->msg ? f->msg
+                            : "task canceled: a predecessor failed");
     }
     pthread_mutex_unlock(&rt->fail_mu);
     return st;
 }
 
-static flo_status failure_lookup(flo_runtime *rt, uint64_t ev, char *buf,
-                                 size_t len, bool *found)
+/* A failure returned to the program by an event query: not reported
+ * again by flo_finalize. */
+static void failure_mark_reported(flo_runtime *rt, flo__task *t)
 {
-    return failure_lookup_epoch(rt, ev, buf, len, found, NULL);
+    flo_event ev = make_event(rt, t);
+    flo__failure *f;
+
+    pthread_mutex_lock(&rt->fail_mu);
+    f = fail_find(rt, ev.id, ev.gen);
+    if (f)
+        f->reported = true;
+    pthread_mutex_unlock(&rt->fail_mu);
+}
+
+flo_status flo__failures_unreported(flo_runtime *rt, char **msg)
+{
+    flo__failure *first = NULL;
+
+    pthread_mutex_lock(&rt->fail_mu);
+    for (size_t i = 0; i < rt->fails_cap; i++) {
+        flo__failure *f = &rt->fails[i];
+        if (f->id == 0 || f->reported || f->seq <= rt->ack_seq ||
+            f->status == FLO_ECANCELED)
+            continue;
+        if (!first || f->seq < first->seq)
+            first = f;
+    }
+    flo_status st = first ? first->status : FLO_OK;
+    if (first && msg)
+        *msg = first->msg ? strdup(first->msg) : NULL;
+    pthread_mutex_unlock(&rt->fail_mu);
+    return st;
 }
 
 /* ---- Dependencies -------------------------------------------------------- */
 
-static inline void set_cancel(flo__task *s)
+/* The task will finish with st instead of running (first reason wins). */
+static inline void set_cancel_status(flo__task *s, flo_status st)
 {
     int zero = 0;
-    atomic_compare_exchange_strong(&s->cancel, &zero, FLO_ECANCELED);
+    atomic_compare_exchange_strong(&s->cancel, &zero, st);
+}
+
+static inline void set_cancel(flo__task *s)
+{
+    set_cancel_status(s, FLO_ECANCELED);
 }
 
 /* Make s wait for p. The caller holds a reference on p. */
@@ -467,13 +536,13 @@ static void compact_readers(flo_runtime *rt, flo__tcache *c, flo__data *d)
 }
 
 /* Sequential consistency per handle: a writer waits for the last writer
- * and the readers since; a reader waits for the last writer. */
+ * and the readers since; a reader waits for the last writer. Caller holds
+ * d->dep_lock. */
 static flo_status dep_add_data(flo_runtime *rt, flo__tcache *c,
                                flo__task *t, flo__data *d, flo_access mode)
 {
     flo_status st = FLO_OK;
 
-    flo__spin_lock(&d->dep_lock);
     if (mode & FLO_WRITE) {
         if (d->readers) {
             flo__edge *e = d->readers;
@@ -512,8 +581,39 @@ static flo_status dep_add_data(flo_runtime *rt, flo__tcache *c,
                 compact_readers(rt, c, d);
         }
     }
-    flo__spin_unlock(&d->dep_lock);
     return st;
+}
+
+/*
+ * Atomic submission. A task's dependencies on all of its handles are
+ * recorded while it holds the dep_lock of every one of them, taken in one
+ * global order (address of the flo__data): two-phase locking, so every
+ * submission takes effect at one point (while it holds all its locks) and
+ * the dependencies it records are those of a serial execution of the
+ * submissions in the order of those points - the order of each thread's
+ * own submissions included. The canonical order excludes lock cycles. No
+ * lock is shared by submissions with disjoint handles.
+ */
+static void lock_datas(flo__data **v, int n)
+{
+    for (int i = 0; i < n; i++)
+        flo__spin_lock(&v[i]->dep_lock);
+}
+
+static void unlock_datas(flo__data **v, int n)
+{
+    for (int i = n - 1; i >= 0; i--)
+        flo__spin_unlock(&v[i]->dep_lock);
+}
+
+/* Under d->dep_lock: d is still the registration the handle named.
+ * flo_data_unregister clears alive before it records its final
+ * pseudo-task under the same lock, and the generation only grows, so a
+ * submission that passes this check is ordered before the unregister. */
+static inline bool data_current(const flo__data *d, uint64_t gen)
+{
+    return atomic_load_explicit(&d->alive, memory_order_acquire) &&
+           atomic_load_explicit(&d->gen, memory_order_acquire) == gen;
 }
 
 /* ---- Submission ---------------------------------------------------------- */
@@ -576,9 +676,9 @@ static flo_status validate_desc(flo_runtime *rt, const flo_task_desc *desc,
         uint64_t id = desc->deps[i].id;
         if (id == 0)
             continue;
-        if (id_serial(id) != rt->serial)
+        if (flo__id_serial(id) != rt->serial)
             return FLO_EFOREIGN;
-        if ((id & ((1u << ID_INDEX_BITS) - 1)) == 0)
+        if ((id & FLO__ID_INDEX_MASK) == 0)
             return FLO_EINVAL;
     }
     *elig = e;
@@ -589,12 +689,14 @@ flo_status flo_task_submit(flo_runtime *rt, const flo_task_desc *desc,
                            flo_event *out)
 {
     flo__data *datas[FLO_TASK_MAX_ACCESS];
+    flo__data *locks[FLO_TASK_MAX_ACCESS];
+    uint64_t gens[FLO_TASK_MAX_ACCESS];
     flo__tcache *c;
     flo__task *t;
     unsigned elig = 0;
     flo_status st;
-    uint64_t ev;
-    int n;
+    flo_event ev;
+    int n, nlocks = 0;
 
     if (!rt || !desc)
         return FLO_EINVAL;
@@ -655,8 +757,11 @@ flo_status flo_task_submit(flo_runtime *rt, const flo_task_desc *desc,
                 break;
             }
         }
-        if (a->first)
+        if (a->first) {
             t->bytes += a->d->bytes;
+            locks[nlocks] = a->d;
+            gens[nlocks++] = desc->access[i].data.gen;
+        }
     }
 
     t->next = NULL;
@@ -675,8 +780,12 @@ flo_status flo_task_submit(flo_runtime *rt, const flo_task_desc *desc,
     t->cuda_fn = desc->kernel->cuda;
     t->name = desc->name ? desc->name
                          : (desc->kernel->name ? desc->kernel->name : "task");
-    if (FLO__UNLIKELY(rt->trace != NULL))
-        t->name = trace_name(rt, c, t->name);
+    /* The caller's string may not outlive the call (a stack buffer): keep
+     * the interned copy, which also keys the placement model. */
+    {
+        const char *nm = flo__name_intern(t->name);
+        t->name = nm ? nm : "task";
+    }
     t->cb = desc->callback;
     t->cb_arg = desc->callback_arg;
     t->msg = NULL;
@@ -685,9 +794,45 @@ flo_status flo_task_submit(flo_runtime *rt, const flo_task_desc *desc,
     t->est_ns = 0;
     t->dev_slot = NULL;
     atomic_store_explicit(&t->state, FLO__TASK_PENDING, memory_order_relaxed);
-    ev = make_id(rt->serial, atomic_load_explicit(&t->gen,
-                                                  memory_order_relaxed),
-                 t->index);
+    ev = make_event(rt, t);
+
+    /* The locked phase (see sort_datas): check that every handle is still
+     * registered, then record every dependency, all under all the locks.
+     * A handle unregistered since validation makes the call fail with
+     * FLO_ESTALE having recorded nothing. */
+    if (nlocks > 1) {
+        /* gens follow locks: sort index pairs together. */
+        for (int i = 1; i < nlocks; i++) {
+            flo__data *x = locks[i];
+            uint64_t g = gens[i];
+            int j = i;
+            for (; j > 0 && (uintptr_t)locks[j - 1] > (uintptr_t)x; j--) {
+                locks[j] = locks[j - 1];
+                gens[j] = gens[j - 1];
+            }
+            locks[j] = x;
+            gens[j] = g;
+        }
+    }
+    lock_datas(locks, nlocks);
+    for (int i = 0; i < nlocks; i++) {
+        if (!data_current(locks[i], gens[i])) {
+            unlock_datas(locks, nlocks);
+            task_free(rt, c, t);
+            return FLO_ESTALE;
+        }
+    }
+    /* From here on the task is committed: allocation failures while wiring
+     * dependencies fail the task (reported through its event) instead of
+     * the call, so no dependency is half-recorded. */
+    for (int i = 0; i < n; i++) {
+        if (!t->acc[i].first)
+            continue;
+        st = dep_add_data(rt, c, t, t->acc[i].d, t->acc[i].merged);
+        if (st != FLO_OK)
+            set_cancel_status(t, st);
+    }
+    unlock_datas(locks, nlocks);
 
     atomic_fetch_add_explicit(&rt->outstanding, 1, memory_order_relaxed);
     atomic_store_explicit(&c->submitted,
@@ -695,36 +840,27 @@ flo_status flo_task_submit(flo_runtime *rt, const flo_task_desc *desc,
                                                memory_order_relaxed) + 1,
                           memory_order_relaxed);
 
-    /* From here on the task is committed: allocation failures while wiring
-     * dependencies fail the task (reported through its event) instead of
-     * the call, so no dependency is half-recorded. */
-    for (int i = 0; i < n; i++) {
-        if (!t->acc[i].first)
-            continue;
-        if (dep_add_data(rt, c, t, t->acc[i].d, t->acc[i].merged) !=
-            FLO_OK)
-            set_cancel(t);
-    }
     for (int i = 0; i < desc->ndeps; i++) {
-        uint64_t id = desc->deps[i].id;
+        flo_event dep = desc->deps[i];
         flo__task *p;
-        if (id == 0)
+        if (dep.id == 0)
             continue;
-        p = task_from_event(rt, id);
+        p = task_from_event(rt, dep);
         if (p) {
-            if (add_edge(rt, c, p, t, true) != FLO_OK)
-                set_cancel(t);
+            st = add_edge(rt, c, p, t, true);
+            if (st != FLO_OK)
+                set_cancel_status(t, st);
             flo__task_unref(rt, c, p);
         } else {
             bool found;
-            if (failure_lookup(rt, id, NULL, 0, &found) != FLO_OK)
+            if (failure_lookup(rt, dep, NULL, 0, &found, false) != FLO_OK)
                 set_cancel(t);
         }
     }
     if (atomic_fetch_sub_explicit(&t->pending, 1, memory_order_acq_rel) == 1)
         flo__task_ready(rt, flo__self_worker(rt), t);
     if (out)
-        out->id = ev;
+        *out = ev;
     return FLO_OK;
 
 fail_nomem:
@@ -852,11 +988,22 @@ void flo__task_ready(flo_runtime *rt, flo__worker *self, flo__task *t)
 
 /* ---- Acquire pseudo-tasks (used by data.c) -------------------------------- */
 
+/*
+ * The pseudo-task of an acquire (a != NULL: flo_data_acquire, checked
+ * against handle generation gen and linked into d->acqs) or of an
+ * unregister's final wait (a == NULL). Returns once its predecessors
+ * finished; *out is the pseudo-task, to be completed by
+ * flo__acquire_end. Fails, having changed nothing, with FLO_ESTALE when
+ * d was unregistered and with FLO_EDEADLK when the calling thread holds
+ * an acquire of d that this one would wait for (directly or through a
+ * writer submitted since).
+ */
 flo_status flo__acquire_begin(flo_runtime *rt, flo__data *d, flo_access mode,
-                              flo__task **out)
+                              uint64_t gen, flo__acq *a, flo__task **out)
 {
     flo__tcache *c = flo__tcache_get(rt);
     flo__task *t;
+    flo_status st;
 
     if (!c)
         return FLO_ENOMEM;
@@ -889,8 +1036,40 @@ flo_status flo__acquire_begin(flo_runtime *rt, flo__data *d, flo_access mode,
     t->msg = NULL;
     t->dev_slot = NULL;
     atomic_store(&t->state, FLO__TASK_PENDING);
-    if (dep_add_data(rt, c, t, d, mode) != FLO_OK)
-        set_cancel(t);
+
+    flo__spin_lock(&d->dep_lock);
+    if (a) {
+        pthread_t self = pthread_self();
+        if (!data_current(d, gen)) {
+            flo__spin_unlock(&d->dep_lock);
+            task_free(rt, c, t);
+            return FLO_ESTALE;
+        }
+        for (flo__acq *o = d->acqs; o; o = o->next) {
+            if (!pthread_equal(o->thread, self))
+                continue;
+            /* Two read acquires with no writer between them do not wait
+             * for each other; anything else would wait forever. */
+            if ((o->mode & FLO_WRITE) || (mode & FLO_WRITE) ||
+                d->last_writer != o->writer) {
+                flo__spin_unlock(&d->dep_lock);
+                task_free(rt, c, t);
+                return FLO_EDEADLK;
+            }
+        }
+    }
+    st = dep_add_data(rt, c, t, d, mode);
+    if (st != FLO_OK)
+        set_cancel_status(t, st);
+    if (a) {
+        a->task = t;
+        a->thread = pthread_self();
+        a->mode = mode;
+        a->writer = d->last_writer;
+        a->next = d->acqs;
+        d->acqs = a;
+    }
+    flo__spin_unlock(&d->dep_lock);
     if (atomic_fetch_sub(&t->pending, 1) == 1)
         flo__task_ready(rt, NULL, t);
     /* Wait until it is ready (its predecessors finished). */
@@ -899,7 +1078,7 @@ flo_status flo__acquire_begin(flo_runtime *rt, flo__data *d, flo_access mode,
         pthread_cond_wait(&rt->wait_cv, &rt->wait_mu);
     pthread_mutex_unlock(&rt->wait_mu);
     *out = t;
-    return atomic_load(&t->cancel) ? FLO_ECANCELED : FLO_OK;
+    return (flo_status)atomic_load(&t->cancel);
 }
 
 void flo__acquire_end(flo__task *t)
@@ -917,43 +1096,40 @@ static bool inside_task(flo_runtime *rt)
 
 static flo_status event_check(flo_runtime *rt, flo_event ev, bool block)
 {
-    uint64_t id = ev.id;
-    uint32_t idx, g;
-    int k;
-    flo__task *slab, *t;
+    flo__task *t;
     bool found;
 
     if (!rt)
         return FLO_EINVAL;
-    if (id == 0)
+    if (ev.id == 0)
         return FLO_OK;
-    if (id_serial(id) != rt->serial)
+    if (flo__id_serial(ev.id) != rt->serial)
         return FLO_EFOREIGN;
-    if ((id & ((1u << ID_INDEX_BITS) - 1)) == 0)
+    t = event_record(rt, ev);
+    if (!t)
         return FLO_EINVAL;
-    idx = id_index(id);
-    g = id_gen(id);
-    k = (int)(idx / FLO__TASK_SLAB);
-    if (k >= atomic_load_explicit(&rt->ntask_slabs, memory_order_acquire))
-        return FLO_EINVAL;
-    slab = atomic_load_explicit(&rt->task_slabs[k], memory_order_acquire);
-    t = &slab[idx % FLO__TASK_SLAB];
 
     for (int spins = 0;; spins++) {
         /* Read the generation on both sides of the state: if it moved,
          * the record was recycled (the task finished long ago), and the
          * state read may belong to a later task. */
-        uint32_t g1 = atomic_load_explicit(&t->gen, memory_order_acquire);
+        uint64_t g1 = atomic_load_explicit(&t->gen, memory_order_acquire);
         int s = atomic_load_explicit(&t->state, memory_order_acquire);
         flo_status st = atomic_load_explicit(&t->status,
                                              memory_order_relaxed);
-        uint32_t g2 = atomic_load_explicit(&t->gen, memory_order_acquire);
-        if ((g1 & ID_GEN_MASK) != g || g2 != g1)
-            return failure_lookup(rt, id, NULL, 0, &found);
+        uint64_t g2 = atomic_load_explicit(&t->gen, memory_order_acquire);
+        if (g1 != ev.gen || g2 != g1) {
+            if (g1 < ev.gen)
+                return FLO_EINVAL; /* Never issued. */
+            return failure_lookup(rt, ev, NULL, 0, &found, true);
+        }
         if (s == FLO__TASK_FREE)
             return FLO_EINVAL; /* Never a live task of this runtime. */
-        if (s == FLO__TASK_DONE)
+        if (s == FLO__TASK_DONE) {
+            if (st != FLO_OK)
+                failure_mark_reported(rt, t);
             return st;
+        }
         if (!block)
             return FLO_INPROGRESS;
         if (spins < 200) {
@@ -962,7 +1138,7 @@ static flo_status event_check(flo_runtime *rt, flo_event ev, bool block)
         }
         atomic_fetch_or(&t->flags, FLO__TF_WAITED);
         pthread_mutex_lock(&rt->wait_mu);
-        if ((atomic_load(&t->gen) & ID_GEN_MASK) == g &&
+        if (atomic_load(&t->gen) == ev.gen &&
             atomic_load(&t->state) != FLO__TASK_DONE &&
             atomic_load(&t->state) != FLO__TASK_FREE)
             pthread_cond_wait(&rt->wait_cv, &rt->wait_mu);
@@ -1014,6 +1190,8 @@ flo_status flo_wait_all(flo_runtime *rt)
         rt->first_error_msg = NULL;
         atomic_store(&rt->have_first_error, 0);
         atomic_fetch_add(&rt->fail_epoch, 1);
+        /* Everything failed so far was reported by this call. */
+        rt->ack_seq = rt->fail_seq;
     }
     pthread_mutex_unlock(&rt->fail_mu);
     return st;
@@ -1037,9 +1215,9 @@ flo_status flo_error_message(flo_runtime *rt, flo_event ev, char *buf,
         pthread_mutex_unlock(&rt->fail_mu);
         return found ? FLO_OK : FLO_ERANGE;
     }
-    if (id_serial(ev.id) != rt->serial)
+    if (flo__id_serial(ev.id) != rt->serial)
         return FLO_EFOREIGN;
-    t = task_from_event(rt, ev.id);
+    t = task_from_event(rt, ev);
     if (t) {
         /* msg is written before the task is DONE and freed only when the
          * record is recycled, which our reference prevents. */
@@ -1050,7 +1228,7 @@ flo_status flo_error_message(flo_runtime *rt, flo_event ev, char *buf,
         flo__task_unref(rt, flo__tcache_get(rt), t);
         return found ? FLO_OK : FLO_ERANGE;
     }
-    failure_lookup(rt, ev.id, buf, len, &found);
+    failure_lookup(rt, ev, buf, len, &found, false);
     return found ? FLO_OK : FLO_ERANGE;
 }
 
@@ -1207,16 +1385,14 @@ void flo__tasks_fini(flo_runtime *rt)
     rt->edge_slabs = NULL;
     while (rt->caches) {
         flo__tcache *c = rt->caches->next_all;
-        free(rt->caches->names);
         free(rt->caches);
         rt->caches = c;
     }
-    for (int i = 0; i < rt->nworkers; i++) {
-        free(rt->workers[i]->cache.names);
-        rt->workers[i]->cache.names = NULL;
-    }
-    for (int i = 0; i < FLO__FAIL_RING; i++)
+    for (size_t i = 0; i < rt->fails_cap; i++)
         free(rt->fails[i].msg);
+    free(rt->fails);
+    rt->fails = NULL;
+    rt->fails_cap = rt->nfails = 0;
     free(rt->first_error_msg);
     free(rt->last_reported_msg);
     /* Forget a cached pointer to this runtime's caches on this thread. */

@@ -102,8 +102,9 @@ static void run_task(flo__worker *w, flo__task *t)
     uint64_t t0, t1;
     bool timed;
 
-    if (atomic_load_explicit(&t->cancel, memory_order_acquire)) {
-        flo__task_complete(w, t, FLO_ECANCELED);
+    st = (flo_status)atomic_load_explicit(&t->cancel, memory_order_acquire);
+    if (st != FLO_OK) {
+        flo__task_complete(w, t, st);
         return;
     }
     atomic_store_explicit(&t->state, FLO__TASK_RUNNING, memory_order_relaxed);
@@ -223,6 +224,11 @@ static void *worker_main(void *arg)
             flo__cpu_relax();
             if ((spins & 63) == 63) {
                 if ((t = try_pop(w)))
+                    break;
+                /* On an overloaded machine each yield may cost a whole
+                 * scheduling round: notice a stop at once. */
+                if (atomic_load_explicit(&rt->stopping,
+                                         memory_order_relaxed))
                     break;
                 if (spins >= SPIN_ITERS / 4)
                     sched_yield();

@@ -18,6 +18,11 @@ PACKAGES=(
     libopenmpi-dev
     openmpi-bin
     python3
+    # CBLAS and LAPACKE for examples/cholesky and bench/cholesky.
+    libopenblas-dev
+    liblapacke-dev
+    # CPU hogs for the loaded test run (scripts/test.sh).
+    stress-ng
 )
 
 missing=()

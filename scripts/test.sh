@@ -2,7 +2,9 @@
 # Build Flotilla and run the whole test suite, as CI does:
 #   1. build/       the normal build, -Dwerror=true (CUDA code included
 #                   when nvcc is installed; GPU tests skip without a GPU),
-#                   every suite;
+#                   every suite; then the unit and integration suites
+#                   again under load (stress-ng, two CPU hogs per core),
+#                   the scheduler suites three times;
 #   2. build-asan/  AddressSanitizer + UndefinedBehaviorSanitizer;
 #   3. build-tsan/  ThreadSanitizer;
 # the sanitizer builds run the unit, integration, stress and mpi suites,
@@ -55,6 +57,29 @@ if step "configure build/" flo_meson_setup build -Dwerror=true &&
     step "compile build/" ninja -C build; then
     step "test build/ (all suites)" \
         meson test -C build --print-errorlogs
+fi
+
+# ---- 1b. The same build on an overloaded machine --------------------------
+# Two CPU hogs per core (stress-ng) while the unit and integration suites
+# run again, and the scheduler suites three times over: results must not
+# depend on scheduling luck (a test may measure a time, never assert on
+# one). Skipped only if the normal build failed to compile.
+loaded_tests() {
+    local hogs=$(($(nproc) * 2)) pid rc=0
+    stress-ng --cpu "$hogs" --timeout 1800s --quiet &
+    pid=$!
+    meson test -C build --print-errorlogs --timeout-multiplier 4 \
+        --suite unit --suite integration || rc=1
+    meson test -C build --print-errorlogs --timeout-multiplier 4 \
+        --repeat 3 scheduler_submit scheduler_deps scheduler_failure \
+        scheduler_data scheduler_ids runtime_lifecycle || rc=1
+    kill "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    return $rc
+}
+if [[ -f build/build.ninja ]] && ninja -C build -n >/dev/null 2>&1 &&
+    [[ "${FLO_TEST_SKIP_LOADED:-0}" != 1 ]]; then
+    step "test build/ under load (stress-ng, 2 hogs per core)" loaded_tests
 fi
 
 # ---- 2. and 3. Sanitizer builds -------------------------------------------

@@ -515,7 +515,7 @@ static flo_status validate(const flo_comm *c, const flo__coll_op *op)
             break;
         }
         if (!ok)
-            return FLO_ERANGE;
+            return FLO_EINVAL; /* No handle holds that many bytes. */
         st = check_handle(c, op->send[i], nsend);
         if (st != FLO_OK)
             return st;

@@ -5,15 +5,18 @@
  * tools and benchmarks built with CUDA.
  *
  * One flo__cuda_dev per logical GPU. Each has exactly one worker thread,
- * which alone uses the compute streams, the event fast path, the staging
- * buffers and the in-flight queues. Other threads enter only through
- * copy_to_host (serialised by d2h_mu), replica_free and the pool API
- * (serialised by mem_mu).
+ * which alone uses the compute streams, the event fast path, the gate
+ * stream and the in-flight queues, and one staging thread (cuda_stage.c),
+ * which alone uses the staging buffers and its two streams. Other threads
+ * enter only through copy_to_host (serialised by d2h_mu), the transfer
+ * services (home_start enqueues on the d2h stream and the staging
+ * queue), replica_free and the pool API (serialised by mem_mu).
  *
- * Lock order: a data handle's coh_lock, then mem_mu, then the event
- * pool's spin lock. Code holding mem_mu takes another handle's coh_lock
- * only with trylock (eviction), so two workers evicting each other's
- * replicas cannot deadlock.
+ * Lock order: a data handle's coh_lock, then mem_mu or stage_mu (never
+ * both), then the event pool's spin lock. Code holding mem_mu takes
+ * another handle's coh_lock only with trylock (eviction), so two workers
+ * evicting each other's replicas cannot deadlock. The staging thread
+ * takes no coh_lock and no mem_mu.
  */
 #ifndef FLO_DEVICE_CUDA_BACKEND_H
 #define FLO_DEVICE_CUDA_BACKEND_H
@@ -83,6 +86,9 @@ typedef struct flo__cuda_pin {
     int node;
 } flo__cuda_pin;
 
+/* Status words one task may attach (flo_task_cuda_status_word). */
+#define FLO__CUDA_OP_WORDS 4
+
 typedef struct flo__cuda_op {
     flo__task *task;
     cudaEvent_t done;           /* Recorded on the compute stream after it, or
@@ -94,6 +100,13 @@ typedef struct flo__cuda_op {
     flo_status status; /* From the entry point or launch check. */
     int npin, cap_pin;
     flo__cuda_pin *pin; /* Grows once, reused with the slot. */
+    /* Device status words attached by the entry point
+     * (flo_task_cuda_status_word): copied after its work into the
+     * stream's pinned sw_host slots of this op, checked at completion.
+     * what: interned labels (scheduler/names.h). */
+    int nsw;
+    const int *sw_dev[FLO__CUDA_OP_WORDS];
+    const char *sw_what[FLO__CUDA_OP_WORDS];
 } flo__cuda_op;
 
 /* Per compute stream: a FIFO of ops (they complete in order). */
@@ -104,7 +117,43 @@ typedef struct flo__cuda_fifo {
     int since_ev;     /* Ops launched since the last event. */
     atomic_int armed; /* A wake-up host function is queued. */
     flo__worker *w;   /* Woken by that host function. */
+    /* Pinned host slots for status words: FLO__CUDA_OP_WORDS per op
+     * slot (index & (cap - 1)), allocated on first use by the worker;
+     * a slot is rewritten only once its op completed. */
+    int *sw_host;
 } flo__cuda_fifo;
+
+/* ---- Staged copies (cuda_stage.c) ---------------------------------------- */
+
+enum {
+    FLO__XREQ_H2D = 0,  /* Pageable host -> this GPU. */
+    FLO__XREQ_D2D = 1,  /* Another GPU (no peer access) -> this GPU. */
+    FLO__XREQ_D2H = 2,  /* This GPU -> pageable host (a copy home). */
+    FLO__XREQ_HOME = 3  /* This GPU -> page-locked host, direct (no
+                           staging thread; a token of home_start). */
+};
+
+/* A copy request for the staging thread, or a copy-home token. */
+typedef struct flo__cuda_xreq {
+    struct flo__cuda_xreq *next;
+    int kind;
+    void *dst;
+    const void *src;
+    size_t bytes;
+    /* A private event of cd's pool recorded after the source's filling
+     * copy (or NULL): the thread orders its reads after it, then returns
+     * it to the pool. */
+    cudaEvent_t src_ready;
+    /* H2D/D2D with the gate: value written to cd->gate_flag once the
+     * copies are complete; nobody waits on the request, the thread frees
+     * it. Without the gate (gated false) the requester waits for done. */
+    bool gated;
+    uint32_t seq;
+    cudaEvent_t ev; /* FLO__XREQ_HOME: recorded after the copy. */
+    /* Under stage_mu: set once the thread finished it; its status. */
+    bool done;
+    flo_status st;
+} flo__cuda_xreq;
 
 /* ---- A logical GPU ----------------------------------------------------- */
 
@@ -134,14 +183,38 @@ typedef struct flo__cuda_dev {
     flo__cuda_evpool events;  /* Untimed. */
     flo__cuda_evpool tevents; /* Timed (tracing). */
 
-    /* Pinned staging for host->device copies (worker only). */
+    /* Pinned staging for host->device copies (staging thread only). */
     size_t stage_bytes;
     void *stage[FLO__CUDA_NSTAGE];
     cudaEvent_t stage_ev[FLO__CUDA_NSTAGE];
     bool stage_busy[FLO__CUDA_NSTAGE];
     int stage_next;
 
-    /* Synchronous device->host copies from any thread. */
+    /* The staging thread: a FIFO of requests under stage_mu; stage_cv
+     * wakes the thread, stage_done_cv the requesters waiting for done.
+     * It owns s_h2d/s_d2h and the xstage buffers (device->host chunks).
+     * Requests are taken in FIFO order: a request's src_ready only
+     * depends on requests queued before it (see cuda_stage.c). */
+    pthread_mutex_t stage_mu;
+    pthread_cond_t stage_cv, stage_done_cv;
+    flo__cuda_xreq *stage_head, *stage_tail;
+    bool stage_stop, stage_running, stage_inited;
+    pthread_t stage_thread;
+    cudaStream_t s_h2d, s_d2h;
+    void *xstage[2];
+    cudaEvent_t xstage_ev[2];
+    /* The gate: the thread writes gate_flag (device memory) after a
+     * request's copies (cuStreamWriteValue32 on s_h2d); the worker has
+     * the gate stream wait for that value (cuStreamWaitValue32) and
+     * records the replica's ready event after it. gate_seq: worker only
+     * (assigned under stage_mu). gate_ok false: stream memory operations
+     * are unavailable, the worker waits for the thread instead. */
+    cudaStream_t gate;
+    uint32_t *gate_flag;
+    uint32_t gate_seq;
+    bool gate_ok;
+
+    /* Synchronous device->host copies from any thread (eviction). */
     pthread_mutex_t d2h_mu;
     void *dstage[2];
     cudaEvent_t dstage_ev[2];
@@ -176,6 +249,35 @@ typedef struct flo__cuda_dev {
     bool peer[FLO__MAX_NODES];
     uint64_t spin_ns;    /* wait_progress polls this long before parking. */
     uint64_t wait_since; /* Start of the current wait stretch, or 0. */
+
+    /* ---- Scheduling on the GPU (cuda_worker.c; worker thread only
+     * unless noted) ---- */
+    /* High-priority compute streams: compute[nstreams .. nstreams + nhi
+     * - 1] (cudaStreamCreateWithPriority, greatest priority), each with
+     * its fifo. A task goes there when its priority exceeds that of
+     * every task in flight on the normal streams. 0: none. */
+    int nhi;
+    /* Launch window: at most this many tasks in flight (<= max_inflight);
+     * can_accept is false beyond it. */
+    int window;
+    /* When the window is full, wait_progress polls this long before
+     * sleeping. */
+    uint64_t window_spin_ns;
+    /* Busy time: host clock when inflight last went from 0 to 1. */
+    uint64_t busy_since;
+    /* Kernel-time sampling for the placement model without tracing:
+     * time_every 0 disables; time_on set at worker start when the policy
+     * learns from task times. samp: per-name counters, direct-mapped by
+     * the (interned) name pointer. */
+    int time_every;
+    bool time_on;
+    struct {
+        const char *name;
+        uint32_t n;
+    } samp[64];
+    /* The op whose entry point is running (status words), else NULL. */
+    flo__cuda_op *cur_op;
+    cudaStream_t cur_stream;
 } flo__cuda_dev;
 
 /* ---- Internal API ----------------------------------------------------- */
@@ -253,6 +355,22 @@ static inline flo__data *flo__cuda_rep_data(flo__replica *r, int node)
 {
     return (flo__data *)((char *)(r - node) - offsetof(flo__data, rep));
 }
+
+/* Staging thread, gate and transfer services (cuda_stage.c). The
+ * thread is started by flo__cuda_stage_init (the caller has cd's device
+ * current, streams and staging buffers exist) and stopped, after its
+ * queue drained, by flo__cuda_stage_fini (safe on a partly made cd). */
+flo_status flo__cuda_stage_init(flo__cuda_dev *cd);
+void flo__cuda_stage_fini(flo__cuda_dev *cd);
+/* Worker only, under the data's coh_lock: copy bytes from src (pageable
+ * host memory, or GPU memory without peer access: D2D) into dst on cd
+ * through the staging thread; src_ev (or NULL) completes when src is
+ * valid. On return *used is a stream of cd after which the copy is
+ * complete in stream order (record the replica's ready event there). */
+flo_status flo__cuda_stage_fill(flo__cuda_dev *cd, int kind, void *dst,
+                                const void *src, size_t bytes,
+                                cudaEvent_t src_ev, cudaStream_t *used);
+extern const flo__device_xfer_ops flo__cuda_xfer_ops;
 
 /* Mark cd failed (first message wins). */
 void flo__cuda_dev_fail(flo__cuda_dev *cd, cudaError_t e, const char *what);

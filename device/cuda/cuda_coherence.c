@@ -10,10 +10,13 @@
  * freed. Only cd's worker enqueues copies into cd's replicas, so
  * r->ready of a replica on node g is always an event of g's pool.
  *
- * Host-to-GPU copies go through pinned staging buffers (the user's memory
- * is pageable; registering it would cost a slow system call per handle):
- * the worker memcpy's a chunk into a staging buffer and enqueues an
- * asynchronous copy from it, so the GPU keeps computing meanwhile.
+ * Host-to-GPU copies from page-locked host memory (registered memory is
+ * pinned by default, see flo__data.host_pin) are one cudaMemcpyAsync on
+ * the h2d stream. Pageable memory, and GPUs without peer access, go
+ * through the staging thread (cuda_stage.c): the worker only queues the
+ * request and gets the gate stream to record the ready event on, so it
+ * never copies or waits itself. The worker holds d->coh_lock for all of
+ * this (it only enqueues).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -55,63 +58,6 @@ static void trace_copy_end(flo__cuda_op *op, cudaStream_t s, size_t bytes)
         return;
     cudaEventRecord(op->c_end, s);
     op->c_bytes += bytes;
-}
-
-/* A free staging buffer (waits for the copy that last read it). */
-static flo_status stage_take(flo__cuda_dev *cd, int *out)
-{
-    int i = cd->stage_next;
-    cd->stage_next = (i + 1) % FLO__CUDA_NSTAGE;
-    if (cd->stage_busy[i]) {
-        flo_status st = FLO__CUDA(cudaEventSynchronize(cd->stage_ev[i]));
-        if (st)
-            return st;
-        cd->stage_busy[i] = false;
-    }
-    *out = i;
-    return FLO_OK;
-}
-
-static flo_status stage_release(flo__cuda_dev *cd, int i, cudaStream_t s)
-{
-    flo_status st = FLO__CUDA(cudaEventRecord(cd->stage_ev[i], s));
-    if (st == FLO_OK)
-        cd->stage_busy[i] = true;
-    return st;
-}
-
-/* src -> dst on cd through the staging buffers, the writes on cd->h2d.
- * src is host memory (copied into staging by the CPU) or, when
- * from_device, GPU memory on a device without peer access (read into
- * staging synchronously; the caller made sure it is complete). */
-static flo_status copy_via_staging(flo__cuda_dev *cd, void *dst,
-                                   const void *src, size_t bytes,
-                                   bool from_device)
-{
-    size_t off = 0;
-    while (off < bytes) {
-        size_t n = FLO__MIN(bytes - off, cd->stage_bytes);
-        int i;
-        flo_status st = stage_take(cd, &i);
-        if (st)
-            return st;
-        if (from_device)
-            st = FLO__CUDA(cudaMemcpy(cd->stage[i], (const char *)src + off,
-                                      n, cudaMemcpyDefault));
-        else
-            memcpy(cd->stage[i], (const char *)src + off, n);
-        if (st)
-            return st;
-        st = FLO__CUDA(cudaMemcpyAsync((char *)dst + off, cd->stage[i], n,
-                                       cudaMemcpyHostToDevice, cd->h2d));
-        if (st)
-            return st;
-        st = stage_release(cd, i, cd->h2d);
-        if (st)
-            return st;
-        off += n;
-    }
-    return FLO_OK;
 }
 
 /* Pick the replica to copy from: another logical device of the same GPU,
@@ -168,39 +114,43 @@ static flo_status fill(flo__cuda_dev *cd, flo__data *d, flo__cuda_op *op,
         return FLO__CUDA(cudaMemsetAsync(r->ptr, 0, d->bytes, cd->h2d));
     }
     if (src == 0) {
+        /* The host copy is valid and no host task writes it while this
+         * reader runs (dependencies), so it may be read asynchronously. */
+        *used = cd->h2d;
         trace_copy_begin(cd, op, cd->h2d, cd->row_h2d);
-        st = copy_via_staging(cd, r->ptr, d->rep[0].ptr, d->bytes, false);
-        trace_copy_end(op, cd->h2d, d->bytes);
+        if (flo__pin_is_locked(d->host_pin))
+            st = FLO__CUDA(cudaMemcpyAsync(r->ptr, d->rep[0].ptr, d->bytes,
+                                           cudaMemcpyHostToDevice, cd->h2d));
+        else
+            st = flo__cuda_stage_fill(cd, FLO__XREQ_H2D, r->ptr,
+                                      d->rep[0].ptr, d->bytes, NULL, used);
+        trace_copy_end(op, *used, d->bytes);
         atomic_fetch_add_explicit(&rt->bytes_h2d, d->bytes,
                                   memory_order_relaxed);
-        *used = cd->h2d;
         return st;
     }
 
     flo__cuda_dev *cs = flo__cuda_dev_get(rt, src);
     flo__replica *rs = &d->rep[src];
     bool direct = cd->p2p_enabled && cd->peer[src];
-    if (!direct) {
-        if (rs->ready) {
-            st = FLO__CUDA(cudaEventSynchronize((cudaEvent_t)rs->ready));
-            if (st)
-                return st;
-        }
-        trace_copy_begin(cd, op, cd->h2d, cd->row_h2d);
-        st = copy_via_staging(cd, r->ptr, rs->ptr, d->bytes, true);
-        trace_copy_end(op, cd->h2d, d->bytes);
-        atomic_fetch_add_explicit(&rt->bytes_d2h, d->bytes,
-                                  memory_order_relaxed);
-        atomic_fetch_add_explicit(&rt->bytes_h2d, d->bytes,
-                                  memory_order_relaxed);
-        *used = cd->h2d;
-        return st;
-    }
-    /* The source stays allocated until this task completes. */
+    /* The source stays allocated until this task completes (a staged
+     * copy reads it from the staging thread, before the gate opens). */
     st = flo__cuda_op_pin(op, d, src);
     if (st)
         return st;
     rs->users++;
+    if (!direct) {
+        *used = cd->h2d;
+        trace_copy_begin(cd, op, cd->h2d, cd->row_h2d);
+        st = flo__cuda_stage_fill(cd, FLO__XREQ_D2D, r->ptr, rs->ptr,
+                                  d->bytes, (cudaEvent_t)rs->ready, used);
+        trace_copy_end(op, *used, d->bytes);
+        atomic_fetch_add_explicit(&rt->bytes_d2h, d->bytes,
+                                  memory_order_relaxed);
+        atomic_fetch_add_explicit(&rt->bytes_h2d, d->bytes,
+                                  memory_order_relaxed);
+        return st;
+    }
     if (rs->ready) {
         st = FLO__CUDA(cudaStreamWaitEvent(cd->p2p, (cudaEvent_t)rs->ready, 0));
         if (st)
@@ -288,7 +238,7 @@ flo_status flo__cuda_prepare(flo__cuda_dev *cd, flo__data *d, flo_access mode,
     return FLO_OK;
 }
 
-/* ---- Synchronous copy to the host (any thread) ------------------------- */
+/* ---- Synchronous copy to the host (any thread; eviction write-back) --- */
 
 flo_status flo__cuda_copy_to_host(flo__device *dev, void *dst, const void *src,
                                   size_t bytes)
@@ -310,10 +260,14 @@ flo_status flo__cuda_copy_to_host(flo__device *dev, void *dst, const void *src,
         cudaSetDevice(cd->ordinal);
 
     /* The source may be a replica whose filling copy is still queued on
-     * a copy stream: wait for those streams (cheap when idle). */
+     * a copy stream or behind the gate: wait for those streams (cheap
+     * when idle; the gate opens once the staging thread, which takes no
+     * lock the caller may hold, has copied). */
     st = FLO__CUDA(cudaStreamSynchronize(cd->h2d));
     if (st == FLO_OK)
         st = FLO__CUDA(cudaStreamSynchronize(cd->p2p));
+    if (st == FLO_OK && cd->gate)
+        st = FLO__CUDA(cudaStreamSynchronize(cd->gate));
 
     /* Double-buffered: chunk i is copied into dstage[i & 1] while chunk
      * i - 1 is copied out of the other buffer by this thread. */

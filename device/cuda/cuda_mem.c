@@ -125,8 +125,9 @@ flo_status flo__cuda_ev_get(flo__cuda_evpool *p, cudaEvent_t *out)
     flo__spin_lock(&p->lock);
     if (FLO__UNLIKELY(p->n == 0)) {
         /* Rare: more events live than the pool was sized for. Events
-         * belong to the device current when created: the worker thread
-         * has it current; other threads never take events. */
+         * belong to the device current when created: the worker and
+         * staging threads have it current, and other threads (copy home)
+         * make it current before taking events. */
         flo_status st = evpool_grow(p, 64);
         if (st || p->n == 0) {
             flo__spin_unlock(&p->lock);
@@ -266,12 +267,15 @@ static flo_status writeback(flo__cuda_dev *cd, flo__data *e, flo__replica *r)
         h->ptr = e->user_ptr;
     if (!h->ptr) {
         /* Runtime-owned data never touched on the host: allocate its
-         * host copy here (freed by the core with free()). */
-        size_t sz = (e->bytes + 63) & ~(size_t)63;
-        h->ptr = aligned_alloc(64, sz);
-        if (!h->ptr)
-            return FLO_ENOMEM;
+         * host copy here (page-locked when host memory is pinned; the
+         * core frees it according to e->host_pin). */
+        flo_status ast = flo__coh_host_alloc(cd->rt, e);
+        if (ast)
+            return ast;
     }
+    if (e->home_tok)
+        return FLO_EBUSY; /* A copy home in flight: cannot happen while
+                             r is unused (it holds r), kept as a guard. */
     flo_status st = flo__cuda_copy_to_host(cd->dev, h->ptr, r->ptr, e->bytes);
     if (st)
         return st;

@@ -1,7 +1,8 @@
 /*
  * Flotilla CUDA backend - finding GPUs, creating one logical device and
  * its worker per GPU (or several per GPU in the logical_gpus debug mode),
- * with every stream, event, pool and staging buffer the worker will use;
+ * with every stream, event, pool and staging buffer the worker will use
+ * (and its staging thread, cuda_stage.c);
  * tearing them down; bandwidth figures.
  */
 #include <errno.h>
@@ -155,9 +156,12 @@ static void dev_destroy(flo__cuda_dev *cd)
     if (cudaGetDevice(&old) != cudaSuccess)
         old = -1;
     cudaSetDevice(cd->ordinal);
-    for (int s = 0; s < cd->nstreams; s++)
+    for (int s = 0; s < cd->nstreams + cd->nhi; s++)
         if (cd->compute[s])
             cudaStreamSynchronize(cd->compute[s]);
+    /* The staging thread drains its queue and stops before the buffers,
+     * events and streams it uses go away. */
+    flo__cuda_stage_fini(cd);
     flo__cuda_mem_fini(cd);
     for (int i = 0; i < FLO__CUDA_NSTAGE; i++) {
         if (cd->stage[i])
@@ -177,12 +181,14 @@ static void dev_destroy(flo__cuda_dev *cd)
     flo__cuda_evpool_fini(&cd->tevents);
     if (cd->t_ref)
         cudaEventDestroy(cd->t_ref);
-    for (int s = 0; s < cd->nstreams; s++) {
+    for (int s = 0; s < cd->nstreams + cd->nhi; s++) {
         if (cd->compute[s])
             cudaStreamDestroy(cd->compute[s]);
         for (unsigned i = 0; cd->fifo[s].ops && i < cd->fifo[s].cap; i++)
             free(cd->fifo[s].ops[i].pin);
         free(cd->fifo[s].ops);
+        if (cd->fifo[s].sw_host)
+            cudaFreeHost(cd->fifo[s].sw_host);
     }
     cudaStream_t *cs[] = {&cd->h2d, &cd->d2h, &cd->p2p, &cd->alloc};
     for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++)
@@ -202,6 +208,85 @@ void flo__cuda_fini(flo__device *dev)
         dev_destroy(dev->priv);
     if (dev)
         dev->priv = NULL;
+}
+
+/* A compute stream's in-flight queue of cap ops, and its status-word
+ * slots when small (else allocated on first use by the worker). */
+static flo_status fifo_init(flo__cuda_fifo *f, unsigned cap)
+{
+    f->cap = cap;
+    f->ops = calloc(cap, sizeof(flo__cuda_op));
+    if (!f->ops)
+        return FLO_ENOMEM;
+    size_t sw = (size_t)cap * FLO__CUDA_OP_WORDS * sizeof(int);
+    if (sw <= (64u << 10)) {
+        void *p = NULL;
+        flo_status st = FLO__CUDA(cudaMallocHost(&p, sw));
+        if (st)
+            return st;
+        f->sw_host = p;
+    }
+    return FLO_OK;
+}
+
+/*
+ * Scheduling on the GPU (see cuda_worker.c), after the normal streams:
+ * - FLO_GPU_WINDOW: tasks in flight per GPU (default 4 per normal
+ *   compute stream; 0 or more than FLO_CUDA_MAX_INFLIGHT: that maximum).
+ *   A bounded window also records completion events often enough (every
+ *   half window per stream) for the queue to refill before it drains.
+ * - FLO_CUDA_WINDOW_SPIN_NS: how long a worker with a full window polls
+ *   before sleeping (default 1 ms).
+ * - FLO_CUDA_PRIO_STREAMS: high-priority compute streams (default as
+ *   many as normal ones, within FLO__CUDA_MAX_STREAMS in all; 0: none;
+ *   none either when the GPU has a single stream priority).
+ * - FLO_CUDA_TIME_EVERY: without tracing, time the first 4 tasks of each
+ *   name and one in n after (default 16; 0: never) when the policy
+ *   learns from task times.
+ */
+static flo_status sched_setup(flo_runtime *rt, flo__cuda_dev *cd,
+                              unsigned cap)
+{
+    long win = env_long(rt, "FLO_GPU_WINDOW", 4L * cd->nstreams);
+    if (win <= 0 || win > cd->max_inflight)
+        win = cd->max_inflight;
+    cd->window = (int)win;
+    if (cd->window < cd->max_inflight) {
+        int half = cd->window / cd->nstreams / 2;
+        if (half < 1)
+            half = 1;
+        if (cd->event_every > half)
+            cd->event_every = half;
+    }
+    long sp = env_long(rt, "FLO_CUDA_WINDOW_SPIN_NS", 1000000);
+    cd->window_spin_ns = sp > 0 ? (uint64_t)sp : 0;
+    long te = env_long(rt, "FLO_CUDA_TIME_EVERY", 16);
+    cd->time_every = te > 0 && te < (1L << 30) ? (int)te : 0;
+
+    long nhi = env_long(rt, "FLO_CUDA_PRIO_STREAMS", cd->nstreams);
+    if (nhi < 0)
+        nhi = 0;
+    if (nhi > FLO__CUDA_MAX_STREAMS - cd->nstreams)
+        nhi = FLO__CUDA_MAX_STREAMS - cd->nstreams;
+    int least = 0, greatest = 0;
+    if (nhi > 0 &&
+        cudaDeviceGetStreamPriorityRange(&least, &greatest) != cudaSuccess) {
+        (void)cudaGetLastError();
+        greatest = least;
+    }
+    if (greatest == least)
+        nhi = 0; /* No priorities on this GPU. */
+    for (int i = 0; i < (int)nhi; i++) {
+        int s = cd->nstreams + i;
+        flo_status st = FLO__CUDA(cudaStreamCreateWithPriority(
+            &cd->compute[s], cudaStreamNonBlocking, greatest));
+        if (st)
+            return st;
+        cd->nhi = i + 1;
+        if ((st = fifo_init(&cd->fifo[s], cap)))
+            return st;
+    }
+    return FLO_OK;
 }
 
 /* Create the CUDA state of one logical device (the caller made its GPU
@@ -255,13 +340,12 @@ static flo_status dev_create(flo_runtime *rt, int ordinal, int logical,
         cd->nstreams = s + 1;
         if (st)
             goto fail;
-        cd->fifo[s].cap = cap;
-        cd->fifo[s].ops = calloc(cap, sizeof(flo__cuda_op));
-        if (!cd->fifo[s].ops) {
-            st = FLO_ENOMEM;
+        if ((st = fifo_init(&cd->fifo[s], cap)))
             goto fail;
-        }
     }
+    /* Scheduling knobs, then the high-priority streams. */
+    if ((st = sched_setup(rt, cd, cap)))
+        goto fail;
     cudaStream_t *cs[] = {&cd->h2d, &cd->d2h, &cd->p2p, &cd->alloc};
     for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++)
         if ((st = FLO__CUDA(
@@ -292,6 +376,10 @@ static flo_status dev_create(flo_runtime *rt, int ordinal, int logical,
     }
     if ((st = flo__cuda_mem_init(cd)))
         goto fail;
+    /* Staging thread, its streams and buffers, the gate (FLO_CUDA_STAGE_
+     * GATE=0 turns the gate off: staged copies then block the worker). */
+    if ((st = flo__cuda_stage_init(cd)))
+        goto fail;
     *out = cd;
     return FLO_OK;
 fail:
@@ -315,6 +403,7 @@ static void fill_info(flo__cuda_dev *cd, flo__device *dev,
     dev->info.name[len] = '\0';
     dev->h2d_bw = FLO__CUDA_BW_HOST;
     dev->d2h_bw = FLO__CUDA_BW_HOST;
+    dev->xfer = &flo__cuda_xfer_ops;
     cd->dev = dev;
 }
 
@@ -337,9 +426,10 @@ static int pick_core(flo_runtime *rt, int ordinal)
 static void trace_rows(flo_runtime *rt, flo__cuda_dev *cd)
 {
     char name[96];
-    for (int s = 0; s < cd->nstreams; s++) {
-        snprintf(name, sizeof name, "gpu %d (cuda %d.%d) stream %d", cd->node,
-                 cd->ordinal, cd->logical, s);
+    for (int s = 0; s < cd->nstreams + cd->nhi; s++) {
+        snprintf(name, sizeof name, "gpu %d (cuda %d.%d) stream %d%s",
+                 cd->node, cd->ordinal, cd->logical, s,
+                 s >= cd->nstreams ? " (high priority)" : "");
         cd->row_compute[s] = flo__trace_row(rt->trace, name);
     }
     snprintf(name, sizeof name, "gpu %d (cuda %d.%d) h2d copies", cd->node,

@@ -7,12 +7,29 @@
  * need no lock. Tasks on one compute stream complete in launch order:
  * progress only queries the oldest event of each stream, and an event
  * completes every task launched before it on that stream.
+ *
+ * Scheduling on the GPU. The policy's pop hands a GPU worker its most
+ * urgent ready task; the worker keeps at most cd->window tasks in flight
+ * (can_accept), so a task that becomes ready is launched after at most a
+ * window of already-launched ones. A task more urgent than everything in
+ * flight on the normal streams goes to a high-priority stream, whose
+ * blocks the GPU schedules before those of the normal streams.
+ *
+ * Measurements without tracing: busy_ns is the host time during which
+ * at least one task was in flight (launched, completion not yet
+ * observed); sampled tasks (see want_timing) get timed events whose
+ * difference is the GPU time of their work, given to the policy through
+ * t_start/t_end.
  */
+#include <limits.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "device/cuda/cuda_backend.h"
+#include "flotilla/cuda.h"
 #include "runtime/rt.h"
+#include "scheduler/names.h"
 
 /* NVTX is header-only; its loader casts a data pointer to a function
  * pointer, which ISO C frowns upon. */
@@ -26,6 +43,12 @@ static inline flo__cuda_dev *wdev(flo__worker *w)
     return w->dev_priv;
 }
 
+/* Every compute stream: the normal ones, then the high-priority ones. */
+static inline int nall(const flo__cuda_dev *cd)
+{
+    return cd->nstreams + cd->nhi;
+}
+
 static void unpin_all(flo__cuda_op *op)
 {
     for (int i = 0; i < op->npin; i++) {
@@ -37,13 +60,17 @@ static void unpin_all(flo__cuda_op *op)
     op->npin = 0;
 }
 
+/* Invariant: an op with t_start (tracing or a sample) has its own timed
+ * done event from tevents; c_start/c_end only when tracing. */
 static void op_events_put(flo__cuda_dev *cd, flo__cuda_op *op)
 {
     flo__cuda_evpool *tp = &cd->tevents;
     if (op->t_start) {
         flo__cuda_ev_put(tp, op->t_start);
-        flo__cuda_ev_put(tp, op->c_start);
-        flo__cuda_ev_put(tp, op->c_end);
+        if (op->c_start)
+            flo__cuda_ev_put(tp, op->c_start);
+        if (op->c_end)
+            flo__cuda_ev_put(tp, op->c_end);
         flo__cuda_ev_put(tp, op->done);
     } else if (op->done) {
         flo__cuda_ev_put(&cd->events, op->done);
@@ -51,16 +78,23 @@ static void op_events_put(flo__cuda_dev *cd, flo__cuda_op *op)
     op->t_start = op->c_start = op->c_end = op->done = NULL;
 }
 
-/* Events of an op: all four when tracing, else a completion event only
- * if want_done. */
+/* Events of an op: all four when tracing; a timed start and done pair
+ * when sampled; else a completion event only if want_done. */
 static flo_status op_events_get(flo__cuda_dev *cd, flo__cuda_op *op,
-                                bool want_done)
+                                bool want_done, bool sampled)
 {
     flo_status st;
+    flo__cuda_evpool *tp = &cd->tevents;
     op->t_start = op->c_start = op->c_end = op->done = NULL;
+    if (!cd->rt->trace && sampled) {
+        if ((st = flo__cuda_ev_get(tp, &op->t_start)))
+            goto fail;
+        if ((st = flo__cuda_ev_get(tp, &op->done)))
+            goto fail_t;
+        return FLO_OK;
+    }
     if (!cd->rt->trace)
         return want_done ? flo__cuda_ev_get(&cd->events, &op->done) : FLO_OK;
-    flo__cuda_evpool *tp = &cd->tevents;
     if ((st = flo__cuda_ev_get(tp, &op->t_start)))
         goto fail;
     if ((st = flo__cuda_ev_get(tp, &op->c_start)))
@@ -110,19 +144,71 @@ static void op_trace(flo__cuda_dev *cd, flo__worker *w, int s, flo__cuda_op *op)
     }
 }
 
+/* A sampled op (not tracing): the GPU time between its timed events is
+ * the time of the work its entry point enqueued (the start event is
+ * recorded after the waits for its input copies). Given to the policy as
+ * t_start/t_end, ending at the host time of observation. */
+static void op_sample(flo__cuda_op *op)
+{
+    float ms = 0.0f;
+    if (cudaEventElapsedTime(&ms, op->t_start, op->done) != cudaSuccess) {
+        (void)cudaGetLastError();
+        return;
+    }
+    uint64_t ns = ms > 0.0f ? (uint64_t)((double)ms * 1e6) : 0;
+    uint64_t now = flo__now_ns();
+    if (ns > 0 && ns < now)
+        flo__task_set_times(op->task, now - ns, now);
+}
+
+/* The status words of a finished op: its copies into the stream's
+ * pinned slots came before any later event of the stream, and an event
+ * at or after the op completed, so the values are in host memory. */
+static flo_status op_check_words(flo__cuda_dev *cd, flo__cuda_fifo *f,
+                                 flo__cuda_op *op, unsigned idx)
+{
+    const volatile int *slot =
+        f->sw_host + (size_t)(idx & (f->cap - 1)) * FLO__CUDA_OP_WORDS;
+    flo_status st = FLO_OK;
+    for (int k = 0; k < op->nsw && st == FLO_OK; k++) {
+        int v = slot[k];
+        if (v != 0) {
+            flo__task_set_error(op->task, FLO_ETASK,
+                                "task '%s' failed on GPU %d (cuda %d): "
+                                "%s = %d",
+                                flo__task_name(op->task), cd->node,
+                                cd->ordinal, op->sw_what[k], v);
+            st = FLO_ETASK;
+        }
+    }
+    op->nsw = 0;
+    return st;
+}
+
 /* Finish the oldest op of stream s with status st. */
 static void op_complete(flo__cuda_dev *cd, flo__worker *w, int s, flo_status st)
 {
     flo__cuda_fifo *f = &cd->fifo[s];
     flo__cuda_op *op = &f->ops[f->head & (f->cap - 1)];
     flo__task *t = op->task;
-    if (st == FLO_OK && op->t_start)
-        op_trace(cd, w, s, op);
+    if (st == FLO_OK && op->nsw > 0)
+        st = op_check_words(cd, f, op, f->head);
+    op->nsw = 0;
+    if (st == FLO_OK && op->t_start) {
+        if (cd->rt->trace)
+            op_trace(cd, w, s, op);
+        else
+            op_sample(op);
+    }
     unpin_all(op);
     op_events_put(cd, op);
     op->task = NULL;
     f->head++;
-    cd->inflight--;
+    if (--cd->inflight == 0) {
+        /* The end of a busy stretch: counted before the task completes,
+         * so whoever observes the completion also sees the time. */
+        FLO__STAT_ADD(w->st.busy_ns, flo__now_ns() - cd->busy_since);
+    }
     flo__task_complete(w, t, st);
 }
 
@@ -131,7 +217,7 @@ static void op_complete(flo__cuda_dev *cd, flo__worker *w, int s, flo_status st)
  * about to wait (no ready task) and before draining. */
 static void seal(flo__cuda_dev *cd)
 {
-    for (int s = 0; s < cd->nstreams; s++) {
+    for (int s = 0; s < nall(cd); s++) {
         flo__cuda_fifo *f = &cd->fifo[s];
         if (f->head == f->tail)
             continue;
@@ -164,7 +250,7 @@ static int cuda_progress(flo__worker *w)
 {
     flo__cuda_dev *cd = wdev(w);
     int done = 0;
-    for (int s = 0; s < cd->nstreams; s++) {
+    for (int s = 0; s < nall(cd); s++) {
         flo__cuda_fifo *f = &cd->fifo[s];
         unsigned mask = f->cap - 1;
         while (f->head != f->tail) {
@@ -217,17 +303,18 @@ static int cuda_inflight(flo__worker *w)
     return wdev(w)->inflight;
 }
 
+/* The launch window (cd->window <= max_inflight, the fifo capacity). */
 static bool cuda_can_accept(flo__worker *w)
 {
     flo__cuda_dev *cd = wdev(w);
-    return cd->inflight < cd->max_inflight;
+    return cd->inflight < cd->window;
 }
 
 /* Complete every task in flight (blocking): frees memory they pin. */
 static void drain(flo__cuda_dev *cd, flo__worker *w)
 {
     seal(cd);
-    for (int s = 0; s < cd->nstreams; s++) {
+    for (int s = 0; s < nall(cd); s++) {
         cudaError_t e = cudaStreamSynchronize(cd->compute[s]);
         if (e != cudaSuccess && flo__cuda_error_is_sticky(e))
             flo__cuda_dev_fail(cd, e, "waiting for tasks");
@@ -284,6 +371,100 @@ static flo_status prepare_buffers(flo__cuda_dev *cd, flo__task *t,
     return FLO_OK;
 }
 
+/*
+ * The compute stream for task t: among the normal streams, or the
+ * high-priority ones when t is more urgent than every task in flight on
+ * the normal streams (so that it would otherwise queue behind less
+ * urgent work), the one with the fewest ops in flight, ties broken
+ * round-robin. Looks at most SCAN ops per stream (the whole window by
+ * default).
+ */
+#define SCAN 32
+static int pick_stream(flo__cuda_dev *cd, int prio)
+{
+    int base = 0, n = cd->nstreams;
+    if (cd->nhi > 0) {
+        bool urgent = false;
+        for (int s = 0; s < cd->nstreams; s++) {
+            flo__cuda_fifo *f = &cd->fifo[s];
+            unsigned lo = f->tail - f->head > SCAN ? f->tail - SCAN : f->head;
+            for (unsigned i = lo; i != f->tail; i++) {
+                urgent = true;
+                if (f->ops[i & (f->cap - 1)].task->priority >= prio) {
+                    urgent = false;
+                    goto decided;
+                }
+            }
+        }
+decided:
+        if (urgent) {
+            base = cd->nstreams;
+            n = cd->nhi;
+        }
+    }
+    unsigned start = cd->next_stream++;
+    int best = base;
+    unsigned best_q = UINT_MAX;
+    for (int i = 0; i < n; i++) {
+        int s = base + (int)((start + (unsigned)i) % (unsigned)n);
+        unsigned q = cd->fifo[s].tail - cd->fifo[s].head;
+        if (q < best_q) {
+            best = s;
+            best_q = q;
+            if (q == 0)
+                break;
+        }
+    }
+    return best;
+}
+#undef SCAN
+
+/* Whether to time t's work (sampling for the policy's model, without
+ * tracing): the first 4 tasks of each name, then one in time_every.
+ * Counters are per name pointer (interned at submit), direct-mapped: a
+ * collision restarts a name's count, which only samples more. */
+static bool want_timing(flo__cuda_dev *cd, const char *name)
+{
+    if (!cd->time_on)
+        return false;
+    uintptr_t k = (uintptr_t)name;
+    unsigned i = (unsigned)((k >> 4) ^ (k >> 12)) & 63u;
+    if (cd->samp[i].name != name) {
+        cd->samp[i].name = name;
+        cd->samp[i].n = 0;
+    }
+    uint32_t n = ++cd->samp[i].n;
+    return n <= 4 || n % (uint32_t)cd->time_every == 0;
+}
+
+/* Enqueue the copies of op's status words into its pinned slots, after
+ * the work of its entry point and before its completion event. */
+static flo_status copy_words(flo__cuda_dev *cd, flo__cuda_fifo *f,
+                             flo__cuda_op *op, cudaStream_t stream)
+{
+    int *slot =
+        f->sw_host + (size_t)(f->tail & (f->cap - 1)) * FLO__CUDA_OP_WORDS;
+    for (int k = 0; k < op->nsw; k++) {
+        slot[k] = 0; /* Free: the op that used it last has completed. */
+        cudaError_t e = cudaMemcpyAsync(&slot[k], op->sw_dev[k], sizeof(int),
+                                        cudaMemcpyDefault, stream);
+        if (e != cudaSuccess) {
+            (void)cudaGetLastError();
+            if (flo__cuda_error_is_sticky(e))
+                flo__cuda_dev_fail(cd, e, "reading a status word");
+            flo__task_set_error(op->task, FLO_EDEVICE,
+                                "task '%s': cannot read its status word "
+                                "'%s' on GPU %d: %s (%s)",
+                                flo__task_name(op->task), op->sw_what[k],
+                                cd->node, cudaGetErrorName(e),
+                                cudaGetErrorString(e));
+            op->nsw = 0;
+            return FLO_EDEVICE;
+        }
+    }
+    return FLO_OK;
+}
+
 static flo_status cuda_execute(flo__worker *w, flo__task *t)
 {
     flo__cuda_dev *cd = wdev(w);
@@ -303,22 +484,26 @@ static flo_status cuda_execute(flo__worker *w, flo__task *t)
         return FLO_EINVAL;
     }
 
-    int s = (int)(cd->next_stream++ % (unsigned)cd->nstreams);
+    /* The backend reads the task's priority directly (runtime/rt.h). */
+    int s = pick_stream(cd, t->priority);
     cudaStream_t stream = cd->compute[s];
     flo__cuda_fifo *f = &cd->fifo[s];
     flo__cuda_op *op = &f->ops[f->tail & (f->cap - 1)];
     op->task = t;
     op->npin = 0;
+    op->nsw = 0;
     op->status = FLO_OK;
     op->c_bytes = 0;
     /* Not every task records an event: an event recorded after task N
      * also tells that the tasks before it on the stream are done. One in
      * event_every, plus the newest when the worker waits (seal), keeps
-     * completions observable at a fraction of the cost. */
-    bool want = ++f->since_ev >= cd->event_every;
+     * completions observable at a fraction of the cost. A sampled task
+     * has its own (timed) event. */
+    bool sampled = want_timing(cd, name);
+    bool want = ++f->since_ev >= cd->event_every || sampled;
     if (want)
         f->since_ev = 0;
-    flo_status st = op_events_get(cd, op, want);
+    flo_status st = op_events_get(cd, op, want, sampled);
     if (st) {
         flo__task_set_error(t, st, "task '%s': no CUDA event", name);
         return st;
@@ -351,7 +536,11 @@ static flo_status cuda_execute(flo__worker *w, flo__task *t)
      * happened; what cudaGetLastError reports below is the task's. */
     (void)cudaGetLastError();
     nvtxRangePushA(name ? name : "task");
+    cd->cur_op = op; /* For flo_task_cuda_status_word. */
+    cd->cur_stream = stream;
     st = flo__task_invoke(w, t, fn, stream);
+    cd->cur_op = NULL;
+    cd->cur_stream = NULL;
     nvtxRangePop();
 
     cudaError_t e = cudaGetLastError();
@@ -364,8 +553,12 @@ static flo_status cuda_execute(flo__worker *w, flo__task *t)
                             cudaGetErrorName(e), cudaGetErrorString(e), name,
                             cd->node, cd->ordinal);
         op->status = FLO_EDEVICE;
+        op->nsw = 0;
     } else if (st != FLO_OK) {
         op->status = st; /* The entry point called flo_task_fail. */
+        op->nsw = 0;
+    } else if (op->nsw > 0) {
+        op->status = copy_words(cd, f, op, stream);
     }
 
     /* Even a failed task completes through an event: the copies and
@@ -379,15 +572,57 @@ static flo_status cuda_execute(flo__worker *w, flo__task *t)
         unpin_all(op);
         op_events_put(cd, op);
         op->task = NULL;
+        op->nsw = 0;
         flo__task_set_error(
             t, FLO_EDEVICE, "CUDA error %s (%s) after task '%s' on GPU %d",
             cudaGetErrorName(e), cudaGetErrorString(e), name, cd->node);
         return FLO_EDEVICE;
     }
     f->tail++;
-    cd->inflight++;
+    if (cd->inflight++ == 0)
+        cd->busy_since = flo__now_ns(); /* A busy stretch starts. */
     cd->wait_since = 0;
     return FLO_INPROGRESS;
+}
+
+/* ---- Device status words (include/flotilla/cuda.h) ---------------------- */
+
+flo_status flo_task_cuda_status_word(flo_task_ctx *ctx, const int *dev_word,
+                                     const char *what)
+{
+    flo_runtime *rt = flo_task_runtime(ctx);
+    if (!rt || !dev_word)
+        return FLO_EINVAL;
+    /* Only a CUDA entry point runs on a GPU worker's thread with cur_op
+     * set, and only its own context carries cur_stream. */
+    flo__worker *w = flo__self_worker(rt);
+    if (!w || w->kind != FLO_DEVICE_CUDA || w->dev->ops != &flo__cuda_ops)
+        return FLO_EINVAL;
+    flo__cuda_dev *cd = wdev(w);
+    flo__cuda_op *op = cd->cur_op;
+    if (!op || flo_task_stream(ctx) != (void *)cd->cur_stream)
+        return FLO_EINVAL;
+    if (op->nsw >= FLO__CUDA_OP_WORDS)
+        return FLO_ERANGE;
+    int s = 0;
+    while (cd->compute[s] != cd->cur_stream)
+        s++;
+    flo__cuda_fifo *f = &cd->fifo[s];
+    if (!f->sw_host) {
+        /* First status word on this stream: one pinned allocation, kept
+         * until the device is destroyed. */
+        void *p = NULL;
+        flo_status st = FLO__CUDA(cudaMallocHost(
+            &p, (size_t)f->cap * FLO__CUDA_OP_WORDS * sizeof(int)));
+        if (st)
+            return st;
+        f->sw_host = p;
+    }
+    const char *label = flo__name_intern(what ? what : "status word");
+    op->sw_dev[op->nsw] = dev_word;
+    op->sw_what[op->nsw] = label ? label : "status word";
+    op->nsw++;
+    return FLO_OK;
 }
 
 /* Host function queued at the tail of a stream before the worker parks:
@@ -416,13 +651,23 @@ static void cuda_wait_progress(flo__worker *w, uint64_t timeout_ns)
     uint64_t now = flo__now_ns();
     if (cd->wait_since == 0)
         cd->wait_since = now;
-    if (now - cd->wait_since < cd->spin_ns) {
+    /* With the window full the worker can do nothing but wait for the
+     * next completion, and a host function can only be queued at a
+     * stream's tail (it would wake the worker once the window drained,
+     * leaving the GPU without queued work): poll longer, yielding the
+     * core past the ordinary spin. */
+    uint64_t spin = cd->spin_ns;
+    if (cd->inflight >= cd->window && cd->window_spin_ns > spin)
+        spin = cd->window_spin_ns;
+    if (now - cd->wait_since < spin) {
         for (int i = 0; i < 64; i++)
             flo__cpu_relax();
+        if (now - cd->wait_since >= cd->spin_ns)
+            sched_yield();
         cuda_progress(w);
         return;
     }
-    for (int s = 0; s < cd->nstreams; s++) {
+    for (int s = 0; s < nall(cd); s++) {
         flo__cuda_fifo *f = &cd->fifo[s];
         if (f->head == f->tail || atomic_load(&f->armed))
             continue;
@@ -457,8 +702,13 @@ static flo_status cuda_worker_start(flo__worker *w)
         flo__cuda_dev_fail(cd, cudaErrorInvalidDevice, "worker start");
         return st;
     }
-    for (int s = 0; s < cd->nstreams; s++)
+    for (int s = 0; s < nall(cd); s++)
         cd->fifo[s].w = w;
+    /* Sample kernel times when the policy learns from task times (the
+     * trace times every task anyway). The policy is chosen after the
+     * probe, hence here. */
+    cd->time_on = cd->time_every > 0 && !cd->rt->trace &&
+                  cd->rt->sched_ops && cd->rt->sched_ops->done;
     if (cd->rt->trace) {
         /* The origin of GPU timestamps: an event and the host clock read
          * right after it completed. */

@@ -122,8 +122,10 @@ flo_status flo_comm_get_mpi(const flo_comm *comm, void *mpi_comm_out);
  *  - out receives an event that completes when the collective has
  *    finished on every local participant (NULL if not wanted).
  * Return codes: FLO_OK; FLO_EINVAL for a NULL comm or array, a bad dtype,
- * op or root, a NULL or too-small handle; FLO_ESTALE / FLO_EFOREIGN for a
- * bad handle; FLO_ECOMM when the communicator is broken. On error nothing
+ * op or root, a NULL or too-small handle (a count whose size in bytes
+ * overflows included); FLO_ERANGE when a host-transport collective
+ * between ranks would exceed MPI's int counts; FLO_ESTALE / FLO_EFOREIGN
+ * for a bad handle; FLO_ECOMM when the communicator is broken. On error nothing
  * was submitted. Thread-safe (serialised per communicator); callable from
  * inside a task. Failures of the collective itself are reported through
  * the event (FLO_ECOMM, FLO_ETIMEDOUT, FLO_EDEVICE).

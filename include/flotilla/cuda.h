@@ -22,6 +22,46 @@ static inline cudaStream_t flo_task_cuda_stream(flo_task_ctx *ctx)
 /** CUDA ordinal of the physical GPU the task runs on; -1 on the host. */
 int flo_task_cuda_ordinal(flo_task_ctx *ctx);
 
+/**
+ * Attach a device status word to the running task: once the work the
+ * entry point enqueued on its stream has completed, the runtime reads
+ * the int at @p dev_word; a non-zero value fails the task, like a
+ * solver's `info` output (cuSOLVER's `devInfo`).
+ *
+ * The word is read after everything the entry point enqueued before
+ * returning, so the kernel that computes it may be launched before or
+ * after this call, as long as it is launched before the entry point
+ * returns. The runtime copies it asynchronously, on the task's stream,
+ * into page-locked host memory; the check costs a 4-byte copy and no
+ * synchronisation.
+ *
+ * On a non-zero value the task completes with ::FLO_ETASK and the message
+ * "task 'NAME' failed on GPU G (cuda C): WHAT = VALUE" (see
+ * flo_error_message); its dependents are canceled as for any failure.
+ * A task that already failed otherwise (flo_task_fail, a launch or device
+ * error) keeps that failure and its words are not read.
+ *
+ * @param ctx      The context passed to the CUDA entry point.
+ * @param dev_word Address of an int the task's work writes: device memory
+ *                 of the task's GPU (e.g. in one of its buffers or a
+ *                 workspace), managed or mapped host memory. It must stay
+ *                 allocated until the task completes.
+ * @param what     A label for the message (e.g. "potrf info"); copied,
+ *                 so it may be a temporary. NULL: "status word".
+ * @return ::FLO_OK; ::FLO_EINVAL if @p ctx or @p dev_word is NULL or the
+ *         call is not made from within a CUDA entry point of @p ctx's
+ *         task (a host entry point, another thread, after it returned);
+ *         ::FLO_ERANGE if the task already attached 4 words;
+ *         ::FLO_ENOMEM or ::FLO_EDEVICE if the host slots for the words
+ *         cannot be allocated.
+ *
+ * Thread-safety: only from the CUDA entry point's own call (the GPU
+ * worker's thread), during that call. Available in builds with the CUDA
+ * backend.
+ */
+flo_status flo_task_cuda_status_word(flo_task_ctx *ctx, const int *dev_word,
+                                     const char *what);
+
 #ifdef __cplusplus
 }
 #endif

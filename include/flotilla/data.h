@@ -19,16 +19,26 @@ extern "C" {
 
 /**
  * A data handle: a small value (copy it freely). It encodes the runtime,
- * a slot and a generation, so a handle used after flo_data_unregister
- * returns FLO_ESTALE and one used with another runtime FLO_EFOREIGN;
- * neither is undefined behaviour. The zero value is never a valid handle.
+ * a slot and the slot's 64-bit generation, so a handle used after
+ * flo_data_unregister returns FLO_ESTALE and one used with another
+ * runtime FLO_EFOREIGN (FLO_ESTALE after 2^40 flo_init calls in one
+ * process); neither is undefined behaviour, and a stale handle never
+ * names data registered later. The zero value is never a valid handle.
+ * Compare handles with flo_data_equal.
  */
 typedef struct flo_data {
-    uint64_t id;
+    uint64_t id;  /**< Runtime and slot. */
+    uint64_t gen; /**< Generation of the slot. */
 } flo_data;
 
 /** The null handle. */
-#define FLO_DATA_NULL ((flo_data){0})
+#define FLO_DATA_NULL ((flo_data){0, 0})
+
+/** Whether two handles name the same registration. */
+static inline int flo_data_equal(flo_data a, flo_data b)
+{
+    return a.id == b.id && a.gen == b.gen;
+}
 
 /** Access modes. */
 typedef enum flo_access {
@@ -47,6 +57,31 @@ typedef enum flo_access {
  */
 flo_status flo_data_register(flo_runtime *rt, void *ptr, size_t bytes,
                              flo_data *out);
+
+/** flo_data_register_flags: leave this memory pageable (no
+ *  cudaHostRegister), whatever flo_config.pin_host says. */
+#define FLO_DATA_NO_PIN 0x1u
+
+/**
+ * Register user host memory like flo_data_register, with flags.
+ *
+ * When GPUs are in use and flo_config.pin_host is 1 (the default;
+ * FLO_PIN_HOST=0 turns it off), registered memory is page-locked
+ * (cudaHostRegister) so that copies to and from GPUs are direct and
+ * asynchronous; flo_data_unregister unpins it. Memory the program already
+ * page-locked itself (cudaMallocHost, its own cudaHostRegister) is used as
+ * is and never unpinned by the runtime. If pinning fails (limits), the
+ * memory stays pageable, silently: copies then go through a per-GPU
+ * staging thread. Pinning costs a system call proportional to the size;
+ * FLO_DATA_NO_PIN skips it for buffers used once.
+ *
+ * @param flags  0 or FLO_DATA_NO_PIN.
+ * @return FLO_OK; FLO_EINVAL for NULL rt/ptr/out, bytes == 0 or unknown
+ *         flags; FLO_ESTALE after finalize began; FLO_ENOMEM.
+ * Thread-safe.
+ */
+flo_status flo_data_register_flags(flo_runtime *rt, void *ptr, size_t bytes,
+                                   unsigned flags, flo_data *out);
 
 /**
  * Data owned by the runtime: bytes of host memory (allocated lazily, on
@@ -79,6 +114,38 @@ flo_status flo_data_release(flo_runtime *rt, flo_data d);
  * @return FLO_ESTALE if already unregistered; FLO_EBUSY while acquired.
  */
 flo_status flo_data_unregister(flo_runtime *rt, flo_data d);
+
+/**
+ * Lookahead hint: start making d valid on device in the background,
+ * ordered after every task already submitted that writes d, so that a
+ * later task there finds it in place. Returns at once. Internally a
+ * read-only task bound to that device (it takes part in the dependency
+ * order like any reader: a writer submitted later waits for it). On the
+ * host (device 0) it brings the data home, like flo_data_flush.
+ *
+ * @param device  a device index, 0 .. flo_device_count(rt) - 1.
+ * @return FLO_OK (also when d is already valid there, and on host-only
+ *         runtimes for device 0); FLO_ESTALE / FLO_EFOREIGN for a bad
+ *         handle; FLO_EINVAL for NULL rt or a device out of range;
+ *         FLO_ENOMEM. A failure of the transfer itself is not reported
+ *         here: the task that needs the data still makes it valid.
+ * Thread-safe; may be called from inside a task.
+ */
+flo_status flo_data_prefetch(flo_runtime *rt, flo_data d, int device);
+
+/**
+ * Write-back hint: start copying d home to host memory in the
+ * background, after every task already submitted that writes d, while
+ * other work continues; a later flo_data_acquire or flo_data_unregister
+ * then finds the host copy valid. Returns at once. Internally a
+ * read-only host task (it orders like any reader). A no-op in effect
+ * when the host copy is already valid (host-only runtimes).
+ *
+ * @return FLO_OK; FLO_ESTALE / FLO_EFOREIGN for a bad handle; FLO_EINVAL
+ *         for NULL rt; FLO_ENOMEM.
+ * Thread-safe; may be called from inside a task.
+ */
+flo_status flo_data_flush(flo_runtime *rt, flo_data d);
 
 /** Size in bytes, or FLO_ESTALE / FLO_EFOREIGN. */
 flo_status flo_data_size(const flo_runtime *rt, flo_data d, size_t *bytes);

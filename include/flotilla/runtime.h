@@ -60,6 +60,8 @@ typedef struct flo_config {
     int ignore_env;       /**< 1: do not read FLO_* variables. */
     void *mpi_comm;       /**< Optional pointer to an MPI_Comm; NULL. */
     double coll_timeout_s;/**< Collective timeout, seconds (0: 300). */
+    int pin_host;         /**< 1: page-lock registered host memory when
+                               GPUs are in use (FLO_PIN_HOST); 0: never. */
 } flo_config;
 
 /** Defaults. Fields are in declaration order. */
@@ -67,7 +69,7 @@ typedef struct flo_config {
     {                                                                      \
         sizeof(flo_config), FLO_VERSION, -1, FLO_SCHED_DEFAULT,            \
             FLO_DEVICES_AUTO, 1, NULL, 0, -1, NULL, 2, 0, 1, NULL, 0, 0,   \
-            NULL, 0.0                                                      \
+            NULL, 0.0, 1                                                   \
     }
 
 /**

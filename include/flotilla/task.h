@@ -41,13 +41,24 @@ typedef struct flo_access_desc {
  * A completed-or-pending task, as a value. The zero value (FLO_EVENT_NULL)
  * is an event that has always completed. Events stay meaningful after the
  * task's record is recycled: waiting on them returns at once, with the
- * task's error if it failed (the last 4096 failures are remembered).
+ * task's error if it failed or was canceled. The outcome of every failed
+ * or canceled task is remembered until flo_finalize, whatever fails
+ * after it: memory grows by about 48 bytes per failed or canceled task
+ * (plus the message of a failure) and nothing else. An event never
+ * aliases a later task: its record's generation has 64 bits.
  */
 typedef struct flo_event {
-    uint64_t id;
+    uint64_t id;  /**< Runtime and task slot. */
+    uint64_t gen; /**< Generation of the slot. */
 } flo_event;
 
-#define FLO_EVENT_NULL ((flo_event){0})
+#define FLO_EVENT_NULL ((flo_event){0, 0})
+
+/** Whether two events name the same task. */
+static inline int flo_event_equal(flo_event a, flo_event b)
+{
+    return a.id == b.id && a.gen == b.gen;
+}
 
 /** Called once when a task has finished, failed or been canceled. Runs on
  *  a worker thread: keep it short; it may submit tasks but not wait. */

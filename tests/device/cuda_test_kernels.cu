@@ -56,6 +56,23 @@ __global__ void k_illegal(int *p)
     p[threadIdx.x + (1ll << 40) / sizeof(int)] = 1;
 }
 
+__global__ void k_ticket(const volatile int *flag, unsigned *counter,
+                         unsigned *slot)
+{
+    if (flag) {
+        /* Bounded so that a broken test fails instead of hanging. */
+        long long t0 = clock64();
+        while (*flag == 0 && clock64() - t0 < (1ll << 36)) {
+        }
+    }
+    *slot = atomicAdd(counter, 1u) + 1u;
+}
+
+__global__ void k_store_int(int *p, int v)
+{
+    *p = v;
+}
+
 unsigned blocks(size_t n)
 {
     return (unsigned)((n + 255) / 256);
@@ -149,6 +166,83 @@ void flo_test_cuda_ordinal(flo_task_ctx *ctx)
     int ord = flo_task_cuda_ordinal(ctx);
     cudaMemsetAsync(flo_task_buffer(ctx, 0), ord + 1, 1,
                     flo_task_cuda_stream(ctx));
+}
+
+void flo_test_cuda_ticket(flo_task_ctx *ctx)
+{
+    size_t sz = 0;
+    const flo_test_ticket_args *a =
+        (const flo_test_ticket_args *)flo_task_args(ctx, &sz);
+    if (!a || sz != sizeof *a) {
+        flo_task_fail(ctx, FLO_EINVAL, "ticket: bad arguments");
+        return;
+    }
+    k_ticket<<<1, 1, 0, flo_task_cuda_stream(ctx)>>>(a->flag, a->counter,
+                                                     a->slot);
+}
+
+void flo_test_cuda_status(flo_task_ctx *ctx)
+{
+    const flo_test_args *a = args_of(ctx);
+    int *word = (int *)flo_task_buffer(ctx, 0);
+    bool first = a && a->nbuf == 2;
+    flo_status st = FLO_OK;
+    if (first)
+        st = flo_task_cuda_status_word(ctx, word, "test info");
+    k_store_int<<<1, 1, 0, flo_task_cuda_stream(ctx)>>>(word,
+                                                        a ? (int)a->k : 0);
+    if (!first)
+        st = flo_task_cuda_status_word(ctx, word, "test info");
+    if (st != FLO_OK)
+        flo_task_fail(ctx, FLO_EINTERNAL, "status word refused: %d", (int)st);
+}
+
+void flo_test_host_status(flo_task_ctx *ctx)
+{
+    int dummy = 0;
+    int *out = (int *)flo_task_buffer(ctx, 0);
+    *out = (int)flo_task_cuda_status_word(ctx, &dummy, "host");
+}
+
+int flo_test_mapped_int(int **host, int **dev)
+{
+    void *h = nullptr, *d = nullptr;
+    if (cudaHostAlloc(&h, sizeof(int),
+                      cudaHostAllocMapped | cudaHostAllocPortable) !=
+        cudaSuccess)
+        return -1;
+    *(volatile int *)h = 0;
+    if (cudaHostGetDevicePointer(&d, h, 0) != cudaSuccess) {
+        cudaFreeHost(h);
+        return -1;
+    }
+    *host = (int *)h;
+    *dev = (int *)d;
+    return 0;
+}
+
+void flo_test_mapped_free(int *host)
+{
+    cudaFreeHost(host);
+}
+
+int flo_test_dev_zalloc(void **p, size_t bytes)
+{
+    if (cudaMalloc(p, bytes) != cudaSuccess)
+        return -1;
+    return cudaMemset(*p, 0, bytes) == cudaSuccess ? 0 : -1;
+}
+
+int flo_test_dev_read(void *dst, const void *src, size_t bytes)
+{
+    return cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost) == cudaSuccess
+               ? 0
+               : -1;
+}
+
+void flo_test_dev_free(void *p)
+{
+    cudaFree(p);
 }
 
 int flo_test_gpu_count(void)

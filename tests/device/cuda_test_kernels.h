@@ -40,6 +40,35 @@ void flo_test_cuda_ordinal(flo_task_ctx *ctx);
 /* Visible CUDA devices (0 without a driver). */
 int flo_test_gpu_count(void);
 
+/* ---- Scheduling tests (test_cuda_sched.c) ---- */
+
+/* Arguments of flo_test_cuda_ticket (device addresses). */
+typedef struct flo_test_ticket_args {
+    const int *flag;   /* A mapped host int, or NULL: do not wait. */
+    unsigned *counter; /* Device memory, shared by the tasks. */
+    unsigned *slot;    /* Device memory, this task's. */
+} flo_test_ticket_args;
+
+/* Waits until *flag is non-zero (bounded: about 30 s of GPU clock),
+ * then stores 1 + atomicAdd(counter, 1) into *slot: the order in which
+ * tasks ran on the GPU. */
+void flo_test_cuda_ticket(flo_task_ctx *ctx);
+/* Writes (int)k into the int of buffer 0 and attaches it as the device
+ * status word "test info" (nbuf 2: attaches before launching the
+ * kernel). If attaching fails, fails the task with FLO_EINTERNAL. */
+void flo_test_cuda_status(flo_task_ctx *ctx);
+/* Calls flo_task_cuda_status_word from wherever it runs and stores its
+ * return value into the int of buffer 0 (a host entry point). */
+void flo_test_host_status(flo_task_ctx *ctx);
+
+/* Host helpers (0 on success): a mapped, portable page-locked int (host
+ * address and device alias), device memory zeroed, a copy to the host. */
+int flo_test_mapped_int(int **host, int **dev);
+void flo_test_mapped_free(int *host);
+int flo_test_dev_zalloc(void **p, size_t bytes);
+int flo_test_dev_read(void *dst, const void *src, size_t bytes);
+void flo_test_dev_free(void *p);
+
 #ifdef __cplusplus
 }
 #endif

@@ -14,6 +14,9 @@
 
 #include "flo_build_config.h"
 #include "runtime/rt.h"
+#include <math.h>
+#include <pthread.h>
+
 #include "tests/scheduler/testutil.h"
 
 static int setup(void **state)
@@ -160,6 +163,22 @@ static void test_env_host_workers(void **state)
     assert_int_equal(flo_init(&cfg, &rt), FLO_OK);
     assert_int_equal(flo_worker_count(rt), 2);
     assert_int_equal(flo_finalize(rt), FLO_OK);
+
+    /* A value beyond int (or long) is out of range, not truncated into
+     * range (4294967297 once gave 1 worker). */
+    static const char *const huge[] = {"4294967297", "-4294967295",
+                                       "99999999999999999999999"};
+    for (size_t i = 0; i < sizeof(huge) / sizeof(huge[0]); i++) {
+        rt = (flo_runtime *)(uintptr_t)0x1;
+        setenv("FLO_HOST_WORKERS", huge[i], 1);
+        assert_int_equal(flo_init(&cfg, &rt), FLO_EINVAL);
+        assert_ptr_equal(rt, (flo_runtime *)(uintptr_t)0x1);
+    }
+    setenv("FLO_HOST_WORKERS", "2", 1);
+    setenv("FLO_STREAMS_PER_GPU", "4294967298", 1);
+    assert_int_equal(flo_init(&cfg, &rt), FLO_EINVAL);
+    unsetenv("FLO_STREAMS_PER_GPU");
+    unsetenv("FLO_HOST_WORKERS");
 }
 
 static void test_env_sched(void **state)
@@ -290,6 +309,20 @@ static void test_bad_config(void **state)
     expect_einval(&c);
     c = base;
     c.devices = (flo_device_mask)42;
+    expect_einval(&c);
+    c = base;
+    c.coll_timeout_s = NAN;
+    expect_einval(&c);
+    c = base;
+    c.coll_timeout_s = INFINITY;
+    expect_einval(&c);
+    c = base;
+    c.coll_timeout_s = -1.0;
+    expect_einval(&c);
+    /* A trace file that cannot be written fails at init, not at
+     * finalize when the run's trace would be lost. */
+    c = base;
+    c.trace_path = "/nonexistent-flotilla-dir/trace.json";
     expect_einval(&c);
 
     /* Bad values in the configuration are rejected with the environment

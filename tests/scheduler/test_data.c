@@ -11,6 +11,8 @@
 
 #include <cmocka.h>
 
+#include <pthread.h>
+
 #include "tests/scheduler/testutil.h"
 
 /* ---- Kernels ----------------------------------------------------------- */
@@ -230,7 +232,7 @@ static void test_register_alloc_errors(void **state)
 {
     flo_runtime *rt = *state;
     int64_t x = 42;
-    flo_data d = {SENTINEL_ID};
+    flo_data d = {SENTINEL_ID, 0};
 
     assert_int_equal(flo_data_register(NULL, &x, 8, &d), FLO_EINVAL);
     assert_int_equal(flo_data_register(rt, NULL, 8, &d), FLO_EINVAL);
@@ -294,7 +296,7 @@ static void test_stale_handle(void **state)
     flo_data d, d2;
     void *p = NULL;
     size_t sz = 0;
-    flo_event ev = {12345};
+    flo_event ev = {12345, 0};
 
     assert_int_equal(flo_data_register(rt, &x, 8, &d), FLO_OK);
     assert_int_equal(flo_data_unregister(rt, d), FLO_OK);
@@ -310,7 +312,7 @@ static void test_stale_handle(void **state)
     /* The slot is reused by a new handle; the old one stays stale. */
     for (int i = 0; i < 4; i++) {
         assert_int_equal(flo_data_register(rt, &y, 8, &d2), FLO_OK);
-        assert_true(d2.id != d.id);
+        assert_false(flo_data_equal(d2, d));
         assert_int_equal(flo_data_unregister(rt, d), FLO_ESTALE);
         assert_int_equal(flo_data_acquire(rt, d, FLO_WRITE, &p), FLO_ESTALE);
         assert_int_equal(submit1(rt, &kadd, d2, FLO_READ_WRITE, 1, 0, NULL),
@@ -380,7 +382,7 @@ static void test_foreign_handle(void **state)
     flo_data d, d2;
     void *p = NULL;
     size_t sz = 0;
-    flo_event ev = {777}, ev1;
+    flo_event ev = {777, 0}, ev1;
 
     assert_non_null(rt2);
     assert_int_equal(flo_data_register(rt, &x, 8, &d), FLO_OK);
@@ -482,6 +484,88 @@ static void test_acquire_after_failed_writer(void **state)
     assert_int_equal(flo_wait_all(rt), FLO_OK);
 }
 
+/* A second acquire that would wait for the caller's own acquire is
+ * refused with FLO_EDEADLK (it used to block forever); one that would not
+ * wait (read after read, no writer between) is granted. Nothing changes
+ * on refusal. */
+static void test_acquire_self_deadlock(void **state)
+{
+    flo_runtime *rt = *state;
+    int64_t x = 3;
+    flo_data d;
+    flo_event ev;
+    void *p = NULL, *q = (void *)(uintptr_t)0x55;
+
+    assert_int_equal(flo_data_register(rt, &x, 8, &d), FLO_OK);
+    /* Write then anything. */
+    assert_int_equal(flo_data_acquire(rt, d, FLO_READ_WRITE, &p), FLO_OK);
+    assert_int_equal(flo_data_acquire(rt, d, FLO_READ_WRITE, &q),
+                     FLO_EDEADLK);
+    assert_int_equal(flo_data_acquire(rt, d, FLO_READ, &q), FLO_EDEADLK);
+    assert_ptr_equal(q, (void *)(uintptr_t)0x55);
+    assert_int_equal(flo_data_release(rt, d), FLO_OK);
+    /* Read then write. */
+    assert_int_equal(flo_data_acquire(rt, d, FLO_READ, &p), FLO_OK);
+    assert_int_equal(flo_data_acquire(rt, d, FLO_WRITE, &q), FLO_EDEADLK);
+    /* Read then read: granted. */
+    assert_int_equal(flo_data_acquire(rt, d, FLO_READ, &q), FLO_OK);
+    assert_int_equal(flo_data_release(rt, d), FLO_OK);
+    /* Read, a writer submitted since, then read: the second read would
+     * wait for the writer, which waits for the first read. */
+    assert_int_equal(submit1(rt, &kadd, d, FLO_READ_WRITE, 1, 0, &ev),
+                     FLO_OK);
+    assert_int_equal(flo_data_acquire(rt, d, FLO_READ, &q), FLO_EDEADLK);
+    assert_int_equal(flo_event_query(rt, ev), FLO_INPROGRESS);
+    assert_int_equal(flo_data_release(rt, d), FLO_OK);
+    assert_int_equal(flo_event_wait(rt, ev), FLO_OK);
+    /* Nothing is held any more. */
+    assert_int_equal(flo_data_release(rt, d), FLO_EINVAL);
+    assert_int_equal(flo_data_unregister(rt, d), FLO_OK);
+    assert_int_equal(x, 4);
+}
+
+/* Only the acquiring thread may release (data.h): another thread's
+ * release is FLO_EINVAL and the acquire stays held. */
+typedef struct rel_arg {
+    flo_runtime *rt;
+    flo_data d;
+    flo_status st;
+} rel_arg;
+
+static void *release_elsewhere(void *arg)
+{
+    rel_arg *r = arg;
+    r->st = flo_data_release(r->rt, r->d);
+    return NULL;
+}
+
+static void test_release_other_thread(void **state)
+{
+    flo_runtime *rt = *state;
+    int64_t x = 9;
+    flo_data d;
+    flo_event ev;
+    void *p = NULL;
+    pthread_t th;
+
+    assert_int_equal(flo_data_register(rt, &x, 8, &d), FLO_OK);
+    assert_int_equal(flo_data_acquire(rt, d, FLO_READ_WRITE, &p), FLO_OK);
+    rel_arg r = {rt, d, FLO_OK};
+    assert_int_equal(pthread_create(&th, NULL, release_elsewhere, &r), 0);
+    pthread_join(th, NULL);
+    assert_int_equal(r.st, FLO_EINVAL);
+    /* Still acquired: a writer waits, unregister is refused. */
+    assert_int_equal(submit1(rt, &kadd, d, FLO_READ_WRITE, 1, 0, &ev),
+                     FLO_OK);
+    assert_int_equal(flo_data_unregister(rt, d), FLO_EBUSY);
+    assert_int_equal(flo_event_query(rt, ev), FLO_INPROGRESS);
+    *(int64_t *)p = 20;
+    assert_int_equal(flo_data_release(rt, d), FLO_OK);
+    assert_int_equal(flo_event_wait(rt, ev), FLO_OK);
+    assert_int_equal(flo_data_unregister(rt, d), FLO_OK);
+    assert_int_equal(x, 21);
+}
+
 static void test_acquire_from_task_deadlocks(void **state);
 static void test_alloc_huge(void **state);
 
@@ -507,6 +591,10 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_foreign_handle, setup, teardown),
         cmocka_unit_test(test_handle_after_finalize),
+        cmocka_unit_test_setup_teardown(test_acquire_self_deadlock, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_release_other_thread, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_acquire_after_failed_writer, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_acquire_from_task_deadlocks, setup,

@@ -65,6 +65,15 @@ static inline uint64_t flot_slack_ns(uint64_t ns)
     return sc >= 1 ? ns : (uint64_t)((double)ns / sc);
 }
 
+/*
+ * How long a test waits for something the runtime guarantees will happen
+ * (a sleeping worker picking up a ready task, say) before calling it a
+ * failure: far beyond any delay a loaded machine causes, so the outcome
+ * depends on the guarantee, not on scheduling luck; a broken runtime
+ * still fails in bounded time.
+ */
+#define FLOT_GUARANTEE_NS 60000000000ull
+
 /* n scaled, at least min. */
 static inline long flot_scaled(long n, long min)
 {
