@@ -212,6 +212,23 @@ void flo__task_set_error(flo__task *t, flo_status st, const char *fmt, ...)
 void **flo__task_dev_slot(flo__task *t);
 /* Complete a task that execute left in flight (from progress). */
 void flo__task_complete(flo__worker *w, flo__task *t, flo_status st);
+
+/*
+ * Stream-ordered dependencies. A GPU backend calls flo__task_launched on
+ * worker w's thread once t's work is enqueued (t's dev_slot names its
+ * in-flight state): successors that can only run on w's device are
+ * released at once, to run on w behind t in stream order, instead of
+ * waiting until t's completion is observed. Such a successor lists t
+ * among its early predecessors (flo__task_early): when it is launched
+ * the backend orders its stream after every one of them still in
+ * flight, and before completing it the backend completes them (their
+ * work finished first). The core cancels it if one of them failed.
+ */
+void flo__task_launched(flo__worker *w, flo__task *t);
+/* The early predecessors of t (at most FLO__EARLY_MAX); their count. */
+int flo__task_early(const flo__task *t, flo__task *const **out);
+/* Whether t has completed (flo__task_complete ran). */
+bool flo__task_is_done(const flo__task *t);
 /* Timestamps for the trace and the model (set by the backend for GPU
  * tasks once their completion is observed). */
 void flo__task_set_times(flo__task *t, uint64_t t0, uint64_t t1);

@@ -18,6 +18,10 @@ typedef struct flo__edge {
     /* An explicit (event) dependency: a failure cancels the successor
      * whatever the epoch; data dependencies cancel within an epoch. */
     bool hard;
+    /* The successor was released when this task was launched on its GPU
+     * (stream-ordered dependency): completion does not count it again.
+     * Written and read by the predecessor's GPU worker only. */
+    bool early;
 } flo__edge;
 
 /* Sentinel stored in a task's successor list once it has completed. */
@@ -36,7 +40,13 @@ enum {
 enum {
     FLO__TF_ACQUIRE = 1u << 0, /* Pseudo-task of flo_data_acquire. */
     FLO__TF_WAITED = 1u << 1,  /* Someone sleeps in flo_event_wait. */
+    /* Enqueued on a GPU's streams, not finished: GPU-only successors on
+     * the same worker may be released now (see flo__task_launched). */
+    FLO__TF_LAUNCHED = 1u << 2,
 };
+
+/* Predecessors a task may wait for in stream order (at most). */
+#define FLO__EARLY_MAX 4
 
 /* Which worker kinds can run a task. */
 enum { FLO__ELIG_HOST = 1u << 0, FLO__ELIG_CUDA = 1u << 1 };
@@ -84,6 +94,16 @@ struct flo__task {
     int ran_on;                /* Worker id. */
     double est_ns;             /* Placement estimate charged to a worker. */
     void *dev_slot;            /* Backend's per-task state. */
+    /* Stream-ordered predecessors: tasks still in flight on the GPU
+     * worker early_worker when this one was released; it is launched
+     * behind them on that worker's streams instead of waiting for their
+     * completion to be observed. Each holds a reference. Slots are
+     * reserved with nearly (values beyond FLO__EARLY_MAX: refused) and
+     * written before the pending count they replace is dropped. */
+    flo__task *early[FLO__EARLY_MAX];
+    bool early_hard[FLO__EARLY_MAX];
+    atomic_int nearly;
+    atomic_int early_worker;   /* Worker id, or -1. */
     /* Buffers that outlive one use of the record (grown, never shrunk,
      * freed at finalize) so that large tasks do not malloc each time. */
     flo__acc *acc_ext;
@@ -294,6 +314,7 @@ struct flo_runtime {
 
     atomic_ulong n_failed, n_canceled;
     atomic_ulong bytes_h2d, bytes_d2h, bytes_p2p, evictions;
+    atomic_ulong n_stream_ordered; /* Early releases (flo__task_launched). */
 
     flo__trace *trace;
 
@@ -317,6 +338,8 @@ flo__worker *flo__self_worker(const flo_runtime *rt);
 flo__tcache *flo__tcache_get(flo_runtime *rt);
 /* Push a ready task through the policy (wakes a worker if needed). */
 void flo__task_ready(flo_runtime *rt, flo__worker *self, flo__task *t);
+/* FLO_ECANCELED if a finished early predecessor of t cancels it. */
+flo_status flo__task_early_check(flo__task *t);
 /* Wake one sleeping worker whose kind can run t (any if t is NULL). */
 /* Wake one sleeping worker of a kind in elig (FLO__ELIG_*). Callers read
  * the task's eligibility before publishing it: once published, another

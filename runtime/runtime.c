@@ -353,6 +353,7 @@ flo_status flo_stats_get(const flo_runtime *rt, flo_stats *out)
     s.bytes_d2h = atomic_load(&rt->bytes_d2h);
     s.bytes_p2p = atomic_load(&rt->bytes_p2p);
     s.evictions = atomic_load(&rt->evictions);
+    s.stream_ordered = atomic_load(&rt->n_stream_ordered);
     *out = s;
     return FLO_OK;
 }
@@ -373,9 +374,11 @@ flo_status flo_stats_print(const flo_runtime *rt, void *stdio_file)
             (unsigned long long)s.tasks_canceled,
             (unsigned long long)s.steals);
     fprintf(f, "  transfers: %.1f MB host-to-device, %.1f MB device-to-host, "
-               "%.1f MB peer; %llu evictions\n",
+               "%.1f MB peer; %llu evictions; %llu stream-ordered "
+               "dependencies\n",
             s.bytes_h2d / 1e6, s.bytes_d2h / 1e6, s.bytes_p2p / 1e6,
-            (unsigned long long)s.evictions);
+            (unsigned long long)s.evictions,
+            (unsigned long long)s.stream_ordered);
     fprintf(f, "  %-8s %-6s %-6s %10s %8s %8s %8s %10s %10s\n", "worker",
             "kind", "core", "tasks", "steals", "failed", "canceled",
             "busy ms", "idle ms");

@@ -475,6 +475,102 @@ static inline void set_cancel(flo__task *s)
 }
 
 /* Make s wait for p. The caller holds a reference on p. */
+/* ---- Stream-ordered dependencies ------------------------------------- */
+
+/* Whether s can run only on GPU worker w, so that it may be launched
+ * behind w's work in stream order. A task free to run on any GPU is
+ * kept free when there are several (its placement is the policy's). */
+static bool gpu_only_on(const flo_runtime *rt, const flo__task *s,
+                        const flo__worker *w)
+{
+    if (w->kind == FLO_DEVICE_HOST || !(s->eligible & FLO__ELIG_CUDA))
+        return false;
+    if (s->worker >= 0)
+        return s->worker == w->id;
+    if (s->device >= 0)
+        return s->device == w->device && w->dev->nworkers == 1;
+    return s->eligible == FLO__ELIG_CUDA && rt->ngpu_workers == 1;
+}
+
+/* Record p (launched on worker wid, referenced by the caller) as an early
+ * predecessor of s. False if s cannot take it: s must then wait for p's
+ * completion as usual. */
+static bool try_early(flo_runtime *rt, flo__task *p, flo__task *s, bool hard,
+                      int wid)
+{
+    flo__worker *w;
+    int exp = -1, idx;
+
+    if (wid < 0 || wid >= rt->nworkers)
+        return false;
+    w = rt->workers[wid];
+    if (!gpu_only_on(rt, s, w))
+        return false;
+    if (!atomic_compare_exchange_strong(&s->early_worker, &exp, wid) &&
+        exp != wid)
+        return false; /* Already bound to another GPU's stream order. */
+    idx = atomic_fetch_add_explicit(&s->nearly, 1, memory_order_relaxed);
+    if (idx >= FLO__EARLY_MAX)
+        return false;
+    atomic_fetch_add_explicit(&p->refs, 1, memory_order_relaxed);
+    s->early[idx] = p;
+    s->early_hard[idx] = hard;
+    atomic_fetch_add_explicit(&rt->n_stream_ordered, 1, memory_order_relaxed);
+    return true;
+}
+
+void flo__task_launched(flo__worker *w, flo__task *t)
+{
+    flo_runtime *rt = w->rt;
+    flo__edge *e;
+
+    /* Flag first, then the snapshot of the successor list: a successor
+     * added after the snapshot either saw the flag (and took the early
+     * path in add_edge) or waits for the completion. Both are correct. */
+    atomic_fetch_or_explicit(&t->flags, FLO__TF_LAUNCHED,
+                             memory_order_seq_cst);
+    e = atomic_load_explicit(&t->succ, memory_order_seq_cst);
+    for (; e && e != FLO__EDGES_CLOSED; e = e->next) {
+        flo__task *s = e->task;
+        if (e->early || !try_early(rt, t, s, e->hard, w->id))
+            continue;
+        /* Only this worker reads e->early (at t's completion). */
+        e->early = true;
+        if (atomic_fetch_sub_explicit(&s->pending, 1,
+                                      memory_order_acq_rel) == 1)
+            flo__task_ready(rt, w, s);
+    }
+}
+
+int flo__task_early(const flo__task *t, flo__task *const **out)
+{
+    int n = atomic_load_explicit(&t->nearly, memory_order_relaxed);
+    *out = t->early;
+    return n < FLO__EARLY_MAX ? n : FLO__EARLY_MAX;
+}
+
+bool flo__task_is_done(const flo__task *t)
+{
+    return atomic_load_explicit(&t->state, memory_order_acquire) ==
+           FLO__TASK_DONE;
+}
+
+/* Before t runs: FLO_ECANCELED if an early predecessor already finished
+ * with a failure that cancels t (the rule of add_edge). */
+flo_status flo__task_early_check(flo__task *t)
+{
+    flo__task *const *ep;
+    int n = flo__task_early(t, &ep);
+    for (int i = 0; i < n; i++) {
+        flo__task *p = ep[i];
+        if (flo__task_is_done(p) && p->status != FLO_OK &&
+            (t->early_hard[i] || p->epoch == t->epoch))
+            return FLO_ECANCELED;
+    }
+    return FLO_OK;
+}
+
+/* Make s wait for p. The caller holds a reference on p. */
 static flo_status add_edge(flo_runtime *rt, flo__tcache *c, flo__task *p,
                            flo__task *s, bool hard)
 {
@@ -486,11 +582,17 @@ static flo_status add_edge(flo_runtime *rt, flo__tcache *c, flo__task *p,
     head = atomic_load_explicit(&p->succ, memory_order_acquire);
     if (head == FLO__EDGES_CLOSED)
         goto finished;
+    /* p is in flight on a GPU: s may follow it in stream order. */
+    if ((atomic_load_explicit(&p->flags, memory_order_seq_cst) &
+         FLO__TF_LAUNCHED) &&
+        try_early(rt, p, s, hard, p->ran_on))
+        return FLO_OK;
     e = edge_alloc(rt, c);
     if (!e)
         return FLO_ENOMEM;
     e->task = s;
     e->hard = hard;
+    e->early = false;
     /* Count the edge before publishing it: s cannot become ready early
      * because its submission guard is still held. */
     atomic_fetch_add_explicit(&s->pending, 1, memory_order_relaxed);
@@ -770,6 +872,8 @@ flo_status flo_task_submit(flo_runtime *rt, const flo_task_desc *desc,
     atomic_store_explicit(&t->succ, NULL, memory_order_relaxed);
     atomic_store_explicit(&t->flags, 0, memory_order_relaxed);
     atomic_store_explicit(&t->cancel, 0, memory_order_relaxed);
+    atomic_store_explicit(&t->nearly, 0, memory_order_relaxed);
+    atomic_store_explicit(&t->early_worker, -1, memory_order_relaxed);
     t->status = FLO_OK;
     t->epoch = atomic_load_explicit(&rt->fail_epoch, memory_order_relaxed);
     t->priority = desc->priority;
@@ -943,11 +1047,22 @@ void flo__task_complete(flo__worker *w, flo__task *t, flo_status st)
         flo__task *s = e->task;
         if (st != FLO_OK && (e->hard || s->epoch == t->epoch))
             set_cancel(s);
-        if (atomic_fetch_sub_explicit(&s->pending, 1,
+        /* A successor released at launch was counted then. */
+        if (!e->early &&
+            atomic_fetch_sub_explicit(&s->pending, 1,
                                       memory_order_acq_rel) == 1)
             flo__task_ready(rt, w, s);
         edge_free(rt, c, e);
         e = n;
+    }
+    {
+        /* The early predecessors' references (the backend completed
+         * them before this task). */
+        flo__task *const *ep;
+        int ne = flo__task_early(t, &ep);
+        for (int i = 0; i < ne; i++)
+            flo__task_unref(rt, c, ep[i]);
+        atomic_store_explicit(&t->nearly, 0, memory_order_relaxed);
     }
     if (atomic_load(&t->flags) & FLO__TF_WAITED) {
         pthread_mutex_lock(&rt->wait_mu);
@@ -981,6 +1096,12 @@ void flo__task_ready(flo_runtime *rt, flo__worker *self, flo__task *t)
         pthread_cond_broadcast(&rt->wait_cv);
         pthread_mutex_unlock(&rt->wait_mu);
         return;
+    }
+    {
+        /* Bound to the stream order of a GPU worker (try_early). */
+        int ew = atomic_load_explicit(&t->early_worker, memory_order_relaxed);
+        if (ew >= 0)
+            t->worker = ew;
     }
     atomic_store_explicit(&t->state, FLO__TASK_READY, memory_order_relaxed);
     rt->sched_ops->push(rt, self, t);
@@ -1025,6 +1146,8 @@ flo_status flo__acquire_begin(flo_runtime *rt, flo__data *d, flo_access mode,
     atomic_store(&t->succ, NULL);
     atomic_store(&t->flags, FLO__TF_ACQUIRE);
     atomic_store(&t->cancel, 0);
+    atomic_store(&t->nearly, 0);
+    atomic_store(&t->early_worker, -1);
     t->status = FLO_OK;
     t->epoch = atomic_load_explicit(&rt->fail_epoch, memory_order_relaxed);
     t->priority = 0;

@@ -103,6 +103,9 @@ static void run_task(flo__worker *w, flo__task *t)
     bool timed;
 
     st = (flo_status)atomic_load_explicit(&t->cancel, memory_order_acquire);
+    if (st == FLO_OK && atomic_load_explicit(&t->nearly,
+                                             memory_order_relaxed))
+        st = flo__task_early_check(t);
     if (st != FLO_OK) {
         flo__task_complete(w, t, st);
         return;

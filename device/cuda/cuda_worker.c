@@ -240,6 +240,48 @@ static void seal(flo__cuda_dev *cd)
     }
 }
 
+static void settle_early(flo__cuda_dev *cd, flo__worker *w, flo__task *t);
+
+/* Complete the ops of stream si up to and including target, whose work
+ * is known to have finished (a later op waited for it in stream order
+ * and has finished). */
+static void complete_through(flo__cuda_dev *cd, flo__worker *w, int si,
+                             const flo__cuda_op *target)
+{
+    flo__cuda_fifo *f = &cd->fifo[si];
+    while (f->head != f->tail) {
+        flo__cuda_op *op = &f->ops[f->head & (f->cap - 1)];
+        bool last = op == target;
+        flo_status st = op->status;
+        settle_early(cd, w, op->task);
+        if (atomic_load(&cd->failed) == 1) {
+            flo__task_set_error(op->task, FLO_EDEVICE,
+                                "%s; task '%s' did not complete",
+                                cd->failed_msg, flo__task_name(op->task));
+            st = FLO_EDEVICE;
+        }
+        op_complete(cd, w, si, st);
+        if (last)
+            break;
+    }
+}
+
+/* Before t completes: complete its early predecessors still in flight
+ * (flo__task_launched), so that the core sees them finish first. They
+ * ran on this worker and t's stream waited for them. */
+static void settle_early(flo__cuda_dev *cd, flo__worker *w, flo__task *t)
+{
+    flo__task *const *ep;
+    int n = flo__task_early(t, &ep);
+    for (int i = 0; i < n; i++) {
+        flo__task *p = ep[i];
+        if (flo__task_is_done(p))
+            continue;
+        flo__cuda_op *pop = *flo__task_dev_slot(p);
+        complete_through(cd, w, pop->stream, pop);
+    }
+}
+
 /*
  * Complete finished ops. Ops on one stream finish in order, and not every
  * op records an event (see execute): the oldest event at or after the
@@ -288,6 +330,7 @@ static int cuda_progress(flo__worker *w)
                         flo__task_name(op->task), cd->node, cd->ordinal);
                     st = FLO_EDEVICE;
                 }
+                settle_early(cd, w, op->task);
                 op_complete(cd, w, s, st);
                 done++;
             }
@@ -484,9 +527,50 @@ static flo_status cuda_execute(flo__worker *w, flo__task *t)
         return FLO_EINVAL;
     }
 
+    /* Early predecessors still in flight (stream-ordered dependencies):
+     * follow the first on its stream, wait for the others' events. */
+    flo__task *const *ep;
+    int nep = flo__task_early(t, &ep);
+    int s = -1;
+    for (int i = 0; i < nep && s < 0; i++)
+        if (!flo__task_is_done(ep[i]))
+            s = ((flo__cuda_op *)*flo__task_dev_slot(ep[i]))->stream;
     /* The backend reads the task's priority directly (runtime/rt.h). */
-    int s = pick_stream(cd, t->priority);
+    if (s < 0)
+        s = pick_stream(cd, t->priority);
     cudaStream_t stream = cd->compute[s];
+    for (int i = 0; i < nep; i++) {
+        if (flo__task_is_done(ep[i]))
+            continue;
+        flo__cuda_op *pop = *flo__task_dev_slot(ep[i]);
+        if (pop->stream == s)
+            continue; /* Stream order. */
+        flo_status est = FLO_OK;
+        if (!pop->done) {
+            /* An event after it now (and after what followed it on its
+             * stream): a stronger order, still correct. */
+            est = flo__cuda_ev_get(&cd->events, &pop->done);
+            if (est == FLO_OK) {
+                est = FLO__CUDA(
+                    cudaEventRecord(pop->done, cd->compute[pop->stream]));
+                if (est) {
+                    flo__cuda_ev_put(&cd->events, pop->done);
+                    pop->done = NULL;
+                } else {
+                    cd->fifo[pop->stream].since_ev = 0;
+                }
+            }
+        }
+        if (est == FLO_OK)
+            est = FLO__CUDA(cudaStreamWaitEvent(stream, pop->done, 0));
+        if (est) {
+            flo__task_set_error(t, est,
+                                "task '%s': cannot order it after a task "
+                                "in flight on GPU %d",
+                                name, cd->node);
+            return est;
+        }
+    }
     flo__cuda_fifo *f = &cd->fifo[s];
     flo__cuda_op *op = &f->ops[f->tail & (f->cap - 1)];
     op->task = t;
@@ -494,6 +578,7 @@ static flo_status cuda_execute(flo__worker *w, flo__task *t)
     op->nsw = 0;
     op->status = FLO_OK;
     op->c_bytes = 0;
+    op->stream = s;
     /* Not every task records an event: an event recorded after task N
      * also tells that the tasks before it on the stream are done. One in
      * event_every, plus the newest when the worker waits (seal), keeps
@@ -582,6 +667,11 @@ static flo_status cuda_execute(flo__worker *w, flo__task *t)
     if (cd->inflight++ == 0)
         cd->busy_since = flo__now_ns(); /* A busy stretch starts. */
     cd->wait_since = 0;
+    /* Successors that can only run here may follow it in stream order
+     * now, without waiting for its completion to be observed. */
+    *flo__task_dev_slot(t) = op;
+    if (op->status == FLO_OK)
+        flo__task_launched(w, t);
     return FLO_INPROGRESS;
 }
 

@@ -145,6 +145,10 @@ typedef struct flo_stats {
     uint64_t steals;          /**< Tasks taken from another worker. */
     uint64_t bytes_h2d, bytes_d2h, bytes_p2p; /**< Coherence transfers. */
     uint64_t evictions;       /**< Device copies evicted under pressure. */
+    /** Dependencies resolved in stream order on a GPU: the successor was
+     *  launched behind its predecessor without waiting for the host to
+     *  observe the predecessor's completion. */
+    uint64_t stream_ordered;
 } flo_stats;
 
 /** Sum of the per-worker counters (approximate while work runs). */
