@@ -1007,6 +1007,13 @@ void flo__task_complete(flo__worker *w, flo__task *t, flo_status st)
         rt = t->acc[0].d->rt;
     }
     c = w ? &w->cache : flo__tcache_get(rt);
+    /* Launched behind a predecessor that then failed (its failure was
+     * only known at its completion, e.g. a device status word): the task
+     * ran, but its inputs were wrong - canceled, like any dependent. The
+     * backend completed such predecessors first. */
+    if (st == FLO_OK &&
+        atomic_load_explicit(&t->nearly, memory_order_relaxed) > 0)
+        st = flo__task_early_check(t);
     if (st != FLO_OK) {
         if (st == FLO_ECANCELED) {
             atomic_fetch_add_explicit(&rt->n_canceled, 1,

@@ -308,8 +308,10 @@ static double flo_once(flo_runtime *rt, tile_set *ts, int on_gpu, int check,
             return -1.0;
     }
     double t0 = flo_bench_now();
+    /* Host to host: each tile goes home as soon as it is final
+     * (flo_data_flush), overlapping the rest of the factorisation. */
     flo_status st = chol_submit(rt, ts->h, nt, ts->m.nb, &gpu_kernels,
-                                FLO_ANY, &ntasks);
+                                FLO_ANY, !on_gpu, &ntasks);
     int bad = flo_check(st, "chol_submit");
     bad |= wait_checked(rt, "factorisation");
     if (!on_gpu)

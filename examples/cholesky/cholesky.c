@@ -252,7 +252,7 @@ static int factorise(flo_runtime *rt, const chol_matrix *m,
         }
     }
     t0 = now_s();
-    st = chol_submit(rt, h, m->nt, m->nb, ks, FLO_ANY, ntasks);
+    st = chol_submit(rt, h, m->nt, m->nb, ks, FLO_ANY, 1, ntasks);
     if (st != FLO_OK)
         fprintf(stderr, "flo-cholesky: flo_task_submit: %s\n",
                 flo_status_str(st));

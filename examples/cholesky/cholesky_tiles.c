@@ -449,7 +449,8 @@ static flo_status submit1(flo_runtime *rt, const flo_kernel *kern,
 }
 
 flo_status chol_submit(flo_runtime *rt, const flo_data *tiles, int nt, int nb,
-                       const chol_kernels *ks, int device, long *ntasks)
+                       const chol_kernels *ks, int device, int flush,
+                       long *ntasks)
 {
 #define T(i, j) tiles[chol_tile_index((i), (j))]
     long count = 0;
@@ -460,6 +461,9 @@ flo_status chol_submit(flo_runtime *rt, const flo_data *tiles, int nt, int nb,
         st = submit1(rt, &ks->potrf, p, 1, &a,
                      chol_priority(CHOL_POTRF, nt, k, k, k), device);
         count += st == FLO_OK;
+        /* Tile (k, k) is final. */
+        if (st == FLO_OK && flush)
+            st = flo_data_flush(rt, T(k, k));
         for (int i = k + 1; i < nt && st == FLO_OK; i++) {
             a = (chol_args){nb, nt, k, i, k};
             flo_access_desc t[2] = {{T(k, k), FLO_READ},
@@ -467,6 +471,9 @@ flo_status chol_submit(flo_runtime *rt, const flo_data *tiles, int nt, int nb,
             st = submit1(rt, &ks->trsm, t, 2, &a,
                          chol_priority(CHOL_TRSM, nt, k, i, k), device);
             count += st == FLO_OK;
+            /* Tile (i, k) is final. */
+            if (st == FLO_OK && flush)
+                st = flo_data_flush(rt, T(i, k));
         }
         for (int i = k + 1; i < nt && st == FLO_OK; i++) {
             a = (chol_args){nb, nt, k, i, i};

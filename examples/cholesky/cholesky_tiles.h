@@ -117,12 +117,15 @@ int chol_priority(int kind, int nt, int k, int i, int j);
 /*
  * Submit the right-looking factorisation of the tiles behind `tiles`
  * (handle of tile (i, j) at chol_tile_index(i, j)). Every task goes to
- * `device` (FLO_ANY: the scheduler chooses). *ntasks gets the number
- * submitted. Returns FLO_OK or the first submit error (tasks submitted
- * before it stay submitted; wait for them).
+ * `device` (FLO_ANY: the scheduler chooses). With flush, each tile is
+ * handed to flo_data_flush as soon as its last writer is submitted, so
+ * that its copy home overlaps the rest of the factorisation. *ntasks
+ * gets the number of tasks submitted. Returns FLO_OK or the first submit
+ * error (tasks submitted before it stay submitted; wait for them).
  */
 flo_status chol_submit(flo_runtime *rt, const flo_data *tiles, int nt, int nb,
-                       const chol_kernels *ks, int device, long *ntasks);
+                       const chol_kernels *ks, int device, int flush,
+                       long *ntasks);
 
 /* Flops of a Cholesky factorisation of order n: n^3 / 3. */
 double chol_flops(int n);

@@ -159,12 +159,19 @@ static void test_busy_time(void **state)
     /* The locality policy learns from task times: kernels are sampled. */
     assert_true(cd->time_on);
     assert_null(rt->trace);
-    /* 40 kernels of 400k cycles (>= 0.2 ms each at <= 2 GHz) on two
-     * streams: at least 4 ms with a task in flight (3 ms asserted). */
-    flo_test_args spin = {400000, 0};
+    /* 40 kernels of 400k clock cycles, one after the other (a chain on
+     * one handle): a kernel cannot spin 400k cycles in less than
+     * 400k / 2.5 GHz = 0.16 ms on any GPU clocked at most 2.5 GHz, so the
+     * GPU was busy for at least 6.4 ms, whatever else runs. */
+    flo_test_args spin = {400000, 1};
+    unsigned cell = 0;
+    flo_data hc;
+    assert_int_equal(flo_data_register(rt, &cell, sizeof cell, &hc), FLO_OK);
+    flo_access_desc rw = {hc, FLO_READ_WRITE};
     for (int i = 0; i < 40; i++)
-        submit(rt, &k_spin, 1, 0, NULL, 0, &spin, sizeof spin);
+        submit(rt, &k_spin, 1, 0, &rw, 1, &spin, sizeof spin);
     assert_int_equal(flo_wait_all(rt), FLO_OK);
+    assert_int_equal(flo_data_unregister(rt, hc), FLO_OK);
     uint64_t busy = 0, tasks = 0;
     for (int i = 0; i < rt->nworkers; i++) {
         flo__worker *w = rt->workers[i];
@@ -174,8 +181,9 @@ static void test_busy_time(void **state)
         tasks += FLO__STAT_GET(w->st.tasks);
     }
     assert_int_equal(tasks, 40);
-    if (busy < 3000000)
-        fail_msg("GPU busy time %.3f ms for 40 kernels of >= 0.2 ms",
+    if (busy < 6400000)
+        fail_msg("GPU busy time %.3f ms for 40 chained kernels of >= "
+                 "0.16 ms",
                  (double)busy / 1e6);
     flo_stats st;
     assert_int_equal(flo_stats_get(rt, &st), FLO_OK);
