@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "runtime/rt.h"
 
@@ -41,6 +42,36 @@ flo__device *flo__coh_xfer_dev(const flo_runtime *rt)
     return NULL;
 }
 
+/*
+ * Runtime-owned host memory without pinning. Large blocks come straight
+ * from mmap: the kernel answers an impossible size with ENOMEM, whereas
+ * malloc under AddressSanitizer aborts the process above its own limit
+ * (a user's flo_data_alloc of 2^62 bytes must fail the task with
+ * FLO_ENOMEM, not kill the program). Small blocks: aligned_alloc.
+ */
+#define HOST_MMAP_MIN ((size_t)1 << 20)
+
+static void *host_mem_alloc(size_t bytes)
+{
+    if (bytes >= HOST_MMAP_MIN) {
+        void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        return p == MAP_FAILED ? NULL : p;
+    }
+    return aligned_alloc(FLO__CACHELINE, (bytes + FLO__CACHELINE - 1) /
+                                             FLO__CACHELINE * FLO__CACHELINE);
+}
+
+static void host_mem_free(void *p, size_t bytes)
+{
+    if (!p)
+        return;
+    if (bytes >= HOST_MMAP_MIN)
+        munmap(p, bytes);
+    else
+        free(p);
+}
+
 flo_status flo__coh_host_alloc(flo_runtime *rt, flo__data *d)
 {
     flo__replica *r = &d->rep[0];
@@ -57,9 +88,7 @@ flo_status flo__coh_host_alloc(flo_runtime *rt, flo__data *d)
             return FLO_OK;
         }
     }
-    r->ptr = aligned_alloc(FLO__CACHELINE, (d->bytes + FLO__CACHELINE - 1) /
-                                               FLO__CACHELINE *
-                                               FLO__CACHELINE);
+    r->ptr = host_mem_alloc(d->bytes);
     d->host_pin = x ? FLO__PIN_FAILED : FLO__PIN_NONE;
     return r->ptr ? FLO_OK : FLO_ENOMEM;
 }
@@ -225,7 +254,7 @@ void flo__coh_free_replicas(flo_runtime *rt, flo__data *d)
     if (d->owned && d->host_pin == FLO__PIN_ALLOC && x)
         x->xfer->host_free(x, d->rep[0].ptr);
     else if (d->owned)
-        free(d->rep[0].ptr);
+        host_mem_free(d->rep[0].ptr, d->bytes);
     else if (d->host_pin == FLO__PIN_REG && x)
         x->xfer->host_unpin(x, d->user_ptr);
     d->host_pin = FLO__PIN_NONE;

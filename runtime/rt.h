@@ -161,6 +161,12 @@ typedef struct flo__tcache {
     /* Tasks submitted through this cache; written by its thread only,
      * summed by flo_stats_get. */
     _Atomic uint64_t submitted;
+    /* Recent task names and their interned copies (scheduler/names.h),
+     * direct-mapped by the caller's pointer; a hit is confirmed with a
+     * strcmp, since a buffer may be reused for another name. */
+    struct {
+        const char *ptr, *interned;
+    } names[32];
 } flo__tcache;
 
 /* ---- Workers ---------------------------------------------------------- */

@@ -93,6 +93,26 @@ flo__tcache *flo__tcache_get(flo_runtime *rt)
     return c;
 }
 
+/* ---- Task names --------------------------------------------------------- */
+
+/* The interned copy of a task's name, through the thread's small cache
+ * (most programs submit a handful of names from string literals). */
+static const char *intern_name(flo__tcache *c, const char *name)
+{
+    uintptr_t k = (uintptr_t)name;
+    unsigned i = (unsigned)((k >> 3) ^ (k >> 9)) & 31u;
+    const char *in;
+
+    if (c->names[i].ptr == name && strcmp(c->names[i].interned, name) == 0)
+        return c->names[i].interned;
+    in = flo__name_intern(name);
+    if (!in)
+        return "task";
+    c->names[i].ptr = name;
+    c->names[i].interned = in;
+    return in;
+}
+
 /* ---- Task and edge pools --------------------------------------------- */
 
 #define CACHE_HIGH 256 /* Give half back to the pool above this. */
@@ -886,10 +906,7 @@ flo_status flo_task_submit(flo_runtime *rt, const flo_task_desc *desc,
                          : (desc->kernel->name ? desc->kernel->name : "task");
     /* The caller's string may not outlive the call (a stack buffer): keep
      * the interned copy, which also keys the placement model. */
-    {
-        const char *nm = flo__name_intern(t->name);
-        t->name = nm ? nm : "task";
-    }
+    t->name = intern_name(c, t->name);
     t->cb = desc->callback;
     t->cb_arg = desc->callback_arg;
     t->msg = NULL;

@@ -99,19 +99,37 @@ flo_status flo_data_alloc(flo_runtime *rt, size_t bytes, flo_data *out);
  *
  * @return FLO_OK; FLO_ESTALE / FLO_EFOREIGN for a bad handle; FLO_EINVAL
  *         for a bad mode or NULL ptr; FLO_EDEADLK when called from inside
- *         a task; FLO_ECANCELED or the error of the last writer when it
- *         failed (the data is still acquired; release it).
+ *         a task; FLO_EDEADLK when the calling thread already holds an
+ *         acquire of d that this one would wait for (any acquire after a
+ *         write acquire, a write after a read, or a read after a read
+ *         with a writer submitted in between; nothing is acquired);
+ *         FLO_ECANCELED or the error of the last writer when it failed
+ *         (the data is still acquired; release it).
+ * Thread-safe: concurrent acquires of one handle by several threads are
+ * ordered like submissions.
  */
 flo_status flo_data_acquire(flo_runtime *rt, flo_data d, flo_access mode,
                             void **ptr);
 
-/** End an acquire. FLO_EINVAL if d is not acquired by the caller's call. */
+/**
+ * End an acquire made by the calling thread (its most recent one of d).
+ * @return FLO_OK; FLO_EINVAL if the calling thread holds no acquire of d
+ *         (another thread's acquire cannot be released here: it stays
+ *         held); FLO_ESTALE / FLO_EFOREIGN for a bad handle.
+ * Thread-safe.
+ */
 flo_status flo_data_release(flo_runtime *rt, flo_data d);
 
 /**
  * Wait for all tasks using d, write the data back to the user's memory
  * (registered data), free device copies and the handle.
- * @return FLO_ESTALE if already unregistered; FLO_EBUSY while acquired.
+ * @return FLO_ESTALE if already unregistered; FLO_EBUSY while acquired;
+ *         FLO_EDEADLK from inside a task.
+ * Thread-safe, also against concurrent use of d: every flo_task_submit
+ * or flo_data_acquire naming d on another thread either takes effect
+ * before the unregister (its task runs, and its effect is in the data
+ * written back, before this call returns) or fails with FLO_ESTALE having
+ * changed nothing.
  */
 flo_status flo_data_unregister(flo_runtime *rt, flo_data d);
 

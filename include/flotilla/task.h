@@ -110,9 +110,15 @@ typedef struct flo_task_desc {
  *         range, bad access mode, args_size too large or args NULL with a
  *         size, device/worker out of range); FLO_ESTALE / FLO_EFOREIGN for a
  *         bad data handle; FLO_ENODEV when no worker can run the kernel
- *         (CUDA-only kernel without GPUs); FLO_ESTALE after finalize began.
- *         On error nothing was submitted.
- * Thread-safe; callable from inside a running task.
+ *         (CUDA-only kernel without GPUs); FLO_ESTALE after finalize began
+ *         or when a handle is unregistered concurrently. On error nothing
+ *         was submitted.
+ * Thread-safe; callable from inside a running task. Concurrent
+ * submissions take effect atomically: each is ordered against every
+ * other one on all of its handles at once (as if the submissions had
+ * happened one at a time, in an order that respects each thread's own
+ * order), so tasks of several threads sharing several handles never wait
+ * for each other in a cycle.
  */
 flo_status flo_task_submit(flo_runtime *rt, const flo_task_desc *desc,
                            flo_event *out);

@@ -156,8 +156,6 @@ static void test_busy_time(void **state)
     static const flo_kernel k_spin = {"spin", NULL, flo_test_cuda_spin};
     flo__cuda_dev *cd = flo__cuda_dev_get(rt, 1);
     assert_non_null(cd);
-    /* The locality policy learns from task times: kernels are sampled. */
-    assert_true(cd->time_on);
     assert_null(rt->trace);
     /* 40 kernels of 400k clock cycles, one after the other (a chain on
      * one handle): a kernel cannot spin 400k cycles in less than
@@ -172,6 +170,9 @@ static void test_busy_time(void **state)
         submit(rt, &k_spin, 1, 0, &rw, 1, &spin, sizeof spin);
     assert_int_equal(flo_wait_all(rt), FLO_OK);
     assert_int_equal(flo_data_unregister(rt, hc), FLO_OK);
+    /* The locality policy learns from task times: kernels are sampled.
+     * (The worker sets this when it starts: read after its tasks.) */
+    assert_true(cd->time_on);
     uint64_t busy = 0, tasks = 0;
     for (int i = 0; i < rt->nworkers; i++) {
         flo__worker *w = rt->workers[i];
@@ -190,8 +191,11 @@ static void test_busy_time(void **state)
     assert_true(st.tasks_completed >= 40);
     assert_int_equal(flo_finalize(rt), FLO_OK);
 
-    /* Without a policy that learns, nothing is sampled. */
+    /* Without a policy that learns, nothing is sampled (checked once the
+     * worker has run a task, so that it has started). */
     rt = start(FLO_SCHED_EAGER);
+    submit(rt, &k_spin, 1, 0, NULL, 0, &spin, sizeof spin);
+    assert_int_equal(flo_wait_all(rt), FLO_OK);
     assert_false(flo__cuda_dev_get(rt, 1)->time_on);
     assert_int_equal(flo_finalize(rt), FLO_OK);
 }
