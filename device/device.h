@@ -146,13 +146,15 @@ struct flo__data {
 
     /* Dependency state, under dep_lock: the last writer and the readers
      * submitted since it. Each holds a task reference. */
-    flo__spinlock dep_lock;
+    /* Its own cache line: submitters take it while the worker running
+     * the previous task touches the coherence state below. */
+    FLO__ALIGNED flo__spinlock dep_lock;
     flo__task *last_writer;
     struct flo__edge *readers;
     int nreaders, reader_compact_at;
 
     /* Coherence state, under coh_lock (never held while dep_lock is). */
-    pthread_mutex_t coh_lock;
+    FLO__ALIGNED pthread_mutex_t coh_lock;
     bool ever_written;         /* False: contents are zeros / user's. */
     /* FLO__PIN_*: how rep[0].ptr is page-locked. Set at register (before
      * the handle is returned) or, for runtime-owned memory, under

@@ -77,6 +77,8 @@ struct flo__task {
     atomic_int cancel;
     atomic_int status;         /* Final flo_status, valid once DONE. */
     uint32_t epoch;            /* rt->fail_epoch at submission. */
+    atomic_int nearly;         /* Early predecessors (see early[]). */
+    atomic_int early_worker;   /* Their worker id, or -1. */
 
     int priority, device, worker;
     unsigned eligible;         /* FLO__ELIG_* */
@@ -98,12 +100,11 @@ struct flo__task {
      * worker early_worker when this one was released; it is launched
      * behind them on that worker's streams instead of waiting for their
      * completion to be observed. Each holds a reference. Slots are
-     * reserved with nearly (values beyond FLO__EARLY_MAX: refused) and
-     * written before the pending count they replace is dropped. */
+     * reserved with nearly (with the other hot fields above; values
+     * beyond FLO__EARLY_MAX: refused) and written before the pending
+     * count they replace is dropped. */
     flo__task *early[FLO__EARLY_MAX];
     bool early_hard[FLO__EARLY_MAX];
-    atomic_int nearly;
-    atomic_int early_worker;   /* Worker id, or -1. */
     /* Buffers that outlive one use of the record (grown, never shrunk,
      * freed at finalize) so that large tasks do not malloc each time. */
     flo__acc *acc_ext;

@@ -894,7 +894,9 @@ flo_status flo_task_submit(flo_runtime *rt, const flo_task_desc *desc,
     atomic_store_explicit(&t->cancel, 0, memory_order_relaxed);
     atomic_store_explicit(&t->nearly, 0, memory_order_relaxed);
     atomic_store_explicit(&t->early_worker, -1, memory_order_relaxed);
-    t->status = FLO_OK;
+    /* Relaxed: published with the record (a plain assignment to an
+     * atomic is a sequentially consistent store, a full fence per task). */
+    atomic_store_explicit(&t->status, FLO_OK, memory_order_relaxed);
     t->epoch = atomic_load_explicit(&rt->fail_epoch, memory_order_relaxed);
     t->priority = desc->priority;
     t->device = desc->device;
@@ -1051,7 +1053,9 @@ void flo__task_complete(flo__worker *w, flo__task *t, flo_status st)
         if (!pseudo)
             record_failure(rt, t, st);
     }
-    t->status = st;
+    /* Before state = DONE (a sequentially consistent store below), which
+     * readers load before the status. */
+    atomic_store_explicit(&t->status, st, memory_order_relaxed);
     if (t->cb) {
         /* A callback runs on a worker: waiting there is refused too. */
         if (w)
@@ -1172,7 +1176,7 @@ flo_status flo__acquire_begin(flo_runtime *rt, flo__data *d, flo_access mode,
     atomic_store(&t->cancel, 0);
     atomic_store(&t->nearly, 0);
     atomic_store(&t->early_worker, -1);
-    t->status = FLO_OK;
+    atomic_store_explicit(&t->status, FLO_OK, memory_order_relaxed);
     t->epoch = atomic_load_explicit(&rt->fail_epoch, memory_order_relaxed);
     t->priority = 0;
     t->device = t->worker = FLO_ANY;

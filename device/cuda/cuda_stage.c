@@ -432,28 +432,42 @@ void flo__cuda_stage_fini(flo__cuda_dev *cd)
 
 /* ---- Transfer services (flo__device_xfer_ops) ------------------------- */
 
+/* Whether [ptr, ptr + bytes) is page-locked already (cudaMallocHost, a
+ * registration of the program's own): both ends are host memory CUDA
+ * knows. cudaPointerGetAttributes reports plain pageable memory as
+ * unregistered without an error. */
+static bool host_locked_already(const void *ptr, size_t bytes)
+{
+    struct cudaPointerAttributes a, b;
+    const char *last = (const char *)ptr + bytes - 1;
+    bool locked = cudaPointerGetAttributes(&a, ptr) == cudaSuccess &&
+                  cudaPointerGetAttributes(&b, last) == cudaSuccess &&
+                  a.type == cudaMemoryTypeHost && b.type == cudaMemoryTypeHost;
+    (void)cudaGetLastError();
+    return locked;
+}
+
 static int xfer_host_pin(flo__device *dev, void *ptr, size_t bytes)
 {
     flo__cuda_dev *cd = dev->priv;
     int how = FLO__PIN_FAILED;
     int old = use_device(cd->ordinal);
-    cudaError_t e = cudaHostRegister(ptr, bytes, cudaHostRegisterPortable);
-    if (e == cudaSuccess) {
-        how = FLO__PIN_REG;
+    /* Asked first, so that memory the program pinned itself is used as
+     * is (never unpinned) without a failing registration. */
+    if (host_locked_already(ptr, bytes)) {
+        how = FLO__PIN_EXT;
     } else {
-        (void)cudaGetLastError();
-        /* Already page-locked by the program (cudaMallocHost, its own
-         * registration): use it as is, never unpin it. */
-        struct cudaPointerAttributes a, b;
-        const char *last = (const char *)ptr + bytes - 1;
-        if (cudaPointerGetAttributes(&a, ptr) == cudaSuccess &&
-            cudaPointerGetAttributes(&b, last) == cudaSuccess &&
-            a.type == cudaMemoryTypeHost && b.type == cudaMemoryTypeHost)
-            how = FLO__PIN_EXT;
-        else
+        cudaError_t e = cudaHostRegister(ptr, bytes,
+                                         cudaHostRegisterPortable);
+        if (e == cudaSuccess) {
+            how = FLO__PIN_REG;
+        } else {
+            (void)cudaGetLastError();
+            /* E.g. a page shared with a registration of another handle:
+             * pageable from the runtime's point of view. */
             FLO__DEBUG("cudaHostRegister(%zu bytes): %s; pageable", bytes,
                        cudaGetErrorName(e));
-        (void)cudaGetLastError();
+        }
     }
     restore_device(old, cd->ordinal);
     return how;
