@@ -143,32 +143,42 @@ static inline bool before(const flo__heap_ent *a, const flo__heap_ent *b)
     return a->prio > b->prio || (a->prio == b->prio && a->seq < b->seq);
 }
 
-bool flo__heap_push(flo__heap *h, flo__task *t)
+/* Append t to the binary heap (*v, *n, *cap), growing the array by
+ * doubling from first_cap; equal priorities keep their order (seq).
+ * False when memory is short (nothing changed). Caller serialises. */
+static bool heap_insert(flo__heap_ent **v, long *n, long *cap, uint64_t *seq,
+                        long first_cap, flo__task *t)
 {
     long i;
-
-    pthread_mutex_lock(&h->mu);
-    if (h->n == h->cap) {
-        long cap = h->cap ? 2 * h->cap : 256;
-        flo__heap_ent *v = realloc(h->v, (size_t)cap * sizeof(*v));
-        if (!v) {
-            pthread_mutex_unlock(&h->mu);
+    if (*n == *cap) {
+        long nc = *cap ? 2 * *cap : first_cap;
+        flo__heap_ent *nv = realloc(*v, (size_t)nc * sizeof(*nv));
+        if (!nv)
             return false;
-        }
-        h->v = v;
-        h->cap = cap;
+        *v = nv;
+        *cap = nc;
     }
-    i = h->n++;
-    h->v[i] = (flo__heap_ent){t->priority, h->seq++, t};
+    i = (*n)++;
+    (*v)[i] = (flo__heap_ent){t->priority, (*seq)++, t};
     while (i > 0) {
         long p = (i - 1) / 2;
         flo__heap_ent tmp;
-        if (!before(&h->v[i], &h->v[p]))
+        if (!before(&(*v)[i], &(*v)[p]))
             break;
-        tmp = h->v[i];
-        h->v[i] = h->v[p];
-        h->v[p] = tmp;
+        tmp = (*v)[i];
+        (*v)[i] = (*v)[p];
+        (*v)[p] = tmp;
         i = p;
+    }
+    return true;
+}
+
+bool flo__heap_push(flo__heap *h, flo__task *t)
+{
+    pthread_mutex_lock(&h->mu);
+    if (!heap_insert(&h->v, &h->n, &h->cap, &h->seq, 256, t)) {
+        pthread_mutex_unlock(&h->mu);
+        return false;
     }
     atomic_store(&h->top_prio, h->v[0].prio);
     atomic_store(&h->count, h->n);
@@ -234,29 +244,7 @@ void flo__lheap_destroy(flo__lheap *h)
 
 bool flo__lheap_push(flo__lheap *h, flo__task *t)
 {
-    long i;
-
-    if (h->n == h->cap) {
-        long cap = h->cap ? 2 * h->cap : 64;
-        flo__heap_ent *v = realloc(h->v, (size_t)cap * sizeof(*v));
-        if (!v)
-            return false;
-        h->v = v;
-        h->cap = cap;
-    }
-    i = h->n++;
-    h->v[i] = (flo__heap_ent){t->priority, h->seq++, t};
-    while (i > 0) {
-        long p = (i - 1) / 2;
-        flo__heap_ent tmp;
-        if (!before(&h->v[i], &h->v[p]))
-            break;
-        tmp = h->v[i];
-        h->v[i] = h->v[p];
-        h->v[p] = tmp;
-        i = p;
-    }
-    return true;
+    return heap_insert(&h->v, &h->n, &h->cap, &h->seq, 64, t);
 }
 
 flo__task *flo__lheap_pop(flo__lheap *h)

@@ -97,7 +97,10 @@ double gb_raw_empty(int ordinal, int n)
     return e == cudaSuccess ? t : -1.0;
 }
 
-double gb_raw_roundtrip(int ordinal, int n)
+/* n dependent k_touch launches on one stream; with sync_each the host
+ * waits for each (the round trip a runtime without stream-ordered
+ * dependencies pays), else once at the end. */
+static double raw_touch_chain(int ordinal, int n, bool sync_each)
 {
     cudaStream_t s;
     unsigned *p = nullptr;
@@ -113,34 +116,9 @@ double gb_raw_roundtrip(int ordinal, int n)
     double t0 = now_s();
     for (int i = 0; i < n; i++) {
         k_touch<<<1, 1, 0, s>>>(p);
-        cudaStreamSynchronize(s);
+        if (sync_each)
+            cudaStreamSynchronize(s);
     }
-    double t = now_s() - t0;
-    unsigned v = 0;
-    cudaMemcpy(&v, p, sizeof v, cudaMemcpyDeviceToHost);
-    cudaFree(p);
-    cudaStreamDestroy(s);
-    return v == (unsigned)n ? t : -1.0;
-}
-
-/* n dependent k_touch launches on one stream, one synchronisation at
- * the end: what a chain costs with no host round trip. */
-double gb_raw_chain(int ordinal, int n)
-{
-    cudaStream_t s;
-    unsigned *p = nullptr;
-    cudaSetDevice(ordinal);
-    if (cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking) != cudaSuccess)
-        return -1.0;
-    if (cudaMalloc(&p, sizeof *p) != cudaSuccess) {
-        cudaStreamDestroy(s);
-        return -1.0;
-    }
-    cudaMemsetAsync(p, 0, sizeof *p, s);
-    cudaStreamSynchronize(s);
-    double t0 = now_s();
-    for (int i = 0; i < n; i++)
-        k_touch<<<1, 1, 0, s>>>(p);
     cudaError_t e = cudaStreamSynchronize(s);
     double t = now_s() - t0;
     unsigned v = 0;
@@ -148,6 +126,16 @@ double gb_raw_chain(int ordinal, int n)
     cudaFree(p);
     cudaStreamDestroy(s);
     return e == cudaSuccess && v == (unsigned)n ? t : -1.0;
+}
+
+double gb_raw_roundtrip(int ordinal, int n)
+{
+    return raw_touch_chain(ordinal, n, true);
+}
+
+double gb_raw_chain(int ordinal, int n)
+{
+    return raw_touch_chain(ordinal, n, false);
 }
 
 double gb_raw_malloc(int ordinal, size_t bytes, int n)

@@ -53,6 +53,27 @@ static inline flo_status flo__cuda_check_(cudaError_t e, const char *call,
 /* True for errors that leave the CUDA context unusable. */
 bool flo__cuda_error_is_sticky(cudaError_t e);
 
+/* Make ordinal the calling thread's current device (threads other than
+ * its worker: the pool API, copies home); returns the previous one for
+ * flo__cuda_restore_device (-1 if unknown). */
+static inline int flo__cuda_use_device(int ordinal)
+{
+    int old = -1;
+    if (cudaGetDevice(&old) != cudaSuccess) {
+        (void)cudaGetLastError();
+        old = -1;
+    }
+    if (old != ordinal && cudaSetDevice(ordinal) != cudaSuccess)
+        (void)cudaGetLastError(); /* The calls that follow report it. */
+    return old;
+}
+
+static inline void flo__cuda_restore_device(int old, int ordinal)
+{
+    if (old >= 0 && old != ordinal && cudaSetDevice(old) != cudaSuccess)
+        (void)cudaGetLastError();
+}
+
 /* ---- Events ----------------------------------------------------------- */
 
 /* A pool of reusable events of one device. Thread-safe (spin lock): the

@@ -412,23 +412,6 @@ static flo_status pool_alloc_locked(flo__cuda_dev *cd, size_t bytes,
     }
 }
 
-/* Make ordinal current; returns the caller's device for restore_device. */
-static int set_device(int ordinal)
-{
-    int old = -1;
-    if (cudaGetDevice(&old) != cudaSuccess)
-        old = -1;
-    if (old != ordinal)
-        cudaSetDevice(ordinal);
-    return old;
-}
-
-static void restore_device(int old, int ordinal)
-{
-    if (old >= 0 && old != ordinal)
-        cudaSetDevice(old);
-}
-
 flo_status flo__cuda_pool_alloc(flo__cuda_dev *cd, size_t bytes, void **out)
 {
     if (!cd || !out || bytes == 0)
@@ -446,9 +429,9 @@ flo_status flo__cuda_pool_alloc(flo__cuda_dev *cd, size_t bytes, void **out)
         cd->in_use += csize;
         st = FLO_OK;
     } else {
-        int old = set_device(cd->ordinal);
+        int old = flo__cuda_use_device(cd->ordinal);
         st = pool_alloc_locked(cd, bytes, NULL, &p);
-        restore_device(old, cd->ordinal);
+        flo__cuda_restore_device(old, cd->ordinal);
         if (st == FLO_EBUSY)
             st = FLO_ENOMEM;
     }
@@ -468,9 +451,9 @@ void flo__cuda_pool_free(flo__cuda_dev *cd, void *ptr, size_t bytes)
     if (c >= 0 && cd->cls[c].n < cd->cls[c].cap) {
         block_release(cd, ptr, bytes); /* Into the cache: no driver call. */
     } else {
-        int old = set_device(cd->ordinal);
+        int old = flo__cuda_use_device(cd->ordinal);
         block_release(cd, ptr, bytes);
-        restore_device(old, cd->ordinal);
+        flo__cuda_restore_device(old, cd->ordinal);
     }
     pthread_mutex_unlock(&cd->mem_mu);
 }
@@ -526,9 +509,9 @@ void flo__cuda_replica_free(flo__device *dev, flo__replica *r, size_t bytes)
     flo__cuda_dev *cd = dev->priv;
     pthread_mutex_lock(&cd->mem_mu);
     if (r->ptr) {
-        int old = set_device(cd->ordinal);
+        int old = flo__cuda_use_device(cd->ordinal);
         replica_release(cd, r, bytes);
-        restore_device(old, cd->ordinal);
+        flo__cuda_restore_device(old, cd->ordinal);
     }
     pthread_mutex_unlock(&cd->mem_mu);
 }

@@ -72,24 +72,6 @@ static CUdeviceptr gate_addr(const flo__cuda_dev *cd)
 }
 
 /* Make ordinal current; returns the caller's device for restore. */
-static int use_device(int ordinal)
-{
-    int old = -1;
-    if (cudaGetDevice(&old) != cudaSuccess) {
-        (void)cudaGetLastError();
-        old = -1;
-    }
-    if (old != ordinal)
-        cudaSetDevice(ordinal);
-    return old;
-}
-
-static void restore_device(int old, int ordinal)
-{
-    if (old >= 0 && old != ordinal)
-        cudaSetDevice(old);
-}
-
 /* A CUDA error of the staging thread: a copy the GPU relies on may be
  * incomplete, so the device is failed whatever the error (later tasks
  * fail with FLO_EDEVICE instead of computing on stale bytes). */
@@ -451,7 +433,7 @@ static int xfer_host_pin(flo__device *dev, void *ptr, size_t bytes)
 {
     flo__cuda_dev *cd = dev->priv;
     int how = FLO__PIN_FAILED;
-    int old = use_device(cd->ordinal);
+    int old = flo__cuda_use_device(cd->ordinal);
     /* Asked first, so that memory the program pinned itself is used as
      * is (never unpinned) without a failing registration. */
     if (host_locked_already(ptr, bytes)) {
@@ -469,39 +451,39 @@ static int xfer_host_pin(flo__device *dev, void *ptr, size_t bytes)
                        cudaGetErrorName(e));
         }
     }
-    restore_device(old, cd->ordinal);
+    flo__cuda_restore_device(old, cd->ordinal);
     return how;
 }
 
 static void xfer_host_unpin(flo__device *dev, void *ptr)
 {
     flo__cuda_dev *cd = dev->priv;
-    int old = use_device(cd->ordinal);
+    int old = flo__cuda_use_device(cd->ordinal);
     if (cudaHostUnregister(ptr) != cudaSuccess)
         (void)cudaGetLastError(); /* The memory stays usable. */
-    restore_device(old, cd->ordinal);
+    flo__cuda_restore_device(old, cd->ordinal);
 }
 
 static void *xfer_host_alloc(flo__device *dev, size_t bytes)
 {
     flo__cuda_dev *cd = dev->priv;
     void *p = NULL;
-    int old = use_device(cd->ordinal);
+    int old = flo__cuda_use_device(cd->ordinal);
     if (cudaHostAlloc(&p, bytes, cudaHostAllocPortable) != cudaSuccess) {
         (void)cudaGetLastError();
         p = NULL;
     }
-    restore_device(old, cd->ordinal);
+    flo__cuda_restore_device(old, cd->ordinal);
     return p;
 }
 
 static void xfer_host_free(flo__device *dev, void *ptr)
 {
     flo__cuda_dev *cd = dev->priv;
-    int old = use_device(cd->ordinal);
+    int old = flo__cuda_use_device(cd->ordinal);
     if (cudaFreeHost(ptr) != cudaSuccess)
         (void)cudaGetLastError();
-    restore_device(old, cd->ordinal);
+    flo__cuda_restore_device(old, cd->ordinal);
 }
 
 /* Called under d->coh_lock: only enqueues. */
@@ -521,7 +503,7 @@ static flo_status xfer_home_start(flo__device *dev, flo__data *d, void *dst,
     q->dst = dst;
     q->src = r->ptr;
     q->bytes = d->bytes;
-    int old = use_device(cd->ordinal);
+    int old = flo__cuda_use_device(cd->ordinal);
     if (dst_locked) {
         /* Direct: d2h waits for the copy that filled r (if any), then
          * copies; ev marks the end. */
@@ -547,7 +529,7 @@ static flo_status xfer_home_start(flo__device *dev, flo__data *d, void *dst,
             stage_push_locked(cd, q);
         pthread_mutex_unlock(&cd->stage_mu);
     }
-    restore_device(old, cd->ordinal);
+    flo__cuda_restore_device(old, cd->ordinal);
     if (st) {
         free(q);
         return st;
