@@ -115,11 +115,13 @@ void flo__ws_push(flo_runtime *rt, flo__ws *ws, flo__worker *self,
         return;
     }
     elig = t->eligible;
-    if (t->priority != 0 && flo__heap_push(&ws->prio[heap_of(t)], t)) {
+    /* Read before publishing: once pushed, t may run and be recycled. */
+    int hk = heap_of(t);
+    if (t->priority != 0 && flo__heap_push(&ws->prio[hk], t)) {
         /* Only workers of the heap's kind look into it: waking another
          * kind (a GPU worker for a task that host workers may run too)
          * would leave the task there with every host worker asleep. */
-        flo__wake_for(rt, heap_of(t) == 0 ? FLO__ELIG_HOST : FLO__ELIG_CUDA);
+        flo__wake_for(rt, hk == 0 ? FLO__ELIG_HOST : FLO__ELIG_CUDA);
         return;
     }
     if (self && flo__worker_can_run(self, t) &&

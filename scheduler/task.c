@@ -554,8 +554,11 @@ void flo__task_launched(flo__worker *w, flo__task *t)
         flo__task *s = e->task;
         if (e->early || !try_early(rt, t, s, e->hard, w->id))
             continue;
-        /* Only this worker reads e->early (at t's completion). */
+        /* Only this worker reads e->early (at t's completion). Released
+         * now, s may finish before t (if it fails to launch): the edge
+         * keeps a reference so that t's completion still finds it. */
         e->early = true;
+        atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
         if (atomic_fetch_sub_explicit(&s->pending, 1,
                                       memory_order_acq_rel) == 1)
             flo__task_ready(rt, w, s);
@@ -1075,10 +1078,12 @@ void flo__task_complete(flo__worker *w, flo__task *t, flo_status st)
         flo__task *s = e->task;
         if (st != FLO_OK && (e->hard || s->epoch == t->epoch))
             set_cancel(s);
-        /* A successor released at launch was counted then. */
-        if (!e->early &&
-            atomic_fetch_sub_explicit(&s->pending, 1,
-                                      memory_order_acq_rel) == 1)
+        /* A successor released at launch was counted then (and the edge
+         * holds a reference on it). */
+        if (e->early)
+            flo__task_unref(rt, c, s);
+        else if (atomic_fetch_sub_explicit(&s->pending, 1,
+                                           memory_order_acq_rel) == 1)
             flo__task_ready(rt, w, s);
         edge_free(rt, c, e);
         e = n;
