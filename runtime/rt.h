@@ -96,15 +96,6 @@ struct flo__task {
     int ran_on;                /* Worker id. */
     double est_ns;             /* Placement estimate charged to a worker. */
     void *dev_slot;            /* Backend's per-task state. */
-    /* Stream-ordered predecessors: tasks still in flight on the GPU
-     * worker early_worker when this one was released; it is launched
-     * behind them on that worker's streams instead of waiting for their
-     * completion to be observed. Each holds a reference. Slots are
-     * reserved with nearly (with the other hot fields above; values
-     * beyond FLO__EARLY_MAX: refused) and written before the pending
-     * count they replace is dropped. */
-    flo__task *early[FLO__EARLY_MAX];
-    bool early_hard[FLO__EARLY_MAX];
     /* Buffers that outlive one use of the record (grown, never shrunk,
      * freed at finalize) so that large tasks do not malloc each time. */
     flo__acc *acc_ext;
@@ -113,6 +104,15 @@ struct flo__task {
     size_t args_ext_cap;
     flo__acc acc_inline[FLO__TASK_INLINE_ACC];
     _Alignas(16) unsigned char args_inline[FLO__TASK_INLINE_ARGS];
+    /* Stream-ordered predecessors: tasks still in flight on the GPU
+     * worker early_worker when this one was released; it is launched
+     * behind them on that worker's streams instead of waiting for their
+     * completion to be observed. Each holds a reference. Slots are
+     * reserved with nearly (with the hot fields at the top; values
+     * beyond FLO__EARLY_MAX: refused) and written before the pending
+     * count they replace is dropped. */
+    flo__task *early[FLO__EARLY_MAX];
+    bool early_hard[FLO__EARLY_MAX];
 };
 
 #define FLO__TASK_SLAB 256

@@ -245,9 +245,13 @@ flo_status flo_data_acquire(flo_runtime *rt, flo_data h, flo_access mode,
     if (!a)
         return FLO_ENOMEM;
     atomic_fetch_add(&d->acquired, 1);
+    a->task = NULL;
     st = flo__acquire_begin(rt, d, mode, h.gen, a, &t);
-    if (st == FLO_ENOMEM || st == FLO_ESTALE || st == FLO_EDEADLK) {
-        /* Nothing was recorded. */
+    if (!a->task) {
+        /* Refused before anything was recorded (FLO_ENOMEM, FLO_ESTALE,
+         * FLO_EDEADLK). Otherwise the acquire is held, even when its
+         * status is an error (a failed writer, or no memory to record a
+         * dependency): the caller releases it. */
         atomic_fetch_sub(&d->acquired, 1);
         free(a);
         return st;

@@ -1088,7 +1088,8 @@ void flo__task_complete(flo__worker *w, flo__task *t, flo_status st)
         edge_free(rt, c, e);
         e = n;
     }
-    {
+    if (FLO__UNLIKELY(atomic_load_explicit(&t->nearly,
+                                           memory_order_relaxed) > 0)) {
         /* The early predecessors' references (the backend completed
          * them before this task). */
         flo__task *const *ep;
