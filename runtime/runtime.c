@@ -14,7 +14,7 @@
 flo_status flo__data_table_init(flo_runtime *rt);
 flo_status flo__wait_quiescent(flo_runtime *rt);
 
-flo_status flo__failures_unreported(flo_runtime *rt, char **msg);
+flo_status flo__failures_unreported(flo_runtime *rt);
 
 /* Tags handles with their runtime (40 bits of it; 0 is never used). A
  * handle of one runtime reads as another's only after 2^40 flo_init calls
@@ -283,7 +283,7 @@ flo_status flo_finalize(flo_runtime *rt)
      * returned: neither a flo_wait_all nor a wait or query of its own
      * event (cancellations go with the failure that caused them). */
     flo__wait_quiescent(rt);
-    st = flo__failures_unreported(rt, NULL);
+    st = flo__failures_unreported(rt);
     if (rt->coll_fini)
         rt->coll_fini(rt);
     rt->coll_fini = NULL;

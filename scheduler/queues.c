@@ -173,6 +173,31 @@ static bool heap_insert(flo__heap_ent **v, long *n, long *cap, uint64_t *seq,
     return true;
 }
 
+/* Remove and return the top of the non-empty binary heap (v, *n).
+ * Caller serialises. */
+static flo__task *heap_take_top(flo__heap_ent *v, long *n)
+{
+    flo__task *t = v[0].t;
+    long i = 0;
+
+    v[0] = v[--*n];
+    for (;;) {
+        long l = 2 * i + 1, r = l + 1, m = i;
+        flo__heap_ent tmp;
+        if (l < *n && before(&v[l], &v[m]))
+            m = l;
+        if (r < *n && before(&v[r], &v[m]))
+            m = r;
+        if (m == i)
+            break;
+        tmp = v[i];
+        v[i] = v[m];
+        v[m] = tmp;
+        i = m;
+    }
+    return t;
+}
+
 bool flo__heap_push(flo__heap *h, flo__task *t)
 {
     pthread_mutex_lock(&h->mu);
@@ -189,28 +214,12 @@ bool flo__heap_push(flo__heap *h, flo__task *t)
 flo__task *flo__heap_pop(flo__heap *h)
 {
     flo__task *t = NULL;
-    long i = 0;
 
     if (atomic_load_explicit(&h->count, memory_order_relaxed) == 0)
         return NULL;
     pthread_mutex_lock(&h->mu);
     if (h->n > 0) {
-        t = h->v[0].t;
-        h->v[0] = h->v[--h->n];
-        for (;;) {
-            long l = 2 * i + 1, r = l + 1, m = i;
-            flo__heap_ent tmp;
-            if (l < h->n && before(&h->v[l], &h->v[m]))
-                m = l;
-            if (r < h->n && before(&h->v[r], &h->v[m]))
-                m = r;
-            if (m == i)
-                break;
-            tmp = h->v[i];
-            h->v[i] = h->v[m];
-            h->v[m] = tmp;
-            i = m;
-        }
+        t = heap_take_top(h->v, &h->n);
         if (h->n)
             atomic_store(&h->top_prio, h->v[0].prio);
         atomic_store(&h->count, h->n);
@@ -249,28 +258,9 @@ bool flo__lheap_push(flo__lheap *h, flo__task *t)
 
 flo__task *flo__lheap_pop(flo__lheap *h)
 {
-    flo__task *t;
-    long i = 0;
-
     if (h->n == 0)
         return NULL;
-    t = h->v[0].t;
-    h->v[0] = h->v[--h->n];
-    for (;;) {
-        long l = 2 * i + 1, r = l + 1, m = i;
-        flo__heap_ent tmp;
-        if (l < h->n && before(&h->v[l], &h->v[m]))
-            m = l;
-        if (r < h->n && before(&h->v[r], &h->v[m]))
-            m = r;
-        if (m == i)
-            break;
-        tmp = h->v[i];
-        h->v[i] = h->v[m];
-        h->v[m] = tmp;
-        i = m;
-    }
-    return t;
+    return heap_take_top(h->v, &h->n);
 }
 
 int flo__pinq_top(flo__pinq *q, flo__lheap *h)

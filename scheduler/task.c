@@ -460,9 +460,13 @@ static void failure_mark_reported(flo_runtime *rt, flo__task *t)
     pthread_mutex_unlock(&rt->fail_mu);
 }
 
-flo_status flo__failures_unreported(flo_runtime *rt, char **msg)
+/* The status of the earliest failure (not a cancellation) since the last
+ * flo_wait_all that reported errors which no call returned; FLO_OK if
+ * none. For flo_finalize. */
+flo_status flo__failures_unreported(flo_runtime *rt)
 {
     flo__failure *first = NULL;
+    flo_status st;
 
     pthread_mutex_lock(&rt->fail_mu);
     for (size_t i = 0; i < rt->fails_cap; i++) {
@@ -473,9 +477,7 @@ flo_status flo__failures_unreported(flo_runtime *rt, char **msg)
         if (!first || f->seq < first->seq)
             first = f;
     }
-    flo_status st = first ? first->status : FLO_OK;
-    if (first && msg)
-        *msg = first->msg ? strdup(first->msg) : NULL;
+    st = first ? first->status : FLO_OK;
     pthread_mutex_unlock(&rt->fail_mu);
     return st;
 }
@@ -922,7 +924,7 @@ flo_status flo_task_submit(flo_runtime *rt, const flo_task_desc *desc,
     atomic_store_explicit(&t->state, FLO__TASK_PENDING, memory_order_relaxed);
     ev = make_event(rt, t);
 
-    /* The locked phase (see sort_datas): check that every handle is still
+    /* The locked phase (see lock_datas): check that every handle is still
      * registered, then record every dependency, all under all the locks.
      * A handle unregistered since validation makes the call fail with
      * FLO_ESTALE having recorded nothing. */
