@@ -75,7 +75,7 @@ static void host_mem_free(void *p, size_t bytes)
 flo_status flo__coh_host_alloc(flo_runtime *rt, flo__data *d)
 {
     flo__replica *r = &d->rep[0];
-    flo__device *x = rt->cfg.pin_host ? flo__coh_xfer_dev(rt) : NULL;
+    flo__device *x = rt->cfg.no_pin_host ? NULL : flo__coh_xfer_dev(rt);
 
     if (r->ptr)
         return FLO_OK;

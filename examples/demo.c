@@ -170,7 +170,7 @@ static int parse_options(int argc, char **argv, options *o)
     *o = (options){.size = 2048,
                    .tile = 128,
                    .steps = 100,
-                   .workers = -1,
+                   .workers = 0,
                    .alg_n = 4194304,
                    .trace = "flo-demo-trace.json"};
     for (int i = 1; i < argc; i++) {
@@ -198,7 +198,7 @@ static int parse_options(int argc, char **argv, options *o)
             bad = parse_long(v, 0, 1 << 20, &x);
             o->steps = (int)x;
         } else if (strcmp(f, "--workers") == 0) {
-            bad = parse_long(v, -1, 4096, &x);
+            bad = parse_long(v, 0, 4096, &x);
             o->workers = (int)x;
         } else if (strcmp(f, "--alg-n") == 0) {
             bad = parse_long(v, 0, 1LL << 40, &x);
@@ -213,9 +213,8 @@ static int parse_options(int argc, char **argv, options *o)
             return -1;
         }
     }
-    if (o->size % o->tile != 0 || o->workers == 0) {
-        fprintf(stderr, "flo-demo: --tile must divide --size, and "
-                        "--workers be -1 or positive\n");
+    if (o->size % o->tile != 0) {
+        fprintf(stderr, "flo-demo: --tile must divide --size\n");
         return -1;
     }
     return 0;

@@ -3,7 +3,7 @@
  *
  * Every rank holds its part of one global array (uneven parts: the first
  * N % size ranks get one element more). The program
- *   1. all-reduces a small histogram of the values (flo_allreduce: one
+ *   1. all-reduces a small histogram of the values (flo_coll_allreduce: one
  *      task per local device, NCCL on GPUs, MPI between host memories),
  *   2. reduces the global array (flo_array_reduce_global),
  *   3. scans it (flo_array_scan_global: local totals, an exclusive scan
@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "flotilla.h"
+#include "flotilla/mpi.h"
 
 #define NBINS 16
 
@@ -70,7 +71,7 @@ int main(int argc, char **argv)
         return 1;
     }
 
-    cfg.mpi_comm = &world;
+    cfg.mpi_comm = flo_mpi_comm_wrap(world);
     CHECK(flo_init(&cfg, &rt));
     CHECK(flo_comm_create(rt, &comm));
 
@@ -95,7 +96,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < nloc; i++)
         CHECK(flo_data_register(rt, hist[i], sizeof(hist[i]), &hh[i]));
     flo_event ev;
-    CHECK(flo_allreduce(comm, hh, hh, NBINS, FLO_I64, FLO_SUM, &ev));
+    CHECK(flo_coll_allreduce(comm, hh, hh, NBINS, FLO_I64, FLO_SUM, &ev));
 
     /* 2 and 3 are submitted before waiting for 1: they are ordered by
      * their data, not by the program waiting. */

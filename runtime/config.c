@@ -75,17 +75,23 @@ static void apply_env(flo_config *c)
     if ((s = flo__env_str("FLO_DEVICES")) && !parse_devices(s, &c->devices))
         FLO__WARN("ignoring FLO_DEVICES=%s (auto, host, cuda)", s);
     if (env_int("FLO_BIND", &v))
-        c->bind_workers = v != 0;
+        c->no_bind = v == 0;
     if ((s = flo__env_str("FLO_TRACE")))
         c->trace_path = s;
     if (env_int("FLO_STATS", &v))
         c->stats = v != 0;
     if ((s = flo__env_str("FLO_GPUS"))) {
         /* A count ("2") or a list of ordinals ("0,2,3"). */
-        if (strchr(s, ','))
+        if (strchr(s, ',')) {
             c->gpu_list = s;
-        else if (env_int("FLO_GPUS", &v))
-            c->gpus = (int)v;
+        } else if (env_int("FLO_GPUS", &v)) {
+            /* FLO_GPUS=0 means no GPU: in flo_config that is
+             * devices = FLO_DEVICES_HOST (gpus 0 means all of them). */
+            if (v == 0)
+                c->devices = FLO_DEVICES_HOST;
+            else
+                c->gpus = (int)v;
+        }
     }
     if (env_int("FLO_STREAMS_PER_GPU", &v))
         c->streams_per_gpu = (int)v;
@@ -98,7 +104,7 @@ static void apply_env(flo_config *c)
     if (env_int("FLO_LOG_LEVEL", &v))
         c->log_level = (int)v;
     if (env_int("FLO_PIN_HOST", &v))
-        c->pin_host = v != 0;
+        c->no_pin_host = v == 0;
     if ((s = flo__env_str("FLO_COLL_TIMEOUT"))) {
         char *end;
         double d = strtod(s, &end);
@@ -114,22 +120,29 @@ flo_status flo__config_resolve(const flo_config *in, flo_config *out)
     flo_config c;
 
     if (in) {
-        if (in->size != sizeof(flo_config)) {
-            FLO__ERR("flo_config.size is %zu, expected %zu: initialise "
-                     "with FLO_CONFIG_INIT", in->size, sizeof(flo_config));
+        if (in->size != 0 && in->size != sizeof(flo_config)) {
+            FLO__ERR("flo_config.size is %zu, expected %zu (or 0): "
+                     "initialise with FLO_CONFIG_INIT", in->size,
+                     sizeof(flo_config));
             return FLO_EINVAL;
         }
         c = *in;
     } else {
         flo_config_init(&c);
     }
+    c.size = sizeof(flo_config);
+    if (c.version == 0)
+        c.version = FLO_VERSION;
     if (!c.ignore_env)
         apply_env(&c);
 
-    if (c.host_workers == 0 || c.host_workers < -1 ||
-        c.host_workers > FLO__MAX_WORKERS / 2) {
-        FLO__ERR("host_workers %d out of range (-1 or 1..%d)",
-                 c.host_workers, FLO__MAX_WORKERS / 2);
+    if (c.host_workers < 0 || c.host_workers > FLO__MAX_WORKERS / 2) {
+        FLO__ERR("host_workers %d out of range (0: one per core, or "
+                 "1..%d)", c.host_workers, FLO__MAX_WORKERS / 2);
+        return FLO_EINVAL;
+    }
+    if (c.no_bind != 0 && c.no_bind != 1) {
+        FLO__ERR("no_bind %d out of range (0 or 1)", c.no_bind);
         return FLO_EINVAL;
     }
     if ((unsigned)c.sched > FLO_SCHED_LOCALITY) {
@@ -140,17 +153,19 @@ flo_status flo__config_resolve(const flo_config *in, flo_config *out)
         FLO__ERR("unknown device selection %d", (int)c.devices);
         return FLO_EINVAL;
     }
-    if (c.gpus < -1 || c.gpus > FLO__MAX_NODES - 1) {
-        FLO__ERR("gpus %d out of range", c.gpus);
+    if (c.gpus < 0 || c.gpus > FLO__MAX_NODES - 1) {
+        FLO__ERR("gpus %d out of range (0: all, or 1..%d)", c.gpus,
+                 FLO__MAX_NODES - 1);
         return FLO_EINVAL;
     }
-    if (c.streams_per_gpu < 1 || c.streams_per_gpu > 32) {
-        FLO__ERR("streams_per_gpu %d out of range (1..32)",
+    if (c.streams_per_gpu < 0 || c.streams_per_gpu > 32) {
+        FLO__ERR("streams_per_gpu %d out of range (0: 2, or 1..32)",
                  c.streams_per_gpu);
         return FLO_EINVAL;
     }
-    if (c.logical_gpus < 1 || c.logical_gpus > 16) {
-        FLO__ERR("logical_gpus %d out of range (1..16)", c.logical_gpus);
+    if (c.logical_gpus < 0 || c.logical_gpus > 16) {
+        FLO__ERR("logical_gpus %d out of range (0: 1, or 1..16)",
+                 c.logical_gpus);
         return FLO_EINVAL;
     }
     if (c.log_level < 0 || c.log_level > 3) {
@@ -161,10 +176,20 @@ flo_status flo__config_resolve(const flo_config *in, flo_config *out)
         FLO__ERR("coll_timeout_s must be a finite number of seconds >= 0");
         return FLO_EINVAL;
     }
-    if (c.pin_host != 0 && c.pin_host != 1) {
-        FLO__ERR("pin_host %d out of range (0 or 1)", c.pin_host);
+    if (c.no_pin_host != 0 && c.no_pin_host != 1) {
+        FLO__ERR("no_pin_host %d out of range (0 or 1)", c.no_pin_host);
         return FLO_EINVAL;
     }
+    if (c.mpi_comm.valid != 0 && c.mpi_comm.valid != 1) {
+        FLO__ERR("mpi_comm.valid %d out of range: set mpi_comm with "
+                 "flo_mpi_comm_wrap", c.mpi_comm.valid);
+        return FLO_EINVAL;
+    }
+    /* Zero means the default: resolve to the values in use. */
+    if (c.streams_per_gpu == 0)
+        c.streams_per_gpu = 2;
+    if (c.logical_gpus == 0)
+        c.logical_gpus = 1;
     if (c.coll_timeout_s == 0)
         c.coll_timeout_s = 300.0;
     *out = c;

@@ -191,7 +191,7 @@ flo_status flo_init(const flo_config *cfg, flo_runtime **out)
     if (st != FLO_OK)
         goto fail;
 
-    if (rt->cfg.mpi_comm) {
+    if (rt->cfg.mpi_comm.valid) {
 #if FLO_HAVE_MPI
         st = flo__mpi_setup(rt);
         if (st != FLO_OK)
@@ -358,9 +358,9 @@ flo_status flo_stats_get(const flo_runtime *rt, flo_stats *out)
     return FLO_OK;
 }
 
-flo_status flo_stats_print(const flo_runtime *rt, void *stdio_file)
+flo_status flo_stats_print(const flo_runtime *rt, FILE *out)
 {
-    FILE *f = stdio_file ? stdio_file : stderr;
+    FILE *f = out ? out : stderr;
     flo_stats s;
 
     if (!rt)

@@ -183,7 +183,7 @@ flo_status flo_data_register_flags(flo_runtime *rt, void *ptr, size_t bytes,
      * so host_pin needs no lock (submission publishes it to workers). A
      * failure leaves the memory pageable (FLO__PIN_FAILED). */
     x = flo__coh_xfer_dev(rt);
-    if (x && rt->cfg.pin_host && !(flags & FLO_DATA_NO_PIN) &&
+    if (x && !rt->cfg.no_pin_host && !(flags & FLO_DATA_NO_PIN) &&
         (d = flo__data_lookup(rt, *out, &st)) != NULL)
         d->host_pin = (uint8_t)x->xfer->host_pin(x, ptr, bytes);
     return FLO_OK;

@@ -189,7 +189,7 @@ static void *worker_main(void *arg)
     flo_status st;
 
     flo__set_self_worker(w);
-    if (rt->cfg.bind_workers && w->core >= 0)
+    if (!rt->cfg.no_bind && w->core >= 0)
         flo__topology_bind_core(&rt->topo, w->core);
     st = ops->worker_start(w);
     if (st != FLO_OK)

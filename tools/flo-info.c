@@ -150,7 +150,7 @@ static void print_workers(void)
     }
     int nw = flo_worker_count(rt);
     printf("Runtime: %d device(s), %d worker(s), %s binding\n",
-           flo_device_count(rt), nw, rt->cfg.bind_workers ? "with" : "no");
+           flo_device_count(rt), nw, rt->cfg.no_bind ? "no" : "with");
     for (int d = 0; d < flo_device_count(rt); d++) {
         flo_device_info info;
         if (flo_device_get_info(rt, d, &info) != FLO_OK)

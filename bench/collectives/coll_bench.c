@@ -168,20 +168,20 @@ static double flo_loop(flo_side *f, int op, size_t count, int iters)
     for (int i = 0; i < iters && st == FLO_OK; i++) {
         switch (op) {
         case OP_ALLREDUCE:
-            st = flo_allreduce(f->comm, f->send, f->recv, count, FLO_F32,
-                               FLO_SUM, &ev);
+            st = flo_coll_allreduce(f->comm, f->send, f->recv, count, FLO_F32,
+                                    FLO_SUM, &ev);
             break;
         case OP_ALLGATHER:
-            st = flo_allgather(f->comm, f->send, f->recv, count, FLO_F32,
-                               &ev);
+            st = flo_coll_allgather(f->comm, f->send, f->recv, count, FLO_F32,
+                                    &ev);
             break;
         case OP_REDUCE_SCATTER:
-            st = flo_reduce_scatter(f->comm, f->send, f->recv, count,
-                                    FLO_F32, FLO_SUM, &ev);
+            st = flo_coll_reduce_scatter(f->comm, f->send, f->recv, count,
+                                         FLO_F32, FLO_SUM, &ev);
             break;
         default:
             st = flo_coll_scan(f->comm, f->send, f->recv, f->cnt, FLO_F32,
-                               FLO_SUM, 0, &ev);
+                               FLO_SUM, FLO_SCAN_INCLUSIVE, &ev);
             break;
         }
     }

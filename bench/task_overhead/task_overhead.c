@@ -263,7 +263,7 @@ static double run_case(flo_runtime *rt, int c, const params *p, long n)
     }
 }
 
-/* Run every case with a runtime of `workers` host workers (-1: the
+/* Run every case with a runtime of `workers` host workers (0: the
  * default), unless it has skip_if workers (already measured). Returns 0,
  * or 1 on failure. */
 static int run_workers(flo_bench *b, const params *p, int workers, int skip_if,
@@ -342,9 +342,9 @@ int main(int argc, char **argv)
     p.fanout = (int)flo_bench_arg_long(b, "--fanout", 64);
     p.reps = flo_bench_reps(b, 5);
     p.warmup = flo_bench_warmup(b, 1);
-    long all = flo_bench_arg_long(b, "--workers", -1);
-    if (p.tasks < 1 || p.fanout < 1 || p.fanout > 1000000 || all == 0 ||
-        all < -1 || all > 4096 ||
+    long all = flo_bench_arg_long(b, "--workers", 0);
+    if (p.tasks < 1 || p.fanout < 1 || p.fanout > 1000000 || all < 0 ||
+        all > 4096 ||
         parse_sched(flo_bench_arg(b, "--sched"), &p.sched) != 0) {
         fprintf(stderr, "task_overhead: bad arguments (see --help)\n");
         flo_bench_close(b);

@@ -133,7 +133,7 @@ static flo_status plan_layout(const flo_runtime *rt, uint64_t n,
     int nd = flo_device_count(rt);
     int k;
 
-    if (l != NULL && l->size != sizeof(*l))
+    if (l != NULL && l->size != 0 && l->size != sizeof(*l))
         return FLO_EINVAL;
     if (l == NULL || l->nblocks == 0) {
         if (l != NULL && (l->devices != NULL || l->weights != NULL))

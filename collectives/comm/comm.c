@@ -442,13 +442,13 @@ const char *flo_comm_transport(const flo_comm *c)
     return c == NULL || c->ops == NULL ? "?" : c->ops->name;
 }
 
-flo_status flo_comm_get_mpi(const flo_comm *c, void *mpi_comm_out)
+flo_status flo_comm_get_mpi(const flo_comm *c, flo_mpi_comm *out)
 {
-    if (c == NULL || mpi_comm_out == NULL)
+    if (c == NULL || out == NULL)
         return FLO_EINVAL;
     if (c->mpi == NULL)
         return FLO_ENOTSUP;
-    return flo__cmpi_get(c->mpi, mpi_comm_out);
+    return flo__cmpi_get(c->mpi, out);
 }
 
 /* ---- Validation and dispatch ------------------------------------------- */
@@ -552,18 +552,19 @@ static flo_status coll_submit(flo_comm *c, const flo__coll_op *op,
     return st;
 }
 
-flo_status flo_allreduce(flo_comm *comm, const flo_data *send,
-                         const flo_data *recv, size_t count, flo_dtype dtype,
-                         flo_redop op, flo_event *out)
+flo_status flo_coll_allreduce(flo_comm *comm, const flo_data *send,
+                              const flo_data *recv, size_t count,
+                              flo_dtype dtype, flo_redop op, flo_event *out)
 {
     flo__coll_op o = {.kind = FLO__COLL_ALLREDUCE, .dtype = dtype, .op = op,
                       .count = count, .send = send, .recv = recv};
     return coll_submit(comm, &o, out);
 }
 
-flo_status flo_reduce(flo_comm *comm, const flo_data *send,
-                      const flo_data *recv, size_t count, flo_dtype dtype,
-                      flo_redop op, int root, flo_event *out)
+flo_status flo_coll_reduce(flo_comm *comm, const flo_data *send,
+                           const flo_data *recv, size_t count,
+                           flo_dtype dtype, flo_redop op, int root,
+                           flo_event *out)
 {
     flo__coll_op o = {.kind = FLO__COLL_REDUCE, .dtype = dtype, .op = op,
                       .root = root, .count = count, .send = send,
@@ -571,8 +572,9 @@ flo_status flo_reduce(flo_comm *comm, const flo_data *send,
     return coll_submit(comm, &o, out);
 }
 
-flo_status flo_broadcast(flo_comm *comm, const flo_data *buf, size_t count,
-                         flo_dtype dtype, int root, flo_event *out)
+flo_status flo_coll_broadcast(flo_comm *comm, const flo_data *buf,
+                              size_t count, flo_dtype dtype, int root,
+                              flo_event *out)
 {
     flo__coll_op o = {.kind = FLO__COLL_BCAST, .dtype = dtype,
                       .op = FLO_SUM, .root = root, .count = count,
@@ -580,9 +582,9 @@ flo_status flo_broadcast(flo_comm *comm, const flo_data *buf, size_t count,
     return coll_submit(comm, &o, out);
 }
 
-flo_status flo_allgather(flo_comm *comm, const flo_data *send,
-                         const flo_data *recv, size_t count, flo_dtype dtype,
-                         flo_event *out)
+flo_status flo_coll_allgather(flo_comm *comm, const flo_data *send,
+                              const flo_data *recv, size_t count,
+                              flo_dtype dtype, flo_event *out)
 {
     flo__coll_op o = {.kind = FLO__COLL_ALLGATHER, .dtype = dtype,
                       .op = FLO_SUM, .count = count, .send = send,
@@ -590,9 +592,10 @@ flo_status flo_allgather(flo_comm *comm, const flo_data *send,
     return coll_submit(comm, &o, out);
 }
 
-flo_status flo_reduce_scatter(flo_comm *comm, const flo_data *send,
-                              const flo_data *recv, size_t count,
-                              flo_dtype dtype, flo_redop op, flo_event *out)
+flo_status flo_coll_reduce_scatter(flo_comm *comm, const flo_data *send,
+                                   const flo_data *recv, size_t count,
+                                   flo_dtype dtype, flo_redop op,
+                                   flo_event *out)
 {
     flo__coll_op o = {.kind = FLO__COLL_REDUCE_SCATTER, .dtype = dtype,
                       .op = op, .count = count, .send = send, .recv = recv};
@@ -601,11 +604,14 @@ flo_status flo_reduce_scatter(flo_comm *comm, const flo_data *send,
 
 flo_status flo_coll_scan(flo_comm *comm, const flo_data *send,
                          const flo_data *recv, const size_t *counts,
-                         flo_dtype dtype, flo_redop op, int exclusive,
+                         flo_dtype dtype, flo_redop op, flo_scan_kind kind,
                          flo_event *out)
 {
     flo__coll_op o = {.kind = FLO__COLL_SCAN, .dtype = dtype, .op = op,
-                      .exclusive = exclusive != 0, .send = send,
+                      .exclusive = kind == FLO_SCAN_EXCLUSIVE, .send = send,
                       .recv = recv, .counts = counts};
+
+    if (kind != FLO_SCAN_INCLUSIVE && kind != FLO_SCAN_EXCLUSIVE)
+        return FLO_EINVAL;
     return coll_submit(comm, &o, out);
 }

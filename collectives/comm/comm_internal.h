@@ -159,8 +159,8 @@ flo_status flo__cmpi_bcast_bytes(flo__cmpi *m, void *buf, size_t bytes,
  * id on the node? Collective over the node's ranks. */
 flo_status flo__cmpi_node_unique(flo__cmpi *m, const uint64_t *ids, int n,
                                  int *unique);
-/* Write the MPI_Comm into *(MPI_Comm *)out. */
-flo_status flo__cmpi_get(const flo__cmpi *m, void *out);
+/* The communicator's MPI_Comm, wrapped (flotilla/mpi.h). */
+flo_status flo__cmpi_get(const flo__cmpi *m, flo_mpi_comm *out);
 
 /* Data collectives run by host tasks: they poll for completion and fail
  * with FLO_ETIMEDOUT after timeout_ns, or FLO_ECOMM with err filled.

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "collectives/comm/comm_internal.h"
+#include "flotilla/mpi.h"
 
 /* rt->mpi: the runtime's MPI state. */
 typedef struct flo__rt_mpi {
@@ -86,7 +87,7 @@ flo_status flo__mpi_setup(flo_runtime *rt)
     int init = 0, fin = 0;
     flo_status st = FLO_ECOMM;
 
-    if (rt == NULL || rt->cfg.mpi_comm == NULL)
+    if (rt == NULL || !rt->cfg.mpi_comm.valid)
         return FLO_EINVAL;
     MPI_Initialized(&init);
     MPI_Finalized(&fin);
@@ -96,7 +97,7 @@ flo_status flo__mpi_setup(flo_runtime *rt)
                  "initialised");
         return FLO_EINVAL;
     }
-    user = *(MPI_Comm *)rt->cfg.mpi_comm;
+    user = flo_mpi_comm_unwrap(rt->cfg.mpi_comm);
     if (user == MPI_COMM_NULL)
         return FLO_EINVAL;
     g = calloc(1, sizeof(*g));
@@ -203,9 +204,9 @@ int flo__cmpi_size(const flo__cmpi *m)
     return m->size;
 }
 
-flo_status flo__cmpi_get(const flo__cmpi *m, void *out)
+flo_status flo__cmpi_get(const flo__cmpi *m, flo_mpi_comm *out)
 {
-    *(MPI_Comm *)out = m->comm;
+    *out = flo_mpi_comm_wrap(m->comm);
     return FLO_OK;
 }
 

@@ -32,7 +32,7 @@ int flo__cmpi_size(const flo__cmpi *m)
     return 1;
 }
 
-flo_status flo__cmpi_get(const flo__cmpi *m, void *out)
+flo_status flo__cmpi_get(const flo__cmpi *m, flo_mpi_comm *out)
 {
     FLO__UNUSED(m);
     FLO__UNUSED(out);

@@ -130,7 +130,7 @@ static flo_status select_gpus(flo_runtime *rt, int ngpu, int *ord, int *n)
             if (i % size == rank)
                 ord[k++] = i;
     }
-    if (cfg->gpus >= 0 && cfg->gpus < k)
+    if (cfg->gpus > 0 && cfg->gpus < k)
         k = cfg->gpus;
     else if (cfg->gpus > k)
         FLO__WARN("%d GPUs asked for, %d available: using %d", cfg->gpus, k, k);
@@ -410,7 +410,7 @@ static void fill_info(flo__cuda_dev *cd, flo__device *dev,
 /* The worker's core: a free one near the GPU when hwloc knows. */
 static int pick_core(flo_runtime *rt, int ordinal)
 {
-    if (!rt->cfg.bind_workers)
+    if (rt->cfg.no_bind)
         return -1;
     hwloc_bitmap_t set = hwloc_bitmap_alloc();
     bool near =

@@ -91,7 +91,7 @@ static int parse_ll(const char *s, long long lo, long long hi, long long *out)
 
 static int parse_options(int argc, char **argv, options *o)
 {
-    *o = (options){.n = 4096, .nb = 512, .workers = -1, .check_cols = -1,
+    *o = (options){.n = 4096, .nb = 512, .workers = 0, .check_cols = -1,
                    .dev = DEV_ANY, .seed = 1};
     for (int i = 1; i < argc; i++) {
         const char *f = argv[i];
@@ -121,7 +121,7 @@ static int parse_options(int argc, char **argv, options *o)
             bad = parse_ll(v, 1, 1 << 16, &x);
             o->nb = (int)x;
         } else if (!strcmp(f, "--workers")) {
-            bad = parse_ll(v, -1, 4096, &x);
+            bad = parse_ll(v, 0, 4096, &x);
             o->workers = (int)x;
         } else if (!strcmp(f, "--seed")) {
             bad = parse_ll(v, 0, (1LL << 62), &x);
@@ -158,9 +158,8 @@ static int parse_options(int argc, char **argv, options *o)
             return -1;
         }
     }
-    if (o->n % o->nb != 0 || o->workers == 0) {
-        fprintf(stderr, "flo-cholesky: --nb must divide --n, and --workers "
-                        "be -1 or positive\n");
+    if (o->n % o->nb != 0) {
+        fprintf(stderr, "flo-cholesky: --nb must divide --n\n");
         return -1;
     }
     if (o->check_cols < 0)

@@ -35,7 +35,9 @@ typedef struct flo_array flo_array;
 #define FLO_ARRAY_MAX_BLOCKS 60
 
 /**
- * How an array is cut into blocks. Start from FLO_ARRAY_LAYOUT_INIT.
+ * How an array is cut into blocks. Start from FLO_ARRAY_LAYOUT_INIT (or
+ * a zeroed struct: as with flo_config, every field's zero is its default
+ * and a size of 0 stands for the library's own layout).
  *
  * - nblocks 0: one block per device in use: every GPU when the runtime
  *   has GPUs, else the host cut into one block per host worker (fewer for
@@ -47,16 +49,25 @@ typedef struct flo_array flo_array;
  *   with offsets increasing; a block may be empty when n is small.
  */
 typedef struct flo_array_layout {
-    size_t size;           /**< sizeof(flo_array_layout). */
+    size_t size;           /**< sizeof(flo_array_layout), or 0. */
     int nblocks;           /**< 0 .. FLO_ARRAY_MAX_BLOCKS. */
     const int *devices;    /**< nblocks device indices, or NULL. */
     const double *weights; /**< nblocks positive weights, or NULL. */
 } flo_array_layout;
 
-#define FLO_ARRAY_LAYOUT_INIT                                                  \
-    {                                                                          \
-        sizeof(flo_array_layout), 0, NULL, NULL                                \
-    }
+/** The default layout: size set, every other field zero (in C++ a
+ *  value-initialised struct with the size set, as FLO_CONFIG_INIT). */
+#ifdef __cplusplus
+static inline flo_array_layout flo__array_layout_init_cxx(void)
+{
+    flo_array_layout l = flo_array_layout();
+    l.size = sizeof(flo_array_layout);
+    return l;
+}
+#define FLO_ARRAY_LAYOUT_INIT (flo__array_layout_init_cxx())
+#else
+#define FLO_ARRAY_LAYOUT_INIT {.size = sizeof(flo_array_layout)}
+#endif
 
 /** One block of an array (see flo_array_block). */
 typedef struct flo_array_block_info {
@@ -267,11 +278,6 @@ flo_status flo_array_argreduce_sync(flo_array *a, flo_redop op, void *value,
                                     int64_t *index);
 
 /* ---- Scan -------------------------------------------------------------- */
-
-typedef enum flo_scan_kind {
-    FLO_SCAN_INCLUSIVE = 0, /**< out[i] = c op x[0] op ... op x[i]. */
-    FLO_SCAN_EXCLUSIVE = 1  /**< out[0] = c, out[i] = c op x[0..i-1]. */
-} flo_scan_kind;
 
 /**
  * Submit a prefix scan of x into out (out may be x: in place), seeded

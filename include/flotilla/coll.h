@@ -104,15 +104,19 @@ flo_status flo_comm_local_devices(const flo_comm *comm, int *devs);
 const char *flo_comm_transport(const flo_comm *comm);
 
 /**
- * The communicator's own MPI communicator (a duplicate), written to
- * *(MPI_Comm *)mpi_comm_out.
+ * The communicator's own MPI communicator (a duplicate, owned by comm:
+ * do not free it), for the program's own MPI calls on the same ranks.
+ * Read it with flo_mpi_comm_unwrap (flotilla/mpi.h).
+ *
+ * @param out  written only on success.
  * @return FLO_OK; FLO_EINVAL for NULL; FLO_ENOTSUP when the build has no
  *         MPI or the runtime was not initialised with an MPI communicator.
+ * Thread-safe; may be called from inside a task.
  */
-flo_status flo_comm_get_mpi(const flo_comm *comm, void *mpi_comm_out);
+flo_status flo_comm_get_mpi(const flo_comm *comm, flo_mpi_comm *out);
 
 /*
- * The collectives. In all of them:
+ * The collectives, all named flo_coll_<operation>. In all of them:
  *  - send / recv / buf are arrays of flo_comm_local_size(comm) handles,
  *    one per local participant, in local order;
  *  - count is in elements of dtype; a handle must hold at least the bytes
@@ -132,52 +136,58 @@ flo_status flo_comm_get_mpi(const flo_comm *comm, void *mpi_comm_out);
  */
 
 /** recv_p[i] = op over all participants q of send_q[i], i < count. */
-flo_status flo_allreduce(flo_comm *comm, const flo_data *send,
-                         const flo_data *recv, size_t count, flo_dtype dtype,
-                         flo_redop op, flo_event *out);
+flo_status flo_coll_allreduce(flo_comm *comm, const flo_data *send,
+                              const flo_data *recv, size_t count,
+                              flo_dtype dtype, flo_redop op, flo_event *out);
 
 /**
- * As flo_allreduce, but only participant root (a global index) receives.
- * recv entries of other participants are ignored (FLO_DATA_NULL is fine).
+ * As flo_coll_allreduce, but only participant root (a global index)
+ * receives. recv entries of other participants are ignored
+ * (FLO_DATA_NULL is fine).
  */
-flo_status flo_reduce(flo_comm *comm, const flo_data *send,
-                      const flo_data *recv, size_t count, flo_dtype dtype,
-                      flo_redop op, int root, flo_event *out);
+flo_status flo_coll_reduce(flo_comm *comm, const flo_data *send,
+                           const flo_data *recv, size_t count,
+                           flo_dtype dtype, flo_redop op, int root,
+                           flo_event *out);
 
 /** In place: buf_p[i] = buf_root[i] for every participant p. */
-flo_status flo_broadcast(flo_comm *comm, const flo_data *buf, size_t count,
-                         flo_dtype dtype, int root, flo_event *out);
+flo_status flo_coll_broadcast(flo_comm *comm, const flo_data *buf,
+                              size_t count, flo_dtype dtype, int root,
+                              flo_event *out);
 
 /**
  * recv_p[q * count + i] = send_q[i]: recv handles hold size * count
  * elements, send handles count.
  */
-flo_status flo_allgather(flo_comm *comm, const flo_data *send,
-                         const flo_data *recv, size_t count, flo_dtype dtype,
-                         flo_event *out);
+flo_status flo_coll_allgather(flo_comm *comm, const flo_data *send,
+                              const flo_data *recv, size_t count,
+                              flo_dtype dtype, flo_event *out);
 
 /**
  * recv_p[i] = op over q of send_q[p * count + i]: send handles hold
  * size * count elements, recv handles count.
  */
-flo_status flo_reduce_scatter(flo_comm *comm, const flo_data *send,
-                              const flo_data *recv, size_t count,
-                              flo_dtype dtype, flo_redop op, flo_event *out);
+flo_status flo_coll_reduce_scatter(flo_comm *comm, const flo_data *send,
+                                   const flo_data *recv, size_t count,
+                                   flo_dtype dtype, flo_redop op,
+                                   flo_event *out);
 
 /**
  * Scan across participants: the sequence is the concatenation, in global
  * participant order, of the first counts[i] elements of every send_i;
  * participant i's part of the scanned sequence goes to recv_i. Parts may
- * differ in length and may be empty (counts[i] == 0). Inclusive
- * (exclusive == 0) or exclusive: the first element of the exclusive scan
- * is op's identity (0; 1; the largest value, +inf for floating types;
- * the lowest, -inf for floating types).
+ * differ in length and may be empty (counts[i] == 0). FLO_SCAN_INCLUSIVE
+ * or FLO_SCAN_EXCLUSIVE: the first element of the exclusive scan is op's
+ * identity (0; 1; the largest value, +inf for floating types; the
+ * lowest, -inf for floating types).
  *
  * @param counts  one count per local participant.
+ * @param kind    FLO_SCAN_INCLUSIVE or FLO_SCAN_EXCLUSIVE (any other
+ *                value: FLO_EINVAL).
  */
 flo_status flo_coll_scan(flo_comm *comm, const flo_data *send,
                          const flo_data *recv, const size_t *counts,
-                         flo_dtype dtype, flo_redop op, int exclusive,
+                         flo_dtype dtype, flo_redop op, flo_scan_kind kind,
                          flo_event *out);
 
 /* ---- Arrays spread across ranks ---------------------------------------- */

@@ -59,14 +59,14 @@ flo_status flo_data_register(flo_runtime *rt, void *ptr, size_t bytes,
                              flo_data *out);
 
 /** flo_data_register_flags: leave this memory pageable (no
- *  cudaHostRegister), whatever flo_config.pin_host says. */
+ *  cudaHostRegister), whatever flo_config.no_pin_host says. */
 #define FLO_DATA_NO_PIN 0x1u
 
 /**
  * Register user host memory like flo_data_register, with flags.
  *
- * When GPUs are in use and flo_config.pin_host is 1 (the default;
- * FLO_PIN_HOST=0 turns it off), registered memory is page-locked
+ * When GPUs are in use and flo_config.no_pin_host is 0 (the default;
+ * FLO_PIN_HOST=0 turns pinning off), registered memory is page-locked
  * (cudaHostRegister) so that copies to and from GPUs are direct and
  * asynchronous; flo_data_unregister unpins it. Memory the program already
  * page-locked itself (cudaMallocHost, its own cudaHostRegister) is used as

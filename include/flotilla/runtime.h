@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "flotilla/status.h"
 
@@ -32,49 +33,83 @@ typedef enum flo_device_mask {
 } flo_device_mask;
 
 /**
- * Runtime configuration. Start from FLO_CONFIG_INIT (or flo_config_init),
- * change fields, pass to flo_init. flo_init then applies the FLO_*
- * environment variables on top (documented in docs/configuration.md), so a
- * job script can tune a program without recompiling it; set ignore_env to 1
- * to forbid that.
+ * An MPI communicator, held without <mpi.h>: the bytes of an MPI_Comm
+ * value. Make one with flo_mpi_comm_wrap(MPI_Comm) and read one back with
+ * flo_mpi_comm_unwrap (both in flotilla/mpi.h, which includes <mpi.h>).
+ * The zero value, FLO_MPI_COMM_NONE, holds no communicator.
+ */
+typedef struct flo_mpi_comm {
+    int valid;         /**< 1: value holds an MPI_Comm; 0: none. */
+    uint64_t value[2]; /**< The MPI_Comm, copied byte for byte. */
+} flo_mpi_comm;
+
+/** No MPI communicator (one process). */
+#define FLO_MPI_COMM_NONE ((flo_mpi_comm){0, {0, 0}})
+
+/**
+ * Runtime configuration, passed to flo_init. Every field's zero means
+ * its default, so `flo_config cfg = FLO_CONFIG_INIT;` (or
+ * flo_config_init, or a zeroed struct) is the default configuration:
+ * set only the fields that matter. flo_init then applies the FLO_*
+ * environment variables on top (docs/configuration.md), so a job script
+ * can tune a program without recompiling it; set ignore_env to 1 to
+ * forbid that.
  *
- * The struct starts with its size and the header version so that it can
- * grow without breaking programs built against an older header.
+ * The struct starts with its size so that it can grow (new fields at the
+ * end, zero meaning their default) without breaking programs built
+ * against an older header: FLO_CONFIG_INIT and flo_config_init record
+ * sizeof(flo_config) of the program's header. A size of 0 stands for the
+ * layout of the library's own header, which is right only when the
+ * program and the library come from the same release.
  */
 typedef struct flo_config {
-    size_t size;          /**< sizeof(flo_config); set by the initializer. */
-    int version;          /**< FLO_VERSION; set by the initializer. */
-    int host_workers;     /**< Host worker threads; -1: one per free core. */
-    flo_sched_policy sched; /**< Policy (FLO_SCHED). */
-    flo_device_mask devices; /**< Backends (FLO_DEVICES=auto|host|cuda). */
-    int bind_workers;     /**< 1: pin worker threads to cores (FLO_BIND). */
+    size_t size;          /**< sizeof(flo_config), or 0 (see above). */
+    int version;          /**< FLO_VERSION of the program's header, or 0;
+                               informational. */
+    int host_workers;     /**< Host worker threads; 0: one per core not
+                               taken by a GPU worker (FLO_HOST_WORKERS). */
+    flo_sched_policy sched; /**< Policy; 0: default (FLO_SCHED). */
+    flo_device_mask devices; /**< Backends; 0: auto (FLO_DEVICES). */
+    int no_bind;          /**< 1: leave worker threads unbound; 0: bind
+                               each to a core (FLO_BIND). */
     const char *trace_path; /**< Chrome trace written at finalize, or NULL. */
     int stats;            /**< 1: print statistics at finalize (FLO_STATS). */
-    int gpus;             /**< GPUs to use; -1: all visible (FLO_GPUS). */
+    int gpus;             /**< GPUs to use; 0: all visible (FLO_GPUS). */
     const char *gpu_list; /**< Comma list of CUDA ordinals, or NULL. */
-    int streams_per_gpu;  /**< Compute streams per GPU (default 2). */
+    int streams_per_gpu;  /**< Compute streams per GPU; 0: 2. */
     size_t gpu_mem_limit; /**< Bytes per GPU Flotilla may use; 0: all. */
-    int logical_gpus;     /**< Debug: present each GPU as N devices (1). */
+    int logical_gpus;     /**< Debug: present each GPU as N devices;
+                               0: 1. */
     const char *topology; /**< hwloc synthetic description (tests), NULL. */
     int log_level;        /**< 0 errors .. 3 debug (FLO_LOG_LEVEL). */
     int ignore_env;       /**< 1: do not read FLO_* variables. */
-    void *mpi_comm;       /**< Optional pointer to an MPI_Comm; NULL. */
-    double coll_timeout_s;/**< Collective timeout, seconds (0: 300). */
-    int pin_host;         /**< 1: page-lock registered host memory when
-                               GPUs are in use (FLO_PIN_HOST); 0: never. */
+    flo_mpi_comm mpi_comm; /**< Run across its ranks (flo_mpi_comm_wrap);
+                               FLO_MPI_COMM_NONE: one process. */
+    double coll_timeout_s;/**< Collective timeout, seconds; 0: 300. */
+    int no_pin_host;      /**< 1: never page-lock registered host memory;
+                               0: page-lock it when GPUs are in use
+                               (FLO_PIN_HOST). */
 } flo_config;
 
-/** Defaults. Fields are in declaration order. */
-#define FLO_CONFIG_INIT                                                    \
-    {                                                                      \
-        sizeof(flo_config), FLO_VERSION, -1, FLO_SCHED_DEFAULT,            \
-            FLO_DEVICES_AUTO, 1, NULL, 0, -1, NULL, 2, 0, 1, NULL, 0, 0,   \
-            NULL, 0.0, 1                                                   \
-    }
+/** The default configuration: size and version set, every other field
+ *  zero. (C++ has no partial designated initializers without warnings:
+ *  there it is a value-initialised struct with the header set.) */
+#ifdef __cplusplus
+static inline flo_config flo__config_init_cxx(void)
+{
+    flo_config c = flo_config();
+    c.size = sizeof(flo_config);
+    c.version = FLO_VERSION;
+    return c;
+}
+#define FLO_CONFIG_INIT (flo__config_init_cxx())
+#else
+#define FLO_CONFIG_INIT {.size = sizeof(flo_config), .version = FLO_VERSION}
+#endif
 
 /**
  * Fill *cfg with the defaults (the same as FLO_CONFIG_INIT).
- * @return FLO_EINVAL if cfg is NULL.
+ * @return FLO_OK; FLO_EINVAL if cfg is NULL. Thread-safe.
  */
 flo_status flo_config_init(flo_config *cfg);
 
@@ -84,8 +119,8 @@ flo_status flo_config_init(flo_config *cfg);
  *
  * @param cfg  configuration, or NULL for the defaults (plus environment).
  * @param out  the new runtime; written only on success.
- * @return FLO_OK; FLO_EINVAL for a NULL out, a config of the wrong size or
- *         a field out of range; FLO_ENODEV if CUDA was required and no GPU
+ * @return FLO_OK; FLO_EINVAL for a NULL out, a config whose size is
+ *         neither 0 nor sizeof(flo_config), or a field out of range; FLO_ENODEV if CUDA was required and no GPU
  *         is visible; FLO_ENOTSUP for a backend missing from this build;
  *         FLO_ENOMEM, FLO_ESYS on resource failure (nothing is left over).
  * Thread-safe; several runtimes may coexist.
@@ -154,8 +189,12 @@ typedef struct flo_stats {
 /** Sum of the per-worker counters (approximate while work runs). */
 flo_status flo_stats_get(const flo_runtime *rt, flo_stats *out);
 
-/** Print per-worker statistics (tasks, steals, idle time) to stream. */
-flo_status flo_stats_print(const flo_runtime *rt, void *stdio_file);
+/**
+ * Print per-worker statistics (tasks, steals, idle time) to out (stderr
+ * when NULL).
+ * @return FLO_OK; FLO_EINVAL for a NULL rt.
+ */
+flo_status flo_stats_print(const flo_runtime *rt, FILE *out);
 
 #ifdef __cplusplus
 }

@@ -1,6 +1,6 @@
 /*
- * Flotilla - element types and reduction operators shared by the array
- * algorithms and the collectives.
+ * Flotilla - element types, reduction operators and scan kinds shared by
+ * the array algorithms and the collectives.
  */
 #ifndef FLOTILLA_TYPES_H
 #define FLOTILLA_TYPES_H
@@ -30,6 +30,12 @@ typedef enum flo_redop {
     FLO_MAX = 3,
     FLO_REDOP_COUNT = 4
 } flo_redop;
+
+/** Kinds of prefix scan (flo_array_scan, flo_coll_scan). */
+typedef enum flo_scan_kind {
+    FLO_SCAN_INCLUSIVE = 0, /**< out[i] = c op x[0] op ... op x[i]. */
+    FLO_SCAN_EXCLUSIVE = 1  /**< out[0] = c, out[i] = c op x[0..i-1]. */
+} flo_scan_kind;
 
 /** Size in bytes of one element; 0 for an unknown type. */
 size_t flo_dtype_size(flo_dtype t);

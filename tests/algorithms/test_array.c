@@ -24,7 +24,7 @@ static int setup(void **state)
     flo_runtime *rt;
     cfg.devices = FLO_DEVICES_HOST;
     cfg.host_workers = 3;
-    cfg.bind_workers = 0;
+    cfg.no_bind = 1;
     if (flo_init(&cfg, &rt) != FLO_OK)
         return -1;
     *state = rt;
@@ -132,6 +132,12 @@ static void test_errors(void **state)
     l.size = 3;
     assert_int_equal(flo_array_create(rt, FLO_I32, 4, &l, &a), FLO_EINVAL);
     assert_null(a);
+    /* A zeroed layout (size 0) is the default one. */
+    l.size = 0;
+    assert_int_equal(flo_array_create(rt, FLO_I32, 4, &l, &a), FLO_OK);
+    assert_int_equal(flo_array_nblocks(a), 2);
+    assert_int_equal(flo_array_destroy(a), FLO_OK);
+    a = NULL;
     l.size = sizeof(l);
 
     assert_int_equal(flo_array_create(rt, FLO_I32, 10, &l, &a), FLO_OK);

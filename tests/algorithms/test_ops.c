@@ -71,7 +71,7 @@ static void for_each_runtime(case_fn fn)
     flo_runtime *rt;
     cfg.devices = FLO_DEVICES_HOST;
     cfg.host_workers = 3;
-    cfg.bind_workers = 0;
+    cfg.no_bind = 1;
     assert_int_equal(flo_init(&cfg, &rt), FLO_OK);
     fn(rt, "host");
     assert_int_equal(flo_finalize(rt), FLO_OK);

@@ -254,23 +254,24 @@ static inline ck_result ck_run(flo_runtime *rt, flo_comm *c, int kind,
 
     switch (kind) {
     case CK_ALLREDUCE:
-        res.submit = flo_allreduce(c, sh, rh, count, t, op, &ev);
+        res.submit = flo_coll_allreduce(c, sh, rh, count, t, op, &ev);
         break;
     case CK_REDUCE:
-        res.submit = flo_reduce(c, sh, rh, count, t, op, root, &ev);
+        res.submit = flo_coll_reduce(c, sh, rh, count, t, op, root, &ev);
         break;
     case CK_BCAST:
-        res.submit = flo_broadcast(c, sh, count, t, root, &ev);
+        res.submit = flo_coll_broadcast(c, sh, count, t, root, &ev);
         break;
     case CK_ALLGATHER:
-        res.submit = flo_allgather(c, sh, rh, count, t, &ev);
+        res.submit = flo_coll_allgather(c, sh, rh, count, t, &ev);
         break;
     case CK_REDUCE_SCATTER:
-        res.submit = flo_reduce_scatter(c, sh, rh, count, t, op, &ev);
+        res.submit = flo_coll_reduce_scatter(c, sh, rh, count, t, op, &ev);
         break;
     default:
-        res.submit = flo_coll_scan(c, sh, rh, counts, t, op,
-                                   kind == CK_EXSCAN, &ev);
+        res.submit = flo_coll_scan(
+            c, sh, rh, counts, t, op,
+            kind == CK_EXSCAN ? FLO_SCAN_EXCLUSIVE : FLO_SCAN_INCLUSIVE, &ev);
         break;
     }
     if (res.submit == FLO_OK)

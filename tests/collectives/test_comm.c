@@ -34,7 +34,7 @@ static int setup(void **state)
     cfg.devices = FLO_DEVICES_HOST;
     cfg.host_workers = 2;
     cfg.ignore_env = 1;
-    cfg.bind_workers = 0;
+    cfg.no_bind = 1;
     if (flo_init(&cfg, &f.rt) != FLO_OK)
         return -1;
     if (flo_comm_create_devices(f.rt, devs, 4, &f.c4) != FLO_OK)
@@ -184,9 +184,9 @@ static void test_ordering(void **state)
             d.args_size = sizeof(v);
             assert_int_equal(flo_task_submit(f->rt, &d, NULL), FLO_OK);
         }
-        assert_int_equal(flo_allreduce(f->c4, sh, rh, N, FLO_I64, FLO_SUM,
-                                       NULL),
-                         FLO_OK);
+        assert_int_equal(
+            flo_coll_allreduce(f->c4, sh, rh, N, FLO_I64, FLO_SUM, NULL),
+            FLO_OK);
         flo_access_desc a2[2] = {{rh[r % 4], FLO_READ}, {oh, FLO_WRITE}};
         flo_task_desc d2 = FLO_TASK_DESC_INIT;
         d2.kernel = &ktimes10;
@@ -227,7 +227,7 @@ static void test_bad_args(void **state)
     flo_comm *c = NULL;
     size_t cnt[4] = {N, N, N, N};
     int devs[2] = {0, 99};
-    void *mpi_out[4];
+    flo_mpi_comm mpi_out;
     uint64_t before;
 
     memset(buf, 0x11, sizeof(buf));
@@ -259,68 +259,72 @@ static void test_bad_args(void **state)
     assert_int_equal(flo_comm_size(NULL), -1);
     assert_int_equal(flo_comm_local_devices(NULL, devs), FLO_EINVAL);
     /* No MPI communicator in this runtime (or no MPI in the build). */
-    assert_int_equal(flo_comm_get_mpi(f->c4, mpi_out), FLO_ENOTSUP);
-    assert_int_equal(flo_comm_get_mpi(NULL, mpi_out), FLO_EINVAL);
+    assert_int_equal(flo_comm_get_mpi(f->c4, &mpi_out), FLO_ENOTSUP);
+    assert_int_equal(flo_comm_get_mpi(NULL, &mpi_out), FLO_EINVAL);
 
     /* Collectives. */
-    assert_int_equal(flo_allreduce(NULL, h, h, N, FLO_I32, FLO_SUM, NULL),
+    assert_int_equal(flo_coll_allreduce(NULL, h, h, N, FLO_I32, FLO_SUM, NULL),
                      FLO_EINVAL);
-    assert_int_equal(flo_allreduce(f->c4, NULL, h, N, FLO_I32, FLO_SUM,
-                                   NULL),
-                     FLO_EINVAL);
-    assert_int_equal(flo_allreduce(f->c4, h, NULL, N, FLO_I32, FLO_SUM,
-                                   NULL),
-                     FLO_EINVAL);
-    assert_int_equal(flo_allreduce(f->c4, h, h, N, FLO_DTYPE_COUNT,
-                                   FLO_SUM, NULL),
-                     FLO_EINVAL);
-    assert_int_equal(flo_allreduce(f->c4, h, h, N, (flo_dtype)-1, FLO_SUM,
-                                   NULL),
-                     FLO_EINVAL);
-    assert_int_equal(flo_allreduce(f->c4, h, h, N, FLO_I32,
-                                   FLO_REDOP_COUNT, NULL),
-                     FLO_EINVAL);
+    assert_int_equal(
+        flo_coll_allreduce(f->c4, NULL, h, N, FLO_I32, FLO_SUM, NULL),
+        FLO_EINVAL);
+    assert_int_equal(
+        flo_coll_allreduce(f->c4, h, NULL, N, FLO_I32, FLO_SUM, NULL),
+        FLO_EINVAL);
+    assert_int_equal(
+        flo_coll_allreduce(f->c4, h, h, N, FLO_DTYPE_COUNT, FLO_SUM, NULL),
+        FLO_EINVAL);
+    assert_int_equal(
+        flo_coll_allreduce(f->c4, h, h, N, (flo_dtype)-1, FLO_SUM, NULL),
+        FLO_EINVAL);
+    assert_int_equal(
+        flo_coll_allreduce(f->c4, h, h, N, FLO_I32, FLO_REDOP_COUNT, NULL),
+        FLO_EINVAL);
     /* Too many elements for the handles. */
-    assert_int_equal(flo_allreduce(f->c4, h, h, N + 1, FLO_I32, FLO_SUM,
-                                   NULL),
-                     FLO_EINVAL);
-    assert_int_equal(flo_allreduce(f->c4, h, h, N, FLO_I64, FLO_SUM, NULL),
+    assert_int_equal(
+        flo_coll_allreduce(f->c4, h, h, N + 1, FLO_I32, FLO_SUM, NULL),
+        FLO_EINVAL);
+    assert_int_equal(flo_coll_allreduce(f->c4, h, h, N, FLO_I64, FLO_SUM, NULL),
                      FLO_EINVAL);
     /* A count whose size in bytes overflows: no handle is that large. */
-    assert_int_equal(flo_allreduce(f->c4, h, h, SIZE_MAX / 2, FLO_I32,
-                                   FLO_SUM, NULL),
-                     FLO_EINVAL);
+    assert_int_equal(
+        flo_coll_allreduce(f->c4, h, h, SIZE_MAX / 2, FLO_I32, FLO_SUM, NULL),
+        FLO_EINVAL);
     /* allgather's recv must hold size * count. */
-    assert_int_equal(flo_allgather(f->c4, h, h, N, FLO_I32, NULL),
+    assert_int_equal(flo_coll_allgather(f->c4, h, h, N, FLO_I32, NULL),
                      FLO_EINVAL);
-    assert_int_equal(flo_reduce_scatter(f->c4, h, hb, N, FLO_I32, FLO_SUM,
-                                        NULL),
-                     FLO_EINVAL);
+    assert_int_equal(
+        flo_coll_reduce_scatter(f->c4, h, hb, N, FLO_I32, FLO_SUM, NULL),
+        FLO_EINVAL);
     /* Root out of range. */
-    assert_int_equal(flo_reduce(f->c4, h, h, N, FLO_I32, FLO_SUM, 4, NULL),
+    assert_int_equal(flo_coll_reduce(f->c4, h, h, N, FLO_I32, FLO_SUM, 4, NULL),
                      FLO_EINVAL);
-    assert_int_equal(flo_reduce(f->c4, h, h, N, FLO_I32, FLO_SUM, -1,
-                                NULL),
-                     FLO_EINVAL);
-    assert_int_equal(flo_broadcast(f->c4, h, N, FLO_I32, 7, NULL),
+    assert_int_equal(
+        flo_coll_reduce(f->c4, h, h, N, FLO_I32, FLO_SUM, -1, NULL),
+        FLO_EINVAL);
+    assert_int_equal(flo_coll_broadcast(f->c4, h, N, FLO_I32, 7, NULL),
                      FLO_EINVAL);
     /* Null, stale handles. */
     memcpy(mixed, h, sizeof(mixed));
     mixed[2] = FLO_DATA_NULL;
-    assert_int_equal(flo_allreduce(f->c4, h, mixed, N, FLO_I32, FLO_SUM,
-                                   NULL),
-                     FLO_EINVAL);
+    assert_int_equal(
+        flo_coll_allreduce(f->c4, h, mixed, N, FLO_I32, FLO_SUM, NULL),
+        FLO_EINVAL);
     mixed[2] = stale;
-    assert_int_equal(flo_allreduce(f->c4, mixed, h, N, FLO_I32, FLO_SUM,
-                                   NULL),
-                     FLO_ESTALE);
+    assert_int_equal(
+        flo_coll_allreduce(f->c4, mixed, h, N, FLO_I32, FLO_SUM, NULL),
+        FLO_ESTALE);
     /* Scan: counts NULL, or a count too large for its handle. */
-    assert_int_equal(flo_coll_scan(f->c4, h, h, NULL, FLO_I32, FLO_SUM, 0,
-                                   NULL),
+    assert_int_equal(flo_coll_scan(f->c4, h, h, NULL, FLO_I32, FLO_SUM,
+                                   FLO_SCAN_INCLUSIVE, NULL),
+                     FLO_EINVAL);
+    /* A scan kind that is neither inclusive nor exclusive. */
+    assert_int_equal(flo_coll_scan(f->c4, h, h, cnt, FLO_I32, FLO_SUM,
+                                   (flo_scan_kind)2, NULL),
                      FLO_EINVAL);
     cnt[3] = N + 1;
-    assert_int_equal(flo_coll_scan(f->c4, h, h, cnt, FLO_I32, FLO_SUM, 0,
-                                   NULL),
+    assert_int_equal(flo_coll_scan(f->c4, h, h, cnt, FLO_I32, FLO_SUM,
+                                   FLO_SCAN_INCLUSIVE, NULL),
                      FLO_EINVAL);
 
     /* Nothing was submitted and nothing changed. */
@@ -397,11 +401,11 @@ static void test_forgotten_comm(void **state)
     cfg.devices = FLO_DEVICES_HOST;
     cfg.host_workers = 1;
     cfg.ignore_env = 1;
-    cfg.bind_workers = 0;
+    cfg.no_bind = 1;
     assert_int_equal(flo_init(&cfg, &rt), FLO_OK);
     assert_int_equal(flo_comm_create(rt, &c), FLO_OK);
     assert_int_equal(flo_data_register(rt, v, sizeof(v), &h), FLO_OK);
-    assert_int_equal(flo_allreduce(c, &h, &h, 8, FLO_I32, FLO_SUM, NULL),
+    assert_int_equal(flo_coll_allreduce(c, &h, &h, 8, FLO_I32, FLO_SUM, NULL),
                      FLO_OK);
     assert_int_equal(flo_finalize(rt), FLO_OK);
 }
@@ -413,16 +417,19 @@ static void test_no_mpi(void **state)
 {
     flo_config cfg = FLO_CONFIG_INIT;
     flo_runtime *r = NULL;
-    long fake_comm = 0;
-    void *out[4];
+    flo_mpi_comm out = FLO_MPI_COMM_NONE;
     fixture *f = *state;
 
     cfg.devices = FLO_DEVICES_HOST;
     cfg.ignore_env = 1;
-    cfg.mpi_comm = &fake_comm;
+    /* What flo_mpi_comm_wrap makes of some communicator. */
+    cfg.mpi_comm.valid = 1;
+    cfg.mpi_comm.value[0] = 0x44000000;
     assert_int_equal(flo_init(&cfg, &r), FLO_ENOTSUP);
     assert_null(r);
-    assert_int_equal(flo_comm_get_mpi(f->c4, out), FLO_ENOTSUP);
+    assert_int_equal(flo_comm_get_mpi(f->c4, &out), FLO_ENOTSUP);
+    assert_int_equal(out.valid, 0);
+    assert_int_equal(flo_comm_get_mpi(f->c4, NULL), FLO_EINVAL);
 }
 #endif
 

@@ -119,7 +119,8 @@ static void test_scan_large(void **state)
         assert_int_equal(flo_data_register(rt, buf[g], cnt[g] * 8, &h[g]),
                          FLO_OK);
     }
-    assert_int_equal(flo_coll_scan(c, h, h, cnt, FLO_I64, FLO_SUM, 0, &ev),
+    assert_int_equal(flo_coll_scan(c, h, h, cnt, FLO_I64, FLO_SUM,
+                                   FLO_SCAN_INCLUSIVE, &ev),
                      FLO_OK);
     assert_int_equal(flo_event_wait(rt, ev), FLO_OK);
     for (int g = 0; g < ngpu; g++) {

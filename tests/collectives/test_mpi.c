@@ -23,6 +23,7 @@
 #include <cmocka.h>
 
 #include "flotilla.h"
+#include "flotilla/mpi.h"
 #include "tests/collectives/coll_ref.h"
 
 static flo_runtime *rt;
@@ -79,6 +80,7 @@ static long run_matrix(flo_comm *c, bool in_place)
 static void test_comm_info(void **state)
 {
     flo_comm *c;
+    flo_mpi_comm h;
     MPI_Comm mc;
     int sz = 0;
 
@@ -88,7 +90,11 @@ static void test_comm_info(void **state)
     assert_int_equal(flo_comm_local_size(c), 1);
     assert_int_equal(flo_comm_first(c), rank);
     assert_string_equal(flo_comm_transport(c), "host");
-    assert_int_equal(flo_comm_get_mpi(c, &mc), FLO_OK);
+    assert_int_equal(flo_comm_get_mpi(c, NULL), FLO_EINVAL);
+    assert_int_equal(flo_comm_get_mpi(c, &h), FLO_OK);
+    assert_int_equal(h.valid, 1);
+    mc = flo_mpi_comm_unwrap(h);
+    assert_true(mc != MPI_COMM_NULL);
     MPI_Comm_size(mc, &sz);
     assert_int_equal(sz, nranks);
     assert_int_equal(flo_comm_destroy(c), FLO_OK);
@@ -145,8 +151,8 @@ static void test_two_comms(void **state)
         }
     for (int r = 0; r < ROUNDS; r++)
         for (int k = 0; k < 2; k++)
-            bad += flo_allreduce(c[k], &h[k][r], &h[k][r], N, FLO_I64,
-                                 FLO_SUM, NULL) != FLO_OK;
+            bad += flo_coll_allreduce(c[k], &h[k][r], &h[k][r], N, FLO_I64,
+                                      FLO_SUM, NULL) != FLO_OK;
     bad += flo_wait_all(rt) != FLO_OK;
     for (int k = 0; k < 2; k++)
         for (int r = 0; r < ROUNDS; r++) {
@@ -245,21 +251,23 @@ static void test_timeout(void **state)
     flo_data h;
     flo_event ev;
     long codes[2] = {0, 0};
+    flo_mpi_comm hc;
     MPI_Comm mc;
 
     (void)state;
     for (int i = 0; i < N; i++)
         v[i] = 1;
     assert_int_equal(flo_comm_create(rt, &c), FLO_OK);
-    assert_int_equal(flo_comm_get_mpi(c, &mc), FLO_OK);
+    assert_int_equal(flo_comm_get_mpi(c, &hc), FLO_OK);
+    mc = flo_mpi_comm_unwrap(hc);
     assert_int_equal(flo_data_register(rt, v, sizeof(v), &h), FLO_OK);
     if (rank == 0) {
         uint64_t t0 = (uint64_t)(MPI_Wtime() * 1e3);
-        codes[0] = flo_allreduce(c, &h, &h, N, FLO_I32, FLO_SUM, &ev);
+        codes[0] = flo_coll_allreduce(c, &h, &h, N, FLO_I32, FLO_SUM, &ev);
         if (codes[0] == FLO_OK)
             codes[0] = flo_event_wait(rt, ev);
         /* The communicator is broken now: the next call says so. */
-        codes[1] = flo_allreduce(c, &h, &h, N, FLO_I32, FLO_SUM, NULL);
+        codes[1] = flo_coll_allreduce(c, &h, &h, N, FLO_I32, FLO_SUM, NULL);
         fprintf(stderr, "rank 0: timed out after %llu ms\n",
                 (unsigned long long)((uint64_t)(MPI_Wtime() * 1e3) - t0));
         flo_wait_all(rt); /* Clear the reported error. */
@@ -287,7 +295,6 @@ static void test_timeout(void **state)
 int main(int argc, char **argv)
 {
     flo_config cfg = FLO_CONFIG_INIT;
-    MPI_Comm world = MPI_COMM_WORLD;
     int provided = 0, rc;
     flo_status st;
 
@@ -298,9 +305,9 @@ int main(int argc, char **argv)
         return 1;
     cfg.devices = FLO_DEVICES_HOST;
     cfg.host_workers = 2;
-    cfg.bind_workers = 0;
+    cfg.no_bind = 1;
     cfg.ignore_env = 1;
-    cfg.mpi_comm = &world;
+    cfg.mpi_comm = flo_mpi_comm_wrap(MPI_COMM_WORLD);
     /* Short, so that the timeout test ends quickly; ample for the rest. */
     cfg.coll_timeout_s = 3.0;
     st = flo_init(&cfg, &rt);

@@ -64,7 +64,7 @@ static void run_seq(const seq_cfg *c, seq_out *o)
     flo_config cfg = FLO_CONFIG_INIT;
     cfg.ignore_env = 1;
     cfg.host_workers = 2;
-    cfg.bind_workers = 0;
+    cfg.no_bind = 1;
     if (c->gpu) {
         cfg.devices = FLO_DEVICES_CUDA;
         cfg.gpus = 1;
@@ -302,7 +302,7 @@ static void test_own_buffers_too_big(void **state)
     flo_config cfg = FLO_CONFIG_INIT;
     cfg.ignore_env = 1;
     cfg.host_workers = 1;
-    cfg.bind_workers = 0;
+    cfg.no_bind = 1;
     cfg.devices = FLO_DEVICES_CUDA;
     cfg.gpus = 1;
     cfg.gpu_mem_limit = 1 << 20;
@@ -343,7 +343,7 @@ static void test_device_info_and_ordinal(void **state)
     flo_config cfg = FLO_CONFIG_INIT;
     cfg.ignore_env = 1;
     cfg.host_workers = 1;
-    cfg.bind_workers = 0;
+    cfg.no_bind = 1;
     cfg.devices = FLO_DEVICES_CUDA;
     cfg.gpus = 1;
     cfg.logical_gpus = 2;

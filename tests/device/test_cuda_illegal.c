@@ -23,7 +23,7 @@ static void test_illegal_address(void **state)
     flo_config cfg = FLO_CONFIG_INIT;
     cfg.ignore_env = 1;
     cfg.host_workers = 1;
-    cfg.bind_workers = 0;
+    cfg.no_bind = 1;
     cfg.devices = FLO_DEVICES_CUDA;
     cfg.gpus = 1;
     flo_runtime *rt = NULL;

@@ -17,7 +17,7 @@ static flo_config base(flo_device_mask devices)
     flo_config cfg = FLO_CONFIG_INIT;
     cfg.ignore_env = 1;
     cfg.host_workers = 1;
-    cfg.bind_workers = 0;
+    cfg.no_bind = 1;
     cfg.devices = devices;
     return cfg;
 }

@@ -26,11 +26,11 @@ static flo_runtime *start(int logical, int pin_host)
     flo_config cfg = FLO_CONFIG_INIT;
     cfg.ignore_env = 1;
     cfg.host_workers = 2;
-    cfg.bind_workers = 0;
+    cfg.no_bind = 1;
     cfg.devices = FLO_DEVICES_CUDA;
     cfg.gpus = 1;
     cfg.logical_gpus = logical;
-    cfg.pin_host = pin_host;
+    cfg.no_pin_host = !pin_host;
     flo_runtime *rt = NULL;
     assert_int_equal(flo_init(&cfg, &rt), FLO_OK);
     assert_true(flo_device_count(rt) >= 1 + logical);

@@ -40,7 +40,7 @@ static void assert_config_equal(const flo_config *a, const flo_config *b)
     assert_int_equal(a->host_workers, b->host_workers);
     assert_int_equal(a->sched, b->sched);
     assert_int_equal(a->devices, b->devices);
-    assert_int_equal(a->bind_workers, b->bind_workers);
+    assert_int_equal(a->no_bind, b->no_bind);
     assert_ptr_equal(a->trace_path, b->trace_path);
     assert_int_equal(a->stats, b->stats);
     assert_int_equal(a->gpus, b->gpus);
@@ -51,8 +51,11 @@ static void assert_config_equal(const flo_config *a, const flo_config *b)
     assert_ptr_equal(a->topology, b->topology);
     assert_int_equal(a->log_level, b->log_level);
     assert_int_equal(a->ignore_env, b->ignore_env);
-    assert_ptr_equal(a->mpi_comm, b->mpi_comm);
+    assert_int_equal(a->mpi_comm.valid, b->mpi_comm.valid);
+    assert_memory_equal(a->mpi_comm.value, b->mpi_comm.value,
+                        sizeof(a->mpi_comm.value));
     assert_true(a->coll_timeout_s == b->coll_timeout_s);
+    assert_int_equal(a->no_pin_host, b->no_pin_host);
 }
 
 static void test_config_init_matches_macro(void **state)
@@ -66,6 +69,13 @@ static void test_config_init_matches_macro(void **state)
     assert_int_equal(m.size, sizeof(flo_config));
     assert_int_equal(m.version, FLO_VERSION);
     assert_int_equal(flo_config_init(NULL), FLO_EINVAL);
+
+    /* Apart from its header, the default configuration is all zeros. */
+    flo_config z;
+    memset(&z, 0, sizeof(z));
+    z.size = m.size;
+    z.version = m.version;
+    assert_config_equal(&m, &z);
 }
 
 /* A trivial task to prove a runtime works. */
@@ -85,6 +95,74 @@ static void run_some(flo_runtime *rt, int n)
                          FLO_OK);
     assert_int_equal(flo_wait_all(rt), FLO_OK);
     assert_int_equal(atomic_load(&ran), n);
+}
+
+/* A zeroed flo_config (size 0 included: the library's own layout) is the
+ * default configuration: flo_init accepts it and resolves every field to
+ * the value in use. */
+static void test_zero_config(void **state)
+{
+    (void)state;
+    flo_config z;
+    flo_runtime *rt = NULL;
+    memset(&z, 0, sizeof(z));
+    setenv("FLO_DEVICES", "host", 1);
+    assert_int_equal(flo_init(&z, &rt), FLO_OK);
+    assert_int_equal(rt->cfg.size, sizeof(flo_config));
+    assert_int_equal(rt->cfg.version, FLO_VERSION);
+    assert_int_equal(rt->cfg.streams_per_gpu, 2);
+    assert_int_equal(rt->cfg.logical_gpus, 1);
+    assert_true(rt->cfg.coll_timeout_s == 300.0);
+    assert_int_equal(rt->cfg.no_bind, 0);
+    assert_int_equal(rt->cfg.no_pin_host, 0);
+    assert_int_equal(rt->cfg.mpi_comm.valid, 0);
+    assert_true(flo_worker_count(rt) >= 1);
+    run_some(rt, 20);
+    assert_int_equal(flo_finalize(rt), FLO_OK);
+
+    /* {0} with a few fields set, as a program writes it. */
+    flo_config c = {0};
+    c.host_workers = 3;
+    c.ignore_env = 1;
+    c.devices = FLO_DEVICES_HOST;
+    assert_int_equal(flo_init(&c, &rt), FLO_OK);
+    assert_int_equal(flo_worker_count(rt), 3);
+    run_some(rt, 20);
+    assert_int_equal(flo_finalize(rt), FLO_OK);
+}
+
+/* The boolean variables map to the negative fields: FLO_BIND=0 is
+ * no_bind, FLO_PIN_HOST=0 no_pin_host; FLO_GPUS=0 means no GPU. */
+static void test_env_negative_fields(void **state)
+{
+    (void)state;
+    flo_config cfg = FLO_CONFIG_INIT;
+    flo_runtime *rt = NULL;
+    cfg.host_workers = 1;
+    cfg.devices = FLO_DEVICES_AUTO;
+    setenv("FLO_BIND", "0", 1);
+    setenv("FLO_PIN_HOST", "0", 1);
+    setenv("FLO_GPUS", "0", 1);
+    assert_int_equal(flo_init(&cfg, &rt), FLO_OK);
+    assert_int_equal(rt->cfg.no_bind, 1);
+    assert_int_equal(rt->cfg.no_pin_host, 1);
+    assert_int_equal(rt->cfg.devices, FLO_DEVICES_HOST);
+    assert_int_equal(flo_device_count(rt), 1);
+    assert_int_equal(flo_finalize(rt), FLO_OK);
+
+    cfg.no_bind = 1;
+    cfg.no_pin_host = 1;
+    setenv("FLO_BIND", "1", 1);
+    setenv("FLO_PIN_HOST", "1", 1);
+    setenv("FLO_GPUS", "2", 1);
+    assert_int_equal(flo_init(&cfg, &rt), FLO_OK);
+    assert_int_equal(rt->cfg.no_bind, 0);
+    assert_int_equal(rt->cfg.no_pin_host, 0);
+    assert_int_equal(rt->cfg.gpus, 2);
+    assert_int_equal(flo_finalize(rt), FLO_OK);
+    unsetenv("FLO_BIND");
+    unsetenv("FLO_PIN_HOST");
+    unsetenv("FLO_GPUS");
 }
 
 static void test_init_null_cfg(void **state)
@@ -287,13 +365,13 @@ static void test_bad_config(void **state)
     flo_config c;
 
     c = base;
-    c.size = 0;
-    expect_einval(&c);
-    c = base;
     c.size = 3;
     expect_einval(&c);
     c = base;
-    c.host_workers = 0;
+    c.size = sizeof(flo_config) + 8;
+    expect_einval(&c);
+    c = base;
+    c.host_workers = -1;
     expect_einval(&c);
     c = base;
     c.host_workers = 1 << 20;
@@ -319,6 +397,34 @@ static void test_bad_config(void **state)
     c = base;
     c.coll_timeout_s = -1.0;
     expect_einval(&c);
+    c = base;
+    c.gpus = -1;
+    expect_einval(&c);
+    c = base;
+    c.streams_per_gpu = -2;
+    expect_einval(&c);
+    c = base;
+    c.streams_per_gpu = 33;
+    expect_einval(&c);
+    c = base;
+    c.logical_gpus = -1;
+    expect_einval(&c);
+    c = base;
+    c.logical_gpus = 17;
+    expect_einval(&c);
+    c = base;
+    c.no_bind = 2;
+    expect_einval(&c);
+    c = base;
+    c.no_pin_host = -1;
+    expect_einval(&c);
+    c = base;
+    c.log_level = 4;
+    expect_einval(&c);
+    /* A flo_mpi_comm not made by flo_mpi_comm_wrap. */
+    c = base;
+    c.mpi_comm.valid = 5;
+    expect_einval(&c);
     /* A trace file that cannot be written fails at init, not at
      * finalize when the run's trace would be lost. */
     c = base;
@@ -329,7 +435,7 @@ static void test_bad_config(void **state)
      * read too. */
     c = base;
     c.ignore_env = 0;
-    c.host_workers = 0;
+    c.host_workers = -1;
     expect_einval(&c);
 
     /* Nothing was left over: a good configuration still works. */
@@ -418,7 +524,7 @@ static void test_synthetic_topology(void **state)
     assert_int_equal(flo_finalize(rt), FLO_OK);
 
     /* A description hwloc rejects fails cleanly. */
-    cfg.host_workers = -1;
+    cfg.host_workers = 0;
     cfg.topology = "this is not a topology";
     rt = NULL;
     assert_true(flo_init(&cfg, &rt) < 0);
@@ -430,6 +536,9 @@ int main(void)
     flot_apply_filter();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_config_init_matches_macro),
+        cmocka_unit_test_setup_teardown(test_zero_config, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_env_negative_fields, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_init_null_cfg, setup, teardown),
         cmocka_unit_test_setup_teardown(test_worker_count, setup, teardown),
         cmocka_unit_test_setup_teardown(test_env_host_workers, setup, teardown),

@@ -128,19 +128,19 @@ static void test_register_flags(void **state)
         assert_int_equal(v[i], i + 2);
 }
 
-/* pin_host is validated like the other fields. */
+/* no_pin_host is validated like the other fields. */
 static void test_pin_host_config(void **state)
 {
     (void)state;
     flo_config cfg = FLO_CONFIG_INIT;
     flo_runtime *rt = NULL;
-    assert_int_equal(cfg.pin_host, 1);
+    assert_int_equal(cfg.no_pin_host, 0);
     cfg.ignore_env = 1;
     cfg.devices = FLO_DEVICES_HOST;
     cfg.host_workers = 1;
-    cfg.pin_host = 7;
+    cfg.no_pin_host = 7;
     assert_int_equal(flo_init(&cfg, &rt), FLO_EINVAL);
-    cfg.pin_host = 0;
+    cfg.no_pin_host = 1;
     assert_int_equal(flo_init(&cfg, &rt), FLO_OK);
     assert_int_equal(flo_finalize(rt), FLO_OK);
 }

@@ -104,7 +104,7 @@ static inline void flot_clear_env(void)
         "FLO_BIND",         "FLO_TRACE",           "FLO_STATS",
         "FLO_GPUS",         "FLO_GPU_LIST",        "FLO_LOG_LEVEL",
         "FLO_TOPOLOGY",     "FLO_STREAMS_PER_GPU", "FLO_GPU_MEM_LIMIT",
-        "FLO_LOGICAL_GPUS", "FLO_COLL_TIMEOUT",
+        "FLO_LOGICAL_GPUS", "FLO_COLL_TIMEOUT",    "FLO_PIN_HOST",
     };
     for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
         unsetenv(vars[i]);

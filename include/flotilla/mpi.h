@@ -1,0 +1,67 @@
+/*
+ * Flotilla - optional MPI helpers. Include only from code that includes
+ * <mpi.h> (it includes it); flotilla.h never includes it, so a program
+ * without MPI needs no MPI headers.
+ *
+ * The public headers hold an MPI communicator as a flo_mpi_comm (see
+ * flotilla/runtime.h): the bytes of an MPI_Comm value, whatever the MPI
+ * implementation makes of that type (a pointer in Open MPI, an int in
+ * MPICH). These two functions convert between the two. The program and
+ * Flotilla must be built against the same MPI implementation.
+ */
+#ifndef FLOTILLA_MPI_H
+#define FLOTILLA_MPI_H
+
+#include <mpi.h>
+#include <string.h>
+
+#include "flotilla/runtime.h"
+
+#ifdef __cplusplus
+static_assert(sizeof(MPI_Comm) <= sizeof(((flo_mpi_comm *)0)->value),
+              "MPI_Comm does not fit in flo_mpi_comm");
+extern "C" {
+#else
+_Static_assert(sizeof(MPI_Comm) <= sizeof(((flo_mpi_comm *)0)->value),
+               "MPI_Comm does not fit in flo_mpi_comm");
+#endif
+
+/**
+ * Wrap an MPI communicator, e.g. for flo_config.mpi_comm:
+ * `cfg.mpi_comm = flo_mpi_comm_wrap(MPI_COMM_WORLD);`. The value is
+ * copied; Flotilla duplicates the communicator at flo_init, so the
+ * program may free its own afterwards.
+ *
+ * @return the handle (never FLO_MPI_COMM_NONE, even for MPI_COMM_NULL,
+ *         which flo_init refuses with FLO_EINVAL).
+ * Thread-safe; no MPI call.
+ */
+static inline flo_mpi_comm flo_mpi_comm_wrap(MPI_Comm comm)
+{
+    flo_mpi_comm h;
+
+    memset(&h, 0, sizeof(h));
+    memcpy(h.value, &comm, sizeof(comm));
+    h.valid = 1;
+    return h;
+}
+
+/**
+ * The MPI communicator a handle holds (flo_comm_get_mpi's output, say).
+ *
+ * @return the MPI_Comm; MPI_COMM_NULL for FLO_MPI_COMM_NONE.
+ * Thread-safe; no MPI call.
+ */
+static inline MPI_Comm flo_mpi_comm_unwrap(flo_mpi_comm h)
+{
+    MPI_Comm comm = MPI_COMM_NULL;
+
+    if (h.valid)
+        memcpy(&comm, h.value, sizeof(comm));
+    return comm;
+}
+
+#ifdef __cplusplus
+}
+#endif
+#endif
