@@ -199,6 +199,10 @@ struct flo__worker {
     flo__trace_buf trace;
     int trace_row;
     atomic_int in_task;     /* For EDEADLK detection from a task. */
+    /* Worker-local values, by key slot (scheduler/worker_local.c).
+     * Written and read by this worker's thread only: set by a key's init
+     * task, cleared by its fini task. */
+    void *wl[FLO_WORKER_LOCAL_MAX];
     /* Estimated time at which this worker's queue drains (ns since
      * epoch of flo__now_ns), kept by the locality policy. */
     _Atomic uint64_t ready_at;
@@ -248,6 +252,22 @@ typedef struct flo__acq {
      * same last writer cannot wait for this one. */
     flo__task *writer;
 } flo__acq;
+
+/* ---- Worker-local keys (scheduler/worker_local.c) ---------------------- */
+
+/* One slot of the runtime's key table. */
+typedef struct flo__wl_key {
+    /* (generation << 2) | FLO_WORKERS_* mask while the key is live, else
+     * 0. Written under wl_mu; read without a lock by
+     * flo_worker_local_get, which needs only this word. */
+    _Atomic uint64_t live;
+    /* The rest is under wl_mu. */
+    uint64_t gen;     /* Generation of the slot's last key (62 bits). */
+    int state;        /* FLO__WL_FREE, _BUSY, _LIVE or _RETIRED. */
+    unsigned which;   /* FLO_WORKERS_* of the key. */
+    flo_worker_local_fini_fn fini;
+    void *user;
+} flo__wl_key;
 
 /* ---- The runtime --------------------------------------------------------- */
 
@@ -325,6 +345,11 @@ struct flo_runtime {
 
     flo__trace *trace;
 
+    /* Worker-local keys. wl_mu guards the table's slots (not the live
+     * words' readers) and is never held while waiting for tasks. */
+    pthread_mutex_t wl_mu;
+    flo__wl_key wl_keys[FLO_WORKER_LOCAL_MAX];
+
     /* MPI (collectives/comm sets these in flo__mpi_setup when
      * cfg.mpi_comm is given; otherwise rank 0 of 1, node rank 0 of 1). */
     int mpi_rank, mpi_size;   /* In the user's communicator. */
@@ -365,6 +390,9 @@ void flo__sched_stop_workers(flo_runtime *rt);
 void flo__tasks_fini(flo_runtime *rt);
 flo__data *flo__data_lookup(const flo_runtime *rt, flo_data h,
                             flo_status *st);
+/* Run the fini of every live worker-local key on its workers (finalize,
+ * while the workers still run). */
+void flo__worker_local_fini_all(flo_runtime *rt);
 void flo__data_fini_all(flo_runtime *rt);
 /* Can worker w run task t? */
 static inline bool flo__worker_can_run(const flo__worker *w,

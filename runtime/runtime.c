@@ -121,6 +121,7 @@ static void destroy(flo_runtime *rt)
     pthread_mutex_destroy(&rt->wait_mu);
     pthread_cond_destroy(&rt->wait_cv);
     pthread_mutex_destroy(&rt->fail_mu);
+    pthread_mutex_destroy(&rt->wl_mu);
     pthread_mutex_destroy(&rt->mu);
     free(rt->trace_path);
     free(rt);
@@ -156,6 +157,7 @@ flo_status flo_init(const flo_config *cfg, flo_runtime **out)
     pthread_mutex_init(&rt->wait_mu, NULL);
     pthread_cond_init(&rt->wait_cv, NULL);
     pthread_mutex_init(&rt->fail_mu, NULL);
+    pthread_mutex_init(&rt->wl_mu, NULL);
     pthread_mutex_init(&rt->mu, NULL);
     rt->task_slabs = calloc(FLO__TASK_MAX_SLABS, sizeof(flo__task *));
     if (!rt->task_slabs || flo__data_table_init(rt) != FLO_OK) {
@@ -287,6 +289,9 @@ flo_status flo_finalize(flo_runtime *rt)
     if (rt->coll_fini)
         rt->coll_fini(rt);
     rt->coll_fini = NULL;
+    /* Worker-local values are released on their workers' threads, which
+     * still run; what their fini callbacks submit is waited for next. */
+    flo__worker_local_fini_all(rt);
     flo__wait_quiescent(rt);
     flo__sched_stop_workers(rt);
     if (rt->cfg.stats)

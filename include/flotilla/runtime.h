@@ -128,9 +128,11 @@ flo_status flo_config_init(flo_config *cfg);
 flo_status flo_init(const flo_config *cfg, flo_runtime **out);
 
 /**
- * Wait for all submitted work, write the trace and statistics if asked,
- * stop the workers and free everything the runtime owns (data handles that
- * are still registered are written back to user memory and unregistered).
+ * Wait for all submitted work, release the worker-local keys still alive
+ * (their fini runs on each worker's thread, before the workers stop),
+ * write the trace and statistics if asked, stop the workers and free
+ * everything the runtime owns (data handles that are still registered are
+ * written back to user memory and unregistered).
  * The runtime pointer is invalid afterwards; handles of this runtime then
  * return FLO_ESTALE or FLO_EFOREIGN when used with another runtime.
  *
