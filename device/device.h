@@ -68,6 +68,10 @@ typedef struct flo__device_xfer_ops {
      * FLO__PIN_EXT (someone else already did) or FLO__PIN_FAILED. Any
      * thread, no lock. */
     int (*host_pin)(flo__device *dev, void *ptr, size_t bytes);
+    /* Optional: host_pin for n buffers in one pass (how[i] gets each
+     * result), for flo_data_register_many. NULL: host_pin n times. */
+    void (*host_pin_many)(flo__device *dev, size_t n, void *const *ptrs,
+                          const size_t *bytes, uint8_t *how);
     /* Undo a FLO__PIN_REG; no copy may still use the memory. */
     void (*host_unpin)(flo__device *dev, void *ptr);
     /* Page-locked host memory (NULL on failure), and its release. */

@@ -313,6 +313,9 @@ struct flo_runtime {
     uint32_t *data_free;
     int ndata_free, data_free_cap;
     uint32_t data_next;
+    /* Slots the table may use, 0: all (tests lower it through
+     * FLO__TEST_DATA_LIMIT). */
+    uint32_t data_limit;
 
     /* Waiting: one mutex and condvar for every waiter of this runtime. */
     pthread_mutex_t wait_mu;

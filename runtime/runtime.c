@@ -24,7 +24,8 @@ static _Atomic uint64_t next_serial = 1;
 /* Test hooks, documented in docs/architecture.md: FLO__TEST_SERIAL_NEXT
  * sets the serial the next runtime gets, FLO__TEST_GEN_BASE the first
  * generation of its task and data slots, so that tests reach the old
- * 16- and 24-bit limits without billions of cycles. */
+ * 16- and 24-bit limits without billions of cycles; FLO__TEST_DATA_LIMIT
+ * caps its data handles, so that tests reach a full table. */
 static uint64_t env_u64(const char *name, uint64_t dflt)
 {
     const char *v = getenv(name);
@@ -150,6 +151,8 @@ flo_status flo_init(const flo_config *cfg, flo_runtime **out)
         atomic_store(&flo__log_level, rt->cfg.log_level);
     rt->serial = new_serial();
     rt->gen_base = env_u64("FLO__TEST_GEN_BASE", 0);
+    rt->data_limit = (uint32_t)FLO__MIN(env_u64("FLO__TEST_DATA_LIMIT", 0),
+                                        UINT32_MAX);
     rt->t_origin = flo__now_ns();
     rt->mpi_size = rt->node_size = 1;
     pthread_mutex_init(&rt->pool_mu, NULL);

@@ -59,6 +59,14 @@ flo__data *flo__data_lookup(const flo_runtime *rt, flo_data h,
     return d;
 }
 
+/* Slots a runtime may use: all of them, or fewer under the test hook
+ * FLO__TEST_DATA_LIMIT (docs/architecture.md). */
+static uint32_t data_capacity(const flo_runtime *rt)
+{
+    uint32_t max = (uint32_t)DATA_MAX_CHUNKS * DATA_CHUNK;
+    return rt->data_limit && rt->data_limit < max ? rt->data_limit : max;
+}
+
 static flo_status slot_new(flo_runtime *rt, flo__data **out)
 {
     uint32_t slot;
@@ -68,7 +76,7 @@ static flo_status slot_new(flo_runtime *rt, flo__data **out)
     pthread_mutex_lock(&rt->data_mu);
     if (rt->ndata_free) {
         slot = rt->data_free[--rt->ndata_free];
-    } else if (rt->data_next < (uint32_t)DATA_MAX_CHUNKS * DATA_CHUNK) {
+    } else if (rt->data_next < data_capacity(rt)) {
         slot = rt->data_next;
         if (slot % DATA_CHUNK == 0 && !rt->data_chunks[slot / DATA_CHUNK]) {
             chunk = aligned_alloc(FLO__CACHELINE,
@@ -85,7 +93,7 @@ static flo_status slot_new(flo_runtime *rt, flo__data **out)
         }
         rt->data_next++;
     } else {
-        FLO__ERR("too many data handles (%d)", DATA_MAX_CHUNKS * DATA_CHUNK);
+        FLO__ERR("too many data handles (%u)", data_capacity(rt));
         st = FLO_ENOMEM;
         goto out;
     }
@@ -115,24 +123,15 @@ static void slot_release(flo_runtime *rt, flo__data *d)
     pthread_mutex_unlock(&rt->data_mu);
 }
 
-static flo_status data_new(flo_runtime *rt, void *ptr, size_t bytes,
-                           flo_data *out)
+/* Make a reserved slot a fresh registration of [ptr, ptr + bytes) (NULL:
+ * runtime-owned), not yet alive. FLO_ESYS if its locks cannot be made
+ * (the slot is then still the caller's to release). */
+static flo_status data_init_slot(flo_runtime *rt, flo__data *d, void *ptr,
+                                 size_t bytes)
 {
-    flo__data *d;
-    flo_status st;
-
-    if (!rt || !out || bytes == 0)
-        return FLO_EINVAL;
-    if (atomic_load(&rt->stopping))
-        return FLO_ESTALE;
-    st = slot_new(rt, &d);
-    if (st != FLO_OK)
-        return st;
     if (!d->inited) {
-        if (pthread_mutex_init(&d->coh_lock, NULL)) {
-            slot_release(rt, d);
+        if (pthread_mutex_init(&d->coh_lock, NULL))
             return FLO_ESYS;
-        }
         atomic_flag_clear(&d->dep_lock.f);
         d->inited = true;
     }
@@ -147,10 +146,15 @@ static flo_status data_new(flo_runtime *rt, void *ptr, size_t bytes,
     d->nreaders = 0;
     d->reader_compact_at = 64;
     d->ever_written = ptr != NULL;
-    for (int i = 0; i < FLO__MAX_NODES; i++) {
+    /* Replicas of memory nodes the runtime does not have are never
+     * written: they keep the zeros (INVALID, NULL) of the chunk's
+     * memset. The slot is published later by the release store of
+     * alive, so relaxed stores suffice here. */
+    for (int i = 0; i < rt->ndevices; i++) {
         flo__replica *r = &d->rep[i];
         r->ptr = NULL;
-        atomic_store(&r->state, FLO__REP_INVALID);
+        atomic_store_explicit(&r->state, FLO__REP_INVALID,
+                              memory_order_relaxed);
         r->pinned = 0;
         r->users = 0;
         r->last_use = 0;
@@ -160,6 +164,28 @@ static flo_status data_new(flo_runtime *rt, void *ptr, size_t bytes,
     if (ptr) {
         d->rep[0].ptr = ptr;
         atomic_store(&d->rep[0].state, FLO__REP_OWNER);
+    }
+    d->host_pin = FLO__PIN_NONE;
+    return FLO_OK;
+}
+
+static flo_status data_new(flo_runtime *rt, void *ptr, size_t bytes,
+                           flo_data *out)
+{
+    flo__data *d;
+    flo_status st;
+
+    if (!rt || !out || bytes == 0)
+        return FLO_EINVAL;
+    if (atomic_load(&rt->stopping))
+        return FLO_ESTALE;
+    st = slot_new(rt, &d);
+    if (st != FLO_OK)
+        return st;
+    st = data_init_slot(rt, d, ptr, bytes);
+    if (st != FLO_OK) {
+        slot_release(rt, d);
+        return st;
     }
     atomic_store_explicit(&d->alive, 1, memory_order_release);
     out->id = flo__id_make(rt->serial, d->slot);
@@ -193,6 +219,164 @@ flo_status flo_data_register(flo_runtime *rt, void *ptr, size_t bytes,
                              flo_data *out)
 {
     return flo_data_register_flags(rt, ptr, bytes, 0, out);
+}
+
+/* ---- Bulk registration -------------------------------------------------
+ * flo_data_register_many reserves all its slots under one hold of
+ * data_mu (undone in full if they are not all there), initialises them
+ * without any lock (nobody else knows them yet), pins their memory in
+ * one pass through the backend, and only then makes them alive and
+ * writes the handles: until that point nothing is visible, so a failure
+ * releases the slots and leaves no registration behind. */
+
+/* Reserve n slots (their indices into slots: free list first, then
+ * fresh ones). All or nothing: FLO_ENOMEM leaves the table as it was.
+ * The slots' flo__data are not touched here (short lock hold, and the
+ * caller's single pass over them finds them in cache). */
+static flo_status slots_new_many(flo_runtime *rt, size_t n, uint32_t *slots)
+{
+    uint32_t next0, cap = data_capacity(rt);
+    int nfree0;
+    size_t k = 0;
+
+    pthread_mutex_lock(&rt->data_mu);
+    nfree0 = rt->ndata_free;
+    next0 = rt->data_next;
+    while (k < n && rt->ndata_free)
+        slots[k++] = rt->data_free[--rt->ndata_free];
+    while (k < n) {
+        uint32_t slot = rt->data_next;
+        if (slot >= cap)
+            goto undo;
+        if (!rt->data_chunks[slot / DATA_CHUNK]) {
+            flo__data *chunk = aligned_alloc(FLO__CACHELINE,
+                                             DATA_CHUNK * sizeof(flo__data));
+            if (!chunk)
+                goto undo;
+            memset(chunk, 0, DATA_CHUNK * sizeof(flo__data));
+            for (int i = 0; i < DATA_CHUNK; i++)
+                atomic_init(&chunk[i].gen, rt->gen_base);
+            /* Kept on undo: an allocated, empty chunk is what slot_new
+             * would make for this index anyway. */
+            atomic_store_explicit(&rt->data_chunks[slot / DATA_CHUNK],
+                                  chunk, memory_order_release);
+        }
+        rt->data_next++;
+        slots[k++] = slot;
+    }
+    pthread_mutex_unlock(&rt->data_mu);
+    return FLO_OK;
+
+undo:
+    /* The free list's entries were only counted off: restore the count. */
+    rt->ndata_free = nfree0;
+    rt->data_next = next0;
+    pthread_mutex_unlock(&rt->data_mu);
+    FLO__ERR("too many data handles (%u): %zu more asked for", cap, n);
+    return FLO_ENOMEM;
+}
+
+/* Return n slots to the free list under one hold of data_mu, the last
+ * first (so that a rollback restores the list's order). A slot that
+ * does not fit (no memory to grow the list) is leaked, never reused. */
+static void slots_release_many(flo_runtime *rt, const uint32_t *slots,
+                               size_t n)
+{
+    pthread_mutex_lock(&rt->data_mu);
+    if ((size_t)rt->data_free_cap - (size_t)rt->ndata_free < n) {
+        size_t cap = (size_t)rt->ndata_free + n;
+        uint32_t *f = cap <= INT32_MAX
+                          ? realloc(rt->data_free, cap * sizeof(*f))
+                          : NULL;
+        if (f) {
+            rt->data_free = f;
+            rt->data_free_cap = (int)cap;
+        }
+    }
+    for (size_t i = n; i-- > 0 && rt->ndata_free < rt->data_free_cap;)
+        rt->data_free[rt->ndata_free++] = slots[i];
+    pthread_mutex_unlock(&rt->data_mu);
+}
+
+static flo__data *slot_data(const flo_runtime *rt, uint32_t slot)
+{
+    return &rt->data_chunks[slot / DATA_CHUNK][slot % DATA_CHUNK];
+}
+
+flo_status flo_data_register_many(flo_runtime *rt, size_t n,
+                                  void *const *ptrs, const size_t *sizes,
+                                  unsigned flags, flo_data *out)
+{
+    uint64_t *gens;
+    uint32_t *slots;
+    uint8_t *how;
+    flo__device *x;
+    bool pin;
+    flo_status st = FLO_OK;
+    size_t done = 0;
+
+    if (!rt || (flags & ~FLO_DATA_NO_PIN) ||
+        (n > 0 && (!ptrs || !sizes || !out)))
+        return FLO_EINVAL;
+    for (size_t i = 0; i < n; i++)
+        if (!ptrs[i] || sizes[i] == 0)
+            return FLO_EINVAL;
+    if (n == 0)
+        return FLO_OK;
+    if (atomic_load(&rt->stopping))
+        return FLO_ESTALE;
+    if (n > data_capacity(rt))
+        return FLO_ENOMEM;
+    gens = malloc(n * (sizeof(*gens) + sizeof(*slots) + sizeof(*how)));
+    if (!gens)
+        return FLO_ENOMEM;
+    slots = (uint32_t *)(gens + n);
+    how = (uint8_t *)(slots + n);
+    st = slots_new_many(rt, n, slots);
+    if (st != FLO_OK)
+        goto out;
+
+    /* Page-lock everything in one pass (one device switch, as the
+     * backend sees fit); pinning never fails a registration. */
+    x = flo__coh_xfer_dev(rt);
+    pin = x && !rt->cfg.no_pin_host && !(flags & FLO_DATA_NO_PIN);
+    if (pin && x->xfer->host_pin_many) {
+        x->xfer->host_pin_many(x, n, ptrs, sizes, how);
+    } else {
+        for (size_t i = 0; i < n; i++)
+            how[i] = pin ? (uint8_t)x->xfer->host_pin(x, ptrs[i], sizes[i])
+                         : (uint8_t)FLO__PIN_NONE;
+    }
+
+    /* One pass over the slots. They become alive here, but nobody can
+     * name them before out is written below, so a failure (undone in
+     * full) leaves no registration that anyone saw. */
+    for (; done < n; done++) {
+        flo__data *d = slot_data(rt, slots[done]);
+        st = data_init_slot(rt, d, ptrs[done], sizes[done]);
+        if (st != FLO_OK)
+            break;
+        d->slot = slots[done];
+        d->host_pin = how[done];
+        atomic_store_explicit(&d->alive, 1, memory_order_release);
+        gens[done] = atomic_load_explicit(&d->gen, memory_order_relaxed);
+    }
+    if (st != FLO_OK) {
+        for (size_t i = 0; i < done; i++)
+            atomic_store(&slot_data(rt, slots[i])->alive, 0);
+        for (size_t i = 0; i < n; i++)
+            if (how[i] == FLO__PIN_REG)
+                x->xfer->host_unpin(x, ptrs[i]);
+        slots_release_many(rt, slots, n);
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        out[i].id = flo__id_make(rt->serial, slots[i]);
+        out[i].gen = gens[i];
+    }
+out:
+    free(gens);
+    return st;
 }
 
 flo_status flo_data_alloc(flo_runtime *rt, size_t bytes, flo_data *out)
@@ -413,6 +597,104 @@ flo_status flo_data_unregister(flo_runtime *rt, flo_data h)
     data_retire(rt, d);
     slot_release(rt, d);
     return FLO_OK;
+}
+
+/* A handle of an unregister_many call, sorted by the address of its
+ * flo__data (the order in which dependency locks are taken). */
+typedef struct unreg_ent {
+    flo__data *d;
+    uint64_t gen;
+} unreg_ent;
+
+static int unreg_cmp(const void *a, const void *b)
+{
+    uintptr_t x = (uintptr_t)((const unreg_ent *)a)->d;
+    uintptr_t y = (uintptr_t)((const unreg_ent *)b)->d;
+    return x < y ? -1 : x > y;
+}
+
+/*
+ * All or nothing against concurrent use: the call takes the dep_lock of
+ * every handle in the global order submissions use (two-phase locking,
+ * see flo_task_submit), checks that all are registered and none is
+ * acquired, and only then clears alive on all of them before releasing
+ * the locks. A submission, acquire or other unregister of any of them is
+ * thus ordered entirely before or entirely after this one.
+ */
+flo_status flo_data_unregister_many(flo_runtime *rt, size_t n,
+                                    const flo_data *hs)
+{
+    unreg_ent *v;
+    uint32_t *slots;
+    flo_status st = FLO_OK;
+    size_t locked = 0;
+
+    if (!rt || (n > 0 && !hs))
+        return FLO_EINVAL;
+    if (n == 0)
+        return FLO_OK;
+    if (n > data_capacity(rt))
+        return FLO_EINVAL; /* More handles than can exist: duplicates. */
+    v = malloc(n * (sizeof(*v) + sizeof(*slots)));
+    if (!v)
+        return FLO_ENOMEM;
+    slots = (uint32_t *)(v + n);
+    for (size_t i = 0; i < n; i++) {
+        v[i].d = flo__data_lookup(rt, hs[i], &st);
+        v[i].gen = hs[i].gen;
+        if (!v[i].d)
+            goto out;
+    }
+    if (in_task(rt)) {
+        st = FLO_EDEADLK;
+        goto out;
+    }
+    /* Handles of one flo_data_register_many are usually in address
+     * order already: sort only when they are not. */
+    for (size_t i = 1; i < n; i++)
+        if (v[i].d <= v[i - 1].d) {
+            qsort(v, n, sizeof(*v), unreg_cmp);
+            break;
+        }
+    for (size_t i = 1; i < n; i++)
+        if (v[i].d == v[i - 1].d) {
+            st = FLO_EINVAL; /* The same handle twice. */
+            goto out;
+        }
+
+    for (; locked < n; locked++) {
+        flo__data *d = v[locked].d;
+        flo__spin_lock(&d->dep_lock);
+        if (!atomic_load_explicit(&d->alive, memory_order_acquire) ||
+            atomic_load_explicit(&d->gen, memory_order_acquire) !=
+                v[locked].gen) {
+            st = FLO_ESTALE; /* Unregistered since the lookup. */
+            locked++;
+            break;
+        }
+        if (d->acqs) {
+            st = FLO_EBUSY;
+            locked++;
+            break;
+        }
+    }
+    if (st == FLO_OK)
+        for (size_t i = 0; i < n; i++)
+            atomic_store_explicit(&v[i].d->alive, 0, memory_order_release);
+    while (locked > 0)
+        flo__spin_unlock(&v[--locked].d->dep_lock);
+    if (st != FLO_OK)
+        goto out;
+
+    /* Nobody can name them now: wait for their tasks and write back. */
+    for (size_t i = 0; i < n; i++) {
+        data_retire(rt, v[i].d);
+        slots[i] = v[i].d->slot;
+    }
+    slots_release_many(rt, slots, n);
+out:
+    free(v);
+    return st;
 }
 
 void flo__data_fini_all(flo_runtime *rt)

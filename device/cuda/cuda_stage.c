@@ -429,11 +429,10 @@ static bool host_locked_already(const void *ptr, size_t bytes)
     return locked;
 }
 
-static int xfer_host_pin(flo__device *dev, void *ptr, size_t bytes)
+/* Page-lock one buffer; the caller made the device current. */
+static int host_pin_one(void *ptr, size_t bytes)
 {
-    flo__cuda_dev *cd = dev->priv;
     int how = FLO__PIN_FAILED;
-    int old = flo__cuda_use_device(cd->ordinal);
     /* Asked first, so that memory the program pinned itself is used as
      * is (never unpinned) without a failing registration. */
     if (host_locked_already(ptr, bytes)) {
@@ -451,8 +450,26 @@ static int xfer_host_pin(flo__device *dev, void *ptr, size_t bytes)
                        cudaGetErrorName(e));
         }
     }
+    return how;
+}
+
+static int xfer_host_pin(flo__device *dev, void *ptr, size_t bytes)
+{
+    flo__cuda_dev *cd = dev->priv;
+    int old = flo__cuda_use_device(cd->ordinal);
+    int how = host_pin_one(ptr, bytes);
     flo__cuda_restore_device(old, cd->ordinal);
     return how;
+}
+
+static void xfer_host_pin_many(flo__device *dev, size_t n, void *const *ptrs,
+                               const size_t *bytes, uint8_t *how)
+{
+    flo__cuda_dev *cd = dev->priv;
+    int old = flo__cuda_use_device(cd->ordinal);
+    for (size_t i = 0; i < n; i++)
+        how[i] = (uint8_t)host_pin_one(ptrs[i], bytes[i]);
+    flo__cuda_restore_device(old, cd->ordinal);
 }
 
 static void xfer_host_unpin(flo__device *dev, void *ptr)
@@ -573,6 +590,7 @@ static void xfer_home_release(flo__device *dev, void *token)
 
 const flo__device_xfer_ops flo__cuda_xfer_ops = {
     .host_pin = xfer_host_pin,
+    .host_pin_many = xfer_host_pin_many,
     .host_unpin = xfer_host_unpin,
     .host_alloc = xfer_host_alloc,
     .host_free = xfer_host_free,

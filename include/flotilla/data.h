@@ -84,6 +84,31 @@ flo_status flo_data_register_flags(flo_runtime *rt, void *ptr, size_t bytes,
                                    unsigned flags, flo_data *out);
 
 /**
+ * Register n buffers of user host memory at once: [ptrs[i], ptrs[i] +
+ * sizes[i]) becomes handle out[i], as n calls of flo_data_register_flags
+ * would make them, but all or nothing and cheaper: the handle table's
+ * lock is taken once for all n, and when pinning applies the memory is
+ * page-locked in one pass (one device switch). Meant for programs with
+ * thousands of tiles or blocks.
+ *
+ * @param n      number of buffers; 0 does nothing (FLO_OK).
+ * @param ptrs   n non-NULL addresses.
+ * @param sizes  n sizes in bytes, none 0.
+ * @param flags  0 or FLO_DATA_NO_PIN (for all n).
+ * @param out    n handles; written only on success, all at once.
+ * @return FLO_OK; FLO_EINVAL for a NULL rt, NULL arrays with n > 0, a
+ *         NULL pointer or a size of 0 anywhere in the arrays, or unknown
+ *         flags; FLO_ESTALE after finalize began; FLO_ENOMEM when the
+ *         runtime cannot hold n more handles (16,776,192 at most) or
+ *         memory runs out; FLO_ESYS. On error nothing is registered and
+ *         out is untouched.
+ * Thread-safe; may be called from inside a task.
+ */
+flo_status flo_data_register_many(flo_runtime *rt, size_t n,
+                                  void *const *ptrs, const size_t *sizes,
+                                  unsigned flags, flo_data *out);
+
+/**
  * Data owned by the runtime: bytes of host memory (allocated lazily, on
  * first use, on the node of the first task that touches it), zero-filled
  * only if a task reads it before any writes it.
@@ -132,6 +157,27 @@ flo_status flo_data_release(flo_runtime *rt, flo_data d);
  * changed nothing.
  */
 flo_status flo_data_unregister(flo_runtime *rt, flo_data d);
+
+/**
+ * Unregister n handles at once, all or nothing: as flo_data_unregister
+ * for each (wait for their tasks, write the data back, free the copies),
+ * after checking every one of them under one lock hold each, taken in a
+ * global order, so that either all are unregistered or none is.
+ *
+ * @param n   number of handles; 0 does nothing (FLO_OK).
+ * @param hs  n handles, each listed once.
+ * @return FLO_OK; FLO_EINVAL for a NULL rt or hs with n > 0, or a handle
+ *         listed twice; FLO_ESTALE / FLO_EFOREIGN / FLO_EINVAL for a bad
+ *         handle (also one unregistered concurrently); FLO_EBUSY when one
+ *         is acquired; FLO_EDEADLK from inside a task; FLO_ENOMEM. On
+ *         error no handle is unregistered.
+ * Thread-safe, also against concurrent use of the handles: a
+ * submission, acquire or unregister naming any of them on another thread
+ * takes effect entirely before this call (its effect is in the data
+ * written back) or fails with FLO_ESTALE.
+ */
+flo_status flo_data_unregister_many(flo_runtime *rt, size_t n,
+                                    const flo_data *hs);
 
 /**
  * Lookahead hint: start making d valid on device in the background,
