@@ -14,6 +14,8 @@ PACKAGES=(
     pkg-config
     libhwloc-dev
     libhwloc-plugins
+    # hwloc.pc lists -ludev for static links (pkgconfig_static test).
+    libudev-dev
     libcmocka-dev
     libopenmpi-dev
     openmpi-bin
