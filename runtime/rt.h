@@ -316,8 +316,9 @@ struct flo_runtime {
     char *first_error_msg;
     char *last_reported_msg;       /* Message of the last returned error. */
 
-    pthread_mutex_t mu;            /* Guards caches list. */
+    pthread_mutex_t mu;            /* Guards caches and graphs. */
     flo__tcache *caches;           /* Caches of non-worker threads. */
+    struct flo_graph *graphs;      /* Live graphs (scheduler/graph.c). */
 
     atomic_ulong n_failed, n_canceled;
     atomic_ulong bytes_h2d, bytes_d2h, bytes_p2p, evictions;

@@ -10,6 +10,7 @@
 
 #include "flo_build_config.h"
 #include "runtime/rt.h"
+#include "scheduler/graph.h"
 
 flo_status flo__data_table_init(flo_runtime *rt);
 flo_status flo__wait_quiescent(flo_runtime *rt);
@@ -288,6 +289,7 @@ flo_status flo_finalize(flo_runtime *rt)
         rt->coll_fini(rt);
     rt->coll_fini = NULL;
     flo__wait_quiescent(rt);
+    flo__graphs_fini(rt);
     flo__sched_stop_workers(rt);
     if (rt->cfg.stats)
         flo_stats_print(rt, stderr);

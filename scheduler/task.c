@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "runtime/rt.h"
+#include "scheduler/graph.h"
 #include "scheduler/names.h"
 
 struct flo_task_ctx {
@@ -827,6 +828,8 @@ flo_status flo_task_submit(flo_runtime *rt, const flo_task_desc *desc,
 
     if (!rt || !desc)
         return FLO_EINVAL;
+    if (flo__graph_rec && flo__graph_rec->rt == rt)
+        return flo__graph_record(flo__graph_rec, desc, out);
     if (atomic_load_explicit(&rt->stopping, memory_order_relaxed))
         return FLO_ESTALE;
     st = validate_desc(rt, desc, datas, &elig);
@@ -1485,6 +1488,48 @@ flo_status flo__task_invoke(flo__worker *w, flo__task *t, flo_task_fn fn,
     atomic_store_explicit(&w->in_task, 0, memory_order_relaxed);
     if (ctx.failed != FLO_OK && !t->msg)
         flo__task_set_error(t, ctx.failed, "task '%s' failed", t->name);
+    return ctx.failed;
+}
+
+/*
+ * Run fn as one of the tasks recorded in a graph, inside the graph's
+ * launch task (parent): its buffers are the parent's buffers uidx[0..n),
+ * its arguments args. The context is a scratch record on this stack,
+ * valid only during the call. A failure of fn fails the parent with fn's
+ * message.
+ */
+flo_status flo__task_invoke_inner(flo_task_ctx *parent, flo_task_fn fn,
+                                  int n, const int *uidx, const void *args,
+                                  size_t args_size, const char *name,
+                                  void *stream)
+{
+    flo__acc inl[16];
+    flo__acc *acc = n <= 16 ? inl : malloc((size_t)n * sizeof(*acc));
+    flo__task t;
+
+    if (!acc)
+        return FLO_ENOMEM;
+    memset(&t, 0, sizeof(t));
+    for (int i = 0; i < n; i++) {
+        acc[i] = parent->t->acc[uidx[i]];
+        acc[i].first = false;
+    }
+    t.acc = acc;
+    t.naccess = n;
+    t.args = (void *)args;
+    t.args_size = args_size;
+    t.name = name;
+    t.priority = parent->t->priority;
+    t.device = parent->t->device;
+    t.worker = parent->t->worker;
+    flo_task_ctx ctx = {parent->rt, parent->w, &t, stream, FLO_OK};
+    fn(&ctx);
+    if (ctx.failed != FLO_OK)
+        flo_task_fail(parent, ctx.failed, "%s",
+                      t.msg ? t.msg : "a task of the graph failed");
+    free(t.msg);
+    if (acc != inl)
+        free(acc);
     return ctx.failed;
 }
 

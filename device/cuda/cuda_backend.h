@@ -397,4 +397,7 @@ extern const flo__device_xfer_ops flo__cuda_xfer_ops;
 /* Mark cd failed (first message wins). */
 void flo__cuda_dev_fail(flo__cuda_dev *cd, cudaError_t e, const char *what);
 
+/* The entry point of a graph launch task (cuda_graph.c). */
+void flo__cuda_graph_run(flo_task_ctx *ctx);
+
 #endif

@@ -694,10 +694,9 @@ flo_status flo_task_cuda_status_word(flo_task_ctx *ctx, const int *dev_word,
         return FLO_EINVAL;
     if (op->nsw >= FLO__CUDA_OP_WORDS)
         return FLO_ERANGE;
-    int s = 0;
-    while (cd->compute[s] != cd->cur_stream)
-        s++;
-    flo__cuda_fifo *f = &cd->fifo[s];
+    /* The launch task's stream (cur_stream differs while a graph's
+     * entry points are captured: device/cuda/cuda_graph.c). */
+    flo__cuda_fifo *f = &cd->fifo[op->stream];
     if (!f->sw_host) {
         /* First status word on this stream: one pinned allocation, kept
          * until the device is destroyed. */
@@ -832,4 +831,5 @@ const flo__device_ops flo__cuda_ops = {
     .copy_to_host = flo__cuda_copy_to_host,
     .replica_free = flo__cuda_replica_free,
     .fini = flo__cuda_fini,
+    .graph_entry = flo__cuda_graph_run,
 };
