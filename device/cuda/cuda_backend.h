@@ -129,6 +129,7 @@ typedef struct flo__cuda_op {
     const int *sw_dev[FLO__CUDA_OP_WORDS];
     const char *sw_what[FLO__CUDA_OP_WORDS];
     int stream; /* Index of the compute stream it was launched on. */
+    int prio;   /* The task's priority (read by pick_stream). */
 } flo__cuda_op;
 
 /* Per compute stream: a FIFO of ops (they complete in order). */

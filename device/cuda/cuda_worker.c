@@ -433,7 +433,7 @@ static int pick_stream(flo__cuda_dev *cd, int prio)
             unsigned lo = f->tail - f->head > SCAN ? f->tail - SCAN : f->head;
             for (unsigned i = lo; i != f->tail; i++) {
                 urgent = true;
-                if (f->ops[i & (f->cap - 1)].task->priority >= prio) {
+                if (f->ops[i & (f->cap - 1)].prio >= prio) {
                     urgent = false;
                     goto decided;
                 }
@@ -574,6 +574,7 @@ static flo_status cuda_execute(flo__worker *w, flo__task *t)
     flo__cuda_fifo *f = &cd->fifo[s];
     flo__cuda_op *op = &f->ops[f->tail & (f->cap - 1)];
     op->task = t;
+    op->prio = t->priority; /* pick_stream scans ops, not task records. */
     op->npin = 0;
     op->nsw = 0;
     op->status = FLO_OK;
