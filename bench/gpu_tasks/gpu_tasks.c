@@ -77,7 +77,7 @@ static double flo_empty(flo_runtime *rt, int n, int device)
 {
     flo_task_desc d = FLO_TASK_DESC_INIT;
     d.kernel = &k_empty;
-    d.device = device;
+    d.on_device = FLO_DEVICE(device);
     double t0 = flo_bench_now();
     for (int i = 0; i < n; i++)
         if (check(flo_task_submit(rt, &d, NULL), "submit"))
@@ -98,7 +98,7 @@ static double flo_chain(flo_runtime *rt, int n, int device)
     d.kernel = &k_touch;
     d.access = &acc;
     d.naccess = 1;
-    d.device = device;
+    d.on_device = FLO_DEVICE(device);
     /* Make the replica resident first: the chain measures the round
      * trip, not the first zero-fill. */
     flo_task_submit(rt, &d, NULL);
@@ -162,7 +162,7 @@ static double flo_overlap(flo_runtime *rt, void *const *host, int ntasks,
         d.naccess = 1;
         d.args = &cycles;
         d.args_size = sizeof cycles;
-        d.device = device;
+        d.on_device = FLO_DEVICE(device);
         if (check(flo_task_submit(rt, &d, NULL), "submit"))
             goto out;
     }
