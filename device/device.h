@@ -200,7 +200,11 @@ flo_status flo__coh_host_alloc(flo_runtime *rt, flo__data *d);
 
 int flo__task_naccess(const flo__task *t);
 flo__data *flo__task_access_data(const flo__task *t, int i);
+/* The union of the modes of every entry naming the same handle as i. */
 flo_access flo__task_access_mode(const flo__task *t, int i);
+/* Index of the first entry naming the same handle as entry i (i itself
+ * when it is the first): a backend prepares each handle once, there. */
+int flo__task_access_lead(const flo__task *t, int i);
 /* Set the pointer flo_task_buffer(ctx, i) returns. */
 void flo__task_set_buffer(flo__task *t, int i, void *ptr);
 const char *flo__task_name(const flo__task *t);

@@ -75,7 +75,7 @@ flo_status flo__graph_record(flo_graph *g, const flo_task_desc *desc,
     flo_runtime *rt = g->rt;
     const flo_kernel *k;
 
-    if (!desc || desc->size != sizeof(flo_task_desc))
+    if (!desc || (desc->size != 0 && desc->size != sizeof(flo_task_desc)))
         return FLO_EINVAL;
     k = desc->kernel;
     if (!k || (!k->host && !k->cuda))
@@ -89,8 +89,8 @@ flo_status flo__graph_record(flo_graph *g, const flo_task_desc *desc,
     /* Events of recorded tasks do not exist: order through data. */
     if (desc->ndeps != 0 || desc->callback)
         return FLO_EINVAL;
-    if (desc->device < FLO_ANY || desc->device >= rt->ndevices ||
-        desc->worker < FLO_ANY || desc->worker >= rt->nworkers)
+    if (desc->on_device < 0 || desc->on_device > rt->ndevices ||
+        desc->on_worker < 0 || desc->on_worker > rt->nworkers)
         return FLO_EINVAL;
     for (int i = 0; i < desc->naccess; i++) {
         flo_access m = desc->access[i].mode;
@@ -155,8 +155,8 @@ flo_status flo__graph_record(flo_graph *g, const flo_task_desc *desc,
                                : k->name ? k->name : "task");
     t->k.name = t->name;
     t->priority = desc->priority;
-    t->device = desc->device;
-    t->worker = desc->worker;
+    t->device = desc->on_device - 1; /* FLO_ANY (-1) when 0. */
+    t->worker = desc->on_worker - 1;
     g->ntasks++;
     if (out)
         *out = FLO_EVENT_NULL;
@@ -415,8 +415,8 @@ static flo_status launch_tasks(flo_runtime *rt, flo_graph *g,
         d.args = t->args;
         d.args_size = t->args_size;
         d.priority = t->priority;
-        d.device = t->device;
-        d.worker = t->worker;
+        d.on_device = FLO_DEVICE(t->device);
+        d.on_worker = FLO_WORKER(t->worker);
         d.name = t->name;
         if (t->npred == 0) {
             d.deps = deps;
@@ -500,7 +500,7 @@ flo_status flo_graph_launch(flo_runtime *rt, flo_graph *g,
         d.args = &g;
         d.args_size = sizeof(g);
         d.priority = g->priority;
-        d.device = g->device;
+        d.on_device = FLO_DEVICE(g->device);
         d.deps = deps;
         d.ndeps = ndeps;
         d.callback = launch_done;

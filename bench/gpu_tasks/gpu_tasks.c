@@ -77,7 +77,7 @@ static double flo_empty(flo_runtime *rt, int n, int device)
 {
     flo_task_desc d = FLO_TASK_DESC_INIT;
     d.kernel = &k_empty;
-    d.device = device;
+    d.on_device = FLO_DEVICE(device);
     double t0 = flo_bench_now();
     for (int i = 0; i < n; i++)
         if (check(flo_task_submit(rt, &d, NULL), "submit"))
@@ -98,7 +98,7 @@ static double flo_chain(flo_runtime *rt, int n, int device)
     d.kernel = &k_touch;
     d.access = &acc;
     d.naccess = 1;
-    d.device = device;
+    d.on_device = FLO_DEVICE(device);
     /* Make the replica resident first: the chain measures the round
      * trip, not the first zero-fill. */
     flo_task_submit(rt, &d, NULL);
@@ -137,7 +137,7 @@ static double flo_graph_chain(flo_runtime *rt, int len, int reps,
     d.kernel = &k_touch;
     d.access = &acc;
     d.naccess = 1;
-    d.device = 1;
+    d.on_device = FLO_DEVICE(1);
     if (check(flo_graph_begin(rt, "touch_chain", flags, &g), "graph_begin"))
         return -1.0;
     for (int i = 0; i < len; i++)
@@ -208,7 +208,7 @@ static double flo_overlap(flo_runtime *rt, void *const *host, int ntasks,
         d.naccess = 1;
         d.args = &cycles;
         d.args_size = sizeof cycles;
-        d.device = device;
+        d.on_device = FLO_DEVICE(device);
         if (check(flo_task_submit(rt, &d, NULL), "submit"))
             goto out;
     }

@@ -375,23 +375,15 @@ static flo_status prepare_buffers(flo__cuda_dev *cd, flo__task *t,
     int n = flo__task_naccess(t);
     for (int i = 0; i < n; i++) {
         flo__data *d = flo__task_access_data(t, i);
-        int first = i;
-        for (int j = 0; j < i; j++)
-            if (flo__task_access_data(t, j) == d) {
-                first = j;
-                break;
-            }
-        if (first != i) {
+        if (flo__task_access_lead(t, i) != i) {
             /* The first entry already made it valid (merged mode). */
             flo__task_set_buffer(t, i, d->rep[cd->node].ptr);
             continue;
         }
-        unsigned mode = 0;
-        for (int j = i; j < n; j++)
-            if (flo__task_access_data(t, j) == d)
-                mode |= (unsigned)flo__task_access_mode(t, j);
+        /* The first entry's mode is the union of all entries for d. */
+        flo_access mode = flo__task_access_mode(t, i);
         pthread_mutex_lock(&d->coh_lock);
-        flo_status st = flo__cuda_prepare(cd, d, (flo_access)mode, stream, op);
+        flo_status st = flo__cuda_prepare(cd, d, mode, stream, op);
         void *ptr = d->rep[cd->node].ptr;
         pthread_mutex_unlock(&d->coh_lock);
         if (st) {

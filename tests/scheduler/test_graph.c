@@ -386,9 +386,9 @@ static void test_errors(void **state)
     acc.data.gen += 1000;
     assert_int_equal(flo_task_submit(rt, &d, NULL), FLO_ESTALE);
     acc.data = hx;
-    d.device = 99;
+    d.on_device = 99;
     assert_int_equal(flo_task_submit(rt, &d, NULL), FLO_EINVAL);
-    d.device = FLO_ANY;
+    d.on_device = 0;
     flo_graph_info info;
     assert_int_equal(flo_graph_get_info(rt, g, &info), FLO_OK);
     assert_int_equal(info.ntasks, 0);
