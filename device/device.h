@@ -120,6 +120,9 @@ typedef struct flo__device_ops {
     void (*replica_free)(flo__device *dev, flo__replica *r, size_t bytes);
     /* Stop and free the device (after its workers stopped). */
     void (*fini)(flo__device *dev);
+    /* Optional: the entry point of a graph launch task (scheduler/
+     * graph.h): runs a recorded sequence of entry points as one task. */
+    flo_task_fn graph_entry;
 } flo__device_ops;
 
 struct flo__device {
@@ -201,7 +204,11 @@ flo_status flo__coh_host_alloc(flo_runtime *rt, flo__data *d);
 
 int flo__task_naccess(const flo__task *t);
 flo__data *flo__task_access_data(const flo__task *t, int i);
+/* The union of the modes of every entry naming the same handle as i. */
 flo_access flo__task_access_mode(const flo__task *t, int i);
+/* Index of the first entry naming the same handle as entry i (i itself
+ * when it is the first): a backend prepares each handle once, there. */
+int flo__task_access_lead(const flo__task *t, int i);
 /* Set the pointer flo_task_buffer(ctx, i) returns. */
 void flo__task_set_buffer(flo__task *t, int i, void *ptr);
 const char *flo__task_name(const flo__task *t);
@@ -211,6 +218,12 @@ flo_task_fn flo__task_cuda_fn(const flo__task *t);
  * status the entry point reported through flo_task_fail, else FLO_OK. */
 flo_status flo__task_invoke(flo__worker *w, flo__task *t, flo_task_fn fn,
                             void *stream);
+/* Run fn as a recorded graph task inside the launch task of parent's
+ * context (scheduler/task.c); its buffers are parent's uidx[0..n). */
+flo_status flo__task_invoke_inner(flo_task_ctx *parent, flo_task_fn fn,
+                                  int n, const int *uidx, const void *args,
+                                  size_t args_size, const char *name,
+                                  void *stream);
 /* Record a failure message (first wins) with status. */
 void flo__task_set_error(flo__task *t, flo_status st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

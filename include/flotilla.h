@@ -10,6 +10,7 @@
 #include "flotilla/runtime.h"
 #include "flotilla/data.h"
 #include "flotilla/task.h"
+#include "flotilla/graph.h"
 #include "flotilla/worker.h"
 #include "flotilla/array.h"
 #include "flotilla/coll.h"

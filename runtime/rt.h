@@ -57,7 +57,17 @@ typedef struct flo__acc {
     uint8_t mode;     /* flo_access of this entry as given by the user. */
     uint8_t merged;   /* Union of the modes of all entries for d. */
     bool first;       /* First entry for d: carries the merged mode. */
+    int32_t lead;     /* Index of the first entry for d (i if first). */
 } flo__acc;
+
+/* One distinct handle of a submission, for its locked phase
+ * (scheduler/task.c): the handle's record, the generation the submitter
+ * named, and the index of its first entry in the task's access list. */
+typedef struct flo__lockent {
+    flo__data *d;
+    uint64_t gen;
+    int idx;
+} flo__lockent;
 
 #define FLO__TASK_INLINE_ACC 4
 #define FLO__TASK_INLINE_ARGS 64
@@ -97,7 +107,9 @@ struct flo__task {
     double est_ns;             /* Placement estimate charged to a worker. */
     void *dev_slot;            /* Backend's per-task state. */
     /* Buffers that outlive one use of the record (grown, never shrunk,
-     * freed at finalize) so that large tasks do not malloc each time. */
+     * freed at finalize) so that large tasks do not malloc each time.
+     * acc_ext holds acc_ext_cap accesses followed by acc_ext_cap
+     * flo__lockent (the submission's scratch space for its locks). */
     flo__acc *acc_ext;
     int acc_ext_cap;
     void *args_ext;
@@ -339,8 +351,9 @@ struct flo_runtime {
     char *first_error_msg;
     char *last_reported_msg;       /* Message of the last returned error. */
 
-    pthread_mutex_t mu;            /* Guards caches list. */
+    pthread_mutex_t mu;            /* Guards caches and graphs. */
     flo__tcache *caches;           /* Caches of non-worker threads. */
+    struct flo_graph *graphs;      /* Live graphs (scheduler/graph.c). */
 
     atomic_ulong n_failed, n_canceled;
     atomic_ulong bytes_h2d, bytes_d2h, bytes_p2p, evictions;

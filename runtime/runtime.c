@@ -10,6 +10,7 @@
 
 #include "flo_build_config.h"
 #include "runtime/rt.h"
+#include "scheduler/graph.h"
 
 flo_status flo__data_table_init(flo_runtime *rt);
 flo_status flo__wait_quiescent(flo_runtime *rt);
@@ -296,6 +297,7 @@ flo_status flo_finalize(flo_runtime *rt)
      * still run; what their fini callbacks submit is waited for next. */
     flo__worker_local_fini_all(rt);
     flo__wait_quiescent(rt);
+    flo__graphs_fini(rt);
     flo__sched_stop_workers(rt);
     if (rt->cfg.stats)
         flo_stats_print(rt, stderr);

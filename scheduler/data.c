@@ -499,7 +499,7 @@ static flo_status hint_submit(flo_runtime *rt, flo_data h, int device,
     desc.kernel = &hint_kernel;
     desc.access = &acc;
     desc.naccess = 1;
-    desc.device = device;
+    desc.on_device = FLO_DEVICE(device);
     desc.name = name;
     st = flo_task_submit(rt, &desc, NULL);
     /* No worker for that device (e.g. host_workers busy elsewhere is not

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "runtime/rt.h"
+#include "scheduler/graph.h"
 #include "scheduler/names.h"
 
 struct flo_task_ctx {
@@ -721,16 +722,70 @@ static flo_status dep_add_data(flo_runtime *rt, flo__tcache *c,
  * own submissions included. The canonical order excludes lock cycles. No
  * lock is shared by submissions with disjoint handles.
  */
-static void lock_datas(flo__data **v, int n)
+static void lock_datas(const flo__lockent *v, int n)
 {
     for (int i = 0; i < n; i++)
-        flo__spin_lock(&v[i]->dep_lock);
+        flo__spin_lock(&v[i].d->dep_lock);
 }
 
-static void unlock_datas(flo__data **v, int n)
+static void unlock_datas(const flo__lockent *v, int n)
 {
     for (int i = n - 1; i >= 0; i--)
-        flo__spin_unlock(&v[i]->dep_lock);
+        flo__spin_unlock(&v[i].d->dep_lock);
+}
+
+/* The canonical order: by address of the handle's record, then by entry
+ * index, so that a handle's first entry leads its run of duplicates. */
+static inline bool ent_before(const flo__lockent *a, const flo__lockent *b)
+{
+    return (uintptr_t)a->d < (uintptr_t)b->d ||
+           (a->d == b->d && a->idx < b->idx);
+}
+
+static void ent_sift_down(flo__lockent *v, int root, int n)
+{
+    for (;;) {
+        int c = 2 * root + 1;
+        flo__lockent x;
+        if (c >= n)
+            return;
+        if (c + 1 < n && ent_before(&v[c], &v[c + 1]))
+            c++;
+        if (!ent_before(&v[root], &v[c]))
+            return;
+        x = v[root];
+        v[root] = v[c];
+        v[c] = x;
+        root = c;
+    }
+}
+
+/* Up to this many entries, quadratic loops beat sorting. */
+#define FEW_ACCESSES 16
+
+/* Sort in the canonical order, in place and without allocating: an
+ * insertion sort for the usual few handles, a heap sort beyond (a task
+ * may name any number of handles, see FLO_TASK_MAX_ACCESS). */
+static void sort_lockents(flo__lockent *v, int n)
+{
+    if (n <= FEW_ACCESSES) {
+        for (int i = 1; i < n; i++) {
+            flo__lockent x = v[i];
+            int j = i;
+            for (; j > 0 && ent_before(&x, &v[j - 1]); j--)
+                v[j] = v[j - 1];
+            v[j] = x;
+        }
+        return;
+    }
+    for (int i = n / 2 - 1; i >= 0; i--)
+        ent_sift_down(v, i, n);
+    for (int i = n - 1; i > 0; i--) {
+        flo__lockent x = v[0];
+        v[0] = v[i];
+        v[i] = x;
+        ent_sift_down(v, 0, i);
+    }
 }
 
 /* Under d->dep_lock: d is still the registration the handle named.
@@ -746,15 +801,16 @@ static inline bool data_current(const flo__data *d, uint64_t gen)
 /* ---- Submission ---------------------------------------------------------- */
 
 static flo_status validate_desc(flo_runtime *rt, const flo_task_desc *desc,
-                                flo__data **datas, unsigned *elig)
+                                unsigned *elig)
 {
     const flo_kernel *k;
     unsigned e = 0;
-    flo_status st;
+    int dev, wk;
 
-    if (desc->size != sizeof(flo_task_desc)) {
-        FLO__ERR("flo_task_desc.size is %zu, expected %zu: use "
-                 "FLO_TASK_DESC_INIT", desc->size, sizeof(flo_task_desc));
+    if (desc->size != 0 && desc->size != sizeof(flo_task_desc)) {
+        FLO__ERR("flo_task_desc.size is %zu, expected %zu (or 0): start "
+                 "from FLO_TASK_DESC_INIT", desc->size,
+                 sizeof(flo_task_desc));
         return FLO_EINVAL;
     }
     k = desc->kernel;
@@ -769,23 +825,25 @@ static flo_status validate_desc(flo_runtime *rt, const flo_task_desc *desc,
     if (desc->ndeps < 0 || desc->ndeps > FLO_TASK_MAX_DEPS ||
         (desc->ndeps > 0 && !desc->deps))
         return FLO_EINVAL;
-    if (desc->device < FLO_ANY || desc->device >= rt->ndevices)
+    /* on_device / on_worker: 0 for any, index + 1 otherwise. */
+    if (desc->on_device < 0 || desc->on_device > rt->ndevices)
         return FLO_EINVAL;
-    if (desc->worker < FLO_ANY || desc->worker >= rt->nworkers)
+    if (desc->on_worker < 0 || desc->on_worker > rt->nworkers)
         return FLO_EINVAL;
+    dev = desc->on_device - 1;
+    wk = desc->on_worker - 1;
 
     if (k->host && rt->nhost_workers > 0)
         e |= FLO__ELIG_HOST;
     if (k->cuda && rt->ngpu_workers > 0)
         e |= FLO__ELIG_CUDA;
-    if (desc->device >= 0)
-        e &= rt->devices[desc->device]->kind == FLO_DEVICE_HOST
-                 ? FLO__ELIG_HOST
-                 : FLO__ELIG_CUDA;
-    if (desc->worker >= 0) {
-        flo__worker *w = rt->workers[desc->worker];
+    if (dev >= 0)
+        e &= rt->devices[dev]->kind == FLO_DEVICE_HOST ? FLO__ELIG_HOST
+                                                       : FLO__ELIG_CUDA;
+    if (wk >= 0) {
+        flo__worker *w = rt->workers[wk];
         e &= w->kind == FLO_DEVICE_HOST ? FLO__ELIG_HOST : FLO__ELIG_CUDA;
-        if (desc->device >= 0 && desc->device != w->device)
+        if (dev >= 0 && dev != w->device)
             e = 0;
     }
     if (!e)
@@ -795,9 +853,6 @@ static flo_status validate_desc(flo_runtime *rt, const flo_task_desc *desc,
         flo_access m = desc->access[i].mode;
         if (m != FLO_READ && m != FLO_WRITE && m != FLO_READ_WRITE)
             return FLO_EINVAL;
-        datas[i] = flo__data_lookup(rt, desc->access[i].data, &st);
-        if (!datas[i])
-            return st;
     }
     for (int i = 0; i < desc->ndeps; i++) {
         uint64_t id = desc->deps[i].id;
@@ -812,24 +867,91 @@ static flo_status validate_desc(flo_runtime *rt, const flo_task_desc *desc,
     return FLO_OK;
 }
 
+/*
+ * Fill t's n accesses (their handles already looked up into t->acc[].d)
+ * from desc, merge the entries naming one handle into its first entry,
+ * and list the distinct handles in ent, sorted in the canonical order of
+ * the locked phase. Returns their number. ent has room for n entries.
+ */
+static int plan_accesses(flo__task *t, const flo_task_desc *desc, int n,
+                         flo__lockent *ent)
+{
+    int nlocks = 0;
+
+    t->bytes = 0;
+    for (int i = 0; i < n; i++) {
+        flo__acc *a = &t->acc[i];
+        a->mode = (uint8_t)desc->access[i].mode;
+        a->merged = a->mode;
+        a->first = true;
+        a->lead = i;
+        a->ptr = NULL;
+    }
+    if (n <= FEW_ACCESSES) {
+        /* A few entries: compare each with those before it. */
+        for (int i = 0; i < n; i++) {
+            flo__acc *a = &t->acc[i];
+            for (int j = 0; j < i; j++) {
+                if (t->acc[j].d == a->d && t->acc[j].first) {
+                    a->first = false;
+                    a->lead = j;
+                    t->acc[j].merged |= a->mode;
+                    break;
+                }
+            }
+            if (a->first) {
+                t->bytes += a->d->bytes;
+                ent[nlocks].d = a->d;
+                ent[nlocks].gen = desc->access[i].data.gen;
+                ent[nlocks++].idx = i;
+            }
+        }
+        sort_lockents(ent, nlocks);
+        return nlocks;
+    }
+    /* Many entries: sort them all, so that the entries of one handle are
+     * adjacent with the first one leading, then keep one per handle. */
+    for (int i = 0; i < n; i++) {
+        ent[i].d = t->acc[i].d;
+        ent[i].gen = desc->access[i].data.gen;
+        ent[i].idx = i;
+    }
+    sort_lockents(ent, n);
+    for (int g = 0; g < n;) {
+        flo__acc *lead = &t->acc[ent[g].idx];
+        int h = g + 1;
+        for (; h < n && ent[h].d == ent[g].d; h++) {
+            flo__acc *a = &t->acc[ent[h].idx];
+            a->first = false;
+            a->lead = ent[g].idx;
+            lead->merged |= a->mode;
+        }
+        t->bytes += lead->d->bytes;
+        ent[nlocks++] = ent[g];
+        g = h;
+    }
+    return nlocks;
+}
+
 flo_status flo_task_submit(flo_runtime *rt, const flo_task_desc *desc,
                            flo_event *out)
 {
-    flo__data *datas[FLO_TASK_MAX_ACCESS];
-    flo__data *locks[FLO_TASK_MAX_ACCESS];
-    uint64_t gens[FLO_TASK_MAX_ACCESS];
+    flo__lockent ent_inline[FLO__TASK_INLINE_ACC];
+    flo__lockent *locks;
     flo__tcache *c;
     flo__task *t;
     unsigned elig = 0;
     flo_status st;
     flo_event ev;
-    int n, nlocks = 0;
+    int n, nlocks;
 
     if (!rt || !desc)
         return FLO_EINVAL;
+    if (flo__graph_rec && flo__graph_rec->rt == rt)
+        return flo__graph_record(flo__graph_rec, desc, out);
     if (atomic_load_explicit(&rt->stopping, memory_order_relaxed))
         return FLO_ESTALE;
-    st = validate_desc(rt, desc, datas, &elig);
+    st = validate_desc(rt, desc, &elig);
     if (st != FLO_OK)
         return st;
     c = flo__tcache_get(rt);
@@ -842,15 +964,26 @@ flo_status flo_task_submit(flo_runtime *rt, const flo_task_desc *desc,
     n = desc->naccess;
     if (n <= FLO__TASK_INLINE_ACC) {
         t->acc = t->acc_inline;
+        locks = ent_inline;
     } else {
         if (t->acc_ext_cap < n) {
-            flo__acc *a = realloc(t->acc_ext, (size_t)n * sizeof(*a));
+            /* Accesses and lock entries in one block (see flo__task). */
+            void *a = realloc(t->acc_ext, (size_t)n * (sizeof(flo__acc) +
+                                                       sizeof(flo__lockent)));
             if (!a)
                 goto fail_nomem;
             t->acc_ext = a;
             t->acc_ext_cap = n;
         }
         t->acc = t->acc_ext;
+        locks = (flo__lockent *)(t->acc_ext + t->acc_ext_cap);
+    }
+    for (int i = 0; i < n; i++) {
+        t->acc[i].d = flo__data_lookup(rt, desc->access[i].data, &st);
+        if (!t->acc[i].d) {
+            task_free(rt, c, t);
+            return st;
+        }
     }
     if (desc->args_size <= FLO__TASK_INLINE_ARGS) {
         t->args = t->args_inline;
@@ -869,27 +1002,7 @@ flo_status flo_task_submit(flo_runtime *rt, const flo_task_desc *desc,
     t->args_size = desc->args_size;
 
     t->naccess = n;
-    t->bytes = 0;
-    for (int i = 0; i < n; i++) {
-        flo__acc *a = &t->acc[i];
-        a->d = datas[i];
-        a->mode = desc->access[i].mode;
-        a->merged = a->mode;
-        a->first = true;
-        a->ptr = NULL;
-        for (int j = 0; j < i; j++) {
-            if (t->acc[j].d == a->d && t->acc[j].first) {
-                a->first = false;
-                t->acc[j].merged |= a->mode;
-                break;
-            }
-        }
-        if (a->first) {
-            t->bytes += a->d->bytes;
-            locks[nlocks] = a->d;
-            gens[nlocks++] = desc->access[i].data.gen;
-        }
-    }
+    nlocks = plan_accesses(t, desc, n, locks);
 
     t->next = NULL;
     atomic_store_explicit(&t->pending, 1, memory_order_relaxed);
@@ -904,8 +1017,8 @@ flo_status flo_task_submit(flo_runtime *rt, const flo_task_desc *desc,
     atomic_store_explicit(&t->status, FLO_OK, memory_order_relaxed);
     t->epoch = atomic_load_explicit(&rt->fail_epoch, memory_order_relaxed);
     t->priority = desc->priority;
-    t->device = desc->device;
-    t->worker = desc->worker;
+    t->device = desc->on_device - 1; /* -1: any (FLO_ANY). */
+    t->worker = desc->on_worker - 1;
     t->eligible = elig;
     t->host_fn = desc->kernel->host;
     t->cuda_fn = desc->kernel->cuda;
@@ -927,24 +1040,11 @@ flo_status flo_task_submit(flo_runtime *rt, const flo_task_desc *desc,
     /* The locked phase (see lock_datas): check that every handle is still
      * registered, then record every dependency, all under all the locks.
      * A handle unregistered since validation makes the call fail with
-     * FLO_ESTALE having recorded nothing. */
-    if (nlocks > 1) {
-        /* gens follow locks: sort index pairs together. */
-        for (int i = 1; i < nlocks; i++) {
-            flo__data *x = locks[i];
-            uint64_t g = gens[i];
-            int j = i;
-            for (; j > 0 && (uintptr_t)locks[j - 1] > (uintptr_t)x; j--) {
-                locks[j] = locks[j - 1];
-                gens[j] = gens[j - 1];
-            }
-            locks[j] = x;
-            gens[j] = g;
-        }
-    }
+     * FLO_ESTALE having recorded nothing. locks is sorted (plan_accesses)
+     * and lives in t or on this stack: nothing else touches it. */
     lock_datas(locks, nlocks);
     for (int i = 0; i < nlocks; i++) {
-        if (!data_current(locks[i], gens[i])) {
+        if (!data_current(locks[i].d, locks[i].gen)) {
             unlock_datas(locks, nlocks);
             task_free(rt, c, t);
             return FLO_ESTALE;
@@ -953,10 +1053,9 @@ flo_status flo_task_submit(flo_runtime *rt, const flo_task_desc *desc,
     /* From here on the task is committed: allocation failures while wiring
      * dependencies fail the task (reported through its event) instead of
      * the call, so no dependency is half-recorded. */
-    for (int i = 0; i < n; i++) {
-        if (!t->acc[i].first)
-            continue;
-        st = dep_add_data(rt, c, t, t->acc[i].d, t->acc[i].merged);
+    for (int i = 0; i < nlocks; i++) {
+        st = dep_add_data(rt, c, t, locks[i].d,
+                          t->acc[locks[i].idx].merged);
         if (st != FLO_OK)
             set_cancel_status(t, st);
     }
@@ -1173,6 +1272,7 @@ flo_status flo__acquire_begin(flo_runtime *rt, flo__data *d, flo_access mode,
     t->acc[0].mode = mode;
     t->acc[0].merged = mode;
     t->acc[0].first = true;
+    t->acc[0].lead = 0;
     t->acc[0].ptr = NULL;
     t->args = t->args_inline;
     t->args_size = 0;
@@ -1407,6 +1507,29 @@ size_t flo_task_buffer_size(flo_task_ctx *ctx, int i)
     return ctx->t->acc[i].d->bytes;
 }
 
+size_t flo_task_buffer_count(flo_task_ctx *ctx, int i, size_t elem_size)
+{
+    size_t bytes;
+
+    if (!ctx || i < 0 || i >= ctx->t->naccess || elem_size == 0)
+        return 0;
+    bytes = ctx->t->acc[i].d->bytes;
+    return bytes % elem_size == 0 ? bytes / elem_size : 0;
+}
+
+void *flo_task_buffer_as(flo_task_ctx *ctx, int i, size_t elem_size,
+                         size_t align)
+{
+    void *p;
+
+    if (!ctx || i < 0 || i >= ctx->t->naccess || elem_size == 0 ||
+        align == 0 || (align & (align - 1)) != 0 ||
+        ctx->t->acc[i].d->bytes % elem_size != 0)
+        return NULL;
+    p = ctx->t->acc[i].ptr;
+    return (uintptr_t)p % align == 0 ? p : NULL;
+}
+
 const void *flo_task_args(flo_task_ctx *ctx, size_t *size)
 {
     if (!ctx)
@@ -1414,6 +1537,13 @@ const void *flo_task_args(flo_task_ctx *ctx, size_t *size)
     if (size)
         *size = ctx->t->args_size;
     return ctx->t->args_size ? ctx->t->args : NULL;
+}
+
+const void *flo_task_args_as(flo_task_ctx *ctx, size_t size)
+{
+    if (!ctx || size == 0 || ctx->t->args_size != size)
+        return NULL;
+    return ctx->t->args;
 }
 
 int flo_task_worker(flo_task_ctx *ctx)
@@ -1488,6 +1618,48 @@ flo_status flo__task_invoke(flo__worker *w, flo__task *t, flo_task_fn fn,
     return ctx.failed;
 }
 
+/*
+ * Run fn as one of the tasks recorded in a graph, inside the graph's
+ * launch task (parent): its buffers are the parent's buffers uidx[0..n),
+ * its arguments args. The context is a scratch record on this stack,
+ * valid only during the call. A failure of fn fails the parent with fn's
+ * message.
+ */
+flo_status flo__task_invoke_inner(flo_task_ctx *parent, flo_task_fn fn,
+                                  int n, const int *uidx, const void *args,
+                                  size_t args_size, const char *name,
+                                  void *stream)
+{
+    flo__acc inl[16];
+    flo__acc *acc = n <= 16 ? inl : malloc((size_t)n * sizeof(*acc));
+    flo__task t;
+
+    if (!acc)
+        return FLO_ENOMEM;
+    memset(&t, 0, sizeof(t));
+    for (int i = 0; i < n; i++) {
+        acc[i] = parent->t->acc[uidx[i]];
+        acc[i].first = false;
+    }
+    t.acc = acc;
+    t.naccess = n;
+    t.args = (void *)args;
+    t.args_size = args_size;
+    t.name = name;
+    t.priority = parent->t->priority;
+    t.device = parent->t->device;
+    t.worker = parent->t->worker;
+    flo_task_ctx ctx = {parent->rt, parent->w, &t, stream, FLO_OK};
+    fn(&ctx);
+    if (ctx.failed != FLO_OK)
+        flo_task_fail(parent, ctx.failed, "%s",
+                      t.msg ? t.msg : "a task of the graph failed");
+    free(t.msg);
+    if (acc != inl)
+        free(acc);
+    return ctx.failed;
+}
+
 /* ---- Accessors for backends ------------------------------------------- */
 
 int flo__task_naccess(const flo__task *t) { return t->naccess; }
@@ -1499,13 +1671,11 @@ flo_access flo__task_access_mode(const flo__task *t, int i)
 {
     /* The merged mode, so a handle named twice is prepared once with the
      * union of its modes; later entries just share the pointer. */
-    const flo__acc *a = &t->acc[i];
-    if (a->first)
-        return a->merged;
-    for (int j = 0; j < i; j++)
-        if (t->acc[j].d == a->d && t->acc[j].first)
-            return t->acc[j].merged;
-    return a->mode;
+    return t->acc[t->acc[i].lead].merged;
+}
+int flo__task_access_lead(const flo__task *t, int i)
+{
+    return t->acc[i].lead;
 }
 void flo__task_set_buffer(flo__task *t, int i, void *ptr)
 {

@@ -72,7 +72,7 @@ static flo_status submit_pinned(flo_runtime *rt, const flo_kernel *k,
     d.kernel = k;
     d.args = args;
     d.args_size = args_size;
-    d.worker = worker;
+    d.on_worker = FLO_WORKER(worker);
     return flo_task_submit(rt, &d, ev);
 }
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Run a benchmark with --json and check the file against BENCH.md.
+"""Run a benchmark with --json and check the file (docs/style.md format).
 
 usage: check_bench_json.py JSON_PATH BENCH_EXE [ARGS...]
 

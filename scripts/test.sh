@@ -72,7 +72,7 @@ loaded_tests() {
         --suite unit --suite integration || rc=1
     meson test -C build --print-errorlogs --timeout-multiplier 4 \
         --repeat 3 scheduler_submit scheduler_deps scheduler_failure \
-        scheduler_data scheduler_ids runtime_lifecycle || rc=1
+        scheduler_data scheduler_ids scheduler_api runtime_lifecycle || rc=1
     kill "$pid" 2>/dev/null
     wait "$pid" 2>/dev/null
     return $rc

@@ -300,7 +300,7 @@ static double flo_once(flo_runtime *rt, tile_set *ts, int on_gpu, int check,
                 d.kernel = &k_touch;
                 d.access = &acc;
                 d.naccess = 1;
-                d.device = 1 + (i + j) % ngpu;
+                d.on_device = FLO_DEVICE(1 + (i + j) % ngpu);
                 if (flo_check(flo_task_submit(rt, &d, NULL), "submit touch"))
                     return -1.0;
             }

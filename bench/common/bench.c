@@ -1,6 +1,6 @@
 /*
  * Flotilla benchmarks - the shared harness (see bench.h and
- * /work/shared/BENCH.md for the JSON format).
+ * docs/style.md for the JSON format).
  *
  * The harness owns a copy of argv and a growable array of result rows.
  * Nothing here is thread-safe: benchmarks call it from their main thread.

@@ -1,6 +1,7 @@
 /*
  * Flotilla benchmarks - shared harness: argument parsing, medians, the
- * human table on stdout and the JSON file (../shared/BENCH.md format).
+ * human table on stdout and the JSON file (format: docs/style.md,
+ * "Benchmarks").
  */
 #ifndef FLO_BENCH_H
 #define FLO_BENCH_H

@@ -29,7 +29,7 @@ static const char usage[] =
     "usage: gpu_tasks [--tasks N] [--chain N] [--allocs N] [--alloc-bytes B]\n"
     "                 [--overlap-tasks N] [--overlap-bytes B]\n"
     "                 [--devices N] [--streams N] [--trace PATH]\n"
-    "                 [--only empty|chain|alloc|overlap]\n"
+    "                 [--only empty|chain|graph|alloc|overlap]\n"
     "  --tasks N          empty kernels per repetition (default 20000;\n"
     "                     the issue's figure uses 100000)\n"
     "  --chain N          dependent tasks per repetition (default 2000)\n"
@@ -77,7 +77,7 @@ static double flo_empty(flo_runtime *rt, int n, int device)
 {
     flo_task_desc d = FLO_TASK_DESC_INIT;
     d.kernel = &k_empty;
-    d.device = device;
+    d.on_device = FLO_DEVICE(device);
     double t0 = flo_bench_now();
     for (int i = 0; i < n; i++)
         if (check(flo_task_submit(rt, &d, NULL), "submit"))
@@ -98,7 +98,7 @@ static double flo_chain(flo_runtime *rt, int n, int device)
     d.kernel = &k_touch;
     d.access = &acc;
     d.naccess = 1;
-    d.device = device;
+    d.on_device = FLO_DEVICE(device);
     /* Make the replica resident first: the chain measures the round
      * trip, not the first zero-fill. */
     flo_task_submit(rt, &d, NULL);
@@ -118,6 +118,52 @@ static double flo_chain(flo_runtime *rt, int n, int device)
     flo_data_unregister(rt, h);
     if (v != (unsigned)n + 1) {
         fprintf(stderr, "gpu_tasks: chain counted %u, expected %d\n", v, n + 1);
+        return -1.0;
+    }
+    return t;
+}
+
+/* (e) A chain of len read-write tasks recorded as a graph, launched reps
+ * times (after one untimed launch, which captures it). */
+static double flo_graph_chain(flo_runtime *rt, int len, int reps,
+                              unsigned flags)
+{
+    flo_data h;
+    flo_graph *g = NULL;
+    if (check(flo_data_alloc(rt, sizeof(unsigned), &h), "data_alloc"))
+        return -1.0;
+    flo_access_desc acc = {h, FLO_READ_WRITE};
+    flo_task_desc d = FLO_TASK_DESC_INIT;
+    d.kernel = &k_touch;
+    d.access = &acc;
+    d.naccess = 1;
+    d.on_device = FLO_DEVICE(1);
+    if (check(flo_graph_begin(rt, "touch_chain", flags, &g), "graph_begin"))
+        return -1.0;
+    for (int i = 0; i < len; i++)
+        if (check(flo_task_submit(rt, &d, NULL), "record"))
+            return -1.0;
+    if (check(flo_graph_end(rt, g), "graph_end") ||
+        check(flo_graph_launch(rt, g, NULL, 0, NULL), "launch") ||
+        check(flo_wait_all(rt), "wait_all"))
+        return -1.0;
+    double t0 = flo_bench_now();
+    for (int r = 0; r < reps; r++)
+        if (check(flo_graph_launch(rt, g, NULL, 0, NULL), "launch"))
+            return -1.0;
+    if (check(flo_wait_all(rt), "wait_all"))
+        return -1.0;
+    double t = flo_bench_now() - t0;
+    unsigned *p = NULL;
+    if (check(flo_data_acquire(rt, h, FLO_READ, (void **)&p), "acquire"))
+        return -1.0;
+    unsigned v = *p;
+    flo_data_release(rt, h);
+    flo_data_unregister(rt, h);
+    flo_graph_destroy(rt, g);
+    if (v != (unsigned)(len * (reps + 1))) {
+        fprintf(stderr, "gpu_tasks: graph chain counted %u, expected %d\n",
+                v, len * (reps + 1));
         return -1.0;
     }
     return t;
@@ -162,7 +208,7 @@ static double flo_overlap(flo_runtime *rt, void *const *host, int ntasks,
         d.naccess = 1;
         d.args = &cycles;
         d.args_size = sizeof cycles;
-        d.device = device;
+        d.on_device = FLO_DEVICE(device);
         if (check(flo_task_submit(rt, &d, NULL), "submit"))
             goto out;
     }
@@ -279,6 +325,46 @@ int main(int argc, char **argv)
                          "raw dependent launches, one stream, one sync",
                          flo_bench_median(rc, nrc), 0);
         free(rc);
+    }
+    /* (e) */
+    if (!only || !strcmp(only, "graph")) {
+        enum { LEN = 100 };
+        int greps = nchain / LEN > 0 ? nchain / LEN : 1;
+        int n = warmup + reps;
+        double *v = calloc((size_t)(4 * n), sizeof *v);
+        int nv = 0;
+        if (!v)
+            goto out;
+        for (int i = 0; i < n; i++) {
+            double tg = flo_graph_chain(rt, LEN, greps, 0);
+            double tp = flo_graph_chain(rt, LEN, greps, FLO_GRAPH_NO_CAPTURE);
+            double tr = gb_raw_graph_chain(ord, LEN, greps);
+            double tc = gb_raw_chain(ord, LEN * greps);
+            if (tg < 0 || tp < 0 || tr < 0 || tc < 0) {
+                free(v);
+                goto out;
+            }
+            if (i >= warmup) {
+                double per = 1e9 / (LEN * (double)greps);
+                v[nv] = tg * per;
+                v[n + nv] = tp * per;
+                v[2 * n + nv] = tr * per;
+                v[3 * n + nv] = tc * per;
+                nv++;
+            }
+        }
+        double mg = flo_bench_median(v, nv);
+        flo_bench_result(b, "graph/replay_chain=100", "ns/task", mg,
+                         "raw CUDA graph of the same 100 kernels, replayed",
+                         flo_bench_median(v + 2 * n, nv), 0);
+        flo_bench_result(b, "graph/replay_vs_launches", "ns/task", mg,
+                         "raw dependent launches, one stream, one sync",
+                         flo_bench_median(v + 3 * n, nv), 0);
+        flo_bench_result(b, "graph/no_capture_chain=100", "ns/task",
+                         flo_bench_median(v + n, nv),
+                         "raw dependent launches, one stream, one sync",
+                         flo_bench_median(v + 3 * n, nv), 0);
+        free(v);
     }
     /* (c) */
     if (!only || !strcmp(only, "alloc")) {

@@ -25,6 +25,9 @@ void gb_cuda_read_spin(flo_task_ctx *ctx); /* buffer 0 (READ); args:
 double gb_raw_empty(int ordinal, int n);
 double gb_raw_roundtrip(int ordinal, int n);
 double gb_raw_chain(int ordinal, int n);
+/* A CUDA graph of len dependent k_touch kernels, replayed reps times
+ * (after one untimed launch). */
+double gb_raw_graph_chain(int ordinal, int len, int reps);
 double gb_raw_malloc(int ordinal, size_t bytes, int n);
 double gb_raw_malloc_async(int ordinal, size_t bytes, int n);
 double gb_raw_serial_copy_kernel(int ordinal, void *const *host, int ntasks,

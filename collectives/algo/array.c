@@ -98,7 +98,7 @@ flo_status flo__algo_join(flo_runtime *rt, const flo_event *evs, int n,
     d.kernel = &join_kernel;
     d.deps = evs;
     d.ndeps = n;
-    d.device = 0;
+    d.on_device = FLO_DEVICE(0);
     return flo_task_submit(rt, &d, out);
 }
 

@@ -102,7 +102,7 @@ flo_status flo__algo_reduce_block(flo_array *a, int b, flo_redop op, bool arg,
     d.naccess = blk->gpu ? 3 : 2;
     d.args = &args;
     d.args_size = sizeof(args);
-    d.device = blk->device;
+    d.on_device = FLO_DEVICE(blk->device);
     return flo_task_submit(a->rt, &d, ev);
 }
 
@@ -153,7 +153,7 @@ static flo_status reduce_submit(flo_array *a, flo_redop op, bool arg,
     d.naccess = np + 1;
     d.args = &cargs;
     d.args_size = sizeof(cargs);
-    d.device = 0;
+    d.on_device = FLO_DEVICE(0);
     st = flo_task_submit(a->rt, &d, &e);
 out:
     pthread_mutex_unlock(&a->mu);

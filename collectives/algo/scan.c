@@ -128,7 +128,7 @@ static flo_status scan_block(flo_array *out, flo_array *x, int b,
     d.naccess = n;
     d.args = &args;
     d.args_size = sizeof(args);
-    d.device = out->blk[b].device;
+    d.on_device = FLO_DEVICE(out->blk[b].device);
     return flo_task_submit(out->rt, &d, ev);
 }
 
@@ -212,7 +212,7 @@ static flo_status scan_submit(flo_array *out, flo_array *x, flo_redop op,
     d.naccess = nc;
     d.args = &cargs;
     d.args_size = sizeof(cargs);
-    d.device = 0;
+    d.on_device = FLO_DEVICE(0);
     st = flo_task_submit(x->rt, &d, NULL);
     if (st != FLO_OK)
         goto out;

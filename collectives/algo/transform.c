@@ -178,7 +178,7 @@ flo_status flo_array_transform(flo_array *out, flo_transform_op op,
         d.access = acc;
         d.args = &args;
         d.args_size = sizeof(args);
-        d.device = out->blk[i].device;
+        d.on_device = FLO_DEVICE(out->blk[i].device);
         st = flo_task_submit(out->rt, &d, &evs[nev]);
         if (st != FLO_OK)
             return st;
@@ -269,10 +269,10 @@ flo_status flo_array_map(flo_array *out, const flo_array_kernel *k,
         d.name = k->name;
         if (b->gpu && k->cuda != NULL) {
             d.kernel = k->host != NULL ? &map_kernel : &map_kernel_cuda;
-            d.device = b->device;
+            d.on_device = FLO_DEVICE(b->device);
         } else {
             d.kernel = &map_kernel;
-            d.device = b->gpu ? 0 : b->device;
+            d.on_device = FLO_DEVICE(b->gpu ? 0 : b->device);
         }
         st = flo_task_submit(out->rt, &d, &evs[nev]);
         if (st != FLO_OK)

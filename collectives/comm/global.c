@@ -75,7 +75,7 @@ static flo_status submit_exchange(flo_comm *c, int kind, flo_dtype t,
     desc.naccess = 2;
     desc.args = &a;
     desc.args_size = sizeof(a);
-    desc.device = 0;
+    desc.on_device = FLO_DEVICE(0);
     desc.callback = flo__comm_task_done;
     desc.callback_arg = c;
     st = flo__comm_submit(c, &desc, ev);

@@ -315,7 +315,7 @@ static flo_status host_submit(flo_comm *c, const flo__coll_op *op,
     desc.naccess = n;
     desc.args = &a;
     desc.args_size = sizeof(a);
-    desc.device = 0;
+    desc.on_device = FLO_DEVICE(0);
     desc.callback = flo__comm_task_done;
     desc.callback_arg = c;
     return flo__comm_submit(c, &desc, out);

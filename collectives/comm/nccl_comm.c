@@ -470,7 +470,7 @@ static flo_status nccl_submit(flo_comm *c, const flo__coll_op *op,
         desc.naccess = n;
         desc.args = &a;
         desc.args_size = sizeof(a);
-        desc.device = c->devs[i];
+        desc.on_device = FLO_DEVICE(c->devs[i]);
         {
             track_slot *t = &ns->dev[i].track[c->ncoll % TRACK_RING];
             int expect = SLOT_FREE;
@@ -511,7 +511,7 @@ static flo_status nccl_submit(flo_comm *c, const flo__coll_op *op,
     desc.args_size = sizeof(ja);
     desc.deps = evs;
     desc.ndeps = c->nlocal;
-    desc.device = 0;
+    desc.on_device = FLO_DEVICE(0);
     desc.callback = flo__comm_task_done;
     desc.callback_arg = c;
     st = flo__comm_submit(c, &desc, out);

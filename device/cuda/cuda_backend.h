@@ -129,6 +129,7 @@ typedef struct flo__cuda_op {
     const int *sw_dev[FLO__CUDA_OP_WORDS];
     const char *sw_what[FLO__CUDA_OP_WORDS];
     int stream; /* Index of the compute stream it was launched on. */
+    int prio;   /* The task's priority (read by pick_stream). */
 } flo__cuda_op;
 
 /* Per compute stream: a FIFO of ops (they complete in order). */
@@ -396,5 +397,8 @@ extern const flo__device_xfer_ops flo__cuda_xfer_ops;
 
 /* Mark cd failed (first message wins). */
 void flo__cuda_dev_fail(flo__cuda_dev *cd, cudaError_t e, const char *what);
+
+/* The entry point of a graph launch task (cuda_graph.c). */
+void flo__cuda_graph_run(flo_task_ctx *ctx);
 
 #endif

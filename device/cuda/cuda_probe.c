@@ -376,8 +376,8 @@ static flo_status dev_create(flo_runtime *rt, int ordinal, int logical,
     }
     if ((st = flo__cuda_mem_init(cd)))
         goto fail;
-    /* Staging thread, its streams and buffers, the gate (FLO_CUDA_STAGE_
-     * GATE=0 turns the gate off: staged copies then block the worker). */
+    /* Staging thread, its streams and buffers, the gate (off unless
+     * FLO_CUDA_STAGE_GATE=1: staged copies then block the worker). */
     if ((st = flo__cuda_stage_init(cd)))
         goto fail;
     *out = cd;

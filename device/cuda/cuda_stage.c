@@ -330,7 +330,15 @@ static bool gate_probe(flo__cuda_dev *cd)
 flo_status flo__cuda_stage_init(flo__cuda_dev *cd)
 {
     flo_status st;
-    long v = 1;
+    /* The gate is off unless asked for (FLO_CUDA_STAGE_GATE=1): a
+     * cuStreamWaitValue32 holds the GPU work queue it is mapped to, and
+     * other streams' work mapped to the same hardware queue (this
+     * thread's copies and flag writes among them, when streams outnumber
+     * CUDA_DEVICE_MAX_CONNECTIONS) waits behind it. On an H200 with two
+     * logical GPUs this deadlocked about one run in three of
+     * test_cuda_transfers: the thread waited for a copy queued behind a
+     * wait for a flag it had yet to write. */
+    long v = 0;
 
     if (pthread_mutex_init(&cd->stage_mu, NULL))
         return FLO_ESYS;
@@ -367,7 +375,7 @@ flo_status flo__cuda_stage_init(flo__cuda_dev *cd)
     if (!cd->rt->cfg.ignore_env)
         flo__env_int("FLO_CUDA_STAGE_GATE", &v);
     cd->gate_ok = v != 0 && gate_probe(cd);
-    if (!cd->gate_ok)
+    if (v != 0 && !cd->gate_ok)
         FLO__INFO("GPU %d: no stream memory operations; staged copies "
                   "block the worker", cd->node);
     if (pthread_create(&cd->stage_thread, NULL, stage_main, cd))

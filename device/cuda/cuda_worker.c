@@ -375,23 +375,15 @@ static flo_status prepare_buffers(flo__cuda_dev *cd, flo__task *t,
     int n = flo__task_naccess(t);
     for (int i = 0; i < n; i++) {
         flo__data *d = flo__task_access_data(t, i);
-        int first = i;
-        for (int j = 0; j < i; j++)
-            if (flo__task_access_data(t, j) == d) {
-                first = j;
-                break;
-            }
-        if (first != i) {
+        if (flo__task_access_lead(t, i) != i) {
             /* The first entry already made it valid (merged mode). */
             flo__task_set_buffer(t, i, d->rep[cd->node].ptr);
             continue;
         }
-        unsigned mode = 0;
-        for (int j = i; j < n; j++)
-            if (flo__task_access_data(t, j) == d)
-                mode |= (unsigned)flo__task_access_mode(t, j);
+        /* The first entry's mode is the union of all entries for d. */
+        flo_access mode = flo__task_access_mode(t, i);
         pthread_mutex_lock(&d->coh_lock);
-        flo_status st = flo__cuda_prepare(cd, d, (flo_access)mode, stream, op);
+        flo_status st = flo__cuda_prepare(cd, d, mode, stream, op);
         void *ptr = d->rep[cd->node].ptr;
         pthread_mutex_unlock(&d->coh_lock);
         if (st) {
@@ -433,7 +425,7 @@ static int pick_stream(flo__cuda_dev *cd, int prio)
             unsigned lo = f->tail - f->head > SCAN ? f->tail - SCAN : f->head;
             for (unsigned i = lo; i != f->tail; i++) {
                 urgent = true;
-                if (f->ops[i & (f->cap - 1)].task->priority >= prio) {
+                if (f->ops[i & (f->cap - 1)].prio >= prio) {
                     urgent = false;
                     goto decided;
                 }
@@ -574,6 +566,7 @@ static flo_status cuda_execute(flo__worker *w, flo__task *t)
     flo__cuda_fifo *f = &cd->fifo[s];
     flo__cuda_op *op = &f->ops[f->tail & (f->cap - 1)];
     op->task = t;
+    op->prio = t->priority; /* pick_stream scans ops, not task records. */
     op->npin = 0;
     op->nsw = 0;
     op->status = FLO_OK;
@@ -694,10 +687,9 @@ flo_status flo_task_cuda_status_word(flo_task_ctx *ctx, const int *dev_word,
         return FLO_EINVAL;
     if (op->nsw >= FLO__CUDA_OP_WORDS)
         return FLO_ERANGE;
-    int s = 0;
-    while (cd->compute[s] != cd->cur_stream)
-        s++;
-    flo__cuda_fifo *f = &cd->fifo[s];
+    /* The launch task's stream (cur_stream differs while a graph's
+     * entry points are captured: device/cuda/cuda_graph.c). */
+    flo__cuda_fifo *f = &cd->fifo[op->stream];
     if (!f->sw_host) {
         /* First status word on this stream: one pinned allocation, kept
          * until the device is destroyed. */
@@ -832,4 +824,5 @@ const flo__device_ops flo__cuda_ops = {
     .copy_to_host = flo__cuda_copy_to_host,
     .replica_free = flo__cuda_replica_free,
     .fini = flo__cuda_fini,
+    .graph_entry = flo__cuda_graph_run,
 };

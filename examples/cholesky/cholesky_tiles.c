@@ -444,7 +444,7 @@ static flo_status submit1(flo_runtime *rt, const flo_kernel *kern,
     d.args = a;
     d.args_size = sizeof(*a);
     d.priority = prio;
-    d.device = device;
+    d.on_device = FLO_DEVICE(device);
     return flo_task_submit(rt, &d, NULL);
 }
 

@@ -288,7 +288,7 @@ static void test_chain(void **state)
         d.naccess = 1;
         d.args = &ra;
         d.args_size = sizeof(ra);
-        d.device = bi.device;
+        d.on_device = FLO_DEVICE(bi.device);
         assert_int_equal(flo_task_submit(rt, &d, NULL), FLO_OK);
     }
     assert_int_equal(

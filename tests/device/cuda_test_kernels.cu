@@ -256,3 +256,11 @@ int flo_test_gpu_count(void)
 }
 
 } // extern "C"
+
+void flo_test_cuda_mix_sync(flo_task_ctx *ctx)
+{
+    flo_test_cuda_mix(ctx);
+    /* Legal in an ordinary launch, forbidden during stream capture. */
+    if (cudaStreamSynchronize(flo_task_cuda_stream(ctx)) != cudaSuccess)
+        (void)cudaGetLastError();
+}

@@ -24,6 +24,9 @@ void flo_test_cuda_mix(flo_task_ctx *ctx);
 void flo_test_cuda_set(flo_task_ctx *ctx);
 /* c[i] = a[i] ^ k  (buffer 0 WRITE, buffer 1 READ) */
 void flo_test_cuda_xor(flo_task_ctx *ctx);
+/* flo_test_cuda_mix, then cudaStreamSynchronize on the task's stream
+ * (which stream capture forbids: graphs fall back to plain launches). */
+void flo_test_cuda_mix_sync(flo_task_ctx *ctx);
 void flo_test_cuda_empty(flo_task_ctx *ctx);
 /* Atomically adds 1 to the uint64 in buffer 0. */
 void flo_test_cuda_count(flo_task_ctx *ctx);

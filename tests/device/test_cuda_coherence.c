@@ -55,7 +55,7 @@ static flo_status submit(flo_runtime *rt, const flo_kernel *k, flo_data a,
     d.naccess = nbuf;
     d.args = &args;
     d.args_size = sizeof args;
-    d.device = device;
+    d.on_device = FLO_DEVICE(device);
     return flo_task_submit(rt, &d, NULL);
 }
 
@@ -319,7 +319,7 @@ static void test_own_buffers_too_big(void **state)
     d.naccess = 2;
     d.args = &args;
     d.args_size = sizeof args;
-    d.device = 1;
+    d.on_device = FLO_DEVICE(1);
     flo_event ev;
     assert_int_equal(flo_task_submit(rt, &d, &ev), FLO_OK);
     assert_int_equal(flo_event_wait(rt, ev), FLO_ENOMEM);
@@ -377,7 +377,7 @@ static void test_device_info_and_ordinal(void **state)
     d.kernel = &k_ord;
     d.access = &acc;
     d.naccess = 1;
-    d.device = 2;
+    d.on_device = FLO_DEVICE(2);
     assert_int_equal(flo_task_submit(rt, &d, NULL), FLO_OK);
     assert_int_equal(flo_data_unregister(rt, h), FLO_OK);
     assert_int_equal(buf[0], 1); /* Ordinal 0, plus one. */

@@ -43,7 +43,7 @@ static void test_illegal_address(void **state)
     d.kernel = &k_bad;
     d.access = &acc;
     d.naccess = 1;
-    d.device = 1;
+    d.on_device = FLO_DEVICE(1);
     flo_event bad;
     assert_int_equal(flo_task_submit(rt, &d, &bad), FLO_OK);
     assert_int_equal(flo_event_wait(rt, bad), FLO_EDEVICE);
@@ -65,7 +65,7 @@ static void test_illegal_address(void **state)
     assert_int_equal(flo_wait_all(rt), FLO_EDEVICE);
 
     /* The host still works. */
-    d.device = 0;
+    d.on_device = FLO_DEVICE(0);
     flo_event host;
     assert_int_equal(flo_task_submit(rt, &d, &host), FLO_OK);
     assert_int_equal(flo_event_wait(rt, host), FLO_OK);

@@ -43,7 +43,7 @@ static flo_event submit(flo_runtime *rt, const flo_kernel *k, int device,
     d.naccess = nacc;
     d.args = args;
     d.args_size = args_size;
-    d.device = device;
+    d.on_device = FLO_DEVICE(device);
     d.priority = priority;
     assert_int_equal(flo_task_submit(rt, &d, &ev), FLO_OK);
     return ev;

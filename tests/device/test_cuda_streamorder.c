@@ -47,7 +47,7 @@ static flo_event submit(flo_runtime *rt, const flo_kernel *k, int device,
     d.naccess = nacc;
     d.args = &a;
     d.args_size = sizeof a;
-    d.device = device;
+    d.on_device = FLO_DEVICE(device);
     assert_int_equal(flo_task_submit(rt, &d, &ev), FLO_OK);
     return ev;
 }

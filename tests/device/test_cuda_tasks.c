@@ -41,7 +41,7 @@ static flo_event submit0(flo_runtime *rt, const flo_kernel *k, int device,
     d.naccess = nacc;
     d.args = args;
     d.args_size = args ? sizeof *args : 0;
-    d.device = device;
+    d.on_device = FLO_DEVICE(device);
     assert_int_equal(flo_task_submit(rt, &d, &ev), FLO_OK);
     return ev;
 }

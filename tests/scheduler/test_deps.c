@@ -8,6 +8,7 @@
  * every pair of conflicting tasks ran in submission order and that each
  * task saw what sequential execution would have shown it.
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -613,61 +614,439 @@ static void test_many_readers(void **s)
     many_readers(FLO_SCHED_LOCALITY);
 }
 
-/* ---- A task with the most accesses ------------------------------------ */
+/* ---- A task with many buffers ----------------------------------------- */
 
-static void k_sum64(flo_task_ctx *ctx)
+/*
+ * A task with NE = 1000 buffer entries over NHB = 350 handles (entry i
+ * names handle (11 * i) % NHB, so each handle appears two or three times,
+ * in scrambled address order). By handle k:
+ *   k <  100: read only          - the task sums them into S;
+ *   k <  200: read and write     - entries alternate FLO_READ / FLO_WRITE,
+ *                                  the task adds 1000;
+ *   k <  300: write only         - the task stores S + k;
+ *   k <  350: read and write     - shared by every submitting thread (the
+ *                                  task adds 1).
+ * Around it, tasks on single handles: an increment of every handle before
+ * it, a reader of each write-only handle and a doubling of each read-only
+ * handle after it. The values they leave are those of sequential
+ * execution only if the big task waited for and was waited for by each.
+ */
+#define NE 1000
+#define NHB 350
+#define NPRIV 300
+#define MB_ROUNDS 5
+#define MB_THREADS 4
+
+static atomic_int mb_bad;
+static int64_t mb_obs[MB_THREADS][MB_ROUNDS][100];
+
+static inline int mb_handle(int i)
 {
-    /* Buffers 0..62 are read, 63 gets their sum; each reader buffer i
-     * is then incremented by the next task writing it. */
+    return (11 * i) % NHB;
+}
+
+static inline flo_access mb_mode(int i)
+{
+    int k = mb_handle(i);
+    if (k < 100)
+        return FLO_READ;
+    if (k < 200 || k >= NPRIV)
+        return (i / NHB) % 2 ? FLO_WRITE : FLO_READ;
+    return FLO_WRITE;
+}
+
+static void k_big(flo_task_ctx *ctx)
+{
+    int64_t *p[NHB] = {NULL};
     int64_t sum = 0;
-    for (int i = 0; i < FLO_TASK_MAX_ACCESS - 1; i++)
-        sum += *(int64_t *)flo_task_buffer(ctx, i);
-    *(int64_t *)flo_task_buffer(ctx, FLO_TASK_MAX_ACCESS - 1) = sum;
-}
-static const flo_kernel ksum64 = {"sum64", k_sum64, NULL};
 
-static void k_inc(flo_task_ctx *ctx)
+    if (flo_task_buffer_size(ctx, NE - 1) != sizeof(int64_t) ||
+        flo_task_buffer(ctx, NE) != NULL) {
+        atomic_fetch_add(&mb_bad, 1);
+        return;
+    }
+    for (int i = 0; i < NE; i++) {
+        int64_t *q = FLO_TASK_BUFFER(ctx, i, int64_t);
+        int k = mb_handle(i);
+        /* Every entry of a handle gives the same buffer. */
+        if (!q || flo_task_buffer_count(ctx, i, sizeof(int64_t)) != 1 ||
+            (p[k] && p[k] != q)) {
+            atomic_fetch_add(&mb_bad, 1);
+            return;
+        }
+        p[k] = q;
+    }
+    for (int k = 0; k < 100; k++)
+        sum += *p[k];
+    for (int k = 100; k < 200; k++)
+        *p[k] += 1000;
+    for (int k = 200; k < NPRIV; k++)
+        *p[k] = sum + k;
+    for (int k = NPRIV; k < NHB; k++)
+        *p[k] += 1;
+}
+static const flo_kernel kbig = {"big", k_big, NULL};
+
+static void k_inc1(flo_task_ctx *ctx)
 {
-    int64_t *p = flo_task_buffer(ctx, 0);
-    flot_sleep_us(50);
-    *p += 1;
+    *FLO_TASK_BUFFER(ctx, 0, int64_t) += 1;
 }
-static const flo_kernel kinc = {"inc", k_inc, NULL};
+static const flo_kernel kinc1 = {"inc1", k_inc1, NULL};
 
-static void test_max_accesses(void **s)
+static void k_double(flo_task_ctx *ctx)
+{
+    *FLO_TASK_BUFFER(ctx, 0, int64_t) *= 2;
+}
+static const flo_kernel kdouble = {"double", k_double, NULL};
+
+static void k_observe(flo_task_ctx *ctx)
+{
+    int64_t *dst = *FLO_TASK_ARGS(ctx, int64_t *);
+    *dst = *FLO_TASK_BUFFER(ctx, 0, int64_t);
+}
+static const flo_kernel kobserve = {"observe", k_observe, NULL};
+
+typedef struct mb_thread {
+    flo_runtime *rt;
+    int id;
+    flo_data h[NHB];   /* Private handles, then the shared ones. */
+    int nerr;          /* Submissions refused. */
+} mb_thread;
+
+static void *mb_submitter(void *arg)
+{
+    mb_thread *m = arg;
+    flo_access_desc acc[NE];
+
+    for (int i = 0; i < NE; i++) {
+        acc[i].data = m->h[mb_handle(i)];
+        acc[i].mode = mb_mode(i);
+    }
+    for (int r = 0; r < MB_ROUNDS; r++) {
+        for (int k = 0; k < NHB; k++)
+            m->nerr += flo_submit(m->rt, NULL, .kernel = &kinc1,
+                                  FLO_ACCESS(FLO_RW(m->h[k]))) != FLO_OK;
+        m->nerr += flo_submit(m->rt, NULL, .kernel = &kbig, .access = acc,
+                              .naccess = NE) != FLO_OK;
+        for (int j = 0; j < 100; j++) {
+            int64_t *dst = &mb_obs[m->id][r][j];
+            m->nerr += flo_submit(m->rt, NULL, .kernel = &kobserve,
+                                  FLO_ACCESS(FLO_R(m->h[200 + j])),
+                                  FLO_ARGS(dst)) != FLO_OK;
+            m->nerr += flo_submit(m->rt, NULL, .kernel = &kdouble,
+                                  FLO_ACCESS(FLO_RW(m->h[j]))) != FLO_OK;
+        }
+    }
+    return NULL;
+}
+
+static void many_buffers(flo_sched_policy pol, int nthreads)
+{
+    flo_runtime *rt = flot_rt(pol, 4);
+    static int64_t priv[MB_THREADS][NPRIV], shared[NHB - NPRIV];
+    static mb_thread th[MB_THREADS];
+    pthread_t tid[MB_THREADS];
+
+    assert_non_null(rt);
+    atomic_store(&mb_bad, 0);
+    memset(mb_obs, 0xff, sizeof(mb_obs));
+    for (int k = NPRIV; k < NHB; k++) {
+        shared[k - NPRIV] = 0;
+        assert_int_equal(flo_data_register(rt, &shared[k - NPRIV], 8,
+                                           &th[0].h[k]),
+                         FLO_OK);
+    }
+    for (int t = 0; t < nthreads; t++) {
+        th[t].rt = rt;
+        th[t].id = t;
+        th[t].nerr = 0;
+        for (int k = 0; k < NPRIV; k++) {
+            priv[t][k] = k + 1000 * t;
+            assert_int_equal(
+                flo_data_register(rt, &priv[t][k], 8, &th[t].h[k]), FLO_OK);
+        }
+        for (int k = NPRIV; k < NHB; k++)
+            th[t].h[k] = th[0].h[k];
+    }
+    for (int t = 0; t < nthreads; t++)
+        assert_int_equal(
+            pthread_create(&tid[t], NULL, mb_submitter, &th[t]), 0);
+    for (int t = 0; t < nthreads; t++)
+        pthread_join(tid[t], NULL);
+    assert_int_equal(flo_wait_all(rt), FLO_OK);
+    for (int t = 0; t < nthreads; t++) {
+        assert_int_equal(th[t].nerr, 0);
+        for (int k = 0; k < NHB; k++)
+            if (k < NPRIV || t == 0)
+                assert_int_equal(flo_data_unregister(rt, th[t].h[k]),
+                                 FLO_OK);
+    }
+    assert_int_equal(atomic_load(&mb_bad), 0);
+
+    /* Sequential execution, thread by thread (their private handles do
+     * not interact; the shared ones only add). */
+    for (int t = 0; t < nthreads; t++) {
+        int64_t v[NPRIV];
+        for (int k = 0; k < NPRIV; k++)
+            v[k] = k + 1000 * t;
+        for (int r = 0; r < MB_ROUNDS; r++) {
+            int64_t sum = 0;
+            for (int k = 0; k < NPRIV; k++)
+                v[k] += 1;
+            for (int k = 0; k < 100; k++)
+                sum += v[k];
+            for (int k = 100; k < 200; k++)
+                v[k] += 1000;
+            for (int k = 200; k < NPRIV; k++)
+                v[k] = sum + k;
+            for (int j = 0; j < 100; j++) {
+                if (mb_obs[t][r][j] != v[200 + j])
+                    fail_msg("%s, %d threads: thread %d round %d: the "
+                             "reader of handle %d saw %lld, expected %lld",
+                             flot_sched_name(pol), nthreads, t, r, 200 + j,
+                             (long long)mb_obs[t][r][j],
+                             (long long)v[200 + j]);
+                v[j] *= 2;
+            }
+        }
+        for (int k = 0; k < NPRIV; k++)
+            if (priv[t][k] != v[k])
+                fail_msg("%s, %d threads: thread %d handle %d is %lld, "
+                         "expected %lld",
+                         flot_sched_name(pol), nthreads, t, k,
+                         (long long)priv[t][k], (long long)v[k]);
+    }
+    for (int k = NPRIV; k < NHB; k++)
+        assert_int_equal(shared[k - NPRIV], 2 * nthreads * MB_ROUNDS);
+    assert_int_equal(flo_finalize(rt), FLO_OK);
+}
+
+static void test_many_buffers(void **s)
 {
     (void)s;
-    enum { N = FLO_TASK_MAX_ACCESS };
-    flo_runtime *rt = flot_rt(FLO_SCHED_DEFAULT, 4);
-    static int64_t v[N];
-    flo_data d[N];
-    flo_access_desc acc[N];
+    many_buffers(FLO_SCHED_EAGER, 1);
+    many_buffers(FLO_SCHED_WS, 1);
+    many_buffers(FLO_SCHED_LOCALITY, 1);
+}
+
+/* Several threads submit 1000-buffer tasks that share 50 handles: each
+ * submission takes effect atomically on all of them (no cycle, no lost
+ * update; TSan sees every pair of conflicting tasks ordered). */
+static void test_many_buffers_threads(void **s)
+{
+    (void)s;
+    many_buffers(FLO_SCHED_WS, MB_THREADS);
+    many_buffers(FLO_SCHED_LOCALITY, MB_THREADS);
+}
+
+/* ---- Merged modes order later tasks, at every size --------------------- */
+
+/*
+ * Task A names handle h twice, once read and once written (first or
+ * last), among n entries on three read-only padding handles, and holds
+ * its worker until the gate opens. A reader B of h submitted after it
+ * must not run before A finished, whatever n: B still pending while A is
+ * held is a guarantee (B never can run then), not a timing.
+ */
+static atomic_int mm_gate, mm_started;
+static int64_t mm_saw;
+
+static void k_mm_writer(flo_task_ctx *ctx)
+{
+    const int *w = FLO_TASK_ARGS(ctx, int); /* Index of the write entry. */
+    int64_t *p = w ? FLO_TASK_BUFFER(ctx, *w, int64_t) : NULL;
+    uint64_t end = flot_now_ns() + FLOT_GUARANTEE_NS;
+    atomic_store(&mm_started, 1);
+    while (!atomic_load(&mm_gate) && flot_now_ns() < end)
+        flot_sleep_us(100);
+    if (p)
+        *p += 1;
+}
+static const flo_kernel kmm_writer = {"mm_writer", k_mm_writer, NULL};
+
+static void k_mm_reader(flo_task_ctx *ctx)
+{
+    mm_saw = *FLO_TASK_BUFFER(ctx, 0, int64_t);
+}
+static const flo_kernel kmm_reader = {"mm_reader", k_mm_reader, NULL};
+
+static void test_merged_modes_order(void **s)
+{
+    static const int sizes[] = {2, 4, 5, 16, 17, 100};
+    static flo_access_desc acc[100];
+    flo_runtime *rt = flot_rt(FLO_SCHED_WS, 2);
+    int64_t x = 0, pad[3] = {0, 0, 0}, expect = 0;
+    flo_data h, hp[3];
+    (void)s;
+
     assert_non_null(rt);
-    for (int i = 0; i < N; i++) {
-        v[i] = i;
-        assert_int_equal(flo_data_register(rt, &v[i], 8, &d[i]), FLO_OK);
-        acc[i].data = d[i];
-        acc[i].mode = i == N - 1 ? FLO_WRITE : FLO_READ;
-    }
-    int64_t want = 0;
-    for (int rep = 0; rep < 5; rep++) {
-        /* Writers of every input first: the sum task waits for all. */
-        for (int i = 0; i < N - 1; i++) {
-            flo_access_desc w = {d[i], FLO_READ_WRITE};
-            assert_int_equal(flot_submit(rt, &kinc, &w, 1, NULL, 0, NULL),
+    assert_int_equal(flo_data_register(rt, &x, 8, &h), FLO_OK);
+    for (int k = 0; k < 3; k++)
+        assert_int_equal(flo_data_register(rt, &pad[k], 8, &hp[k]), FLO_OK);
+    for (size_t z = 0; z < sizeof(sizes) / sizeof(sizes[0]); z++) {
+        for (int write_last = 0; write_last < 2; write_last++) {
+            int n = sizes[z], w = write_last ? n - 1 : 0;
+            flo_event a, b;
+            for (int i = 0; i < n; i++)
+                acc[i] = FLO_R(hp[i % 3]);
+            acc[w] = FLO_W(h);
+            acc[write_last ? 0 : n - 1] = FLO_R(h);
+            atomic_store(&mm_gate, 0);
+            atomic_store(&mm_started, 0);
+            mm_saw = -1;
+            assert_int_equal(flo_submit(rt, &a, .kernel = &kmm_writer,
+                                        .access = acc, .naccess = n,
+                                        FLO_ARGS(w)),
                              FLO_OK);
+            uint64_t end = flot_now_ns() + FLOT_GUARANTEE_NS;
+            while (!atomic_load(&mm_started) && flot_now_ns() < end)
+                flot_sleep_us(100);
+            assert_int_equal(atomic_load(&mm_started), 1);
+            assert_int_equal(flo_submit(rt, &b, .kernel = &kmm_reader,
+                                        FLO_ACCESS(FLO_R(h))),
+                             FLO_OK);
+            flot_sleep_us(20000); /* Room for a wrongly free B to run. */
+            if (flo_event_query(rt, b) != FLO_INPROGRESS) {
+                atomic_store(&mm_gate, 1);
+                fail_msg("%d entries, write entry %d: a reader of the "
+                         "handle ran while the task writing it was held",
+                         n, w);
+            }
+            atomic_store(&mm_gate, 1);
+            assert_int_equal(flo_event_wait(rt, b), FLO_OK);
+            assert_int_equal(flo_event_wait(rt, a), FLO_OK);
+            assert_int_equal(mm_saw, ++expect); /* A's write, seen by B. */
         }
-        assert_int_equal(flot_submit(rt, &ksum64, acc, N, NULL, 0, NULL),
-                         FLO_OK);
-        want = 0;
-        for (int i = 0; i < N - 1; i++)
-            want += i + rep + 1;
     }
     assert_int_equal(flo_wait_all(rt), FLO_OK);
-    for (int i = 0; i < N; i++)
-        assert_int_equal(flo_data_unregister(rt, d[i]), FLO_OK);
-    assert_int_equal(v[N - 1], want);
-    assert_int_equal(v[0], 5);
+    assert_int_equal(flo_data_unregister(rt, h), FLO_OK);
+    for (int k = 0; k < 3; k++)
+        assert_int_equal(flo_data_unregister(rt, hp[k]), FLO_OK);
+    assert_int_equal(x, 12);
+    assert_int_equal(flo_finalize(rt), FLO_OK);
+}
+
+/* ---- Repeated handles, any count --------------------------------------- */
+
+/*
+ * Tasks of 1 to 40 entries (across the sizes where the entries live in
+ * the record or outside it, and where duplicates are found by scanning or
+ * by sorting) naming handles of a pool of 6, each with a random mode. A
+ * task applies to each handle it names, once, the effect of the union of
+ * its modes: read and write - add 1; write only - store -(task + 1); read
+ * only - record the value. Sequential execution of the same program gives
+ * the values every task must see and the final ones.
+ */
+#define RD_POOL 6
+#define RD_MAXE 40
+#define RD_TASKS 400
+
+typedef struct rd_args {
+    int id, n;
+    int8_t h[RD_MAXE];
+    int8_t mode[RD_MAXE];
+} rd_args;
+
+static int64_t rd_seen[RD_TASKS][RD_POOL];
+static atomic_int rd_bad;
+
+static unsigned rd_union(const rd_args *a, int k)
+{
+    unsigned m = 0;
+    for (int i = 0; i < a->n; i++)
+        if (a->h[i] == k)
+            m |= (unsigned)a->mode[i];
+    return m;
+}
+
+static void rd_apply(const rd_args *a, int64_t *const p[RD_POOL],
+                     int64_t seen[RD_POOL])
+{
+    for (int k = 0; k < RD_POOL; k++) {
+        unsigned m = rd_union(a, k);
+        if (m == FLO_READ_WRITE)
+            *p[k] += 1;
+        else if (m == FLO_WRITE)
+            *p[k] = -(a->id + 1);
+        else if (m == FLO_READ)
+            seen[k] = *p[k];
+    }
+}
+
+static void k_rd(flo_task_ctx *ctx)
+{
+    const rd_args *a = FLO_TASK_ARGS(ctx, rd_args);
+    int64_t *p[RD_POOL] = {NULL};
+
+    if (!a) {
+        atomic_fetch_add(&rd_bad, 1);
+        return;
+    }
+    for (int i = 0; i < a->n; i++) {
+        int64_t *q = FLO_TASK_BUFFER(ctx, i, int64_t);
+        if (!q || (p[a->h[i]] && p[a->h[i]] != q)) {
+            atomic_fetch_add(&rd_bad, 1);
+            return;
+        }
+        p[a->h[i]] = q;
+    }
+    rd_apply(a, p, rd_seen[a->id]);
+}
+static const flo_kernel krd = {"rd", k_rd, NULL};
+
+static void test_random_duplicates(void **s)
+{
+    static const flo_access modes[] = {FLO_READ, FLO_WRITE,
+                                       FLO_READ_WRITE};
+    static rd_args args[RD_TASKS];
+    flo_runtime *rt = flot_rt(FLO_SCHED_WS, 4);
+    int64_t v[RD_POOL] = {0}, sim[RD_POOL] = {0};
+    int64_t *simp[RD_POOL];
+    flo_data h[RD_POOL];
+    uint64_t seed = 42;
+    (void)s;
+
+    assert_non_null(rt);
+    atomic_store(&rd_bad, 0);
+    for (int k = 0; k < RD_POOL; k++) {
+        simp[k] = &sim[k];
+        assert_int_equal(flo_data_register(rt, &v[k], 8, &h[k]), FLO_OK);
+    }
+    for (int t = 0; t < RD_TASKS; t++) {
+        rd_args *a = &args[t];
+        flo_access_desc acc[RD_MAXE];
+        a->id = t;
+        a->n = 1 + (int)(flot_rand(&seed) % RD_MAXE);
+        for (int i = 0; i < a->n; i++) {
+            a->h[i] = (int8_t)(flot_rand(&seed) % RD_POOL);
+            a->mode[i] = (int8_t)modes[flot_rand(&seed) % 3];
+            acc[i].data = h[a->h[i]];
+            acc[i].mode = (flo_access)a->mode[i];
+        }
+        for (int k = 0; k < RD_POOL; k++)
+            rd_seen[t][k] = INT64_MIN;
+        assert_int_equal(flo_submit(rt, NULL, .kernel = &krd, .access = acc,
+                                    .naccess = a->n, FLO_ARGS(*a)),
+                         FLO_OK);
+    }
+    assert_int_equal(flo_wait_all(rt), FLO_OK);
+    for (int k = 0; k < RD_POOL; k++)
+        assert_int_equal(flo_data_unregister(rt, h[k]), FLO_OK);
+    assert_int_equal(atomic_load(&rd_bad), 0);
+    for (int t = 0; t < RD_TASKS; t++) {
+        int64_t want[RD_POOL];
+        for (int k = 0; k < RD_POOL; k++)
+            want[k] = INT64_MIN;
+        rd_apply(&args[t], simp, want);
+        for (int k = 0; k < RD_POOL; k++)
+            if (rd_seen[t][k] != want[k])
+                fail_msg("task %d (%d entries): handle %d read %lld, "
+                         "expected %lld",
+                         t, args[t].n, k, (long long)rd_seen[t][k],
+                         (long long)want[k]);
+    }
+    for (int k = 0; k < RD_POOL; k++)
+        assert_int_equal(v[k], sim[k]);
     assert_int_equal(flo_finalize(rt), FLO_OK);
 }
 
@@ -688,7 +1067,10 @@ int main(void)
         cmocka_unit_test(test_explicit_deps),
         cmocka_unit_test(test_explicit_and_data),
         cmocka_unit_test(test_many_readers),
-        cmocka_unit_test(test_max_accesses),
+        cmocka_unit_test(test_many_buffers),
+        cmocka_unit_test(test_many_buffers_threads),
+        cmocka_unit_test(test_random_duplicates),
+        cmocka_unit_test(test_merged_modes_order),
     };
     return cmocka_run_group_tests_name("scheduler_deps", tests, NULL, NULL);
 }

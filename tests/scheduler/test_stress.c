@@ -268,7 +268,7 @@ static void wake_latency(flo_sched_policy pol, int workers)
         d.kernel = &kmark;
         /* Half of the time on a given worker, which must be woken
          * itself. */
-        d.worker = r % 2 ? r % workers : FLO_ANY;
+        d.on_worker = r % 2 ? FLO_WORKER(r % workers) : 0;
         assert_int_equal(flo_task_submit(rt, &d, &ev), FLO_OK);
         while (!atomic_load(&woke) && flot_now_ns() - t0 < 5000000000ull)
             flot_sleep_us(20);

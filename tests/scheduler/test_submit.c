@@ -61,13 +61,15 @@ static void test_invalid_desc(void **s)
     static const flo_kernel knone = {"none", NULL, NULL};
     static const flo_kernel kcuda = {"cuda_only", NULL, k_cuda_only};
     static char big[FLO_TASK_MAX_ARGS + 1];
-    static flo_access_desc many[FLO_TASK_MAX_ACCESS + 1];
+    /* Every entry names d: the most entries, one handle. */
+    flo_access_desc *many = calloc(FLO_TASK_MAX_ACCESS + 1, sizeof(*many));
     static flo_event deps[FLO_TASK_MAX_DEPS + 1];
     flo_access_desc acc;
     flo_task_desc t;
     int arg = 1;
 
     assert_non_null(rt);
+    assert_non_null(many);
     atomic_store(&count_runs, 0);
     assert_int_equal(flo_data_register(rt, &x, 8, &d), FLO_OK);
     assert_int_equal(flo_data_register(rt, &arg, sizeof(arg), &stale), FLO_OK);
@@ -151,25 +153,30 @@ static void test_invalid_desc(void **s)
     expect_refused(rt, &t, FLO_EINVAL, "args too large");
 
     t = base;
-    t.device = 1;
+    t.on_device = FLO_DEVICE(1);
     expect_refused(rt, &t, FLO_EINVAL, "device 1 of 1");
-    t.device = -2;
-    expect_refused(rt, &t, FLO_EINVAL, "device -2");
-    t.device = 1000;
+    t.on_device = -1;
+    expect_refused(rt, &t, FLO_EINVAL, "on_device -1");
+    t.on_device = FLO_DEVICE(1000);
     expect_refused(rt, &t, FLO_EINVAL, "device 1000");
     t = base;
-    t.worker = 2;
+    t.on_worker = FLO_WORKER(2);
     expect_refused(rt, &t, FLO_EINVAL, "worker 2 of 2");
-    t.worker = -2;
-    expect_refused(rt, &t, FLO_EINVAL, "worker -2");
-    t.worker = 1 << 20;
+    t.on_worker = -1;
+    expect_refused(rt, &t, FLO_EINVAL, "on_worker -1");
+    t.on_worker = FLO_WORKER(1 << 20);
     expect_refused(rt, &t, FLO_EINVAL, "worker huge");
+    t.on_worker = FLO_WORKER(0);
+    t.on_device = FLO_DEVICE(1);
+    expect_refused(rt, &t, FLO_EINVAL, "good worker, device out of range");
 
     t = base;
     t.size = sizeof(flo_task_desc) - 8;
     expect_refused(rt, &t, FLO_EINVAL, "desc.size too small");
-    t.size = 0;
-    expect_refused(rt, &t, FLO_EINVAL, "desc.size 0");
+    t.size = sizeof(flo_task_desc) + 8;
+    expect_refused(rt, &t, FLO_EINVAL, "desc.size too large");
+    t.size = 1;
+    expect_refused(rt, &t, FLO_EINVAL, "desc.size 1");
 
     /* An event of another runtime as a predecessor. */
     {
@@ -222,8 +229,8 @@ static void test_invalid_desc(void **s)
         deps[i] = ev;
     t.deps = deps;
     t.ndeps = FLO_TASK_MAX_DEPS;
-    t.worker = 1;
-    t.device = 0;
+    t.on_worker = FLO_WORKER(1);
+    t.on_device = FLO_DEVICE(0);
     assert_int_equal(flo_task_submit(rt, &t, &ev), FLO_OK);
     assert_int_equal(flot_wait_timeout(rt, ev, 10000), FLO_OK);
     /* Empty args with a size of zero and a NULL pointer are fine. */
@@ -237,6 +244,7 @@ static void test_invalid_desc(void **s)
     assert_int_equal(atomic_load(&count_runs), 3);
     assert_int_equal(flo_data_unregister(rt, d), FLO_OK);
     assert_int_equal(flo_finalize(rt), FLO_OK);
+    free(many);
 }
 
 /* ---- Arguments and buffers as seen by the task ------------------------- */
@@ -312,8 +320,8 @@ static void affinity(flo_sched_policy pol)
         t.kernel = &kaff;
         t.args = &i;
         t.args_size = sizeof(i);
-        t.worker = i % 3 == 0 ? FLO_ANY : (i * 7) % 4;
-        t.device = i % 2 ? 0 : FLO_ANY;
+        t.on_worker = i % 3 == 0 ? 0 : FLO_WORKER((i * 7) % 4);
+        t.on_device = i % 2 ? FLO_DEVICE(0) : 0;
         t.access = &acc;
         t.naccess = i % 2;
         t.priority = i % 4;
