@@ -32,7 +32,7 @@ static flo_runtime *start(int logical)
     flo_config cfg = FLO_CONFIG_INIT;
     cfg.ignore_env = 1;
     cfg.host_workers = 2;
-    cfg.bind_workers = 0;
+    cfg.no_bind = 1;
     cfg.devices = FLO_DEVICES_CUDA;
     cfg.gpus = 1;
     cfg.logical_gpus = logical;
