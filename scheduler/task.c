@@ -1436,6 +1436,12 @@ void *flo_task_stream(flo_task_ctx *ctx)
     return ctx ? ctx->stream : NULL;
 }
 
+/* Declared in flotilla/cuda.h, which needs the CUDA headers: declared
+ * again here, exported like the rest of the public API. */
+FLO_BEGIN_DECLS
+int flo_task_cuda_ordinal(flo_task_ctx *ctx);
+FLO_END_DECLS
+
 int flo_task_cuda_ordinal(flo_task_ctx *ctx)
 {
     if (!ctx || ctx->w->kind != FLO_DEVICE_CUDA)
