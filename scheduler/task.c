@@ -125,11 +125,10 @@ static bool task_slab_new(flo_runtime *rt, flo__tcache *c)
 
     if (k >= FLO__TASK_MAX_SLABS)
         return false;
-    slab = aligned_alloc(FLO__CACHELINE,
-                         FLO__TASK_SLAB * sizeof(flo__task));
+    slab = flo__calloc_aligned(FLO__TASK_SLAB, sizeof(flo__task),
+                               FLO__CACHELINE);
     if (!slab)
         return false;
-    memset(slab, 0, FLO__TASK_SLAB * sizeof(flo__task));
     for (int i = FLO__TASK_SLAB - 1; i >= 0; i--) {
         flo__task *t = &slab[i];
         t->index = (uint32_t)(k * FLO__TASK_SLAB + i);
