@@ -495,6 +495,19 @@ static inline void set_cancel(flo__task *s)
     set_cancel_status(s, FLO_ECANCELED);
 }
 
+/* s depends on p, which finished with pst != FLO_OK. A task is canceled;
+ * an acquire's pseudo-task takes p's own status instead, which
+ * flo_data_acquire returns (the error of the writer that failed, or
+ * FLO_ECANCELED if that writer was itself canceled). */
+static inline void cancel_dependent(flo__task *s, flo_status pst)
+{
+    if (atomic_load_explicit(&s->flags, memory_order_relaxed) &
+        FLO__TF_ACQUIRE)
+        set_cancel_status(s, pst);
+    else
+        set_cancel(s);
+}
+
 /* Make s wait for p. The caller holds a reference on p. */
 /* ---- Stream-ordered dependencies ------------------------------------- */
 
@@ -634,7 +647,7 @@ static flo_status add_edge(flo_runtime *rt, flo__tcache *c, flo__task *p,
 finished:
     /* p completed; its status was written before the list was closed. */
     if (p->status != FLO_OK && (hard || p->epoch == s->epoch))
-        set_cancel(s);
+        cancel_dependent(s, (flo_status)p->status);
     return FLO_OK;
 }
 
@@ -1078,7 +1091,7 @@ void flo__task_complete(flo__worker *w, flo__task *t, flo_status st)
         flo__edge *n = e->next;
         flo__task *s = e->task;
         if (st != FLO_OK && (e->hard || s->epoch == t->epoch))
-            set_cancel(s);
+            cancel_dependent(s, st);
         /* A successor released at launch was counted then (and the edge
          * holds a reference on it). */
         if (e->early)
@@ -1350,6 +1363,11 @@ flo_status flo_wait_all(flo_runtime *rt)
         atomic_fetch_add(&rt->fail_epoch, 1);
         /* Everything failed so far was reported by this call. */
         rt->ack_seq = rt->fail_seq;
+    } else {
+        /* This call reported nothing: flo_error_message(FLO_EVENT_NULL)
+         * has no message until a later one does. */
+        free(rt->last_reported_msg);
+        rt->last_reported_msg = NULL;
     }
     pthread_mutex_unlock(&rt->fail_mu);
     return st;
