@@ -207,7 +207,9 @@ flo_task_fn flo__task_cuda_fn(const flo__task *t);
  * status the entry point reported through flo_task_fail, else FLO_OK. */
 flo_status flo__task_invoke(flo__worker *w, flo__task *t, flo_task_fn fn,
                             void *stream);
-/* Record a failure message (first wins) with status. */
+/* Record the message of a failure of t with error st (< 0; a call with
+ * st >= 0 records nothing). The first message wins; later ones go to the
+ * debug log with their status. */
 void flo__task_set_error(flo__task *t, flo_status st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Backend slot for per-task state (e.g. the completion event). */

@@ -1471,11 +1471,17 @@ void flo__task_vset_error(flo__task *t, flo_status st, const char *fmt,
 {
     char buf[512];
 
-    if (t->msg)
+    /* Only a failure has a message (flo_error_message reports it). */
+    if (st >= 0)
         return;
     vsnprintf(buf, sizeof(buf), fmt, ap);
+    if (t->msg) {
+        /* The first reason wins; later ones only reach the debug log. */
+        FLO__DEBUG("task '%s': %s (%s; its first failure is kept)",
+                   t->name ? t->name : "?", buf, flo_status_str(st));
+        return;
+    }
     t->msg = strdup(buf);
-    (void)st;
 }
 
 void flo__task_set_error(flo__task *t, flo_status st, const char *fmt, ...)
