@@ -75,7 +75,7 @@ static void test_deque_sequential(void **state)
     free(t);
 }
 
-/* ---- The deque: one owner, several thieves -------------------------------- */
+/* ---- The deque: one owner, several thieves ------------------------------- */
 
 typedef struct dq_run {
     flo__deque *q;
@@ -263,7 +263,7 @@ static void test_deque_owner_and_thieves(void **state)
     }
 }
 
-/* ---- The inbox: many producers, one or two consumers ---------------------- */
+/* ---- The inbox: many producers, one or two consumers --------------------- */
 
 #define NPROD 4
 #define MAXCONS 2
