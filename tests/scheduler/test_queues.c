@@ -251,7 +251,7 @@ static void deque_case(long n, long cap, long prefill, long burst_max,
 static void test_deque_owner_and_thieves(void **state)
 {
     (void)state;
-    const long big = flot_scaled(100000, 5000);
+    const long big = flot_scaled(50000, 5000);
     for (uint64_t seed = 1; seed <= 3; seed++) {
         /* Capacity 2: grown by the prefill, then again and again while
          * thieves steal from the older arrays. */
@@ -418,7 +418,7 @@ static void inbox_case(long per, int nconsumers, uint64_t seed)
 static void test_inbox_producers(void **state)
 {
     (void)state;
-    const long big = flot_scaled(40000, 2000);
+    const long big = flot_scaled(15000, 2000);
     for (uint64_t seed = 1; seed <= 3; seed++) {
         inbox_case(10, 1, seed);
         inbox_case(big, 1, seed);
