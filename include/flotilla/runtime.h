@@ -9,9 +9,9 @@
 
 #include "flotilla/status.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+#include "flotilla/export.h"
+
+FLO_BEGIN_DECLS
 
 /** An initialised runtime. Several may live in one process. */
 typedef struct flo_runtime flo_runtime;
@@ -157,7 +157,5 @@ flo_status flo_stats_get(const flo_runtime *rt, flo_stats *out);
 /** Print per-worker statistics (tasks, steals, idle time) to stream. */
 flo_status flo_stats_print(const flo_runtime *rt, void *stdio_file);
 
-#ifdef __cplusplus
-}
-#endif
+FLO_END_DECLS
 #endif
