@@ -224,7 +224,9 @@ flo_status flo__task_invoke_inner(flo_task_ctx *parent, flo_task_fn fn,
                                   int n, const int *uidx, const void *args,
                                   size_t args_size, const char *name,
                                   void *stream);
-/* Record a failure message (first wins) with status. */
+/* Record the message of a failure of t with error st (< 0; a call with
+ * st >= 0 records nothing). The first message wins; later ones go to the
+ * debug log with their status. */
 void flo__task_set_error(flo__task *t, flo_status st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Backend slot for per-task state (e.g. the completion event). */

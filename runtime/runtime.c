@@ -137,12 +137,9 @@ flo_status flo_init(const flo_config *cfg, flo_runtime **out)
     if (!out)
         return FLO_EINVAL;
     /* The runtime holds cache-line aligned members. */
-    rt = aligned_alloc(FLO__CACHELINE,
-                       (sizeof(*rt) + FLO__CACHELINE - 1) / FLO__CACHELINE *
-                           FLO__CACHELINE);
+    rt = flo__calloc_aligned(1, sizeof(*rt), _Alignof(flo_runtime));
     if (!rt)
         return FLO_ENOMEM;
-    memset(rt, 0, sizeof(*rt));
     st = flo__config_resolve(cfg, &rt->cfg);
     if (st != FLO_OK) {
         free(rt);

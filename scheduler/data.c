@@ -79,13 +79,12 @@ static flo_status slot_new(flo_runtime *rt, flo__data **out)
     } else if (rt->data_next < data_capacity(rt)) {
         slot = rt->data_next;
         if (slot % DATA_CHUNK == 0 && !rt->data_chunks[slot / DATA_CHUNK]) {
-            chunk = aligned_alloc(FLO__CACHELINE,
-                                  DATA_CHUNK * sizeof(flo__data));
+            chunk = flo__calloc_aligned(DATA_CHUNK, sizeof(flo__data),
+                                        _Alignof(flo__data));
             if (!chunk) {
                 st = FLO_ENOMEM;
                 goto out;
             }
-            memset(chunk, 0, DATA_CHUNK * sizeof(flo__data));
             for (int i = 0; i < DATA_CHUNK; i++)
                 atomic_init(&chunk[i].gen, rt->gen_base);
             atomic_store_explicit(&rt->data_chunks[slot / DATA_CHUNK], chunk,

@@ -24,11 +24,12 @@ typedef struct eager {
 
 static flo_status eager_init(flo_runtime *rt, void **priv)
 {
-    eager *e = calloc(1, sizeof(*e));
+    eager *e = flo__calloc_aligned(1, sizeof(*e), _Alignof(eager));
 
     if (!e)
         return FLO_ENOMEM;
-    e->pinned = calloc((size_t)rt->nworkers, sizeof(flo__pinq));
+    e->pinned = flo__calloc_aligned((size_t)rt->nworkers, sizeof(flo__pinq),
+                                    _Alignof(flo__pinq));
     if (!e->pinned) {
         free(e);
         return FLO_ENOMEM;

@@ -40,16 +40,15 @@ struct flo__ws {
 
 flo_status flo__ws_create(flo_runtime *rt, flo__ws **out)
 {
-    flo__ws *ws = calloc(1, sizeof(*ws));
+    flo__ws *ws = flo__calloc_aligned(1, sizeof(*ws), _Alignof(flo__ws));
 
     if (!ws)
         return FLO_ENOMEM;
     for (int k = 0; k < 2; k++)
         flo__heap_init(&ws->prio[k]);
     for (int i = 0; i < rt->nworkers; i++) {
-        ws_worker *p = aligned_alloc(FLO__CACHELINE,
-                                     (sizeof(*p) + FLO__CACHELINE - 1) /
-                                         FLO__CACHELINE * FLO__CACHELINE);
+        ws_worker *p =
+            flo__calloc_aligned(1, sizeof(*p), _Alignof(ws_worker));
         if (!p || flo__deque_init(&p->dq, 1024) != FLO_OK) {
             free(p);
             flo__ws_destroy(rt, ws);

@@ -126,11 +126,10 @@ static bool task_slab_new(flo_runtime *rt, flo__tcache *c)
 
     if (k >= FLO__TASK_MAX_SLABS)
         return false;
-    slab = aligned_alloc(FLO__CACHELINE,
-                         FLO__TASK_SLAB * sizeof(flo__task));
+    slab = flo__calloc_aligned(FLO__TASK_SLAB, sizeof(flo__task),
+                               FLO__CACHELINE);
     if (!slab)
         return false;
-    memset(slab, 0, FLO__TASK_SLAB * sizeof(flo__task));
     for (int i = FLO__TASK_SLAB - 1; i >= 0; i--) {
         flo__task *t = &slab[i];
         t->index = (uint32_t)(k * FLO__TASK_SLAB + i);
@@ -497,6 +496,19 @@ static inline void set_cancel(flo__task *s)
     set_cancel_status(s, FLO_ECANCELED);
 }
 
+/* s depends on p, which finished with pst != FLO_OK. A task is canceled;
+ * an acquire's pseudo-task takes p's own status instead, which
+ * flo_data_acquire returns (the error of the writer that failed, or
+ * FLO_ECANCELED if that writer was itself canceled). */
+static inline void cancel_dependent(flo__task *s, flo_status pst)
+{
+    if (atomic_load_explicit(&s->flags, memory_order_relaxed) &
+        FLO__TF_ACQUIRE)
+        set_cancel_status(s, pst);
+    else
+        set_cancel(s);
+}
+
 /* Make s wait for p. The caller holds a reference on p. */
 /* ---- Stream-ordered dependencies ------------------------------------- */
 
@@ -636,7 +648,7 @@ static flo_status add_edge(flo_runtime *rt, flo__tcache *c, flo__task *p,
 finished:
     /* p completed; its status was written before the list was closed. */
     if (p->status != FLO_OK && (hard || p->epoch == s->epoch))
-        set_cancel(s);
+        cancel_dependent(s, (flo_status)p->status);
     return FLO_OK;
 }
 
@@ -1178,7 +1190,7 @@ void flo__task_complete(flo__worker *w, flo__task *t, flo_status st)
         flo__edge *n = e->next;
         flo__task *s = e->task;
         if (st != FLO_OK && (e->hard || s->epoch == t->epoch))
-            set_cancel(s);
+            cancel_dependent(s, st);
         /* A successor released at launch was counted then (and the edge
          * holds a reference on it). */
         if (e->early)
@@ -1451,6 +1463,11 @@ flo_status flo_wait_all(flo_runtime *rt)
         atomic_fetch_add(&rt->fail_epoch, 1);
         /* Everything failed so far was reported by this call. */
         rt->ack_seq = rt->fail_seq;
+    } else {
+        /* This call reported nothing: flo_error_message(FLO_EVENT_NULL)
+         * has no message until a later one does. */
+        free(rt->last_reported_msg);
+        rt->last_reported_msg = NULL;
     }
     pthread_mutex_unlock(&rt->fail_mu);
     return st;
@@ -1566,6 +1583,12 @@ void *flo_task_stream(flo_task_ctx *ctx)
     return ctx ? ctx->stream : NULL;
 }
 
+/* Declared in flotilla/cuda.h, which needs the CUDA headers: declared
+ * again here, exported like the rest of the public API. */
+FLO_BEGIN_DECLS
+int flo_task_cuda_ordinal(flo_task_ctx *ctx);
+FLO_END_DECLS
+
 int flo_task_cuda_ordinal(flo_task_ctx *ctx)
 {
     if (!ctx || ctx->w->kind != FLO_DEVICE_CUDA)
@@ -1578,11 +1601,17 @@ void flo__task_vset_error(flo__task *t, flo_status st, const char *fmt,
 {
     char buf[512];
 
-    if (t->msg)
+    /* Only a failure has a message (flo_error_message reports it). */
+    if (st >= 0)
         return;
     vsnprintf(buf, sizeof(buf), fmt, ap);
+    if (t->msg) {
+        /* The first reason wins; later ones only reach the debug log. */
+        FLO__DEBUG("task '%s': %s (%s; its first failure is kept)",
+                   t->name ? t->name : "?", buf, flo_status_str(st));
+        return;
+    }
     t->msg = strdup(buf);
-    (void)st;
 }
 
 void flo__task_set_error(flo__task *t, flo_status st, const char *fmt, ...)

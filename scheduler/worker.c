@@ -39,12 +39,9 @@ flo_status flo__worker_create(flo_runtime *rt, flo__device *dev, int core,
 
     if (rt->nworkers >= FLO__MAX_WORKERS)
         return FLO_ERANGE;
-    w = aligned_alloc(FLO__CACHELINE,
-                      (sizeof(*w) + FLO__CACHELINE - 1) / FLO__CACHELINE *
-                          FLO__CACHELINE);
+    w = flo__calloc_aligned(1, sizeof(*w), _Alignof(flo__worker));
     if (!w)
         return FLO_ENOMEM;
-    memset(w, 0, sizeof(*w));
     if (flo__parker_init(&w->parker)) {
         free(w);
         return FLO_ESYS;

@@ -2,10 +2,13 @@
 # The pkgconfig_static test (meson.build): is flotilla.pc enough to link
 # a program against the static library? Prints TAP.
 #
-#   check-pkgconfig.sh BUILDDIR EXPECT STATIC_LIB CC [CC_ARGS...]
+#   check-pkgconfig.sh BUILDDIR INCLUDE_DIR EXPECT STATIC_LIB CC [CC_ARGS...]
 #
 # BUILDDIR    the meson build directory (its meson-uninstalled/ holds the
 #             uninstalled flotilla.pc, generated like the installed one);
+# INCLUDE_DIR the source tree's include/ (the uninstalled .pc's Cflags
+#             point into the build tree, where no header is installed:
+#             only its link line is under test);
 # EXPECT      comma list of what `pkg-config --static --libs flotilla`
 #             must name: hwloc, pthread, and cudart, nccl, mpi in builds
 #             that have them;
@@ -19,9 +22,10 @@
 set -uo pipefail
 
 builddir=$1
-expect=$2
-static_lib=$3
-shift 3
+incdir=$2
+expect=$3
+static_lib=$4
+shift 4
 cc=("$@")
 
 echo "1..2"
@@ -83,7 +87,7 @@ EOF
 # place of -lflotilla (which would pick the shared one).
 read -r -a cflags <<<"$(pkg-config --cflags flotilla)"
 read -r -a ldflags <<<"${libs/-lflotilla/$static_lib}"
-if ! out=$("${cc[@]}" "${cflags[@]}" "$tmp/main.c" "${ldflags[@]}" \
+if ! out=$("${cc[@]}" "${cflags[@]}" -I"$incdir" "$tmp/main.c" "${ldflags[@]}" \
     -o "$tmp/main" 2>&1); then
     echo "not ok 2 - linking against $static_lib with that line failed:"
     sed 's/^/# /' <<<"$out" | head -40

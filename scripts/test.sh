@@ -6,10 +6,15 @@
 #                   again under load (stress-ng, two CPU hogs per core),
 #                   the scheduler suites three times;
 #   2. build-asan/  AddressSanitizer + UndefinedBehaviorSanitizer;
-#   3. build-tsan/  ThreadSanitizer;
-# the sanitizer builds run the unit, integration, stress and mpi suites,
-# host backend only (the mpi suite without leak checks: see below), with
-# suppressions for Open MPI's libraries in scripts/{lsan,tsan}.supp.
+#   3. build-ubsan/ UndefinedBehaviorSanitizer alone: ASan's allocator
+#                   aligns every block generously, which hides misaligned
+#                   accesses (a cache-line aligned type from plain malloc)
+#                   that UBSan reports with the system allocator;
+#   4. build-tsan/  ThreadSanitizer;
+# the sanitizer builds run the unit, integration, stress and mpi suites
+# (build-ubsan: unit, integration and stress), host backend only (the mpi
+# suite without leak checks: see below), with suppressions for Open MPI's
+# libraries in scripts/{lsan,tsan}.supp.
 # Exits non-zero if any step fails; the others still
 # run, so one report shows everything. Works on a fresh Debian 12 machine:
 # installs what it needs first.
@@ -82,7 +87,7 @@ if [[ -f build/build.ninja ]] && ninja -C build -n >/dev/null 2>&1 &&
     step "test build/ under load (stress-ng, 2 hogs per core)" loaded_tests
 fi
 
-# ---- 2. and 3. Sanitizer builds -------------------------------------------
+# ---- 2., 3. and 4. Sanitizer builds ---------------------------------------
 if [[ "${FLO_TEST_SKIP_SANITIZERS:-0}" != 1 ]]; then
     SAN_OPTS=(-Dcuda=disabled -Dnccl=disabled -Db_lundef=false)
 
@@ -109,6 +114,17 @@ if [[ "${FLO_TEST_SKIP_SANITIZERS:-0}" != 1 ]]; then
             "${NORAND[@]}" \
             meson test -C build-asan --print-errorlogs \
             --timeout-multiplier 3 --suite mpi
+    fi
+
+    if step "configure build-ubsan/" flo_meson_setup build-ubsan \
+            "${SAN_OPTS[@]}" -Db_sanitize=undefined &&
+        step "compile build-ubsan/" ninja -C build-ubsan; then
+        step "test build-ubsan/ (UBSan alone)" \
+            env UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1" \
+            "${NORAND[@]}" \
+            meson test -C build-ubsan --print-errorlogs \
+            --timeout-multiplier 3 --suite unit --suite integration \
+            --suite stress
     fi
 
     if step "configure build-tsan/" flo_meson_setup build-tsan \

@@ -29,13 +29,12 @@
 
 #include "collectives/comm/comm_internal.h"
 #include "collectives/comm/nccl_kernels.h"
+#include "device/cuda/cuda_backend.h"
 
-/* Check a NCCL call: log the call, file and line; map to FLO_ECOMM. */
+/* Check a NCCL call: log the call, file and line; map to FLO_ECOMM.
+ * CUDA calls go through FLO__CUDA (device/cuda/cuda_backend.h). */
 #define FLO__NCCL_CHECK(call)                                              \
     flo__nccl_check((call), #call, __FILE__, __LINE__)
-/* Check a CUDA runtime call: map to FLO_EDEVICE. */
-#define FLO__CUDA_CHECK(call)                                              \
-    flo__cuda_check((call), #call, __FILE__, __LINE__)
 
 static flo_status flo__nccl_check(ncclResult_t r, const char *what,
                                   const char *file, int line)
@@ -45,16 +44,6 @@ static flo_status flo__nccl_check(ncclResult_t r, const char *what,
     FLO__ERR("%s failed (%s:%d): %s", what, file, line,
              ncclGetErrorString(r));
     return FLO_ECOMM;
-}
-
-static flo_status flo__cuda_check(cudaError_t e, const char *what,
-                                  const char *file, int line)
-{
-    if (e == cudaSuccess)
-        return FLO_OK;
-    FLO__ERR("%s failed (%s:%d): %s", what, file, line,
-             cudaGetErrorString(e));
-    return FLO_EDEVICE;
 }
 
 /* Per-collective tracking of one device, for the watchdog. A slot is
@@ -531,9 +520,10 @@ flo_status flo__nccl_gpu_ids(const int *ordinals, int n, uint64_t *ids)
     for (int i = 0; i < n; i++) {
         char bus[32];
         uint64_t h = 1469598103934665603ull; /* FNV-1a */
-        if (FLO__CUDA_CHECK(cudaDeviceGetPCIBusId(bus, sizeof(bus),
-                                                  ordinals[i])) != FLO_OK)
-            return FLO_EDEVICE;
+        flo_status st =
+            FLO__CUDA(cudaDeviceGetPCIBusId(bus, sizeof(bus), ordinals[i]));
+        if (st != FLO_OK)
+            return st;
         for (const char *p = bus; *p; p++)
             h = (h ^ (uint64_t)(unsigned char)(*p >= 'a' && *p <= 'f'
                                                    ? *p - 32
@@ -561,7 +551,7 @@ static flo_status comms_init(flo_comm *c, nccl_state *ns)
 
     for (int i = 0; i < ns->n; i++)
         ord[i] = ns->dev[i].ordinal;
-    if (FLO__CUDA_CHECK(cudaGetDevice(&prev)) != FLO_OK)
+    if (FLO__CUDA(cudaGetDevice(&prev)) != FLO_OK)
         prev = -1;
     if (c->mpi == NULL) {
         st = FLO__NCCL_CHECK(ncclCommInitAll(comms, ns->n, ord));
@@ -576,7 +566,7 @@ static flo_status comms_init(flo_comm *c, nccl_state *ns)
         if (st == FLO_OK) {
             ncclGroupStart();
             for (int i = 0; i < ns->n && st == FLO_OK; i++) {
-                st = FLO__CUDA_CHECK(cudaSetDevice(ord[i]));
+                st = FLO__CUDA(cudaSetDevice(ord[i]));
                 if (st == FLO_OK)
                     st = FLO__NCCL_CHECK(ncclCommInitRank(
                         &comms[i], c->size, m.id, c->first + i));
@@ -594,8 +584,7 @@ static flo_status comms_init(flo_comm *c, nccl_state *ns)
             }
         }
     }
-    if (prev >= 0)
-        cudaSetDevice(prev);
+    flo__cuda_restore_device(prev, -1);
     if (st != FLO_OK)
         return st;
     for (int i = 0; i < ns->n; i++)

@@ -1,8 +1,10 @@
 /*
  * Flotilla - the CUDA backend's private state and the internal API it
  * offers the rest of the library (the locality policy, flo-info, the
- * benchmarks). CUDA types appear here: include only from device/cuda*,
- * tools and benchmarks built with CUDA.
+ * benchmarks), and the one way CUDA errors are checked (FLO__CUDA, also
+ * used by collectives/comm/nccl_comm.c). CUDA types appear here: include
+ * only from device/cuda*, collectives/comm/nccl*, tools and benchmarks
+ * built with CUDA.
  *
  * One flo__cuda_dev per logical GPU. Each has exactly one worker thread,
  * which alone uses the compute streams, the event fast path, the gate
@@ -25,13 +27,32 @@
 
 #include "device/device.h"
 
-/* ---- Checking CUDA calls ---------------------------------------------- */
+/* ---- Checking CUDA calls ----------------------------------------------
+ *
+ * Every CUDA runtime call's result is checked, through FLO__CUDA unless
+ * the caller needs the cudaError_t itself. One mapping to flo_status
+ * (flo__cuda_status), for the whole library:
+ *
+ *   cudaSuccess                                   FLO_OK
+ *   cudaErrorMemoryAllocation (out of memory)     FLO_ENOMEM
+ *   cudaErrorNoDevice, cudaErrorInvalidDevice,
+ *   cudaErrorInsufficientDriver                   FLO_ENODEV
+ *   anything else, sticky errors included         FLO_EDEVICE
+ *
+ * A sticky error (flo__cuda_error_is_sticky: an illegal address, a
+ * kernel fault, ...) leaves the device's context unusable: code working
+ * for a device marks it failed (flo__cuda_dev_fail), after which its
+ * tasks fail with FLO_EDEVICE instead of running. Any other error
+ * concerns the call alone and is cleared from the thread's CUDA error
+ * state, so that no later cudaGetLastError takes it for its own (a
+ * task's launch error, say). NCCL results map to FLO_ECOMM (nccl_comm.c).
+ */
 
-/* Map a CUDA error to a status: memory errors to FLO_ENOMEM, everything
- * else to FLO_EDEVICE. */
+/* The status of a CUDA error, as in the table above. */
 flo_status flo__cuda_status(cudaError_t e);
 
-/* Log a failed call by name, file and line; return its status. */
+/* Log a failed call by name, file and line, clear the thread's CUDA error
+ * state (as far as a sticky error allows); return flo__cuda_status(e). */
 flo_status flo__cuda_report(cudaError_t e, const char *call, const char *file,
                             int line);
 
@@ -116,6 +137,9 @@ typedef struct flo__cuda_op {
                                    NULL: a later op's event covers it. */
     cudaEvent_t t_start;        /* Tracing only: before the entry point. */
     cudaEvent_t c_start, c_end; /* Tracing only: its H2D/peer copies. */
+    /* One of its timing events could not be recorded: a pooled event
+     * keeps its previous time, so the op is neither traced nor sampled. */
+    bool untimed;
     int c_row;
     uint64_t c_bytes;
     flo_status status; /* From the entry point or launch check. */
@@ -354,7 +378,8 @@ flo_status flo__cuda_measure_p2p(int src, int dst, size_t bytes, int reps,
 /* Internal to the backend (cuda_mem.c, cuda_coherence.c). */
 flo_status flo__cuda_evpool_init(flo__cuda_evpool *p, int ordinal,
                                  unsigned flags, int n);
-void flo__cuda_evpool_fini(flo__cuda_evpool *p);
+/* Destroy every event of the pool; the first error, else cudaSuccess. */
+cudaError_t flo__cuda_evpool_fini(flo__cuda_evpool *p);
 flo_status flo__cuda_ev_get(flo__cuda_evpool *p, cudaEvent_t *out);
 void flo__cuda_ev_put(flo__cuda_evpool *p, cudaEvent_t ev);
 
@@ -400,5 +425,15 @@ void flo__cuda_dev_fail(flo__cuda_dev *cd, cudaError_t e, const char *what);
 
 /* The entry point of a graph launch task (cuda_graph.c). */
 void flo__cuda_graph_run(flo_task_ctx *ctx);
+
+/*
+ * The result e of a call that releases something of cd (a destroy, a
+ * free, the wait for a stream before its teardown), described by what.
+ * Nothing can be undone and there is nobody to return a status to: on a
+ * device that already failed the error is expected (a dead context fails
+ * every call) and only cleared; a sticky error marks cd failed; any other
+ * error is logged (a leaked resource, or a bug) and cleared.
+ */
+void flo__cuda_release(flo__cuda_dev *cd, cudaError_t e, const char *what);
 
 #endif

@@ -40,23 +40,25 @@ flo_status flo__cuda_op_pin(flo__cuda_op *op, flo__data *d, int node)
     return FLO_OK;
 }
 
-static void trace_copy_begin(flo__cuda_dev *cd, flo__cuda_op *op,
-                             cudaStream_t s, int row)
+/* Timing of the copies (tracing only). A failed record leaves the op
+ * untimed: the copy itself goes on, and reports its own errors. */
+static void trace_copy_begin(flo__cuda_op *op, cudaStream_t s, int row)
 {
-    if (!op->c_start)
+    if (!op->c_start || op->untimed)
         return;
     if (op->c_bytes == 0) {
-        cudaEventRecord(op->c_start, s);
+        if (FLO__CUDA(cudaEventRecord(op->c_start, s)))
+            op->untimed = true;
         op->c_row = row;
     }
-    FLO__UNUSED(cd);
 }
 
 static void trace_copy_end(flo__cuda_op *op, cudaStream_t s, size_t bytes)
 {
-    if (!op->c_start)
+    if (!op->c_start || op->untimed)
         return;
-    cudaEventRecord(op->c_end, s);
+    if (FLO__CUDA(cudaEventRecord(op->c_end, s)))
+        op->untimed = true;
     op->c_bytes += bytes;
 }
 
@@ -117,7 +119,7 @@ static flo_status fill(flo__cuda_dev *cd, flo__data *d, flo__cuda_op *op,
         /* The host copy is valid and no host task writes it while this
          * reader runs (dependencies), so it may be read asynchronously. */
         *used = cd->h2d;
-        trace_copy_begin(cd, op, cd->h2d, cd->row_h2d);
+        trace_copy_begin(op, cd->h2d, cd->row_h2d);
         if (flo__pin_is_locked(d->host_pin))
             st = FLO__CUDA(cudaMemcpyAsync(r->ptr, d->rep[0].ptr, d->bytes,
                                            cudaMemcpyHostToDevice, cd->h2d));
@@ -141,7 +143,7 @@ static flo_status fill(flo__cuda_dev *cd, flo__data *d, flo__cuda_op *op,
     rs->users++;
     if (!direct) {
         *used = cd->h2d;
-        trace_copy_begin(cd, op, cd->h2d, cd->row_h2d);
+        trace_copy_begin(op, cd->h2d, cd->row_h2d);
         st = flo__cuda_stage_fill(cd, FLO__XREQ_D2D, r->ptr, rs->ptr,
                                   d->bytes, (cudaEvent_t)rs->ready, used);
         trace_copy_end(op, *used, d->bytes);
@@ -156,7 +158,7 @@ static flo_status fill(flo__cuda_dev *cd, flo__data *d, flo__cuda_op *op,
         if (st)
             return st;
     }
-    trace_copy_begin(cd, op, cd->p2p, cd->row_p2p);
+    trace_copy_begin(op, cd->p2p, cd->row_p2p);
     if (cs->ordinal == cd->ordinal)
         st = FLO__CUDA(cudaMemcpyAsync(r->ptr, rs->ptr, d->bytes,
                                        cudaMemcpyDeviceToDevice, cd->p2p));
@@ -253,11 +255,7 @@ flo_status flo__cuda_copy_to_host(flo__device *dev, void *dst, const void *src,
 
     flo_status st = FLO_OK;
     pthread_mutex_lock(&cd->d2h_mu);
-    int old = -1;
-    if (cudaGetDevice(&old) != cudaSuccess)
-        old = -1;
-    if (old != cd->ordinal)
-        cudaSetDevice(cd->ordinal);
+    int old = flo__cuda_use_device(cd->ordinal);
 
     /* The source may be a replica whose filling copy is still queued on
      * a copy stream or behind the gate: wait for those streams (cheap
@@ -287,7 +285,8 @@ flo_status flo__cuda_copy_to_host(flo__device *dev, void *dst, const void *src,
             size_t n = FLO__MIN(chunk, bytes - off);
             cudaError_t e = cudaEventSynchronize(cd->dstage_ev[j & 1]);
             if (e != cudaSuccess) {
-                st = FLO__CUDA(e);
+                st = flo__cuda_report(e, "cudaEventSynchronize(dstage_ev)",
+                                      __FILE__, __LINE__);
                 if (flo__cuda_error_is_sticky(e))
                     flo__cuda_dev_fail(cd, e, "a copy to the host");
             } else {
@@ -295,8 +294,7 @@ flo_status flo__cuda_copy_to_host(flo__device *dev, void *dst, const void *src,
             }
         }
     }
-    if (old >= 0 && old != cd->ordinal)
-        cudaSetDevice(old);
+    flo__cuda_restore_device(old, cd->ordinal);
     pthread_mutex_unlock(&cd->d2h_mu);
     return st;
 }

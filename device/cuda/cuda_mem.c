@@ -36,6 +36,7 @@ flo_status flo__cuda_report(cudaError_t e, const char *call, const char *file,
 {
     flo__log(FLO__LOG_ERROR, file, line, "%s failed: %s (%s)", call,
              cudaGetErrorName(e), cudaGetErrorString(e));
+    (void)cudaGetLastError();
     return flo__cuda_status(e);
 }
 
@@ -74,6 +75,21 @@ void flo__cuda_dev_fail(flo__cuda_dev *cd, cudaError_t e, const char *what)
              cd->failed_msg);
 }
 
+void flo__cuda_release(flo__cuda_dev *cd, cudaError_t e, const char *what)
+{
+    if (FLO__LIKELY(e == cudaSuccess))
+        return;
+    (void)cudaGetLastError();
+    if (atomic_load(&cd->failed))
+        return;
+    if (flo__cuda_error_is_sticky(e))
+        flo__cuda_dev_fail(cd, e, what);
+    else
+        FLO__ERR("GPU %d (cuda %d): %s failed: %s (%s)", cd->node,
+                 cd->ordinal, what, cudaGetErrorName(e),
+                 cudaGetErrorString(e));
+}
+
 /* ---- Event pools ------------------------------------------------------ */
 
 static flo_status evpool_grow(flo__cuda_evpool *p, int n)
@@ -106,18 +122,23 @@ flo_status flo__cuda_evpool_init(flo__cuda_evpool *p, int ordinal,
     p->flags = flags;
     p->ordinal = ordinal;
     flo_status st = evpool_grow(p, n);
-    if (st)
-        flo__cuda_evpool_fini(p);
+    if (st) /* The failure was reported: the cleanup's would repeat it. */
+        (void)flo__cuda_evpool_fini(p);
     return st;
 }
 
-void flo__cuda_evpool_fini(flo__cuda_evpool *p)
+cudaError_t flo__cuda_evpool_fini(flo__cuda_evpool *p)
 {
-    for (int i = 0; i < p->n; i++)
-        cudaEventDestroy(p->ev[i]);
+    cudaError_t first = cudaSuccess;
+    for (int i = 0; i < p->n; i++) {
+        cudaError_t e = cudaEventDestroy(p->ev[i]);
+        if (e != cudaSuccess && first == cudaSuccess)
+            first = e;
+    }
     free(p->ev);
     p->ev = NULL;
     p->n = p->cap = 0;
+    return first;
 }
 
 flo_status flo__cuda_ev_get(flo__cuda_evpool *p, cudaEvent_t *out)
@@ -148,7 +169,7 @@ void flo__cuda_ev_put(flo__cuda_evpool *p, cudaEvent_t ev)
     }
     flo__spin_unlock(&p->lock);
     if (ev) /* Cannot happen: the array holds every event created. */
-        cudaEventDestroy(ev);
+        (void)FLO__CUDA(cudaEventDestroy(ev));
 }
 
 /* ---- Size classes ----------------------------------------------------- */
@@ -186,7 +207,8 @@ static void cache_drop_all(flo__cuda_dev *cd)
     for (int c = 0; c < FLO__CUDA_NCLASS; c++) {
         flo__cuda_class *k = &cd->cls[c];
         while (k->n > 0) {
-            cudaFreeAsync(k->blk[--k->n], cd->alloc);
+            flo__cuda_release(cd, cudaFreeAsync(k->blk[--k->n], cd->alloc),
+                              "freeing a cached block");
             cd->held -= class_size(c);
         }
     }
@@ -236,7 +258,7 @@ static void block_release(flo__cuda_dev *cd, void *p, size_t bytes)
             return;
         }
     }
-    cudaFreeAsync(p, cd->alloc);
+    flo__cuda_release(cd, cudaFreeAsync(p, cd->alloc), "freeing a block");
     cd->held -= csize;
 }
 
@@ -395,15 +417,20 @@ static flo_status pool_alloc_locked(flo__cuda_dev *cd, size_t bytes,
         /* Reclaim: cached blocks of other classes first, then replicas. */
         if (cd->held > cd->in_use) {
             cache_drop_all(cd);
-            cudaStreamSynchronize(cd->alloc);
+            /* The frees must have happened for the retry to find room. */
+            flo_status st = FLO__CUDA(cudaStreamSynchronize(cd->alloc));
+            if (st)
+                return st;
             continue;
         }
         flo_status st = evict_one(cd, self);
         if (st == FLO_ENOMEM && !trimmed && cd->held + csize <= cd->limit) {
             /* The GPU itself is full: the pool may keep memory freed
-             * above; give it back to the driver once, then retry. */
-            cudaStreamSynchronize(cd->alloc);
-            cudaMemPoolTrimTo(cd->pool, 0);
+             * above; give it back to the driver once, then retry (a
+             * failed trim leaves only the retry's chances lower). */
+            if ((st = FLO__CUDA(cudaStreamSynchronize(cd->alloc))))
+                return st;
+            (void)FLO__CUDA(cudaMemPoolTrimTo(cd->pool, 0));
             trimmed = true;
             continue;
         }
@@ -535,7 +562,8 @@ flo_status flo__cuda_mem_init(flo__cuda_dev *cd)
     st = FLO__CUDA(cudaMemPoolSetAttribute(
         cd->pool, cudaMemPoolAttrReleaseThreshold, &thr));
     if (st) {
-        cudaMemPoolDestroy(cd->pool);
+        flo__cuda_release(cd, cudaMemPoolDestroy(cd->pool),
+                          "destroying the memory pool");
         cd->pool = NULL;
         return st;
     }
@@ -556,8 +584,10 @@ void flo__cuda_mem_fini(flo__cuda_dev *cd)
     cd->resident = NULL;
     if (cd->pool) {
         cache_drop_all(cd);
-        cudaStreamSynchronize(cd->alloc);
-        cudaMemPoolDestroy(cd->pool);
+        flo__cuda_release(cd, cudaStreamSynchronize(cd->alloc),
+                          "waiting for the pool's frees");
+        flo__cuda_release(cd, cudaMemPoolDestroy(cd->pool),
+                          "destroying the memory pool");
         cd->pool = NULL;
     }
     for (int c = 0; c < FLO__CUDA_NCLASS; c++) {

@@ -150,54 +150,63 @@ static long env_long(flo_runtime *rt, const char *name, long dflt)
     return v;
 }
 
+/* Teardown: every release is checked through flo__cuda_release (silent
+ * on a device that already failed, where every call fails). */
 static void dev_destroy(flo__cuda_dev *cd)
 {
-    int old = -1;
-    if (cudaGetDevice(&old) != cudaSuccess)
-        old = -1;
-    cudaSetDevice(cd->ordinal);
+    int old = flo__cuda_use_device(cd->ordinal);
     for (int s = 0; s < cd->nstreams + cd->nhi; s++)
         if (cd->compute[s])
-            cudaStreamSynchronize(cd->compute[s]);
+            flo__cuda_release(cd, cudaStreamSynchronize(cd->compute[s]),
+                              "waiting for a compute stream");
     /* The staging thread drains its queue and stops before the buffers,
      * events and streams it uses go away. */
     flo__cuda_stage_fini(cd);
     flo__cuda_mem_fini(cd);
     for (int i = 0; i < FLO__CUDA_NSTAGE; i++) {
         if (cd->stage[i])
-            cudaFreeHost(cd->stage[i]);
+            flo__cuda_release(cd, cudaFreeHost(cd->stage[i]),
+                              "freeing a staging buffer");
         if (cd->stage_ev[i])
-            cudaEventDestroy(cd->stage_ev[i]);
+            flo__cuda_release(cd, cudaEventDestroy(cd->stage_ev[i]),
+                              "destroying a staging event");
     }
     for (int i = 0; i < 2; i++) {
         if (cd->dstage[i])
-            cudaFreeHost(cd->dstage[i]);
+            flo__cuda_release(cd, cudaFreeHost(cd->dstage[i]),
+                              "freeing a staging buffer");
         if (cd->dstage_ev[i])
-            cudaEventDestroy(cd->dstage_ev[i]);
+            flo__cuda_release(cd, cudaEventDestroy(cd->dstage_ev[i]),
+                              "destroying a staging event");
     }
     /* Events still referenced by replicas went back to the pool in
      * replica_free / mem_fini; those of finished ops are in the pool. */
-    flo__cuda_evpool_fini(&cd->events);
-    flo__cuda_evpool_fini(&cd->tevents);
+    flo__cuda_release(cd, flo__cuda_evpool_fini(&cd->events),
+                      "destroying the event pool");
+    flo__cuda_release(cd, flo__cuda_evpool_fini(&cd->tevents),
+                      "destroying the timed event pool");
     if (cd->t_ref)
-        cudaEventDestroy(cd->t_ref);
+        flo__cuda_release(cd, cudaEventDestroy(cd->t_ref),
+                          "destroying the trace's reference event");
     for (int s = 0; s < cd->nstreams + cd->nhi; s++) {
         if (cd->compute[s])
-            cudaStreamDestroy(cd->compute[s]);
+            flo__cuda_release(cd, cudaStreamDestroy(cd->compute[s]),
+                              "destroying a compute stream");
         for (unsigned i = 0; cd->fifo[s].ops && i < cd->fifo[s].cap; i++)
             free(cd->fifo[s].ops[i].pin);
         free(cd->fifo[s].ops);
         if (cd->fifo[s].sw_host)
-            cudaFreeHost(cd->fifo[s].sw_host);
+            flo__cuda_release(cd, cudaFreeHost(cd->fifo[s].sw_host),
+                              "freeing the status-word slots");
     }
     cudaStream_t *cs[] = {&cd->h2d, &cd->d2h, &cd->p2p, &cd->alloc};
     for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++)
         if (*cs[i])
-            cudaStreamDestroy(*cs[i]);
+            flo__cuda_release(cd, cudaStreamDestroy(*cs[i]),
+                              "destroying a copy stream");
     pthread_mutex_destroy(&cd->mem_mu);
     pthread_mutex_destroy(&cd->d2h_mu);
-    if (old >= 0)
-        cudaSetDevice(old);
+    flo__cuda_restore_device(old, cd->ordinal);
     free(cd);
 }
 
@@ -454,9 +463,9 @@ static void enable_peers(flo_runtime *rt, int first, int last)
                 ca->peer[b] = true;
                 continue;
             }
-            if (!flo__cuda_can_peer(ca->ordinal, cb->ordinal))
+            if (!flo__cuda_can_peer(ca->ordinal, cb->ordinal) ||
+                FLO__CUDA(cudaSetDevice(ca->ordinal)))
                 continue;
-            cudaSetDevice(ca->ordinal);
             cudaError_t e = cudaDeviceEnablePeerAccess(cb->ordinal, 0);
             if (e == cudaErrorPeerAccessAlreadyEnabled)
                 e = cudaSuccess;
@@ -559,14 +568,20 @@ flo_status flo__cuda_probe(flo_runtime *rt, int *ngpus)
     if (first >= 0)
         enable_peers(rt, first, last);
 out:
-    if (old >= 0)
-        cudaSetDevice(old);
+    flo__cuda_restore_device(old, -1);
     if (st == FLO_OK)
         *ngpus = made;
     return st;
 }
 
 /* ---- Bandwidth measurement (flo-info --bandwidth) --------------------- */
+
+/* A release after the measurement: its failure (a leak, or a broken
+ * device) is the result when nothing failed before. */
+static flo_status then(flo_status st, flo_status release)
+{
+    return st != FLO_OK ? st : release;
+}
 
 static flo_status measure(int dev, void *dst, const void *src, size_t bytes,
                           int reps, int peer_src, int peer_dst, double *out)
@@ -610,11 +625,11 @@ static flo_status measure(int dev, void *dst, const void *src, size_t bytes,
         *out = med > 0 ? (double)bytes / (med * 1e-3) : 0.0;
     }
     if (b)
-        cudaEventDestroy(b);
+        st = then(st, FLO__CUDA(cudaEventDestroy(b)));
     if (a)
-        cudaEventDestroy(a);
+        st = then(st, FLO__CUDA(cudaEventDestroy(a)));
     if (s)
-        cudaStreamDestroy(s);
+        st = then(st, FLO__CUDA(cudaStreamDestroy(s)));
     free(ms);
     return st;
 }
@@ -634,9 +649,9 @@ static flo_status measure_host(int ordinal, size_t bytes, int reps,
         st = to_device ? measure(ordinal, d, h, bytes, reps, -1, -1, out)
                        : measure(ordinal, h, d, bytes, reps, -1, -1, out);
     if (d)
-        cudaFree(d);
+        st = then(st, FLO__CUDA(cudaFree(d)));
     if (h)
-        cudaFreeHost(h);
+        st = then(st, FLO__CUDA(cudaFreeHost(h)));
     return st;
 }
 
@@ -680,10 +695,10 @@ flo_status flo__cuda_measure_p2p(int src, int dst, size_t bytes, int reps,
     if (st == FLO_OK)
         st = measure(dst, b, a, bytes, reps, src, dst, out);
     if (b)
-        cudaFree(b);
+        st = then(st, FLO__CUDA(cudaFree(b)));
     if (a) {
-        cudaSetDevice(src);
-        cudaFree(a);
+        st = then(st, FLO__CUDA(cudaSetDevice(src)));
+        st = then(st, FLO__CUDA(cudaFree(a)));
     }
     return st;
 }

@@ -79,7 +79,6 @@ static flo_status stage_error(flo__cuda_dev *cd, cudaError_t e,
                               const char *call)
 {
     flo_status st = flo__cuda_report(e, call, __FILE__, __LINE__);
-    (void)cudaGetLastError();
     flo__cuda_dev_fail(cd, e, "a staged copy");
     return st;
 }
@@ -399,20 +398,25 @@ void flo__cuda_stage_fini(flo__cuda_dev *cd)
     cudaStream_t *ss[] = {&cd->s_h2d, &cd->s_d2h, &cd->gate};
     for (size_t i = 0; i < sizeof ss / sizeof ss[0]; i++)
         if (*ss[i]) {
-            cudaStreamSynchronize(*ss[i]);
-            cudaStreamDestroy(*ss[i]);
+            flo__cuda_release(cd, cudaStreamSynchronize(*ss[i]),
+                              "waiting for a staging stream");
+            flo__cuda_release(cd, cudaStreamDestroy(*ss[i]),
+                              "destroying a staging stream");
             *ss[i] = NULL;
         }
     for (int i = 0; i < 2; i++) {
         if (cd->xstage[i])
-            cudaFreeHost(cd->xstage[i]);
+            flo__cuda_release(cd, cudaFreeHost(cd->xstage[i]),
+                              "freeing a staging buffer");
         if (cd->xstage_ev[i])
-            cudaEventDestroy(cd->xstage_ev[i]);
+            flo__cuda_release(cd, cudaEventDestroy(cd->xstage_ev[i]),
+                              "destroying a staging event");
         cd->xstage[i] = NULL;
         cd->xstage_ev[i] = NULL;
     }
     if (cd->gate_flag)
-        cudaFree(cd->gate_flag);
+        flo__cuda_release(cd, cudaFree(cd->gate_flag),
+                          "freeing the gate flag");
     cd->gate_flag = NULL;
     pthread_cond_destroy(&cd->stage_done_cv);
     pthread_cond_destroy(&cd->stage_cv);

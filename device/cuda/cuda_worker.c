@@ -194,7 +194,7 @@ static void op_complete(flo__cuda_dev *cd, flo__worker *w, int s, flo_status st)
     if (st == FLO_OK && op->nsw > 0)
         st = op_check_words(cd, f, op, f->head);
     op->nsw = 0;
-    if (st == FLO_OK && op->t_start) {
+    if (st == FLO_OK && op->t_start && !op->untimed) {
         if (cd->rt->trace)
             op_trace(cd, w, s, op);
         else
@@ -571,6 +571,7 @@ static flo_status cuda_execute(flo__worker *w, flo__task *t)
     op->nsw = 0;
     op->status = FLO_OK;
     op->c_bytes = 0;
+    op->untimed = false;
     op->stream = s;
     /* Not every task records an event: an event recorded after task N
      * also tells that the tasks before it on the stream are done. One in
@@ -608,8 +609,8 @@ static flo_status cuda_execute(flo__worker *w, flo__task *t)
         return st;
     }
 
-    if (op->t_start)
-        cudaEventRecord(op->t_start, stream);
+    if (op->t_start && FLO__CUDA(cudaEventRecord(op->t_start, stream)))
+        op->untimed = true; /* Not a reason to fail the task. */
     /* Errors of the runtime's own calls were handled where they
      * happened; what cudaGetLastError reports below is the task's. */
     (void)cudaGetLastError();
@@ -646,7 +647,11 @@ static flo_status cuda_execute(flo__worker *w, flo__task *t)
         (void)cudaGetLastError();
         if (flo__cuda_error_is_sticky(e))
             flo__cuda_dev_fail(cd, e, "recording a task's event");
-        cudaStreamSynchronize(stream);
+        /* Its buffers are released below: if its work cannot be waited
+         * for, it may still use them, and so may anything on cd. */
+        cudaError_t se = cudaStreamSynchronize(stream);
+        if (se != cudaSuccess)
+            flo__cuda_dev_fail(cd, se, "waiting for a failed task's work");
         unpin_all(op);
         op_events_put(cd, op);
         op->task = NULL;
@@ -808,8 +813,10 @@ static void cuda_worker_stop(flo__worker *w)
     /* The core stops workers once every task finished; if some are still
      * in flight (an abort), finish them so that nothing is leaked. */
     drain(cd, w);
-    cudaStreamSynchronize(cd->h2d);
-    cudaStreamSynchronize(cd->p2p);
+    flo__cuda_release(cd, cudaStreamSynchronize(cd->h2d),
+                      "waiting for the copy stream (h2d)");
+    flo__cuda_release(cd, cudaStreamSynchronize(cd->p2p),
+                      "waiting for the copy stream (p2p)");
 }
 
 const flo__device_ops flo__cuda_ops = {

@@ -22,9 +22,9 @@
 #include "flotilla/task.h"
 #include "flotilla/types.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+#include "flotilla/export.h"
+
+FLO_BEGIN_DECLS
 
 /** A distributed array (opaque). */
 typedef struct flo_array flo_array;
@@ -312,7 +312,5 @@ flo_status flo_array_scan_carry(flo_array *out, flo_array *x, flo_redop op,
 flo_status flo_array_scan_sync(flo_array *out, flo_array *x, flo_redop op,
                                flo_scan_kind kind, const void *carry_in);
 
-#ifdef __cplusplus
-}
-#endif
+FLO_END_DECLS
 #endif

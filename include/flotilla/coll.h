@@ -34,9 +34,9 @@
 #include "flotilla/task.h"
 #include "flotilla/types.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+#include "flotilla/export.h"
+
+FLO_BEGIN_DECLS
 
 /** A communicator (opaque). */
 typedef struct flo_comm flo_comm;
@@ -229,7 +229,5 @@ flo_status flo_array_scan_global(flo_comm *comm, flo_array *out,
                                  flo_array *x, flo_redop op,
                                  flo_scan_kind kind, flo_event *ev);
 
-#ifdef __cplusplus
-}
-#endif
+FLO_END_DECLS
 #endif

@@ -9,9 +9,9 @@
 
 #include "flotilla/task.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+#include "flotilla/export.h"
+
+FLO_BEGIN_DECLS
 
 /** The stream a CUDA entry point enqueues its work on. */
 static inline cudaStream_t flo_task_cuda_stream(flo_task_ctx *ctx)
@@ -62,7 +62,5 @@ int flo_task_cuda_ordinal(flo_task_ctx *ctx);
 flo_status flo_task_cuda_status_word(flo_task_ctx *ctx, const int *dev_word,
                                      const char *what);
 
-#ifdef __cplusplus
-}
-#endif
+FLO_END_DECLS
 #endif

@@ -13,9 +13,9 @@
 
 #include "flotilla/runtime.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+#include "flotilla/export.h"
+
+FLO_BEGIN_DECLS
 
 /**
  * A data handle: a small value (copy it freely). It encodes the runtime,
@@ -214,7 +214,5 @@ flo_status flo_data_flush(flo_runtime *rt, flo_data d);
 /** Size in bytes, or FLO_ESTALE / FLO_EFOREIGN. */
 flo_status flo_data_size(const flo_runtime *rt, flo_data d, size_t *bytes);
 
-#ifdef __cplusplus
-}
-#endif
+FLO_END_DECLS
 #endif

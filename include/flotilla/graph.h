@@ -41,9 +41,7 @@
 
 #include "flotilla/task.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+FLO_BEGIN_DECLS
 
 /** A recorded sequence of task submissions. */
 typedef struct flo_graph flo_graph;
@@ -125,7 +123,5 @@ flo_status flo_graph_get_info(flo_runtime *rt, const flo_graph *g,
  */
 flo_status flo_graph_destroy(flo_runtime *rt, flo_graph *g);
 
-#ifdef __cplusplus
-}
-#endif
+FLO_END_DECLS
 #endif

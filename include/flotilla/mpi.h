@@ -17,14 +17,17 @@
 
 #include "flotilla/runtime.h"
 
+#include "flotilla/export.h"
+
 #ifdef __cplusplus
 static_assert(sizeof(MPI_Comm) <= sizeof(((flo_mpi_comm *)0)->value),
               "MPI_Comm does not fit in flo_mpi_comm");
-extern "C" {
 #else
 _Static_assert(sizeof(MPI_Comm) <= sizeof(((flo_mpi_comm *)0)->value),
                "MPI_Comm does not fit in flo_mpi_comm");
 #endif
+
+FLO_BEGIN_DECLS
 
 /**
  * Wrap an MPI communicator, e.g. for flo_config.mpi_comm:
@@ -61,7 +64,5 @@ static inline MPI_Comm flo_mpi_comm_unwrap(flo_mpi_comm h)
     return comm;
 }
 
-#ifdef __cplusplus
-}
-#endif
+FLO_END_DECLS
 #endif

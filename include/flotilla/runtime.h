@@ -10,9 +10,9 @@
 
 #include "flotilla/status.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+#include "flotilla/export.h"
+
+FLO_BEGIN_DECLS
 
 /** An initialised runtime. Several may live in one process. */
 typedef struct flo_runtime flo_runtime;
@@ -198,7 +198,5 @@ flo_status flo_stats_get(const flo_runtime *rt, flo_stats *out);
  */
 flo_status flo_stats_print(const flo_runtime *rt, FILE *out);
 
-#ifdef __cplusplus
-}
-#endif
+FLO_END_DECLS
 #endif

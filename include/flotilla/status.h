@@ -4,9 +4,9 @@
 #ifndef FLOTILLA_STATUS_H
 #define FLOTILLA_STATUS_H
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+#include "flotilla/export.h"
+
+FLO_BEGIN_DECLS
 
 /** Version of the headers: major * 10000 + minor * 100 + patch. */
 #define FLO_VERSION_MAJOR 0
@@ -54,7 +54,5 @@ int flo_version(void);
 /** The same, as a string "major.minor.patch". */
 const char *flo_version_string(void);
 
-#ifdef __cplusplus
-}
-#endif
+FLO_END_DECLS
 #endif

@@ -9,9 +9,9 @@
 
 #include "flotilla/data.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+#include "flotilla/export.h"
+
+FLO_BEGIN_DECLS
 
 /** What a running task sees: its buffers, arguments, worker, stream. */
 typedef struct flo_task_ctx flo_task_ctx;
@@ -339,7 +339,5 @@ void flo_task_fail(flo_task_ctx *ctx, flo_status code, const char *fmt, ...)
 #endif
     ;
 
-#ifdef __cplusplus
-}
-#endif
+FLO_END_DECLS
 #endif

@@ -7,9 +7,9 @@
 
 #include <stddef.h>
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+#include "flotilla/export.h"
+
+FLO_BEGIN_DECLS
 
 /** Element types. */
 typedef enum flo_dtype {
@@ -46,7 +46,5 @@ const char *flo_dtype_name(flo_dtype t);
 /** "sum", "prod", "min", "max"; "?" for an unknown operator. */
 const char *flo_redop_name(flo_redop op);
 
-#ifdef __cplusplus
-}
-#endif
+FLO_END_DECLS
 #endif

@@ -21,9 +21,9 @@
 
 #include "flotilla/task.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+#include "flotilla/export.h"
+
+FLO_BEGIN_DECLS
 
 /** Which workers a call concerns (a bit mask). */
 #define FLO_WORKERS_HOST 0x1u /**< The host workers. */
@@ -189,7 +189,5 @@ flo_status flo_execute_on_each_worker(flo_runtime *rt, flo_task_fn host_fn,
                                       flo_task_fn cuda_fn, const void *arg,
                                       size_t arg_size, unsigned which);
 
-#ifdef __cplusplus
-}
-#endif
+FLO_END_DECLS
 #endif

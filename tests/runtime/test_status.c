@@ -9,6 +9,7 @@
 
 #include <cmocka.h>
 
+#include "flo_build_config.h"
 #include "flotilla.h"
 
 static const flo_status all_codes[] = {
@@ -43,11 +44,11 @@ static void test_every_code_named(void **state)
         /* Starts with its own name, followed by ':' or the end. */
         size_t n = strlen(code_names[i]);
         assert_int_equal(strncmp(s, code_names[i], n), 0);
-        assert_true(s[n] == ':' || s[n] == '\0');
+        assert_int_equal(s[n], ':');
         assert_true(strstr(s, "?") == NULL);
-        /* A description follows the name. */
-        if (s[n] == ':')
-            assert_true(strlen(s) > n + 2);
+        /* A description follows the name: "NAME: text". */
+        assert_int_equal(s[n + 1], ' ');
+        assert_true(strlen(s) > n + 2);
     }
 }
 
@@ -82,10 +83,16 @@ static void test_version(void **state)
 {
     (void)state;
     char buf[64];
+    int ma = -1, mi = -1, pa = -1;
+    /* The header's version is the project's (meson.build), and the
+     * library's is the header's. */
+    assert_int_equal(sscanf(FLO_VERSION_STRING, "%d.%d.%d", &ma, &mi, &pa),
+                     3);
+    assert_int_equal(FLO_VERSION_MAJOR, ma);
+    assert_int_equal(FLO_VERSION_MINOR, mi);
+    assert_int_equal(FLO_VERSION_PATCH, pa);
+    assert_int_equal(FLO_VERSION, ma * 10000 + mi * 100 + pa);
     assert_int_equal(flo_version(), FLO_VERSION);
-    assert_int_equal(FLO_VERSION,
-                     FLO_VERSION_CODE(FLO_VERSION_MAJOR, FLO_VERSION_MINOR,
-                                      FLO_VERSION_PATCH));
     const char *vs = flo_version_string();
     assert_non_null(vs);
     snprintf(buf, sizeof(buf), "%d.%d.%d", FLO_VERSION_MAJOR, FLO_VERSION_MINOR,

@@ -441,19 +441,21 @@ static void test_handle_after_finalize(void **state)
         flo_runtime *rt2 = flot_rt(FLO_SCHED_DEFAULT, 2);
         assert_non_null(rt2);
         assert_int_equal(flo_data_register(rt2, &y, 8, &d2), FLO_OK);
+        /* Another runtime's handles and events: FLO_EFOREIGN (the
+         * serials differ), whether or not that runtime still lives. */
         st = flo_data_acquire(rt2, d, FLO_READ, &p);
-        assert_true(st == FLO_EFOREIGN || st == FLO_ESTALE);
+        assert_int_equal(st, FLO_EFOREIGN);
         st = flo_data_size(rt2, d, &sz);
-        assert_true(st == FLO_EFOREIGN || st == FLO_ESTALE);
+        assert_int_equal(st, FLO_EFOREIGN);
         st = flo_data_unregister(rt2, d);
-        assert_true(st == FLO_EFOREIGN || st == FLO_ESTALE);
+        assert_int_equal(st, FLO_EFOREIGN);
         st = submit1(rt2, &kadd, d, FLO_READ_WRITE, 100, 0, NULL);
-        assert_true(st == FLO_EFOREIGN || st == FLO_ESTALE);
+        assert_int_equal(st, FLO_EFOREIGN);
         /* An event of the finalized runtime. */
         st = flo_event_wait(rt2, old_ev);
-        assert_true(st == FLO_EFOREIGN || st == FLO_ESTALE);
+        assert_int_equal(st, FLO_EFOREIGN);
         st = flo_event_query(rt2, old_ev);
-        assert_true(st == FLO_EFOREIGN || st == FLO_ESTALE);
+        assert_int_equal(st, FLO_EFOREIGN);
         assert_int_equal(submit1(rt2, &kadd, d2, FLO_READ_WRITE, 1, 0, NULL),
                          FLO_OK);
         assert_int_equal(flo_data_unregister(rt2, d2), FLO_OK);
@@ -474,8 +476,9 @@ static void test_acquire_after_failed_writer(void **state)
     assert_int_equal(flo_data_register(rt, &x, 8, &d), FLO_OK);
     assert_int_equal(submit1(rt, &kfail, d, FLO_READ_WRITE, 0, 5000, NULL),
                      FLO_OK);
+    /* The acquire reports the writer's own error, not a cancellation. */
     st = flo_data_acquire(rt, d, FLO_READ, &p);
-    assert_true(st == FLO_ETASK || st == FLO_ECANCELED);
+    assert_int_equal(st, FLO_ETASK);
     /* The data is acquired even so: release it. */
     assert_int_equal(flo_data_release(rt, d), FLO_OK);
     assert_int_equal(flo_wait_all(rt), FLO_ETASK);
@@ -657,18 +660,22 @@ static void test_alloc_huge(void **state)
         flo_event ev;
         void *p = NULL;
         flo_status st = flo_data_alloc(rt, sizes[i], &d);
-        if (st != FLO_OK) {
-            assert_true(st == FLO_ENOMEM || st == FLO_ERANGE ||
-                        st == FLO_EINVAL);
+        /* Beyond PTRDIFF_MAX no allocator can succeed: refused at once.
+         * Below, the memory is allocated at first use, which fails. */
+        if (sizes[i] > PTRDIFF_MAX) {
+            assert_int_equal(st, FLO_ENOMEM);
             continue;
         }
+        assert_int_equal(st, FLO_OK);
         atomic_store(&observed_runs, 0);
         assert_int_equal(submit1(rt, &kobserve, d, FLO_READ, 0, 0, &ev),
                          FLO_OK);
         assert_int_equal(flo_event_wait(rt, ev), FLO_ENOMEM);
         assert_int_equal(atomic_load(&observed_runs), 0);
+        /* The failed task only read d: the acquire is not canceled, it
+         * fails to allocate the host copy itself. */
         st = flo_data_acquire(rt, d, FLO_READ, &p);
-        assert_true(st == FLO_ENOMEM || st == FLO_ECANCELED);
+        assert_int_equal(st, FLO_ENOMEM);
         assert_int_equal(flo_data_release(rt, d), FLO_OK);
         assert_int_equal(flo_data_unregister(rt, d), FLO_OK);
         assert_int_equal(flo_wait_all(rt), FLO_ENOMEM);
