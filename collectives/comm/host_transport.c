@@ -23,7 +23,7 @@
 typedef struct host_state {
     int *mcounts;   /* nranks entries: MPI counts (task use only). */
     int *mdispls;
-    unsigned char tot[FLO_COMM_MAX_LOCAL][8]; /* Scan totals. */
+    flo__scalar tot[FLO_COMM_MAX_LOCAL]; /* Scan totals. */
 } host_state;
 
 /* The task's argument blob (copied at submit). */
@@ -94,7 +94,7 @@ static void host_coll_task(flo_task_ctx *ctx)
         /* Reduce into scratch first: a recv may alias a send. */
         memcpy(tmp, S[0], bytes);
         for (int i = 1; i < a->nlocal; i++)
-            flo__red_accum(tmp, S[i], a->count, a->dtype, a->op);
+            flo__elem_accum(a->dtype, a->op, tmp, S[i], a->count);
         if (a->kind == FLO__COLL_ALLREDUCE) {
             if (mpi)
                 st = flo__cmpi_allreduce(c->mpi, tmp, a->count, a->dtype,
@@ -169,7 +169,7 @@ static void host_coll_task(flo_task_ctx *ctx)
             break;
         memcpy(tmp, S[0], n * es);
         for (int i = 1; i < a->nlocal; i++)
-            flo__red_accum(tmp, S[i], n, a->dtype, a->op);
+            flo__elem_accum(a->dtype, a->op, tmp, S[i], n);
         if (mpi) {
             mine = (char *)tmp + n * es;
             for (int r = 0; r < c->nranks; r++)
@@ -187,24 +187,24 @@ static void host_coll_task(flo_task_ctx *ctx)
         break;
     }
     case FLO__COLL_SCAN: {
-        unsigned char rank_tot[8], carry[8];
+        flo__scalar rank_tot, carry;
         /* Totals first: the scans below may overwrite a send in place. */
-        flo__red_identity(rank_tot, a->dtype, a->op);
+        rank_tot = flo__elem_identity(a->dtype, a->op);
         for (int i = 0; i < a->nlocal; i++) {
-            flo__red_fold(hs->tot[i], S[i], a->counts[i], a->dtype, a->op);
-            flo__red_combine1(rank_tot, hs->tot[i], a->dtype, a->op);
+            hs->tot[i] = flo__elem_fold(a->dtype, a->op, S[i], a->counts[i]);
+            flo__elem_combine(a->dtype, a->op, &rank_tot, &hs->tot[i]);
         }
         if (mpi)
-            st = flo__cmpi_exscan(c->mpi, rank_tot, carry, a->dtype, a->op,
+            st = flo__cmpi_exscan(c->mpi, &rank_tot, &carry, a->dtype, a->op,
                                   tmo, err, sizeof(err));
         else
-            flo__red_identity(carry, a->dtype, a->op);
+            carry = flo__elem_identity(a->dtype, a->op);
         if (st != FLO_OK)
             break;
         for (int i = 0; i < a->nlocal; i++) {
-            flo__red_scan(R[i], S[i], a->counts[i], a->dtype, a->op, carry,
-                          a->exclusive);
-            flo__red_combine1(carry, hs->tot[i], a->dtype, a->op);
+            flo__elem_scan(a->dtype, a->op, a->exclusive != 0, &carry, S[i],
+                           a->counts[i], R[i]);
+            flo__elem_combine(a->dtype, a->op, &carry, &hs->tot[i]);
         }
         break;
     }
