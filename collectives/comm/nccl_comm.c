@@ -161,8 +161,10 @@ static void abort_all(nccl_state *ns, flo_status st, const char *msg)
     until.tv_sec += 2;
     locked = pthread_rwlock_timedwrlock(&ns->lock, &until) == 0;
     if (!ns->aborted) {
+        /* A failed abort is logged; there is nothing else to do: the
+         * communicator is broken already and is never used again. */
         for (int i = 0; i < ns->n; i++)
-            ncclCommAbort(ns->dev[i].comm);
+            (void)FLO__NCCL_CHECK(ncclCommAbort(ns->dev[i].comm));
         ns->aborted = true;
     }
     if (locked)
@@ -607,8 +609,12 @@ static flo_status comms_init(flo_comm *c, nccl_state *ns)
         st = flo__cmpi_bcast_bytes(c->mpi, &m, sizeof(m), 0);
         if (st == FLO_OK && !m.ok)
             st = FLO_ECOMM;
+        if (st == FLO_OK)
+            st = FLO__NCCL_CHECK(ncclGroupStart());
+        /* Once the group started it is ended, whatever failed inside. A
+         * group that did not start is not ended, and this rank reports
+         * the failure below like any other. */
         if (st == FLO_OK) {
-            ncclGroupStart();
             for (int i = 0; i < ns->n && st == FLO_OK; i++) {
                 st = FLO__CUDA(cudaSetDevice(ord[i]));
                 if (st == FLO_OK)
@@ -623,7 +629,7 @@ static flo_status comms_init(flo_comm *c, nccl_state *ns)
         if (flo__cmpi_allreduce_min_int(c->mpi, &ok) != FLO_OK || !ok) {
             if (st == FLO_OK) {
                 for (int i = 0; i < ns->n; i++)
-                    ncclCommAbort(comms[i]);
+                    (void)FLO__NCCL_CHECK(ncclCommAbort(comms[i]));
                 st = FLO_ECOMM;
             }
         }
