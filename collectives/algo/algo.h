@@ -1,6 +1,7 @@
 /*
  * Flotilla - distributed arrays: private state shared by the algorithm
- * files, task argument layouts, host loops and the CUDA launchers.
+ * files, task argument layouts, the host transforms and the entry
+ * points.
  * Not installed.
  */
 #ifndef FLO_ALGO_H
@@ -12,20 +13,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "collectives/elem/elem.h"
 #include "flo_build_config.h"
 #include "flotilla.h"
-
-/* One value of any element type. Partials, carries and alpha travel in
- * 8-byte slots; the value sits at the start of its slot. */
-typedef union flo__scalar {
-    int32_t i32;
-    int64_t i64;
-    uint32_t u32;
-    uint64_t u64;
-    float f32;
-    double f64;
-    unsigned char b[8];
-} flo__scalar;
 
 /* A partial result (reduce, argreduce): the layout of result handles. */
 typedef struct flo__partial {
@@ -118,8 +108,6 @@ typedef struct flo__scan_args {
 /* ---- Shared helpers (array.c) --------------------------------------- */
 
 bool flo__algo_dtype_ok(flo_dtype t);
-/* The identity of op for dtype (0, 1, max, lowest). */
-flo__scalar flo__algo_identity(flo_dtype t, flo_redop op);
 /* Same length and block boundaries. */
 bool flo__array_same_shape(const flo_array *a, const flo_array *b);
 /* Submit an empty host task depending on evs (n >= 1) and return its
@@ -137,27 +125,16 @@ static inline unsigned flo__algo_slot(flo_array *a)
     return atomic_fetch_add_explicit(&a->turn, 1, memory_order_relaxed) %
            FLO__SCRATCH_SLOTS;
 }
-/* Store v (an element of t) / load it, through memcpy. */
-void flo__scalar_set(flo_dtype t, flo__scalar *s, const void *v);
 
-/* ---- Host loops (host_kernels.c) ------------------------------------ */
+/* ---- Host loops --------------------------------------------------------
+ * Reductions, combinations and scans are the element kernels of
+ * collectives/elem/elem.h; the transforms are the algorithms' own. */
 
-/* out[0..n) = op(x, y); x of type dt_in (only COPY converts). */
+/* out[0..n) = op(x, y); x of type dt_in (only COPY converts)
+ * (host_kernels.c). */
 void flo__host_transform(int op, flo_dtype dt_out, flo_dtype dt_in, void *out,
                          const void *x, const void *y, uint64_t n,
                          const flo__scalar *alpha);
-/* Reduce [0, n): value and (arg) the local index of the first extremum
- * (-1 for n == 0). Sums are pairwise (see docs/algorithms.md). */
-void flo__host_reduce(flo_redop op, flo_dtype t, bool arg, const void *in,
-                      uint64_t n, flo__partial *out);
-/* a = a op b on one value. */
-void flo__host_combine(flo_redop op, flo_dtype t, flo__scalar *a,
-                       const flo__scalar *b);
-/* a < b for values of type t. */
-bool flo__host_less(flo_dtype t, const flo__scalar *a, const flo__scalar *b);
-/* Sequential scan seeded with carry; in may equal out. */
-void flo__host_scan(flo_redop op, flo_dtype t, bool exclusive, const void *in,
-                    void *out, uint64_t n, const flo__scalar *carry);
 
 /* ---- Task entry points ------------------------------------------------ */
 

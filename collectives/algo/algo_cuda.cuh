@@ -1,6 +1,7 @@
 /*
  * Flotilla - shared templates of the CUDA launchers (algo_cuda_*.cu):
- * element identities and dispatch on type and operator. Included only
+ * dispatch on type and operator; the element rules (identities, the
+ * wrapping type) are collectives/elem/elem_cuda.cuh. Included only
  * by those .cu files; split so that the instantiations compile in
  * parallel.
  */
@@ -19,34 +20,17 @@
 #include <stdint.h>
 
 #include "collectives/algo/algo_cuda.h"
+#include "collectives/elem/elem_cuda.cuh"
 #include "flotilla/array.h"
 #include "flotilla/types.h"
 
 namespace flo_algo
 {
 
-/* ---- Element types ----------------------------------------------------- */
+/* ---- Element types: the rules of collectives/elem ---------------------- */
 
-template <class T> struct wrap_of {
-    using type = T;
-};
-template <> struct wrap_of<int32_t> {
-    using type = uint32_t;
-};
-template <> struct wrap_of<int64_t> {
-    using type = uint64_t;
-};
-
-template <class T> __host__ __device__ inline T identity(int op)
-{
-    using lim = cuda::std::numeric_limits<T>;
-    switch (op) {
-    case FLO_SUM: return T(0);
-    case FLO_PROD: return T(1);
-    case FLO_MIN: return lim::has_infinity ? lim::infinity() : lim::max();
-    default: return lim::has_infinity ? -lim::infinity() : lim::lowest();
-    }
-}
+using flo_elem::identity;
+using flo_elem::wrap_of;
 
 /* Dispatch on the element type: F is called with a typed null pointer. */
 template <class F> cudaError_t by_type(int dt, F f)
@@ -62,18 +46,22 @@ template <class F> cudaError_t by_type(int dt, F f)
     }
 }
 
-/* Dispatch on the reduction operator. The standard functors (the ones
- * DeviceReduce::Sum and DeviceScan::InclusiveSum use) rather than
- * wrapping ones, so that CUB picks the same tuned policies as for a
- * direct call. Signed integer overflow then wraps as the hardware does,
- * which matches the host's explicit unsigned arithmetic. */
+/* Dispatch on the reduction operator: f(functor, (R *)nullptr), R the
+ * type the operator computes in (elem_cuda.cuh): for sums and products
+ * of signed integers the unsigned type of the same width, so that
+ * overflow wraps as elem.h defines instead of being undefined; the
+ * caller reads and writes its buffers of T as R. The functors are the
+ * standard ones (those DeviceReduce::Sum and DeviceScan::InclusiveSum
+ * use), so that CUB picks the same tuned policies as for a direct
+ * call. */
 template <class T, class F> cudaError_t by_op(int op, F f)
 {
+    using W = flo_elem::wrap_t<T>;
     switch (op) {
-    case FLO_SUM: return f(cuda::std::plus<>{});
-    case FLO_PROD: return f(cuda::std::multiplies<>{});
-    case FLO_MIN: return f(cuda::minimum<>{});
-    case FLO_MAX: return f(cuda::maximum<>{});
+    case FLO_SUM: return f(cuda::std::plus<>{}, (W *)nullptr);
+    case FLO_PROD: return f(cuda::std::multiplies<>{}, (W *)nullptr);
+    case FLO_MIN: return f(cuda::minimum<>{}, (T *)nullptr);
+    case FLO_MAX: return f(cuda::maximum<>{}, (T *)nullptr);
     default: return cudaErrorInvalidValue;
     }
 }

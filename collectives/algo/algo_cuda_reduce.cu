@@ -34,9 +34,11 @@ cudaError_t reduce_t(int op, int arg, const T *in, uint64_t n, uint64_t offset,
         add_offset_kernel<<<1, 1, 0, s>>>(idx, offset);
         return cudaGetLastError();
     }
-    return by_op<T>(op, [&](auto f) {
-        return cub::DeviceReduce::Reduce(temp, bytes, in, (T *)result,
-                                         (int64_t)n, f, identity<T>(op), s);
+    return by_op<T>(op, [&](auto f, auto *rp) {
+        using R = cuda::std::remove_pointer_t<decltype(rp)>;
+        return cub::DeviceReduce::Reduce(temp, bytes, (const R *)in,
+                                         (R *)result, (int64_t)n, f,
+                                         (R)identity<T>(op), s);
     });
 }
 

@@ -36,11 +36,14 @@ cudaError_t scan_t(int op, int excl, const T *in, T *out, uint64_t n,
                    cudaStream_t s)
 {
     T v = cval != nullptr ? *cval : identity<T>(op);
-    return by_op<T>(op, [&](auto f) {
+    return by_op<T>(op, [&](auto f, auto *rp) {
+        using R = cuda::std::remove_pointer_t<decltype(rp)>;
+        const R *ri = (const R *)in, *rc = (const R *)cdev;
+        R *ro = (R *)out;
         if (excl)
-            return scan_dispatch<T, cub::ForceInclusive::No>(
-                in, out, n, cdev, v, f, temp, bytes, s);
-        return scan_dispatch<T, cub::ForceInclusive::Yes>(in, out, n, cdev, v,
+            return scan_dispatch<R, cub::ForceInclusive::No>(
+                ri, ro, n, rc, (R)v, f, temp, bytes, s);
+        return scan_dispatch<R, cub::ForceInclusive::Yes>(ri, ro, n, rc, (R)v,
                                                           f, temp, bytes, s);
     });
 }

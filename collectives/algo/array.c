@@ -1,7 +1,6 @@
 /*
  * Flotilla - distributed arrays: creation, layout, blocks, host copies.
  */
-#include <float.h>
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
@@ -20,52 +19,6 @@
 bool flo__algo_dtype_ok(flo_dtype t)
 {
     return (unsigned)t < FLO_DTYPE_COUNT;
-}
-
-void flo__scalar_set(flo_dtype t, flo__scalar *s, const void *v)
-{
-    memset(s, 0, sizeof(*s));
-    memcpy(s->b, v, flo_dtype_size(t));
-}
-
-flo__scalar flo__algo_identity(flo_dtype t, flo_redop op)
-{
-    flo__scalar s;
-    memset(&s, 0, sizeof(s));
-    switch (op) {
-    case FLO_SUM: break;
-    case FLO_PROD:
-        switch (t) {
-        case FLO_I32: s.i32 = 1; break;
-        case FLO_I64: s.i64 = 1; break;
-        case FLO_U32: s.u32 = 1; break;
-        case FLO_U64: s.u64 = 1; break;
-        case FLO_F32: s.f32 = 1.0f; break;
-        default: s.f64 = 1.0; break;
-        }
-        break;
-    case FLO_MIN:
-        switch (t) {
-        case FLO_I32: s.i32 = INT32_MAX; break;
-        case FLO_I64: s.i64 = INT64_MAX; break;
-        case FLO_U32: s.u32 = UINT32_MAX; break;
-        case FLO_U64: s.u64 = UINT64_MAX; break;
-        case FLO_F32: s.f32 = INFINITY; break;
-        default: s.f64 = INFINITY; break;
-        }
-        break;
-    default:
-        switch (t) {
-        case FLO_I32: s.i32 = INT32_MIN; break;
-        case FLO_I64: s.i64 = INT64_MIN; break;
-        case FLO_U32: s.u32 = 0; break;
-        case FLO_U64: s.u64 = 0; break;
-        case FLO_F32: s.f32 = -INFINITY; break;
-        default: s.f64 = -INFINITY; break;
-        }
-        break;
-    }
-    return s;
 }
 
 bool flo__array_same_shape(const flo_array *a, const flo_array *b)

@@ -34,9 +34,17 @@ static void put_partial(flo_task_ctx *ctx, int i, const flo__partial *p,
 void flo__algo_red_host(flo_task_ctx *ctx)
 {
     const flo__red_args *a = flo_task_args(ctx, NULL);
+    flo_dtype t = (flo_dtype)a->dtype;
+    flo_redop op = (flo_redop)a->op;
+    const void *in = flo_task_buffer(ctx, 0);
     flo__partial p;
-    flo__host_reduce((flo_redop)a->op, (flo_dtype)a->dtype, a->arg != 0,
-                     flo_task_buffer(ctx, 0), a->count, &p);
+
+    if (a->arg) {
+        flo__elem_argfold(t, op, in, a->count, &p.value, &p.index);
+    } else {
+        p.value = flo__elem_fold(t, op, in, a->count);
+        p.index = -1;
+    }
     if (p.index >= 0)
         p.index += (int64_t)a->offset;
     put_partial(ctx, 1, &p, a->arg != 0);
@@ -63,19 +71,19 @@ void flo__algo_comb_host(flo_task_ctx *ctx)
     flo_dtype t = (flo_dtype)a->dtype;
     flo__partial acc;
 
-    acc.value = flo__algo_identity(t, op);
+    acc.value = flo__elem_identity(t, op);
     acc.index = -1;
     for (int i = 0; i < a->nparts; i++) {
         flo__partial p;
         memcpy(&p, flo_task_buffer(ctx, i), sizeof(p));
         if (!a->arg) {
-            flo__host_combine(op, t, &acc.value, &p.value);
+            flo__elem_combine(t, op, &acc.value, &p.value);
             continue;
         }
         /* Blocks come in index order: a strictly better value wins, so
          * the first occurrence of the extremum is kept. */
-        bool better = op == FLO_MIN ? flo__host_less(t, &p.value, &acc.value)
-                                    : flo__host_less(t, &acc.value, &p.value);
+        bool better = op == FLO_MIN ? flo__elem_less(t, &p.value, &acc.value)
+                                    : flo__elem_less(t, &acc.value, &p.value);
         if (acc.index < 0 || better) {
             acc.value = p.value;
             acc.index = p.index;

@@ -35,17 +35,17 @@ void flo__algo_carry_host(flo_task_ctx *ctx)
     flo__scalar c;
 
     if (a->carry_mode == FLO__CARRY_DATA)
-        flo__scalar_set(t, &c, flo_task_buffer(ctx, a->nparts));
+        flo__elem_load(t, flo_task_buffer(ctx, a->nparts), &c);
     else if (a->carry_mode == FLO__CARRY_VALUE)
         c = a->carry;
     else
-        c = flo__algo_identity(t, op);
+        c = flo__elem_identity(t, op);
     /* Carries accumulate left to right, in block order. */
     memcpy(slots, &c, 8);
     for (int i = 0; i < a->nparts; i++) {
         flo__scalar p;
         memcpy(&p, flo_task_buffer(ctx, i), sizeof(p));
-        flo__host_combine(op, t, &c, &p);
+        flo__elem_combine(t, op, &c, &p);
         memcpy(slots + 8 * (size_t)(i + 1), &c, 8);
     }
 }
@@ -58,15 +58,15 @@ void flo__algo_scan_host(flo_task_ctx *ctx)
 
     if (a->icarry >= 0) {
         const unsigned char *s = flo_task_buffer(ctx, a->icarry);
-        flo__scalar_set(t, &c, s + 8 * (size_t)a->carry_slot);
+        flo__elem_load(t, s + 8 * (size_t)a->carry_slot, &c);
     } else if (a->has_value) {
         c = a->carry;
     } else {
-        c = flo__algo_identity(t, (flo_redop)a->op);
+        c = flo__elem_identity(t, (flo_redop)a->op);
     }
-    flo__host_scan((flo_redop)a->op, t, a->exclusive != 0,
-                   flo_task_buffer(ctx, a->iin), flo_task_buffer(ctx, a->iout),
-                   a->count, &c);
+    flo__elem_scan(t, (flo_redop)a->op, a->exclusive != 0, &c,
+                   flo_task_buffer(ctx, a->iin), a->count,
+                   flo_task_buffer(ctx, a->iout));
 }
 
 #if FLO_HAVE_CUDA
@@ -165,7 +165,7 @@ static flo_status scan_submit(flo_array *out, flo_array *x, flo_redop op,
     proto.exclusive = kind == FLO_SCAN_EXCLUSIVE;
     if (carry_val != NULL && carry_data.id == 0) {
         proto.has_value = 1;
-        flo__scalar_set(x->dtype, &proto.carry, carry_val);
+        flo__elem_load(x->dtype, carry_val, &proto.carry);
     }
 
     if (m == 0) {

@@ -164,7 +164,7 @@ flo_status flo_array_transform(flo_array *out, flo_transform_op op,
     args.dt_out = out->dtype;
     args.dt_in = x != NULL ? x->dtype : out->dtype;
     if (need_alpha)
-        flo__scalar_set(out->dtype, &args.alpha, alpha);
+        flo__elem_load(out->dtype, alpha, &args.alpha);
 
     for (int i = 0; i < out->nblocks; i++) {
         flo_access_desc acc[3];

@@ -1,10 +1,12 @@
 /*
  * Flotilla - communicators: private state shared by the transports
- * (host, nccl) and the MPI layer. Not installed.
+ * (host, nccl) and the MPI layer. Element-wise arithmetic is that of
+ * collectives/elem/elem.h. Not installed.
  */
 #ifndef FLO_COLL_COMM_INTERNAL_H
 #define FLO_COLL_COMM_INTERNAL_H
 
+#include "collectives/elem/elem.h"
 #include "flo_build_config.h"
 #include "runtime/rt.h"
 
@@ -125,22 +127,6 @@ flo_status flo__comm_submit(flo_comm *c, const flo_task_desc *desc,
 flo_access flo__comm_write_mode(const flo_comm *c, flo_data h, size_t bytes);
 /* Grow c->scratch to at least bytes (host task only). */
 flo_status flo__comm_scratch(flo_comm *c, size_t bytes, void **out);
-
-/* ---- Element-wise helpers (host_ops.c) ------------------------------- */
-
-/* dst[i] = dst[i] op src[i], i < n. */
-void flo__red_accum(void *dst, const void *src, size_t n, flo_dtype t,
-                    flo_redop op);
-/* a = a op b, one element. */
-void flo__red_combine1(void *a, const void *b, flo_dtype t, flo_redop op);
-/* Identity element of op for t into out (8 bytes suffice). */
-void flo__red_identity(void *out, flo_dtype t, flo_redop op);
-/* *total = fold of src[0..n) starting from identity. */
-void flo__red_fold(void *total, const void *src, size_t n, flo_dtype t,
-                   flo_redop op);
-/* Scan src into dst with carry-in (op(carry, x0), ...). In place ok. */
-void flo__red_scan(void *dst, const void *src, size_t n, flo_dtype t,
-                   flo_redop op, const void *carry, int exclusive);
 
 /* ---- MPI (mpi.c with MPI, mpi_none.c without) ------------------------ */
 

@@ -23,7 +23,7 @@
 typedef struct host_state {
     int *mcounts;   /* nranks entries: MPI counts (task use only). */
     int *mdispls;
-    unsigned char tot[FLO_COMM_MAX_LOCAL][8]; /* Scan totals. */
+    flo__scalar tot[FLO_COMM_MAX_LOCAL]; /* Scan totals. */
 } host_state;
 
 /* The task's argument blob (copied at submit). */
@@ -42,6 +42,24 @@ typedef struct host_args {
     size_t counts[FLO_COMM_MAX_LOCAL];
 } host_args;
 
+/* What the collective functions below work on: the task's arguments and
+ * buffers, gathered once by host_coll_task. */
+typedef struct coll_run {
+    const host_args *a;
+    flo_comm *c;
+    host_state *hs;
+    size_t es;    /* Element size. */
+    uint64_t tmo; /* Timeout of an MPI exchange (ns). */
+    bool mpi;     /* Several ranks: exchange over MPI. */
+    void *S[FLO_COMM_MAX_LOCAL], *R[FLO_COMM_MAX_LOCAL]; /* Or NULL. */
+    char err[200]; /* Why an exchange failed. */
+} coll_run;
+
+/* One collective for this process. Returns FLO_OK; FLO_ENOMEM when the
+ * scratch buffer could not grow (nothing was exchanged); another status,
+ * with r->err set, when the exchange failed. */
+typedef flo_status (*coll_fn)(coll_run *r);
+
 static void copy_if(void *dst, const void *src, size_t bytes)
 {
     if (dst != src && bytes > 0)
@@ -57,19 +75,214 @@ static int root_rank(const flo_comm *c, int root)
     return r;
 }
 
+/* The local index of the root, or -1 when another rank holds it. */
+static int local_root(const coll_run *r)
+{
+    int rl = r->a->root - r->c->first;
+
+    return rl >= 0 && rl < r->a->nlocal ? rl : -1;
+}
+
+/* Reduce the n elements of every local send into the scratch buffer
+ * (first, since a receive may alias a send), which is grown to hold
+ * extra more bytes after them; *out: the scratch buffer. */
+static flo_status reduce_local(coll_run *r, size_t n, size_t extra,
+                               void **out)
+{
+    const host_args *a = r->a;
+    void *tmp;
+    flo_status st = flo__comm_scratch(r->c, n * r->es + extra, &tmp);
+
+    if (st != FLO_OK)
+        return st;
+    memcpy(tmp, r->S[0], n * r->es);
+    for (int i = 1; i < a->nlocal; i++)
+        flo__elem_accum(a->dtype, a->op, tmp, r->S[i], n);
+    *out = tmp;
+    return FLO_OK;
+}
+
+/* MPI counts and displacements of a block of per elements for each
+ * participant, rank by rank. */
+static void rank_layout(coll_run *r, size_t per)
+{
+    const flo_comm *c = r->c;
+
+    for (int k = 0; k < c->nranks; k++) {
+        r->hs->mcounts[k] =
+            (c->rank_first[k + 1] - c->rank_first[k]) * (int)per;
+        r->hs->mdispls[k] = c->rank_first[k] * (int)per;
+    }
+}
+
+static flo_status coll_allreduce(coll_run *r)
+{
+    const host_args *a = r->a;
+    flo_status st;
+    void *tmp;
+
+    if (a->count == 0)
+        return FLO_OK;
+    st = reduce_local(r, a->count, 0, &tmp);
+    if (st == FLO_OK && r->mpi)
+        st = flo__cmpi_allreduce(r->c->mpi, tmp, a->count, a->dtype, a->op,
+                                 r->tmo, r->err, sizeof(r->err));
+    if (st == FLO_OK)
+        for (int i = 0; i < a->nlocal; i++)
+            copy_if(r->R[i], tmp, a->count * r->es);
+    return st;
+}
+
+static flo_status coll_reduce(coll_run *r)
+{
+    const host_args *a = r->a;
+    int rl = local_root(r);
+    flo_status st;
+    void *tmp;
+
+    if (a->count == 0)
+        return FLO_OK;
+    st = reduce_local(r, a->count, 0, &tmp);
+    if (st == FLO_OK && r->mpi)
+        st = flo__cmpi_reduce(r->c->mpi, tmp, a->count, a->dtype, a->op,
+                              root_rank(r->c, a->root), r->tmo, r->err,
+                              sizeof(r->err));
+    if (st == FLO_OK && rl >= 0)
+        copy_if(r->R[rl], tmp, a->count * r->es);
+    return st;
+}
+
+static flo_status coll_bcast(coll_run *r)
+{
+    const host_args *a = r->a;
+    int rl = local_root(r);
+    flo_status st = FLO_OK;
+    void *src;
+
+    if (a->count == 0)
+        return FLO_OK;
+    /* Non-root processes receive into their first buffer. */
+    src = rl >= 0 ? r->S[rl] : r->R[0];
+    if (r->mpi)
+        st = flo__cmpi_bcast(r->c->mpi, src, a->count, a->dtype,
+                             root_rank(r->c, a->root), r->tmo, r->err,
+                             sizeof(r->err));
+    if (st == FLO_OK)
+        for (int i = 0; i < a->nlocal; i++)
+            if (i != rl)
+                copy_if(r->R[i], src, a->count * r->es);
+    return st;
+}
+
+static flo_status coll_allgather(coll_run *r)
+{
+    const host_args *a = r->a;
+    const flo_comm *c = r->c;
+    size_t blk = a->count * r->es, total = (size_t)c->size * blk;
+    flo_status st;
+    void *tmp;
+
+    if (a->count == 0)
+        return FLO_OK;
+    st = flo__comm_scratch(r->c, total, &tmp);
+    if (st != FLO_OK)
+        return st;
+    for (int i = 0; i < a->nlocal; i++)
+        memcpy((char *)tmp + (size_t)(c->first + i) * blk, r->S[i], blk);
+    if (r->mpi) {
+        rank_layout(r, a->count);
+        st = flo__cmpi_allgatherv(c->mpi, tmp, r->hs->mcounts,
+                                  r->hs->mdispls, a->dtype, r->tmo, r->err,
+                                  sizeof(r->err));
+    }
+    if (st == FLO_OK)
+        for (int i = 0; i < a->nlocal; i++)
+            copy_if(r->R[i], tmp, total);
+    return st;
+}
+
+static flo_status coll_reduce_scatter(coll_run *r)
+{
+    const host_args *a = r->a;
+    const flo_comm *c = r->c;
+    size_t n = (size_t)c->size * a->count, blk = a->count * r->es;
+    flo_status st;
+    char *mine;
+    void *tmp;
+
+    if (a->count == 0)
+        return FLO_OK;
+    /* [0, n): the local reduction; [n, n + nlocal * count): this rank's
+     * block after the exchange. */
+    st = reduce_local(r, n, (size_t)a->nlocal * blk, &tmp);
+    if (st != FLO_OK)
+        return st;
+    if (r->mpi) {
+        mine = (char *)tmp + n * r->es;
+        rank_layout(r, a->count);
+        st = flo__cmpi_reduce_scatter(c->mpi, tmp, mine, r->hs->mcounts,
+                                      a->dtype, a->op, r->tmo, r->err,
+                                      sizeof(r->err));
+    } else {
+        mine = (char *)tmp + (size_t)c->first * blk;
+    }
+    if (st == FLO_OK)
+        for (int i = 0; i < a->nlocal; i++)
+            copy_if(r->R[i], mine + (size_t)i * blk, blk);
+    return st;
+}
+
+/* The totals of the local parts, an exclusive scan of the per-rank
+ * totals over MPI (the carry of this rank), then each local part
+ * scanned with the running carry. */
+static flo_status coll_scan(coll_run *r)
+{
+    const host_args *a = r->a;
+    flo__scalar *tot = r->hs->tot, rank_tot, carry;
+    flo_status st = FLO_OK;
+
+    /* Totals first: the scans below may overwrite a send in place. */
+    rank_tot = flo__elem_identity(a->dtype, a->op);
+    for (int i = 0; i < a->nlocal; i++) {
+        tot[i] = flo__elem_fold(a->dtype, a->op, r->S[i], a->counts[i]);
+        flo__elem_combine(a->dtype, a->op, &rank_tot, &tot[i]);
+    }
+    if (r->mpi)
+        st = flo__cmpi_exscan(r->c->mpi, &rank_tot, &carry, a->dtype, a->op,
+                              r->tmo, r->err, sizeof(r->err));
+    else
+        carry = flo__elem_identity(a->dtype, a->op);
+    if (st != FLO_OK)
+        return st;
+    for (int i = 0; i < a->nlocal; i++) {
+        flo__elem_scan(a->dtype, a->op, a->exclusive != 0, &carry, r->S[i],
+                       a->counts[i], r->R[i]);
+        flo__elem_combine(a->dtype, a->op, &carry, &tot[i]);
+    }
+    return FLO_OK;
+}
+
+static const coll_fn coll_fns[FLO__COLL_KIND_COUNT] = {
+    [FLO__COLL_ALLREDUCE] = coll_allreduce,
+    [FLO__COLL_REDUCE] = coll_reduce,
+    [FLO__COLL_BCAST] = coll_bcast,
+    [FLO__COLL_ALLGATHER] = coll_allgather,
+    [FLO__COLL_REDUCE_SCATTER] = coll_reduce_scatter,
+    [FLO__COLL_SCAN] = coll_scan,
+};
+
 /* Runs on a host worker: the whole collective for this process. */
 static void host_coll_task(flo_task_ctx *ctx)
 {
     const host_args *a = flo_task_args(ctx, NULL);
     flo_comm *c = a->c;
-    host_state *hs = c->tpriv;
-    size_t es = flo_dtype_size(a->dtype);
-    uint64_t tmo = flo__comm_timeout_ns(c);
-    bool mpi = c->nranks > 1;
-    char err[200] = "";
-    flo_status st = FLO_OK;
-    void *tmp = NULL;
-    void *S[FLO_COMM_MAX_LOCAL], *R[FLO_COMM_MAX_LOCAL];
+    coll_run r = {.a = a,
+                  .c = c,
+                  .hs = c->tpriv,
+                  .es = flo_dtype_size(a->dtype),
+                  .tmo = flo__comm_timeout_ns(c),
+                  .mpi = c->nranks > 1};
+    flo_status st;
 
     if (atomic_load(&c->broken)) {
         flo_task_fail(ctx, FLO_ECOMM, "communicator broken: %s",
@@ -77,141 +290,14 @@ static void host_coll_task(flo_task_ctx *ctx)
         return;
     }
     for (int i = 0; i < a->nlocal; i++) {
-        S[i] = a->sidx[i] >= 0 ? flo_task_buffer(ctx, a->sidx[i]) : NULL;
-        R[i] = a->ridx[i] >= 0 ? flo_task_buffer(ctx, a->ridx[i]) : NULL;
+        r.S[i] = a->sidx[i] >= 0 ? flo_task_buffer(ctx, a->sidx[i]) : NULL;
+        r.R[i] = a->ridx[i] >= 0 ? flo_task_buffer(ctx, a->ridx[i]) : NULL;
     }
-
-    switch (a->kind) {
-    case FLO__COLL_ALLREDUCE:
-    case FLO__COLL_REDUCE: {
-        size_t bytes = a->count * es;
-        int rl = a->root - c->first;
-        if (a->count == 0)
-            break;
-        st = flo__comm_scratch(c, bytes, &tmp);
-        if (st != FLO_OK)
-            break;
-        /* Reduce into scratch first: a recv may alias a send. */
-        memcpy(tmp, S[0], bytes);
-        for (int i = 1; i < a->nlocal; i++)
-            flo__red_accum(tmp, S[i], a->count, a->dtype, a->op);
-        if (a->kind == FLO__COLL_ALLREDUCE) {
-            if (mpi)
-                st = flo__cmpi_allreduce(c->mpi, tmp, a->count, a->dtype,
-                                         a->op, tmo, err, sizeof(err));
-            if (st == FLO_OK)
-                for (int i = 0; i < a->nlocal; i++)
-                    copy_if(R[i], tmp, bytes);
-        } else {
-            if (mpi)
-                st = flo__cmpi_reduce(c->mpi, tmp, a->count, a->dtype,
-                                      a->op, root_rank(c, a->root), tmo,
-                                      err, sizeof(err));
-            if (st == FLO_OK && rl >= 0 && rl < a->nlocal)
-                copy_if(R[rl], tmp, bytes);
-        }
-        break;
-    }
-    case FLO__COLL_BCAST: {
-        size_t bytes = a->count * es;
-        int rl = a->root - c->first;
-        bool local_root = rl >= 0 && rl < a->nlocal;
-        void *src;
-        if (a->count == 0)
-            break;
-        /* Non-root processes receive into their first buffer. */
-        src = local_root ? S[rl] : R[0];
-        if (mpi)
-            st = flo__cmpi_bcast(c->mpi, src, a->count, a->dtype,
-                                 root_rank(c, a->root), tmo, err,
-                                 sizeof(err));
-        if (st == FLO_OK)
-            for (int i = 0; i < a->nlocal; i++)
-                if (i != rl)
-                    copy_if(R[i], src, bytes);
-        break;
-    }
-    case FLO__COLL_ALLGATHER: {
-        size_t blk = a->count * es;
-        size_t total = (size_t)c->size * blk;
-        if (a->count == 0)
-            break;
-        st = flo__comm_scratch(c, total, &tmp);
-        if (st != FLO_OK)
-            break;
-        for (int i = 0; i < a->nlocal; i++)
-            memcpy((char *)tmp + (size_t)(c->first + i) * blk, S[i], blk);
-        if (mpi) {
-            for (int r = 0; r < c->nranks; r++) {
-                hs->mcounts[r] = (c->rank_first[r + 1] - c->rank_first[r]) *
-                                 (int)a->count;
-                hs->mdispls[r] = c->rank_first[r] * (int)a->count;
-            }
-            st = flo__cmpi_allgatherv(c->mpi, tmp, hs->mcounts, hs->mdispls,
-                                      a->dtype, tmo, err, sizeof(err));
-        }
-        if (st == FLO_OK)
-            for (int i = 0; i < a->nlocal; i++)
-                copy_if(R[i], tmp, total);
-        break;
-    }
-    case FLO__COLL_REDUCE_SCATTER: {
-        size_t n = (size_t)c->size * a->count;
-        size_t blk = a->count * es;
-        char *mine;
-        if (a->count == 0)
-            break;
-        /* [0, n): the local reduction; [n, n + nlocal * count): this
-         * rank's block after the exchange. */
-        st = flo__comm_scratch(c, (n + (size_t)a->nlocal * a->count) * es,
-                               &tmp);
-        if (st != FLO_OK)
-            break;
-        memcpy(tmp, S[0], n * es);
-        for (int i = 1; i < a->nlocal; i++)
-            flo__red_accum(tmp, S[i], n, a->dtype, a->op);
-        if (mpi) {
-            mine = (char *)tmp + n * es;
-            for (int r = 0; r < c->nranks; r++)
-                hs->mcounts[r] = (c->rank_first[r + 1] - c->rank_first[r]) *
-                                 (int)a->count;
-            st = flo__cmpi_reduce_scatter(c->mpi, tmp, mine, hs->mcounts,
-                                          a->dtype, a->op, tmo, err,
-                                          sizeof(err));
-        } else {
-            mine = (char *)tmp + (size_t)c->first * blk;
-        }
-        if (st == FLO_OK)
-            for (int i = 0; i < a->nlocal; i++)
-                copy_if(R[i], mine + (size_t)i * blk, blk);
-        break;
-    }
-    case FLO__COLL_SCAN: {
-        unsigned char rank_tot[8], carry[8];
-        /* Totals first: the scans below may overwrite a send in place. */
-        flo__red_identity(rank_tot, a->dtype, a->op);
-        for (int i = 0; i < a->nlocal; i++) {
-            flo__red_fold(hs->tot[i], S[i], a->counts[i], a->dtype, a->op);
-            flo__red_combine1(rank_tot, hs->tot[i], a->dtype, a->op);
-        }
-        if (mpi)
-            st = flo__cmpi_exscan(c->mpi, rank_tot, carry, a->dtype, a->op,
-                                  tmo, err, sizeof(err));
-        else
-            flo__red_identity(carry, a->dtype, a->op);
-        if (st != FLO_OK)
-            break;
-        for (int i = 0; i < a->nlocal; i++) {
-            flo__red_scan(R[i], S[i], a->counts[i], a->dtype, a->op, carry,
-                          a->exclusive);
-            flo__red_combine1(carry, hs->tot[i], a->dtype, a->op);
-        }
-        break;
-    }
-    default:
+    if (a->kind >= 0 && a->kind < FLO__COLL_KIND_COUNT) {
+        st = coll_fns[a->kind](&r);
+    } else {
         st = FLO_EINTERNAL;
-        snprintf(err, sizeof(err), "unknown collective %d", a->kind);
-        break;
+        snprintf(r.err, sizeof(r.err), "unknown collective %d", a->kind);
     }
 
     if (st == FLO_ENOMEM) {
@@ -221,9 +307,9 @@ static void host_coll_task(flo_task_ctx *ctx)
         /* The ranks may now disagree on what was exchanged: no later
          * collective on this communicator can be trusted. */
         flo__comm_break(c, st, a->cid, "collective #%llu: %s",
-                        (unsigned long long)a->cid, err);
+                        (unsigned long long)a->cid, r.err);
         flo_task_fail(ctx, st, "collective #%llu failed: %s",
-                      (unsigned long long)a->cid, err);
+                      (unsigned long long)a->cid, r.err);
     }
 }
 

@@ -293,6 +293,22 @@ static MPI_Datatype mpi_type(flo_dtype t)
     }
 }
 
+/* The type a reduction with op runs in: integer sums and products of
+ * signed types in the unsigned type of the same width, whose arithmetic
+ * wraps in any MPI library (MPI's signed arithmetic is the C library's,
+ * undefined on overflow), with the same bits as two's complement
+ * (elem.h); everything else in t itself. */
+static MPI_Datatype mpi_red_type(flo_dtype t, flo_redop op)
+{
+    if (op == FLO_SUM || op == FLO_PROD) {
+        if (t == FLO_I32)
+            return MPI_UINT32_T;
+        if (t == FLO_I64)
+            return MPI_UINT64_T;
+    }
+    return mpi_type(t);
+}
+
 static MPI_Op mpi_op(flo_redop op)
 {
     switch (op) {
@@ -360,8 +376,9 @@ flo_status flo__cmpi_allreduce(flo__cmpi *m, void *buf, size_t n,
                                uint64_t tmo, char *err, size_t len)
 {
     START_AND_WAIT(m, "MPI_Iallreduce",
-                   MPI_Iallreduce(MPI_IN_PLACE, buf, (int)n, mpi_type(t),
-                                  mpi_op(op), m->comm, &req_));
+                   MPI_Iallreduce(MPI_IN_PLACE, buf, (int)n,
+                                  mpi_red_type(t, op), mpi_op(op), m->comm,
+                                  &req_));
 }
 
 flo_status flo__cmpi_reduce(flo__cmpi *m, void *buf, size_t n, flo_dtype t,
@@ -370,11 +387,12 @@ flo_status flo__cmpi_reduce(flo__cmpi *m, void *buf, size_t n, flo_dtype t,
 {
     if (m->rank == root)
         START_AND_WAIT(m, "MPI_Ireduce",
-                       MPI_Ireduce(MPI_IN_PLACE, buf, (int)n, mpi_type(t),
-                                   mpi_op(op), root, m->comm, &req_));
+                       MPI_Ireduce(MPI_IN_PLACE, buf, (int)n,
+                                   mpi_red_type(t, op), mpi_op(op), root,
+                                   m->comm, &req_));
     START_AND_WAIT(m, "MPI_Ireduce",
-                   MPI_Ireduce(buf, NULL, (int)n, mpi_type(t), mpi_op(op),
-                               root, m->comm, &req_));
+                   MPI_Ireduce(buf, NULL, (int)n, mpi_red_type(t, op),
+                               mpi_op(op), root, m->comm, &req_));
 }
 
 flo_status flo__cmpi_bcast(flo__cmpi *m, void *buf, size_t n, flo_dtype t,
@@ -401,8 +419,9 @@ flo_status flo__cmpi_reduce_scatter(flo__cmpi *m, const void *send,
                                     uint64_t tmo, char *err, size_t len)
 {
     START_AND_WAIT(m, "MPI_Ireduce_scatter",
-                   MPI_Ireduce_scatter(send, recv, counts, mpi_type(t),
-                                       mpi_op(op), m->comm, &req_));
+                   MPI_Ireduce_scatter(send, recv, counts,
+                                       mpi_red_type(t, op), mpi_op(op),
+                                       m->comm, &req_));
 }
 
 flo_status flo__cmpi_exscan(flo__cmpi *m, const void *in, void *out,
@@ -414,7 +433,8 @@ flo_status flo__cmpi_exscan(flo__cmpi *m, const void *in, void *out,
     int rc;
 
     lock(m->g);
-    rc = MPI_Iexscan(in, out, 1, mpi_type(t), mpi_op(op), m->comm, &req);
+    rc = MPI_Iexscan(in, out, 1, mpi_red_type(t, op), mpi_op(op), m->comm,
+                     &req);
     unlock(m->g);
     if (rc != MPI_SUCCESS) {
         mpi_errstr(rc, "MPI_Iexscan", err, len);
@@ -422,7 +442,9 @@ flo_status flo__cmpi_exscan(flo__cmpi *m, const void *in, void *out,
     }
     st = wait_req(m, &req, "MPI_Iexscan", tmo, err, len);
     /* MPI leaves rank 0's result undefined: it is the identity. */
-    if (st == FLO_OK && m->rank == 0)
-        flo__red_identity(out, t, op);
+    if (st == FLO_OK && m->rank == 0) {
+        flo__scalar id = flo__elem_identity(t, op);
+        memcpy(out, id.b, flo_dtype_size(t));
+    }
     return st;
 }

@@ -161,8 +161,10 @@ static void abort_all(nccl_state *ns, flo_status st, const char *msg)
     until.tv_sec += 2;
     locked = pthread_rwlock_timedwrlock(&ns->lock, &until) == 0;
     if (!ns->aborted) {
+        /* A failed abort is logged; there is nothing else to do: the
+         * communicator is broken already and is never used again. */
         for (int i = 0; i < ns->n; i++)
-            ncclCommAbort(ns->dev[i].comm);
+            (void)FLO__NCCL_CHECK(ncclCommAbort(ns->dev[i].comm));
         ns->aborted = true;
     }
     if (locked)
@@ -388,113 +390,134 @@ static const flo_kernel dev_kernels[FLO__COLL_KIND_COUNT] = {
 static const flo_kernel join_kernel = {.name = "coll_join",
                                        .host = join_task};
 
-static flo_status nccl_submit(flo_comm *c, const flo__coll_op *op,
-                              flo_event *out)
+/* ---- Submission ----------------------------------------------------------
+ * One task per local GPU (dev_task_submit: its arguments and accesses,
+ * dev_task_build; its tracking slot, track_claim), then the join
+ * (join_submit). */
+
+/* The argument blob and access list of local participant i's task for
+ * op: its send and receive handles (one READ_WRITE entry in place; for a
+ * broadcast the one buffer, read on the root), the scratch handle for a
+ * scan, and its GPU's sequence handle. Returns the number of accesses
+ * (at most 4). */
+static int dev_task_build(flo_comm *c, const flo__coll_op *op, int i,
+                          nccl_args *a, flo_access_desc *acc)
 {
     nccl_state *ns = c->tpriv;
-    flo_event evs[FLO_COMM_MAX_LOCAL];
-    flo_task_desc desc = FLO_TASK_DESC_INIT;
     size_t es = flo_dtype_size(op->dtype);
-    flo_status st = FLO_OK;
-    join_args ja = {.c = c, .cid = c->ncoll};
-    int i;
+    int p = c->first + i, n = 0;
+    size_t nr = op->count * es;
 
-    for (i = 0; i < c->nlocal; i++) {
-        flo_access_desc acc[4];
-        nccl_args a;
-        int p = c->first + i, n = 0;
-        size_t nr = op->count * es;
+    memset(a, 0, sizeof(*a));
+    a->c = c;
+    a->cid = c->ncoll;
+    a->li = i;
+    a->kind = op->kind;
+    a->dtype = op->dtype;
+    a->op = op->op;
+    a->root = op->root;
+    a->exclusive = op->exclusive;
+    a->count = op->kind == FLO__COLL_SCAN ? op->counts[i] : op->count;
+    a->sidx = a->ridx = a->xidx = -1;
+    if (op->kind == FLO__COLL_ALLGATHER)
+        nr *= (size_t)c->size;
+    else if (op->kind == FLO__COLL_SCAN)
+        nr = a->count * es;
 
-        memset(&a, 0, sizeof(a));
-        a.c = c;
-        a.cid = c->ncoll;
-        a.li = i;
-        a.kind = op->kind;
-        a.dtype = op->dtype;
-        a.op = op->op;
-        a.root = op->root;
-        a.exclusive = op->exclusive;
-        a.count = op->kind == FLO__COLL_SCAN ? op->counts[i] : op->count;
-        a.sidx = a.ridx = a.xidx = -1;
-        if (op->kind == FLO__COLL_ALLGATHER)
-            nr *= (size_t)c->size;
-        else if (op->kind == FLO__COLL_SCAN)
-            nr = a.count * es;
-
-        if (op->kind == FLO__COLL_BCAST) {
-            acc[n].data = op->send[i];
-            acc[n].mode = p == op->root
-                              ? FLO_READ
-                              : flo__comm_write_mode(c, op->send[i], nr);
-            if (p == op->root)
-                a.sidx = n++;
-            else
-                a.ridx = n++;
-        } else {
-            acc[n].data = op->send[i];
-            acc[n].mode = FLO_READ;
-            a.sidx = n++;
-            if (op->kind != FLO__COLL_REDUCE || p == op->root) {
-                if (op->recv[i].id == op->send[i].id) {
-                    acc[a.sidx].mode = FLO_READ_WRITE; /* In place. */
-                    a.ridx = a.sidx;
-                } else {
-                    acc[n].data = op->recv[i];
-                    acc[n].mode = flo__comm_write_mode(c, op->recv[i], nr);
-                    a.ridx = n++;
-                }
-            }
-        }
-        if (op->kind == FLO__COLL_SCAN) {
-            acc[n].data = ns->dev[i].scratch;
-            acc[n].mode = FLO_READ_WRITE;
-            a.xidx = n++;
-        }
-        acc[n].data = c->reg->seq[c->devs[i]];
-        acc[n].mode = FLO_READ_WRITE;
-        n++;
-
-        desc.kernel = &dev_kernels[op->kind];
-        desc.access = acc;
-        desc.naccess = n;
-        desc.args = &a;
-        desc.args_size = sizeof(a);
-        desc.on_device = FLO_DEVICE(c->devs[i]);
-        {
-            track_slot *t = &ns->dev[i].track[c->ncoll % TRACK_RING];
-            int expect = SLOT_FREE;
-            if (atomic_compare_exchange_strong(&t->state, &expect,
-                                               SLOT_SUBMITTED)) {
-                atomic_store(&t->cid, c->ncoll);
-                a.slot = t;
-                desc.callback = dev_task_done;
-                desc.callback_arg = t;
+    if (op->kind == FLO__COLL_BCAST) {
+        acc[n].data = op->send[i];
+        acc[n].mode = p == op->root
+                          ? FLO_READ
+                          : flo__comm_write_mode(c, op->send[i], nr);
+        if (p == op->root)
+            a->sidx = n++;
+        else
+            a->ridx = n++;
+    } else {
+        acc[n].data = op->send[i];
+        acc[n].mode = FLO_READ;
+        a->sidx = n++;
+        if (op->kind != FLO__COLL_REDUCE || p == op->root) {
+            if (op->recv[i].id == op->send[i].id) {
+                acc[a->sidx].mode = FLO_READ_WRITE; /* In place. */
+                a->ridx = a->sidx;
             } else {
-                a.slot = NULL;
-                desc.callback = dev_task_done_untracked;
-                desc.callback_arg = &ns->dev[i];
+                acc[n].data = op->recv[i];
+                acc[n].mode = flo__comm_write_mode(c, op->recv[i], nr);
+                a->ridx = n++;
             }
         }
-        st = flo__comm_submit(c, &desc, &evs[i]);
-        if (st != FLO_OK) {
-            if (a.slot != NULL)
-                atomic_store(&a.slot->state, SLOT_FREE);
-            break;
-        }
     }
-    if (st != FLO_OK && i > 0) {
-        /* Some GPUs got this collective and others not: their NCCL
-         * sequences now differ, so the communicator cannot be used. */
-        flo__comm_break(c, st, c->ncoll, "submitting collective #%llu "
-                        "failed after %d of %d GPUs: %s",
-                        (unsigned long long)c->ncoll, i, c->nlocal,
-                        flo_status_str(st));
-        return st;
+    if (op->kind == FLO__COLL_SCAN) {
+        acc[n].data = ns->dev[i].scratch;
+        acc[n].mode = FLO_READ_WRITE;
+        a->xidx = n++;
     }
-    if (st != FLO_OK)
-        return st;
+    acc[n].data = c->reg->seq[c->devs[i]];
+    acc[n].mode = FLO_READ_WRITE;
+    n++;
+    return n;
+}
 
-    desc = (flo_task_desc)FLO_TASK_DESC_INIT;
+/* Claim the tracking slot of collective c->ncoll on local participant
+ * i's device and set the task's completion callback to match: tracked
+ * (a->slot, dev_task_done) when the slot is free, else untracked (NULL,
+ * dev_task_done_untracked), and the watchdog does not time it. */
+static void track_claim(flo_comm *c, int i, nccl_args *a,
+                        flo_task_desc *desc)
+{
+    nccl_state *ns = c->tpriv;
+    track_slot *t = &ns->dev[i].track[c->ncoll % TRACK_RING];
+    int expect = SLOT_FREE;
+
+    if (atomic_compare_exchange_strong(&t->state, &expect,
+                                       SLOT_SUBMITTED)) {
+        atomic_store(&t->cid, c->ncoll);
+        a->slot = t;
+        desc->callback = dev_task_done;
+        desc->callback_arg = t;
+    } else {
+        a->slot = NULL;
+        desc->callback = dev_task_done_untracked;
+        desc->callback_arg = &ns->dev[i];
+    }
+}
+
+/* Submit local participant i's task for op, pinned to its GPU; *ev gets
+ * its event. On failure nothing was submitted and the tracking slot is
+ * free again. */
+static flo_status dev_task_submit(flo_comm *c, const flo__coll_op *op, int i,
+                                  flo_event *ev)
+{
+    flo_access_desc acc[4];
+    flo_task_desc desc = FLO_TASK_DESC_INIT;
+    nccl_args a;
+    flo_status st;
+
+    desc.kernel = &dev_kernels[op->kind];
+    desc.access = acc;
+    desc.naccess = dev_task_build(c, op, i, &a, acc);
+    desc.args = &a;
+    desc.args_size = sizeof(a);
+    desc.on_device = FLO_DEVICE(c->devs[i]);
+    /* Before the submission: it copies a, slot included. */
+    track_claim(c, i, &a, &desc);
+    st = flo__comm_submit(c, &desc, ev);
+    if (st != FLO_OK && a.slot != NULL)
+        atomic_store(&a.slot->state, SLOT_FREE);
+    return st;
+}
+
+/* Submit the join of collective c->ncoll after the events evs of its
+ * c->nlocal GPU tasks; *out (if not NULL) gets its event. If the join
+ * cannot be submitted the GPU tasks are in and the collective goes on,
+ * unobserved: *out gets the last GPU task's event. */
+static void join_submit(flo_comm *c, const flo_event *evs, flo_event *out)
+{
+    join_args ja = {.c = c, .cid = c->ncoll};
+    flo_task_desc desc = FLO_TASK_DESC_INIT;
+    flo_status st;
+
     desc.kernel = &join_kernel;
     desc.args = &ja;
     desc.args_size = sizeof(ja);
@@ -505,14 +528,37 @@ static flo_status nccl_submit(flo_comm *c, const flo__coll_op *op,
     desc.callback_arg = c;
     st = flo__comm_submit(c, &desc, out);
     if (st != FLO_OK) {
-        /* The GPU tasks are in: the collective goes on, unobserved. */
         FLO__WARN("collective #%llu: join task not submitted (%s)",
                   (unsigned long long)c->ncoll, flo_status_str(st));
         if (out != NULL)
             *out = evs[c->nlocal - 1];
-        st = FLO_OK;
     }
-    return st;
+}
+
+static flo_status nccl_submit(flo_comm *c, const flo__coll_op *op,
+                              flo_event *out)
+{
+    flo_event evs[FLO_COMM_MAX_LOCAL];
+    flo_status st = FLO_OK;
+    int i;
+
+    for (i = 0; i < c->nlocal; i++) {
+        st = dev_task_submit(c, op, i, &evs[i]);
+        if (st != FLO_OK)
+            break;
+    }
+    if (st != FLO_OK) {
+        /* Some GPUs got this collective and others not: their NCCL
+         * sequences now differ, so the communicator cannot be used. */
+        if (i > 0)
+            flo__comm_break(c, st, c->ncoll, "submitting collective #%llu "
+                            "failed after %d of %d GPUs: %s",
+                            (unsigned long long)c->ncoll, i, c->nlocal,
+                            flo_status_str(st));
+        return st;
+    }
+    join_submit(c, evs, out);
+    return FLO_OK;
 }
 
 flo_status flo__nccl_gpu_ids(const int *ordinals, int n, uint64_t *ids)
@@ -563,8 +609,12 @@ static flo_status comms_init(flo_comm *c, nccl_state *ns)
         st = flo__cmpi_bcast_bytes(c->mpi, &m, sizeof(m), 0);
         if (st == FLO_OK && !m.ok)
             st = FLO_ECOMM;
+        if (st == FLO_OK)
+            st = FLO__NCCL_CHECK(ncclGroupStart());
+        /* Once the group started it is ended, whatever failed inside. A
+         * group that did not start is not ended, and this rank reports
+         * the failure below like any other. */
         if (st == FLO_OK) {
-            ncclGroupStart();
             for (int i = 0; i < ns->n && st == FLO_OK; i++) {
                 st = FLO__CUDA(cudaSetDevice(ord[i]));
                 if (st == FLO_OK)
@@ -579,7 +629,7 @@ static flo_status comms_init(flo_comm *c, nccl_state *ns)
         if (flo__cmpi_allreduce_min_int(c->mpi, &ok) != FLO_OK || !ok) {
             if (st == FLO_OK) {
                 for (int i = 0; i < ns->n; i++)
-                    ncclCommAbort(comms[i]);
+                    (void)FLO__NCCL_CHECK(ncclCommAbort(comms[i]));
                 st = FLO_ECOMM;
             }
         }

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "collectives/comm/nccl_kernels.h"
+#include "collectives/elem/elem_cuda.cuh"
 
 namespace {
 
@@ -21,52 +22,26 @@ constexpr int kWarps = kThreads / 32;
 /* Smallest chunk worth a block. */
 constexpr size_t kMinChunk = 16 * kThreads;
 
-template <typename T> struct Lim;
-template <> struct Lim<int32_t> {
-    __device__ static int32_t max() { return INT32_MAX; }
-    __device__ static int32_t low() { return INT32_MIN; }
-};
-template <> struct Lim<int64_t> {
-    __device__ static int64_t max() { return INT64_MAX; }
-    __device__ static int64_t low() { return INT64_MIN; }
-};
-template <> struct Lim<uint32_t> {
-    __device__ static uint32_t max() { return UINT32_MAX; }
-    __device__ static uint32_t low() { return 0; }
-};
-template <> struct Lim<uint64_t> {
-    __device__ static uint64_t max() { return UINT64_MAX; }
-    __device__ static uint64_t low() { return 0; }
-};
-template <> struct Lim<float> {
-    __device__ static float max() { return __int_as_float(0x7f800000); }
-    __device__ static float low() { return __int_as_float(0xff800000); }
-};
-template <> struct Lim<double> {
-    __device__ static double max()
-    {
-        return __longlong_as_double(0x7ff0000000000000LL);
-    }
-    __device__ static double low()
-    {
-        return __longlong_as_double((long long)0xfff0000000000000ULL);
-    }
-};
-
+/* The operators, with the identities and rules of collectives/elem. Sum
+ * and Prod are instantiated only on unsigned or floating types: the
+ * dispatch below runs signed sums and products on the unsigned type of
+ * the same width (flo_elem::wrap_t), so that they wrap. */
 template <typename T> struct Sum {
-    __device__ static T id() { return T(0); }
+    static_assert(flo_elem::wraps_v<T>, "signed sums go through wrap_t");
+    __device__ static T id() { return flo_elem::identity<T>(FLO_SUM); }
     __device__ static T f(T a, T b) { return a + b; }
 };
 template <typename T> struct Prod {
-    __device__ static T id() { return T(1); }
+    static_assert(flo_elem::wraps_v<T>, "signed products go through wrap_t");
+    __device__ static T id() { return flo_elem::identity<T>(FLO_PROD); }
     __device__ static T f(T a, T b) { return a * b; }
 };
 template <typename T> struct Min {
-    __device__ static T id() { return Lim<T>::max(); }
+    __device__ static T id() { return flo_elem::identity<T>(FLO_MIN); }
     __device__ static T f(T a, T b) { return b < a ? b : a; }
 };
 template <typename T> struct Max {
-    __device__ static T id() { return Lim<T>::low(); }
+    __device__ static T id() { return flo_elem::identity<T>(FLO_MAX); }
     __device__ static T f(T a, T b) { return b > a ? b : a; }
 };
 
@@ -235,13 +210,16 @@ int apply(const void *src, void *dst, size_t n, int exclusive,
     return e == cudaSuccess ? 0 : -(int)e;
 }
 
+/* Buffers of T are read and written as W for sums and products. */
 template <typename T>
 int partials_t(const void *src, size_t n, flo_redop op, void *part,
                void *total, cudaStream_t s)
 {
+    using W = flo_elem::wrap_t<T>;
+
     switch (op) {
-    case FLO_SUM: return partials<T, Sum<T>>(src, n, part, total, s);
-    case FLO_PROD: return partials<T, Prod<T>>(src, n, part, total, s);
+    case FLO_SUM: return partials<W, Sum<W>>(src, n, part, total, s);
+    case FLO_PROD: return partials<W, Prod<W>>(src, n, part, total, s);
     case FLO_MIN: return partials<T, Min<T>>(src, n, part, total, s);
     default: return partials<T, Max<T>>(src, n, part, total, s);
     }
@@ -252,12 +230,14 @@ int apply_t(const void *src, void *dst, size_t n, flo_redop op,
             int exclusive, const void *totals, int p, const void *part,
             int nb, cudaStream_t s)
 {
+    using W = flo_elem::wrap_t<T>;
+
     switch (op) {
     case FLO_SUM:
-        return apply<T, Sum<T>>(src, dst, n, exclusive, totals, p, part,
+        return apply<W, Sum<W>>(src, dst, n, exclusive, totals, p, part,
                                 nb, s);
     case FLO_PROD:
-        return apply<T, Prod<T>>(src, dst, n, exclusive, totals, p, part,
+        return apply<W, Prod<W>>(src, dst, n, exclusive, totals, p, part,
                                  nb, s);
     case FLO_MIN:
         return apply<T, Min<T>>(src, dst, n, exclusive, totals, p, part,

@@ -1,7 +1,8 @@
 /*
  * Flotilla tests - transform, reduce and scan against a sequential
  * reference, for every type and operation, on sizes 0, 1, small primes
- * and sizes not divisible by the block count, over 1, 2 and 3 blocks.
+ * and sizes not divisible by the block count, over 1, 2 and 3 blocks;
+ * integer reduce and scan also on values that overflow (they wrap).
  *
  * Built twice: as algorithms_ops (host workers, layouts of 1..3 blocks)
  * and, with FLO_TEST_GPU, as algorithms_ops_gpu (1, 2 and 3 logical GPUs
@@ -227,6 +228,88 @@ static void scan_cases(flo_runtime *rt, const char *where)
                     assert_int_equal(flo_array_destroy(a), FLO_OK);
                     free(x), free(want), free(got);
                 }
+}
+
+/* Integers next to the ends of type t: every sum and product of two of
+ * them overflows (odd values, so that products do not soon become 0). */
+static void fill_wrap(flo_dtype t, void *p, uint64_t n, uint64_t seed)
+{
+    bool w64 = t == FLO_I64 || t == FLO_U64;
+    for (uint64_t i = 0; i < n; i++) {
+        uint64_t k = ((i + seed) * 2654435761u) % 97;
+        ref_val v = {0, 0, 0.0};
+        if (ref_is_signed(t))
+            v.i = (i + seed) % 3 == 0 ? (w64 ? INT64_MIN : INT32_MIN) +
+                                            (int64_t)(2 * k + 1)
+                                      : (w64 ? INT64_MAX : INT32_MAX) -
+                                            (int64_t)(2 * k);
+        else
+            v.u = (w64 ? UINT64_MAX : UINT32_MAX) - 2 * k;
+        ref_put(t, p, i, v);
+    }
+}
+
+/* Reduce and scan of such integers: the results wrap modulo 2^bits, the
+ * same on every layout (the reference combines left to right). */
+static void wrap_cases(flo_runtime *rt, const char *where)
+{
+    static const flo_dtype types[] = {FLO_I32, FLO_I64, FLO_U32, FLO_U64};
+    for (size_t ti = 0; ti < 4; ti++)
+        for (size_t si = 1; si < NSIZES; si++)
+            for (int li = 0; li < NLAYOUTS; li++) {
+                flo_dtype dt = types[ti];
+                uint64_t n = sizes[si];
+                size_t es = flo_dtype_size(dt);
+                void *x = xalloc(n, es), *want = xalloc(n, es);
+                void *got = xalloc(n, es);
+                flo_array_layout l = layout_of(li);
+                flo_array *a, *o;
+                char what[160];
+                fill_wrap(dt, x, n, n + (uint64_t)li);
+                assert_int_equal(flo_array_create_from_host(
+                                     rt, dt, n, x, li ? &l : NULL, &a),
+                                 FLO_OK);
+                assert_int_equal(flo_array_create(rt, dt, n, li ? &l : NULL,
+                                                  &o),
+                                 FLO_OK);
+                for (int op = 0; op < FLO_REDOP_COUNT; op++) {
+                    uint64_t r, cbuf; /* Aligned for every type. */
+                    int64_t idx, ridx;
+                    ref_val want1 = ref_reduce(dt, (flo_redop)op, x, n, &ridx);
+                    snprintf(what, sizeof(what), "%s wrap %s %s n=%llu "
+                             "layout %d", where, flo_redop_name((flo_redop)op),
+                             flo_dtype_name(dt), (unsigned long long)n, li);
+                    assert_int_equal(
+                        flo_array_reduce_sync(a, (flo_redop)op, &r), FLO_OK);
+                    if (!ref_eq(dt, ref_get(dt, &r, 0), want1))
+                        fail_msg("%s: wrong reduce", what);
+                    if (op >= FLO_MIN) {
+                        assert_int_equal(flo_array_argreduce_sync(
+                                             a, (flo_redop)op, &r, &idx),
+                                         FLO_OK);
+                        if (idx != ridx)
+                            fail_msg("%s: argreduce index %lld want %lld",
+                                     what, (long long)idx, (long long)ridx);
+                    }
+                    /* A carry-in next to the end of the type as well. */
+                    fill_wrap(dt, &cbuf, 1, 5);
+                    for (int excl = 0; excl < 2; excl++) {
+                        ref_scan(dt, (flo_redop)op, excl, x, want, n,
+                                 ref_get(dt, &cbuf, 0));
+                        assert_int_equal(
+                            flo_array_scan_sync(o, a, (flo_redop)op,
+                                                excl ? FLO_SCAN_EXCLUSIVE
+                                                     : FLO_SCAN_INCLUSIVE,
+                                                &cbuf),
+                            FLO_OK);
+                        assert_int_equal(flo_array_to_host(o, got), FLO_OK);
+                        expect_same(dt, got, want, n, what);
+                    }
+                }
+                assert_int_equal(flo_array_destroy(o), FLO_OK);
+                assert_int_equal(flo_array_destroy(a), FLO_OK);
+                free(x), free(want), free(got);
+            }
 }
 
 static void transform_cases(flo_runtime *rt, const char *where)
@@ -472,6 +555,12 @@ static void test_scan(void **state)
     for_each_runtime(scan_cases);
 }
 
+static void test_wrap(void **state)
+{
+    (void)state;
+    for_each_runtime(wrap_cases);
+}
+
 static void test_transform(void **state)
 {
     (void)state;
@@ -551,6 +640,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reduce),
         cmocka_unit_test(test_scan),
+        cmocka_unit_test(test_wrap),
         cmocka_unit_test(test_transform),
         cmocka_unit_test(test_accuracy),
         cmocka_unit_test(test_chain),

@@ -3,11 +3,18 @@
  * the library (typed values, one switch per type), shared by the unit,
  * MPI and GPU tests.
  *
- * Inputs are small integers chosen so that every type holds them and
- * every result exactly: sums of values in [-9, 9], products of +-1 (3 for
- * unsigned types, where wrap-around is defined and order-independent),
- * min/max of values in [-500, 500). Results therefore compare exactly,
- * floats included, whatever order an implementation combines them in.
+ * Two sets of inputs (ck_values):
+ * - CK_SMALL: small integers chosen so that every type holds them and
+ *   every result exactly: sums of values in [-9, 9], products of +-1 (3
+ *   for unsigned types), min/max of values in [-500, 500). Results
+ *   therefore compare exactly, floats included, whatever order an
+ *   implementation combines them in.
+ * - CK_WRAP: integers next to the ends of their type, so that every sum
+ *   and product of two or more of them overflows; the documented result
+ *   is the one modulo 2^bits (two's complement for signed types), which
+ *   is also order-independent. Float types get the small inputs.
+ * The reference computes integer sums and products in the unsigned type
+ * of the same width, so it has no undefined behaviour of its own.
  */
 #ifndef TESTS_COLL_REF_H
 #define TESTS_COLL_REF_H
@@ -34,12 +41,35 @@ static inline bool ref_unsigned(flo_dtype t)
     return t == FLO_U32 || t == FLO_U64;
 }
 
+enum ck_values { CK_SMALL, CK_WRAP };
+
+/* CK_WRAP input of participant p at index i of an integer type, as the
+ * int64_t that tv_from converts (modulo 2^bits for unsigned types). */
+static inline int64_t ref_gen_wrap(flo_dtype t, flo_redop op, int p,
+                                   size_t i)
+{
+    bool u = ref_unsigned(t), w64 = t == FLO_I64 || t == FLO_U64;
+    int64_t k = (int64_t)(((uint64_t)p * 131 + i * 17) % 19);
+    int64_t hi = u ? -1 : w64 ? INT64_MAX : INT32_MAX;
+    int64_t lo = u ? 0 : w64 ? INT64_MIN : INT32_MIN;
+
+    switch (op) {
+    case FLO_SUM: return hi - k;
+    /* Odd factors: a product of even ones soon becomes 0 mod 2^bits. */
+    case FLO_PROD: return hi - 2 * k;
+    default: return (p + (int)i) % 2 ? hi - k : lo + k;
+    }
+}
+
 /* Input value of participant p at index i. */
-static inline int64_t ref_gen(flo_dtype t, flo_redop op, int p, size_t i)
+static inline int64_t ref_gen_v(flo_dtype t, flo_redop op, int p, size_t i,
+                                int values)
 {
     bool u = ref_unsigned(t);
     uint64_t pu = (uint64_t)p;
 
+    if (values == CK_WRAP && t != FLO_F32 && t != FLO_F64)
+        return ref_gen_wrap(t, op, p, i);
     switch (op) {
     case FLO_SUM:
         return (int64_t)((pu * 131 + i * 17) % 19) - (u ? 0 : 9);
@@ -85,24 +115,25 @@ static inline tval tv_identity(flo_dtype t, flo_redop op)
     return r;
 }
 
-#define TV_APPLY(F, a, b, op)                                              \
-    ((op) == FLO_SUM    ? (a).F + (b).F                                    \
-     : (op) == FLO_PROD ? (a).F * (b).F                                    \
-     : (op) == FLO_MIN  ? ((a).F < (b).F ? (a).F : (b).F)                  \
-                        : ((a).F > (b).F ? (a).F : (b).F))
+/* W: the type sums and products are computed in (for integers, the
+ * unsigned type of the same width: they wrap). */
+#define TV_APPLY(F, W, a, b, op)                                           \
+    ((op) == FLO_SUM    ? (W)((W)(a).F + (W)(b).F)                         \
+     : (op) == FLO_PROD ? (W)((W)(a).F * (W)(b).F)                         \
+     : (op) == FLO_MIN  ? (W)((a).F < (b).F ? (a).F : (b).F)               \
+                        : (W)((a).F > (b).F ? (a).F : (b).F))
 
 static inline tval tv_op(flo_dtype t, flo_redop op, tval a, tval b)
 {
     tval r;
     memset(&r, 0, sizeof(r));
     switch (t) {
-    case FLO_I32: r.i32 = (int32_t)TV_APPLY(i32, a, b, op); break;
-    case FLO_I64: r.i64 = TV_APPLY(i64, a, b, op); break;
-    /* Unsigned products wrap: compute in the type itself. */
-    case FLO_U32: r.u32 = (uint32_t)TV_APPLY(u32, a, b, op); break;
-    case FLO_U64: r.u64 = TV_APPLY(u64, a, b, op); break;
-    case FLO_F32: r.f32 = TV_APPLY(f32, a, b, op); break;
-    default: r.f64 = TV_APPLY(f64, a, b, op); break;
+    case FLO_I32: r.i32 = (int32_t)TV_APPLY(i32, uint32_t, a, b, op); break;
+    case FLO_I64: r.i64 = (int64_t)TV_APPLY(i64, uint64_t, a, b, op); break;
+    case FLO_U32: r.u32 = TV_APPLY(u32, uint32_t, a, b, op); break;
+    case FLO_U64: r.u64 = TV_APPLY(u64, uint64_t, a, b, op); break;
+    case FLO_F32: r.f32 = TV_APPLY(f32, float, a, b, op); break;
+    default: r.f64 = TV_APPLY(f64, double, a, b, op); break;
     }
     return r;
 }
@@ -136,19 +167,19 @@ static inline bool tv_eq(flo_dtype t, tval a, tval b)
 
 /* Fill buf[0..n) with participant p's input. */
 static inline void ref_fill(void *buf, size_t n, flo_dtype t, flo_redop op,
-                            int p)
+                            int p, int values)
 {
     for (size_t i = 0; i < n; i++)
-        tv_store(buf, i, t, tv_from(t, ref_gen(t, op, p, i)));
+        tv_store(buf, i, t, tv_from(t, ref_gen_v(t, op, p, i, values)));
 }
 
 /* Reduction over participants [0, size) of element i. */
 static inline tval ref_reduce_at(flo_dtype t, flo_redop op, int size,
-                                 size_t i)
+                                 size_t i, int values)
 {
-    tval acc = tv_from(t, ref_gen(t, op, 0, i));
+    tval acc = tv_from(t, ref_gen_v(t, op, 0, i, values));
     for (int p = 1; p < size; p++)
-        acc = tv_op(t, op, acc, tv_from(t, ref_gen(t, op, p, i)));
+        acc = tv_op(t, op, acc, tv_from(t, ref_gen_v(t, op, p, i, values)));
     return acc;
 }
 
@@ -198,12 +229,13 @@ static inline bool ck_tail_ok(const unsigned char *b, size_t from)
 
 /*
  * Run one collective of kind on c (local participants first..first+n-1
- * of size) and check every local result against the reference. Receive
- * handles of odd participants get CK_TAIL extra bytes that must survive.
+ * of size) with inputs from the set `values` (enum ck_values) and check
+ * every local result against the reference. Receive handles of odd
+ * participants get CK_TAIL extra bytes that must survive.
  */
 static inline ck_result ck_run(flo_runtime *rt, flo_comm *c, int kind,
                                flo_dtype t, flo_redop op, size_t count,
-                               int root, bool in_place)
+                               int root, bool in_place, int values)
 {
     ck_result res = {FLO_OK, FLO_OK, 0};
     int n = flo_comm_local_size(c), size = flo_comm_size(c);
@@ -245,7 +277,7 @@ static inline ck_result ck_run(flo_runtime *rt, flo_comm *c, int kind,
             memset(rb[li], CK_SENTINEL, rbytes[li]);
         }
         if (kind != CK_BCAST || p == root)
-            ref_fill(sb[li], ns, t, gop, p);
+            ref_fill(sb[li], ns, t, gop, p, values);
         flo_data_register(rt, sb[li], sbytes[li], &sh[li]);
         rh[li] = sh[li];
         if (!in_place)
@@ -287,7 +319,8 @@ static inline ck_result ck_run(flo_runtime *rt, flo_comm *c, int kind,
     if (scan)
         for (int q = 0; q < first; q++)
             for (size_t j = 0; j < ck_scan_count(q, count); j++)
-                carry = tv_op(t, op, carry, tv_from(t, ref_gen(t, op, q, j)));
+                carry = tv_op(t, op, carry,
+                              tv_from(t, ref_gen_v(t, op, q, j, values)));
 
     for (int li = 0; li < n && res.submit == FLO_OK; li++) {
         int p = first + li;
@@ -295,12 +328,13 @@ static inline ck_result ck_run(flo_runtime *rt, flo_comm *c, int kind,
         size_t nr = rneed[li] / es;
         switch (kind) {
         case CK_ALLREDUCE:
-            REF_COUNT_BAD(res.bad, r, nr, t, ref_reduce_at(t, op, size, i));
+            REF_COUNT_BAD(res.bad, r, nr, t,
+                          ref_reduce_at(t, op, size, i, values));
             break;
         case CK_REDUCE:
             if (p == root) {
                 REF_COUNT_BAD(res.bad, r, nr, t,
-                              ref_reduce_at(t, op, size, i));
+                              ref_reduce_at(t, op, size, i, values));
             } else if (!in_place) {
                 for (size_t k = 0; k < rbytes[li]; k++)
                     if (r[k] != CK_SENTINEL)
@@ -309,21 +343,23 @@ static inline ck_result ck_run(flo_runtime *rt, flo_comm *c, int kind,
             break;
         case CK_BCAST:
             REF_COUNT_BAD(res.bad, r, count, t,
-                          tv_from(t, ref_gen(t, FLO_SUM, root, i)));
+                          tv_from(t, ref_gen_v(t, FLO_SUM, root, i,
+                                               values)));
             break;
         case CK_ALLGATHER:
             REF_COUNT_BAD(res.bad, r, nr, t,
-                          tv_from(t, ref_gen(t, FLO_SUM, (int)(i / count),
-                                             i % count)));
+                          tv_from(t, ref_gen_v(t, FLO_SUM,
+                                               (int)(i / count), i % count,
+                                               values)));
             break;
         case CK_REDUCE_SCATTER:
             REF_COUNT_BAD(res.bad, r, nr, t,
                           ref_reduce_at(t, op, size,
-                                        (size_t)p * count + i));
+                                        (size_t)p * count + i, values));
             break;
         default:
             for (size_t i = 0; i < counts[li]; i++) {
-                tval x = tv_from(t, ref_gen(t, op, p, i));
+                tval x = tv_from(t, ref_gen_v(t, op, p, i, values));
                 tval want = kind == CK_EXSCAN ? carry
                                               : tv_op(t, op, carry, x);
                 if (!tv_eq(t, tv_load(r, i, t), want))

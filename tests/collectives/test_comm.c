@@ -57,8 +57,10 @@ static int teardown(void **state)
 
 static const size_t counts[] = {0, 1, 7, 1001};
 
-/* Every kind x type x operator x count on comm c. */
-static void run_matrix(flo_runtime *rt, flo_comm *c, bool in_place)
+/* Every kind x type x operator x count on comm c, with the inputs of
+ * `values` (enum ck_values; CK_WRAP: the integer types only). */
+static void run_matrix(flo_runtime *rt, flo_comm *c, bool in_place,
+                       int values)
 {
     char what[128];
 
@@ -66,6 +68,8 @@ static void run_matrix(flo_runtime *rt, flo_comm *c, bool in_place)
         if (in_place && (k == CK_ALLGATHER || k == CK_REDUCE_SCATTER))
             continue;
         for (int t = 0; t < FLO_DTYPE_COUNT; t++) {
+            if (values == CK_WRAP && (t == FLO_F32 || t == FLO_F64))
+                continue;
             int nops = k == CK_BCAST || k == CK_ALLGATHER ? 1
                                                           : FLO_REDOP_COUNT;
             for (int op = 0; op < nops; op++) {
@@ -74,11 +78,12 @@ static void run_matrix(flo_runtime *rt, flo_comm *c, bool in_place)
                     int root = (int)(ci + (size_t)op) % flo_comm_size(c);
                     ck_result r = ck_run(rt, c, k, (flo_dtype)t,
                                          (flo_redop)op, counts[ci], root,
-                                         in_place);
-                    snprintf(what, sizeof(what), "%s %s %s count %zu%s",
+                                         in_place, values);
+                    snprintf(what, sizeof(what), "%s %s %s count %zu%s%s",
                              ck_names[k], flo_dtype_name((flo_dtype)t),
                              flo_redop_name((flo_redop)op), counts[ci],
-                             in_place ? " in place" : "");
+                             in_place ? " in place" : "",
+                             values == CK_WRAP ? " (wrapping)" : "");
                     if (r.submit != FLO_OK || r.wait != FLO_OK ||
                         r.bad != 0)
                         print_error("%s: submit %d wait %d bad %ld\n", what,
@@ -106,7 +111,7 @@ static void test_create_default(void **state)
     assert_int_equal(dev, 0);
     assert_string_equal(flo_comm_transport(c), "host");
     /* A one-participant communicator still computes (copies). */
-    run_matrix(f->rt, c, false);
+    run_matrix(f->rt, c, false, CK_SMALL);
     assert_int_equal(flo_comm_destroy(c), FLO_OK);
 }
 
@@ -117,14 +122,152 @@ static void test_matrix_four(void **state)
     assert_int_equal(flo_comm_size(f->c4), 4);
     assert_int_equal(flo_comm_local_size(f->c4), 4);
     assert_string_equal(flo_comm_transport(f->c4), "host");
-    run_matrix(f->rt, f->c4, false);
+    run_matrix(f->rt, f->c4, false, CK_SMALL);
 }
 
 static void test_matrix_in_place(void **state)
 {
     fixture *f = *state;
 
-    run_matrix(f->rt, f->c4, true);
+    run_matrix(f->rt, f->c4, true, CK_SMALL);
+}
+
+/* Integer sums and products that overflow wrap modulo 2^bits (two's
+ * complement for signed types), whatever the order of combination. */
+static void test_matrix_wrap(void **state)
+{
+    fixture *f = *state;
+
+    run_matrix(f->rt, f->c4, false, CK_WRAP);
+    run_matrix(f->rt, f->c4, true, CK_WRAP);
+}
+
+/* ---- Wrapping: the collectives and the array algorithms agree ----------- */
+
+/* All-reduce of one element from the four participants (participant p
+ * sends in[p]) and the reduce of the host array in[0..4) (two blocks);
+ * both results must be want. */
+static void wrap_one(flo_runtime *rt, flo_comm *c, flo_dtype t, flo_redop op,
+                     const void *in, const void *want)
+{
+    size_t es = flo_dtype_size(t);
+    uint64_t buf[4], got = 0; /* Aligned for every type. */
+    flo_data h[4];
+    flo_event ev;
+    flo_array *a;
+    flo_array_layout l = FLO_ARRAY_LAYOUT_INIT;
+
+    for (int p = 0; p < 4; p++) {
+        memcpy(&buf[p], (const char *)in + (size_t)p * es, es);
+        assert_int_equal(flo_data_register(rt, &buf[p], es, &h[p]), FLO_OK);
+    }
+    assert_int_equal(flo_coll_allreduce(c, h, h, 1, t, op, &ev), FLO_OK);
+    assert_int_equal(flo_event_wait(rt, ev), FLO_OK);
+    for (int p = 0; p < 4; p++) {
+        assert_int_equal(flo_data_unregister(rt, h[p]), FLO_OK);
+        assert_memory_equal(&buf[p], want, es);
+    }
+    l.nblocks = 2;
+    assert_int_equal(flo_array_create_from_host(rt, t, 4, in, &l, &a),
+                     FLO_OK);
+    assert_int_equal(flo_array_reduce_sync(a, op, &got), FLO_OK);
+    assert_memory_equal(&got, want, es);
+    assert_int_equal(flo_array_destroy(a), FLO_OK);
+}
+
+/* The scan collective over parts of lengths cnt[] of x, the scan of the
+ * host array x (three blocks) and the reference: the same values. */
+static void wrap_scan(flo_runtime *rt, flo_comm *c, flo_dtype t,
+                      flo_redop op, flo_scan_kind kind, const void *x,
+                      size_t n, const size_t *cnt)
+{
+    size_t es = flo_dtype_size(t), off = 0;
+    unsigned char *coll = malloc(n * es), *arr = malloc(n * es);
+    flo_data h[4];
+    flo_event ev;
+    flo_array *a, *o;
+    flo_array_layout l = FLO_ARRAY_LAYOUT_INIT;
+    uint64_t spare;
+    tval acc = tv_identity(t, op);
+
+    assert_non_null(coll);
+    assert_non_null(arr);
+    memcpy(coll, x, n * es);
+    for (int p = 0; p < 4; p++) {
+        /* An empty part still needs a handle, never touched. */
+        void *part = cnt[p] > 0 ? (void *)(coll + off * es) : &spare;
+        assert_int_equal(flo_data_register(rt, part,
+                                           cnt[p] > 0 ? cnt[p] * es
+                                                      : sizeof(spare),
+                                           &h[p]),
+                         FLO_OK);
+        off += cnt[p];
+    }
+    assert_int_equal(off, n);
+    assert_int_equal(flo_coll_scan(c, h, h, cnt, t, op, kind, &ev), FLO_OK);
+    assert_int_equal(flo_event_wait(rt, ev), FLO_OK);
+    for (int p = 0; p < 4; p++)
+        assert_int_equal(flo_data_unregister(rt, h[p]), FLO_OK);
+
+    l.nblocks = 3;
+    assert_int_equal(flo_array_create_from_host(rt, t, n, x, &l, &a),
+                     FLO_OK);
+    assert_int_equal(flo_array_create(rt, t, n, &l, &o), FLO_OK);
+    assert_int_equal(flo_array_scan_sync(o, a, op, kind, NULL), FLO_OK);
+    assert_int_equal(flo_array_to_host(o, arr), FLO_OK);
+    assert_int_equal(flo_array_destroy(o), FLO_OK);
+    assert_int_equal(flo_array_destroy(a), FLO_OK);
+
+    for (size_t i = 0; i < n; i++) {
+        tval v = tv_load(x, i, t);
+        if (kind == FLO_SCAN_INCLUSIVE)
+            acc = tv_op(t, op, acc, v);
+        assert_true(tv_eq(t, tv_load(coll, i, t), acc));
+        assert_true(tv_eq(t, tv_load(arr, i, t), acc));
+        if (kind == FLO_SCAN_EXCLUSIVE)
+            acc = tv_op(t, op, acc, v);
+    }
+    free(arr);
+    free(coll);
+}
+
+/* Known overflows give the wrapped value in the host collectives and in
+ * the host array reduce and scan alike. */
+static void test_wrap_anchors(void **state)
+{
+    fixture *f = *state;
+    flo_comm *c = f->c4;
+    const int32_t sum32[4] = {INT32_MAX, 1, 0, 0}, min32 = INT32_MIN;
+    const int32_t neg32[4] = {INT32_MIN, -1, 0, 0}, max32 = INT32_MAX;
+    const int32_t prod32[4] = {INT32_MAX, 2, 1, 1}, m2 = -2;
+    const int64_t sum64[4] = {INT64_MAX, 1, 0, 0}, min64 = INT64_MIN;
+    const int64_t prod64[4] = {INT64_MIN, -1, 1, 1};
+    const uint32_t sumu32[4] = {UINT32_MAX, 1, 0, 0}, zero32 = 0;
+    const uint64_t produ64[4] = {UINT64_C(1) << 32, UINT64_C(1) << 32, 3, 1};
+    const uint64_t zero64 = 0;
+    const size_t cnt[4] = {3, 0, 5, 2};
+    int32_t x32[10];
+    int64_t x64[10];
+
+    wrap_one(f->rt, c, FLO_I32, FLO_SUM, sum32, &min32);
+    wrap_one(f->rt, c, FLO_I32, FLO_SUM, neg32, &max32);
+    wrap_one(f->rt, c, FLO_I32, FLO_PROD, prod32, &m2);
+    wrap_one(f->rt, c, FLO_I64, FLO_SUM, sum64, &min64);
+    wrap_one(f->rt, c, FLO_I64, FLO_PROD, prod64, &min64);
+    wrap_one(f->rt, c, FLO_U32, FLO_SUM, sumu32, &zero32);
+    wrap_one(f->rt, c, FLO_U64, FLO_PROD, produ64, &zero64);
+
+    for (int i = 0; i < 10; i++) {
+        x32[i] = i % 3 ? INT32_MAX - i : INT32_MIN + i;
+        x64[i] = i % 3 ? INT64_MAX - i : INT64_MIN + i;
+    }
+    for (int k = 0; k < 2; k++) {
+        flo_scan_kind kind = k ? FLO_SCAN_EXCLUSIVE : FLO_SCAN_INCLUSIVE;
+        wrap_scan(f->rt, c, FLO_I32, FLO_SUM, kind, x32, 10, cnt);
+        wrap_scan(f->rt, c, FLO_I32, FLO_PROD, kind, x32, 10, cnt);
+        wrap_scan(f->rt, c, FLO_I64, FLO_SUM, kind, x64, 10, cnt);
+        wrap_scan(f->rt, c, FLO_I64, FLO_PROD, kind, x64, 10, cnt);
+    }
 }
 
 /* ---- Ordering with the tasks around a collective ------------------------ */
@@ -439,6 +582,8 @@ int main(void)
         cmocka_unit_test(test_create_default),
         cmocka_unit_test(test_matrix_four),
         cmocka_unit_test(test_matrix_in_place),
+        cmocka_unit_test(test_matrix_wrap),
+        cmocka_unit_test(test_wrap_anchors),
         cmocka_unit_test(test_ordering),
         cmocka_unit_test(test_bad_args),
         cmocka_unit_test(test_array_global_one_rank),

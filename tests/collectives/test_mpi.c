@@ -2,8 +2,9 @@
  * collectives_mpi: the host transport across MPI ranks (run under mpirun
  * -np 2 and -np 3). Every operation, type and operator is checked against
  * the reference on every rank, with counts that do not divide by the
- * number of ranks, empty parts, and communicators whose ranks hold
- * different numbers of participants; then the global array reduce and
+ * number of ranks, empty parts, integer sums and products that overflow
+ * (they wrap), and communicators whose ranks hold different numbers of
+ * participants; then the global array reduce and
  * scan, and a collective that one rank never joins (FLO_ETIMEDOUT, then
  * FLO_ECOMM), not a hang.
  *
@@ -37,9 +38,10 @@ static long all_sum(long v)
 
 static const size_t counts[] = {0, 1, 7, 1001};
 
-/* Run the whole matrix on c; returns the number of failing cases (the
- * same on every rank). */
-static long run_matrix(flo_comm *c, bool in_place)
+/* Run the whole matrix on c with the inputs of `values` (enum
+ * ck_values; CK_WRAP: the integer types only); returns the number of
+ * failing cases (the same on every rank). */
+static long run_matrix(flo_comm *c, bool in_place, int values)
 {
     long failed = 0;
 
@@ -47,6 +49,8 @@ static long run_matrix(flo_comm *c, bool in_place)
         if (in_place && (k == CK_ALLGATHER || k == CK_REDUCE_SCATTER))
             continue;
         for (int t = 0; t < FLO_DTYPE_COUNT; t++) {
+            if (values == CK_WRAP && (t == FLO_F32 || t == FLO_F64))
+                continue;
             int nops = k == CK_BCAST || k == CK_ALLGATHER ? 1
                                                           : FLO_REDOP_COUNT;
             for (int op = 0; op < nops; op++) {
@@ -57,15 +61,16 @@ static long run_matrix(flo_comm *c, bool in_place)
                                flo_comm_size(c);
                     ck_result r = ck_run(rt, c, k, (flo_dtype)t,
                                          (flo_redop)op, counts[ci], root,
-                                         in_place);
+                                         in_place, values);
                     long bad = (r.submit != FLO_OK) + (r.wait != FLO_OK) +
                                r.bad;
                     if (bad != 0)
                         fprintf(stderr, "rank %d: %s %s %s count %zu root "
-                                "%d%s: submit %s wait %s bad %ld\n", rank,
+                                "%d%s%s: submit %s wait %s bad %ld\n", rank,
                                 ck_names[k], flo_dtype_name((flo_dtype)t),
                                 flo_redop_name((flo_redop)op), counts[ci],
                                 root, in_place ? " in place" : "",
+                                values == CK_WRAP ? " (wrapping)" : "",
                                 flo_status_str(r.submit),
                                 flo_status_str(r.wait), r.bad);
                     if (all_sum(bad) != 0)
@@ -106,8 +111,8 @@ static void test_matrix_one_per_rank(void **state)
 
     (void)state;
     assert_int_equal(flo_comm_create(rt, &c), FLO_OK);
-    assert_int_equal(run_matrix(c, false), 0);
-    assert_int_equal(run_matrix(c, true), 0);
+    assert_int_equal(run_matrix(c, false, CK_SMALL), 0);
+    assert_int_equal(run_matrix(c, true, CK_SMALL), 0);
     assert_int_equal(flo_comm_destroy(c), FLO_OK);
 }
 
@@ -124,7 +129,10 @@ static void test_matrix_uneven(void **state)
         want += r % 2 == 0 ? 2 : 1;
     assert_int_equal(flo_comm_create_devices(rt, devs, n, &c), FLO_OK);
     assert_int_equal(flo_comm_size(c), want);
-    assert_int_equal(run_matrix(c, false), 0);
+    assert_int_equal(run_matrix(c, false, CK_SMALL), 0);
+    /* Integer sums and products that overflow, within a rank and between
+     * ranks (MPI): they wrap modulo 2^bits. */
+    assert_int_equal(run_matrix(c, false, CK_WRAP), 0);
     assert_int_equal(flo_comm_destroy(c), FLO_OK);
 }
 

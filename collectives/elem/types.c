@@ -1,5 +1,6 @@
 /*
- * Flotilla - element types and reduction operators.
+ * Flotilla - the names and sizes of the element types and reduction
+ * operators (flotilla/types.h).
  */
 #include "flotilla/types.h"
 
