@@ -1,5 +1,6 @@
-/*
- * Flotilla - a thin C++17 layer over the C API, header only.
+/**
+ * @file
+ * @brief A thin C++17 layer over the C API, header only.
  *
  *     flo::runtime rt;                               // flo_init
  *     flo::data hx(rt, x, n * sizeof(double));       // flo_data_register
@@ -17,6 +18,11 @@
  * flo_status. Host entry points may be lambdas or any callable; CUDA
  * kernels keep the C form (a flo_kernel, see flotilla/cuda.h), which
  * flo::submit also takes.
+ *
+ * Thread-safety and what may be called in a task are those of the C
+ * functions each member calls; the members that wait (runtime::wait,
+ * runtime::wait_all, runtime::finalize, data::unregister) throw
+ * flo::error with FLO_EDEADLK in a task.
  */
 #ifndef FLOTILLA_HPP
 #define FLOTILLA_HPP
@@ -31,20 +37,29 @@
 
 #include "flotilla.h"
 
+/** @brief The C++ layer of Flotilla. */
 namespace flo {
 
 /* ---- Errors ------------------------------------------------------------ */
 
-/** A failed call or task: its status and a message. */
+/** @brief A failed call or task: its status and a message. */
 class error : public std::exception {
   public:
+    /**
+     * @brief An error of status with a message.
+     * @param status   the flo_status (a negative error code).
+     * @param message  what what() returns.
+     */
     error(flo_status status, std::string message)
         : status_(status), msg_(std::move(message))
     {
     }
-    /** The flo_status (a negative error code). */
+    /** @brief The status.
+     *  @return the flo_status (a negative error code). */
     flo_status status() const noexcept { return status_; }
-    /** "<call>: FLO_E...: <description>[: <task's message>]". */
+    /** @brief The message.
+     *  @return "<call>: FLO_E...: <description>[: <task's message>]",
+     *          valid as long as the error object. */
     const char *what() const noexcept override { return msg_.c_str(); }
 
   private:
@@ -53,8 +68,13 @@ class error : public std::exception {
 };
 
 /**
- * Throw flo::error when st is an error (negative), with a message naming
- * `what` and the status; otherwise return st (FLO_OK, FLO_INPROGRESS).
+ * @brief Throw flo::error when st is an error (negative), with a message
+ * naming `what` and the status.
+ *
+ * @param st    a status.
+ * @param what  the name of the call, for the message.
+ * @return st when it is not an error (FLO_OK, FLO_INPROGRESS).
+ * @throws flo::error with status st when st < 0.
  */
 inline flo_status check(flo_status st, const char *what)
 {
@@ -80,25 +100,39 @@ namespace detail {
 /* ---- span -------------------------------------------------------------- */
 
 /**
- * A view of n contiguous T (std::span is C++20). Indexing is not checked,
- * like std::span; the buffer a task gets is checked once, when the span is
- * made (task_ctx::buffer).
+ * @brief A view of n contiguous T (std::span is C++20).
+ *
+ * Indexing is not checked, like std::span; the buffer a task gets is
+ * checked once, when the span is made (task_ctx::buffer).
+ *
+ * @tparam T  the element type; may be const.
  */
 template <class T> class span {
   public:
-    using element_type = T;
-    using value_type = std::remove_cv_t<T>;
-    using size_type = std::size_t;
-    using pointer = T *;
-    using reference = T &;
-    using iterator = T *;
+    using element_type = T;                   /**< @brief T. */
+    using value_type = std::remove_cv_t<T>;   /**< @brief T without
+                                                   const or volatile. */
+    using size_type = std::size_t;            /**< @brief Sizes. */
+    using pointer = T *;                      /**< @brief T *. */
+    using reference = T &;                    /**< @brief T &. */
+    using iterator = T *;                     /**< @brief Iterators are
+                                                   pointers. */
 
+    /** @brief An empty span. */
     constexpr span() noexcept = default;
+    /**
+     * @brief The span of size elements at data.
+     * @param data  the first element.
+     * @param size  number of elements.
+     */
     constexpr span(T *data, std::size_t size) noexcept
         : data_(data), size_(size)
     {
     }
-    /** A span<T> converts to a span<const T>. */
+    /**
+     * @brief A span<T> converts to a span<const T>.
+     * @param o  the span to view.
+     */
     template <class U, class = std::enable_if_t<
                            std::is_convertible_v<U (*)[], T (*)[]>>>
     constexpr span(const span<U> &o) noexcept
@@ -106,18 +140,35 @@ template <class T> class span {
     {
     }
 
+    /** @brief The first element.
+     *  @return its address (NULL for an empty default span). */
     constexpr T *data() const noexcept { return data_; }
+    /** @brief Number of elements.
+     *  @return the number of elements. */
     constexpr std::size_t size() const noexcept { return size_; }
+    /** @brief Size in bytes.
+     *  @return size() * sizeof(T). */
     constexpr std::size_t size_bytes() const noexcept
     {
         return size_ * sizeof(T);
     }
+    /** @brief Whether the span has no element.
+     *  @return size() == 0. */
     constexpr bool empty() const noexcept { return size_ == 0; }
+    /**
+     * @brief Element i (not checked).
+     * @param i  index, < size().
+     * @return a reference to it.
+     */
     constexpr T &operator[](std::size_t i) const noexcept
     {
         return data_[i];
     }
+    /** @brief Iterator to the first element.
+     *  @return data(). */
     constexpr T *begin() const noexcept { return data_; }
+    /** @brief Iterator past the last element.
+     *  @return data() + size(). */
     constexpr T *end() const noexcept { return data_ + size_; }
 
   private:
@@ -128,22 +179,34 @@ template <class T> class span {
 /* ---- Inside a task ----------------------------------------------------- */
 
 /**
- * What a running task sees (flo_task_ctx). Valid only inside the task's
- * entry point, on the worker running it, like the C functions it calls.
+ * @brief What a running task sees (flo_task_ctx).
+ *
+ * Valid only inside the task's entry point, on the worker running it,
+ * like the C functions it calls.
  */
 class task_ctx {
   public:
+    /** @brief Wrap the C context (flo::submit does it).
+     *  @param ctx  the context passed to the entry point. */
     explicit task_ctx(flo_task_ctx *ctx) noexcept : ctx_(ctx) {}
 
-    /** The C context, for the C functions (flo_task_stream, ...). */
+    /** @brief The C context, for the C functions (flo_task_stream, ...).
+     *  @return the flo_task_ctx. */
     flo_task_ctx *get() const noexcept { return ctx_; }
 
     /**
-     * Buffer i (in access order) as a span of T; T may be const. Throws
-     * flo::error(FLO_EINVAL) when there is no buffer i or it is not an
-     * array of T (its size is not a multiple of sizeof(T), or its address
-     * not aligned for T): inside a task submitted through this header,
-     * that fails the task with the message.
+     * @brief Buffer i (in access order) as a span of T; T may be const.
+     *
+     * Inside a task submitted through this header, the exception fails
+     * the task with its message.
+     *
+     * @tparam T  the element type, trivially copyable; may be const.
+     * @param i   buffer index, in access order.
+     * @return the buffer as flo_task_buffer_count(ctx, i, sizeof(T))
+     *         elements of T.
+     * @throws flo::error with FLO_EINVAL when there is no buffer i or it
+     *         is not an array of T (its size is not a multiple of
+     *         sizeof(T), or its address not aligned for T).
      */
     template <class T> span<T> buffer(int i) const
     {
@@ -158,18 +221,29 @@ class task_ctx {
         return span<T>(static_cast<T *>(p),
                        flo_task_buffer_count(ctx_, i, sizeof(T)));
     }
-    /** Size in bytes of buffer i; 0 if there is none. */
+    /** @brief Size in bytes of buffer i (flo_task_buffer_size).
+     *  @param i  buffer index, in access order.
+     *  @return the size; 0 if there is no buffer i. */
     std::size_t buffer_size(int i) const noexcept
     {
         return flo_task_buffer_size(ctx_, i);
     }
-    /** The worker running the task. */
+    /** @brief The worker running the task (flo_task_worker).
+     *  @return its index. */
     int worker() const noexcept { return flo_task_worker(ctx_); }
-    /** The device it runs on (0: host). */
+    /** @brief The device it runs on (flo_task_device).
+     *  @return 0 for the host, >= 1 for a GPU. */
     int device() const noexcept { return flo_task_device(ctx_); }
-    /** The runtime, to submit tasks from inside the task. */
+    /** @brief The runtime, to submit tasks from inside the task
+     *  (flo_task_runtime).
+     *  @return the C runtime. */
     flo_runtime *runtime() const noexcept { return flo_task_runtime(ctx_); }
-    /** Fail the task with code (FLO_ETASK if not an error) and msg. */
+    /**
+     * @brief Fail the task with code (FLO_ETASK if not an error) and msg
+     * (flo_task_fail; the first failure wins).
+     * @param code  a negative flo_status, or anything else for FLO_ETASK.
+     * @param msg   the message (a plain string, not a format).
+     */
     void fail(flo_status code, const char *msg) const noexcept
     {
         flo_task_fail(ctx_, code, "%s", msg);
@@ -181,15 +255,23 @@ class task_ctx {
 
 /* ---- Submission -------------------------------------------------------- */
 
-/** A buffer entry: handle h read, written, or read and written. */
+/** @brief A buffer entry: handle h, read (FLO_R).
+ *  @param h  the handle (a flo::data converts).
+ *  @return the entry. */
 inline flo_access_desc read(flo_data h) noexcept { return {h, FLO_READ}; }
+/** @brief A buffer entry: handle h, written (FLO_W).
+ *  @param h  the handle (a flo::data converts).
+ *  @return the entry. */
 inline flo_access_desc write(flo_data h) noexcept { return {h, FLO_WRITE}; }
+/** @brief A buffer entry: handle h, read and written (FLO_RW).
+ *  @param h  the handle (a flo::data converts).
+ *  @return the entry. */
 inline flo_access_desc read_write(flo_data h) noexcept
 {
     return {h, FLO_READ_WRITE};
 }
 
-/** The optional fields of flo_task_desc (see flotilla/task.h). */
+/** @brief The optional fields of flo_task_desc (see flotilla/task.h). */
 struct task_options {
     const char *name = nullptr;     /**< Trace and performance-model name;
                                          default "flo::task" for callables,
@@ -316,14 +398,15 @@ inline constexpr bool is_task_callable =
 } // namespace detail
 
 /**
- * Whether flo::submit keeps a callable of type F in the task's argument
- * bytes (no allocation), rather than in a heap copy.
+ * @brief Whether flo::submit keeps a callable of type F in the task's
+ * argument bytes (no allocation), rather than in a heap copy.
+ * @tparam F  the callable's type.
  */
 template <class F>
 inline constexpr bool stored_by_value_v = detail::by_value<std::decay_t<F>>;
 
 /**
- * Submit a task whose host entry point is f, a callable taking a
+ * @brief Submit a task whose host entry point is f, a callable taking a
  * flo::task_ctx & (or nothing), with buffers `access` (flo::read(h), ...,
  * in task_ctx::buffer order).
  *
@@ -340,10 +423,24 @@ inline constexpr bool stored_by_value_v = detail::by_value<std::decay_t<F>>;
  * An exception escaping f fails the task: a flo::error with its status,
  * any other with FLO_ETASK; its what() becomes the task's message.
  *
+ * While the calling thread records a graph (flotilla/graph.h), only a
+ * callable kept by value can be recorded: the heap form needs a
+ * completion callback, which recording refuses (flo::error with
+ * FLO_EINVAL).
+ *
+ * @tparam F       the callable's type.
+ * @param rt       the runtime.
+ * @param f        the callable, copied or moved.
+ * @param access   the buffers, in task_ctx::buffer order.
+ * @param opt      the other fields of the task.
  * @return the task's event.
  * @throws flo::error with the status of flo_task_submit (nothing was
  *         submitted); std::bad_alloc.
- * Thread-safe; may be called from inside a task (task_ctx::runtime()).
+ *
+ * @par Thread-safety:
+ * Thread-safe, as flo_task_submit.
+ * @par In a task:
+ * Allowed (with task_ctx::runtime()).
  */
 template <class F,
           class = std::enable_if_t<detail::is_task_callable<F>>>
@@ -355,7 +452,23 @@ flo_event submit(flo_runtime *rt, F &&f,
                                    access.size(), opt);
 }
 
-/** The same with the buffer entries in an array (e.g. a std::vector's). */
+/**
+ * @brief The same with the buffer entries in an array (a std::vector's,
+ * say).
+ *
+ * @tparam F       the callable's type.
+ * @param rt       the runtime.
+ * @param f        the callable, copied or moved.
+ * @param access   the buffers, in task_ctx::buffer order.
+ * @param opt      the other fields of the task.
+ * @return the task's event.
+ * @throws flo::error with the status of flo_task_submit; std::bad_alloc.
+ *
+ * @par Thread-safety:
+ * Thread-safe, as flo_task_submit.
+ * @par In a task:
+ * Allowed.
+ */
 template <class F,
           class = std::enable_if_t<detail::is_task_callable<F>>>
 flo_event submit(flo_runtime *rt, F &&f, span<const flo_access_desc> access,
@@ -366,9 +479,23 @@ flo_event submit(flo_runtime *rt, F &&f, span<const flo_access_desc> access,
 }
 
 /**
- * Submit a task of a C kernel (host and/or CUDA entry points) with the
- * bytes of args as its arguments (read them with FLO_TASK_ARGS(ctx, A)).
+ * @brief Submit a task of a C kernel (host and/or CUDA entry points)
+ * with the bytes of args as its arguments (read them with
+ * FLO_TASK_ARGS(ctx, A)).
+ *
+ * @tparam A       the arguments' type, trivially copyable.
+ * @param rt       the runtime.
+ * @param k        the kernel; it must outlive the task.
+ * @param access   the buffers, in flo_task_buffer order.
+ * @param args     the arguments, copied at submit.
+ * @param opt      the other fields of the task.
+ * @return the task's event.
  * @throws flo::error with the status of flo_task_submit.
+ *
+ * @par Thread-safety:
+ * Thread-safe, as flo_task_submit.
+ * @par In a task:
+ * Allowed.
  */
 template <class A>
 flo_event submit(flo_runtime *rt, const flo_kernel &k,
@@ -386,7 +513,21 @@ flo_event submit(flo_runtime *rt, const flo_kernel &k,
     return ev;
 }
 
-/** A C kernel without arguments. */
+/**
+ * @brief Submit a task of a C kernel without arguments.
+ *
+ * @param rt       the runtime.
+ * @param k        the kernel; it must outlive the task.
+ * @param access   the buffers, in flo_task_buffer order.
+ * @param opt      the other fields of the task.
+ * @return the task's event.
+ * @throws flo::error with the status of flo_task_submit.
+ *
+ * @par Thread-safety:
+ * Thread-safe, as flo_task_submit.
+ * @par In a task:
+ * Allowed.
+ */
 inline flo_event submit(flo_runtime *rt, const flo_kernel &k,
                         std::initializer_list<flo_access_desc> access = {},
                         const task_options &opt = task_options())
@@ -401,21 +542,37 @@ inline flo_event submit(flo_runtime *rt, const flo_kernel &k,
 /* ---- Runtime ----------------------------------------------------------- */
 
 /**
- * Owns a flo_runtime: flo_init in the constructor, flo_finalize in the
- * destructor (which cannot report a task error: call finalize() for
- * that). Move-only. Thread-safety: that of the C calls.
+ * @brief Owns a flo_runtime: flo_init in the constructor, flo_finalize in
+ * the destructor.
+ *
+ * The destructor cannot report a task error: call finalize() for that.
+ * Move-only. Thread-safety: that of the C calls; the object itself is
+ * not changed by the const members, which several threads may call at
+ * once.
  */
 class runtime {
   public:
-    /** flo_init with the defaults (and the FLO_* environment). */
+    /** @brief flo_init with the defaults (and the FLO_* environment).
+     *  @throws flo::error with the status of flo_init. */
     runtime() { check(flo_init(nullptr, &rt_), "flo_init"); }
-    /** flo_init with cfg (start from FLO_CONFIG_INIT). */
+    /** @brief flo_init with cfg (start from FLO_CONFIG_INIT).
+     *  @param cfg  the configuration.
+     *  @throws flo::error with the status of flo_init. */
     explicit runtime(const flo_config &cfg)
     {
         check(flo_init(&cfg, &rt_), "flo_init");
     }
+    /** @brief flo_finalize, unless moved from or finalized; its status is
+     *  lost (in a task, FLO_EDEADLK: the runtime is then never
+     *  finalized). */
     ~runtime() { reset(); }
+    /** @brief Take over o's runtime; o is left empty.
+     *  @param o  the runtime to move from. */
     runtime(runtime &&o) noexcept : rt_(std::exchange(o.rt_, nullptr)) {}
+    /** @brief Finalize this runtime (as the destructor), then take over
+     *  o's; o is left empty.
+     *  @param o  the runtime to move from.
+     *  @return *this. */
     runtime &operator=(runtime &&o) noexcept
     {
         if (this != &o) {
@@ -424,17 +581,28 @@ class runtime {
         }
         return *this;
     }
+    /** @brief Not copyable (one owner). */
     runtime(const runtime &) = delete;
+    /** @brief Not copyable (one owner).
+     *  @return never. */
     runtime &operator=(const runtime &) = delete;
 
-    /** The C runtime; nullptr once moved from or finalized. */
+    /** @brief The C runtime, for the C functions.
+     *  @return it; nullptr once moved from or finalized. */
     flo_runtime *get() const noexcept { return rt_; }
+    /** @brief Whether it holds a runtime.
+     *  @return get() != nullptr. */
     explicit operator bool() const noexcept { return rt_ != nullptr; }
 
     /**
-     * flo_finalize now. The runtime is finalized (get() is nullptr) even
-     * when this throws.
-     * @throws flo::error with the first task error no wait reported.
+     * @brief flo_finalize now.
+     *
+     * The runtime is finalized (get() is nullptr) even when this throws
+     * a task's error; with FLO_EDEADLK (called in a task) it is not, and
+     * is no longer owned either.
+     *
+     * @throws flo::error with the first task error no wait reported, or
+     *         FLO_EDEADLK.
      */
     void finalize()
     {
@@ -443,7 +611,15 @@ class runtime {
             check(flo_finalize(rt), "flo_finalize");
     }
 
-    /** flo::submit on this runtime. */
+    /**
+     * @brief flo::submit of a callable on this runtime.
+     * @tparam F      the callable's type.
+     * @param f       the callable.
+     * @param access  the buffers.
+     * @param opt     the other fields of the task.
+     * @return the task's event.
+     * @throws flo::error as flo::submit.
+     */
     template <class F,
               class = std::enable_if_t<detail::is_task_callable<F>>>
     flo_event submit(F &&f, std::initializer_list<flo_access_desc> access = {},
@@ -451,6 +627,15 @@ class runtime {
     {
         return flo::submit(rt_, std::forward<F>(f), access, opt);
     }
+    /**
+     * @brief flo::submit of a callable, with the buffers in an array.
+     * @tparam F      the callable's type.
+     * @param f       the callable.
+     * @param access  the buffers.
+     * @param opt     the other fields of the task.
+     * @return the task's event.
+     * @throws flo::error as flo::submit.
+     */
     template <class F,
               class = std::enable_if_t<detail::is_task_callable<F>>>
     flo_event submit(F &&f, span<const flo_access_desc> access,
@@ -458,12 +643,30 @@ class runtime {
     {
         return flo::submit(rt_, std::forward<F>(f), access, opt);
     }
+    /**
+     * @brief flo::submit of a C kernel without arguments.
+     * @param k       the kernel; it must outlive the task.
+     * @param access  the buffers.
+     * @param opt     the other fields of the task.
+     * @return the task's event.
+     * @throws flo::error as flo::submit.
+     */
     flo_event submit(const flo_kernel &k,
                      std::initializer_list<flo_access_desc> access = {},
                      const task_options &opt = task_options())
     {
         return flo::submit(rt_, k, access, opt);
     }
+    /**
+     * @brief flo::submit of a C kernel with arguments.
+     * @tparam A      the arguments' type, trivially copyable.
+     * @param k       the kernel; it must outlive the task.
+     * @param access  the buffers.
+     * @param args    the arguments, copied at submit.
+     * @param opt     the other fields of the task.
+     * @return the task's event.
+     * @throws flo::error as flo::submit.
+     */
     template <class A>
     flo_event submit(const flo_kernel &k,
                      std::initializer_list<flo_access_desc> access,
@@ -472,15 +675,25 @@ class runtime {
         return flo::submit(rt_, k, access, args, opt);
     }
 
-    /** flo_event_wait. @throws flo::error with the task's status and
-     *  its message (FLO_ETASK, FLO_ECANCELED, ...). */
+    /**
+     * @brief flo_event_wait: wait for a task.
+     * @param ev  its event.
+     * @throws flo::error with the task's status and its message
+     *         (FLO_ETASK, FLO_ECANCELED, ...), or with FLO_EDEADLK in a
+     *         task.
+     */
     void wait(flo_event ev) const
     {
         flo_status st = flo_event_wait(rt_, ev);
         if (st < 0)
             detail::throw_task_error(rt_, ev, st, "flo_event_wait");
     }
-    /** flo_event_query: true when finished. @throws like wait. */
+    /**
+     * @brief flo_event_query: whether a task has finished; never blocks.
+     * @param ev  its event.
+     * @return true when it has finished (successfully).
+     * @throws flo::error as wait, when it finished with an error.
+     */
     bool done(flo_event ev) const
     {
         flo_status st = flo_event_query(rt_, ev);
@@ -488,15 +701,22 @@ class runtime {
             detail::throw_task_error(rt_, ev, st, "flo_event_query");
         return st == FLO_OK;
     }
-    /** flo_wait_all. @throws flo::error with the first failure since the
-     *  last wait_all and its message. */
+    /**
+     * @brief flo_wait_all: wait for every task.
+     * @throws flo::error with the first failure since the last wait_all
+     *         and its message, or with FLO_EDEADLK in a task.
+     */
     void wait_all() const
     {
         flo_status st = flo_wait_all(rt_);
         if (st < 0)
             detail::throw_task_error(rt_, flo_event{}, st, "flo_wait_all");
     }
+    /** @brief flo_device_count.
+     *  @return the number of devices (0 when empty). */
     int device_count() const noexcept { return flo_device_count(rt_); }
+    /** @brief flo_worker_count.
+     *  @return the number of workers (0 when empty). */
     int worker_count() const noexcept { return flo_worker_count(rt_); }
 
   private:
@@ -511,22 +731,36 @@ class runtime {
 /* ---- Data handles ------------------------------------------------------ */
 
 /**
- * Owns a data handle: registered (or allocated) in the constructor,
- * unregistered in the destructor (which waits for the tasks using it and
- * writes registered memory back). Move-only; converts to flo_data for
+ * @brief Owns a data handle: registered (or allocated) in the
+ * constructor, unregistered in the destructor.
+ *
+ * The destructor waits for the tasks using the handle and writes
+ * registered memory back. Move-only; converts to flo_data for
  * flo::read(h) and the C calls. Destroy or unregister() it before its
  * runtime is finalized.
  */
 class data {
   public:
-    /** An empty handle (owns nothing). */
+    /** @brief An empty handle (owns nothing). */
     data() noexcept = default;
-    /** flo_data_register(rt, ptr, bytes). */
+    /**
+     * @brief flo_data_register(rt, ptr, bytes).
+     * @param rt     the runtime.
+     * @param ptr    the memory; it must outlive the handle.
+     * @param bytes  its size, > 0.
+     * @throws flo::error with the status of flo_data_register.
+     */
     data(runtime &rt, void *ptr, std::size_t bytes) : rt_(rt.get())
     {
         check(flo_data_register(rt_, ptr, bytes, &h_), "flo_data_register");
     }
-    /** flo_data_alloc(rt, bytes): memory owned by the runtime. */
+    /**
+     * @brief flo_data_alloc(rt, bytes): memory owned by the runtime.
+     * @param rt     the runtime.
+     * @param bytes  size, > 0.
+     * @return the owning handle.
+     * @throws flo::error with the status of flo_data_alloc.
+     */
     static data alloc(runtime &rt, std::size_t bytes)
     {
         data d;
@@ -534,11 +768,20 @@ class data {
         d.rt_ = rt.get();
         return d;
     }
+    /** @brief flo_data_unregister, unless empty; its status is lost (in a
+     *  task, FLO_EDEADLK: the handle then stays registered until
+     *  flo_finalize). */
     ~data() { reset(); }
+    /** @brief Take over o's handle; o is left empty.
+     *  @param o  the handle to move from. */
     data(data &&o) noexcept
         : rt_(std::exchange(o.rt_, nullptr)), h_(std::exchange(o.h_, {}))
     {
     }
+    /** @brief Unregister this handle (as the destructor), then take
+     *  over o's; o is left empty.
+     *  @param o  the handle to move from.
+     *  @return *this. */
     data &operator=(data &&o) noexcept
     {
         if (this != &o) {
@@ -548,16 +791,33 @@ class data {
         }
         return *this;
     }
+    /** @brief Not copyable (one owner). */
     data(const data &) = delete;
+    /** @brief Not copyable (one owner).
+     *  @return never. */
     data &operator=(const data &) = delete;
 
+    /** @brief The C handle.
+     *  @return it; FLO_DATA_NULL when empty. */
     flo_data get() const noexcept { return h_; }
+    /** @brief The C handle, implicitly (for flo::read(h) and the C
+     *  calls).
+     *  @return get(). */
     operator flo_data() const noexcept { return h_; }
+    /** @brief Whether it owns a handle.
+     *  @return true unless empty. */
     explicit operator bool() const noexcept { return rt_ != nullptr; }
 
-    /** flo_data_unregister now; the handle is empty afterwards, even
-     *  when this throws. @throws flo::error (FLO_EBUSY while acquired,
-     *  FLO_EDEADLK inside a task, ...). */
+    /**
+     * @brief flo_data_unregister now.
+     *
+     * The object is empty afterwards, even when this throws (after
+     * FLO_EBUSY or FLO_EDEADLK the C handle stays registered until
+     * flo_finalize).
+     *
+     * @throws flo::error with the status of flo_data_unregister
+     *         (FLO_EBUSY while acquired, FLO_EDEADLK inside a task, ...).
+     */
     void unregister()
     {
         flo_runtime *rt = std::exchange(rt_, nullptr);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install the Debian 12 packages Flotilla needs to build and test:
-# compiler, meson/ninja, hwloc (with its PCI plugins), CMocka, Open MPI
-# and python3 (JSON checks).
+# compiler, meson/ninja, hwloc (with its PCI plugins), CMocka, Open MPI,
+# python3 (JSON checks) and Doxygen (the API reference, scripts/docs.sh).
 # Idempotent: packages already installed are left alone, and the package
 # lists are refreshed (once) only when something is missing.
 # Runs as root, or through sudo when available.
@@ -25,6 +25,9 @@ PACKAGES=(
     liblapacke-dev
     # CPU hogs for the loaded test run (scripts/test.sh).
     stress-ng
+    # The API reference, warnings as errors (scripts/docs.sh); HTML only,
+    # no Graphviz.
+    doxygen
 )
 
 missing=()

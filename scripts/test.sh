@@ -4,7 +4,11 @@
 #                   when nvcc is installed; GPU tests skip without a GPU),
 #                   every suite; then the unit and integration suites
 #                   again under load (stress-ng, two CPU hogs per core),
-#                   the scheduler suites three times;
+#                   the scheduler suites three times; and the API
+#                   reference in build/docs/ (scripts/docs.sh: Doxygen
+#                   over the public headers, where any warning, such as
+#                   an undocumented function or parameter, fails the
+#                   step);
 #   2. build-asan/  AddressSanitizer + UndefinedBehaviorSanitizer;
 #   3. build-ubsan/ UndefinedBehaviorSanitizer alone: ASan's allocator
 #                   aligns every block generously, which hides misaligned
@@ -63,6 +67,12 @@ if step "configure build/" flo_meson_setup build -Dwerror=true &&
     step "test build/ (all suites)" \
         meson test -C build --print-errorlogs
 fi
+
+# ---- 1a. API reference, Doxygen warnings are errors (seconds) --------------
+# After the build: a fresh build/ is set up from scratch (flo_meson_setup
+# empties it), which would delete the HTML.
+step "API reference (scripts/docs.sh, warnings are errors)" \
+    bash scripts/docs.sh build/docs
 
 # ---- 1b. The same build on an overloaded machine --------------------------
 # Two CPU hogs per core (stress-ng) while the unit and integration suites

@@ -1,5 +1,6 @@
-/*
- * Flotilla - communicators and collectives.
+/**
+ * @file
+ * @brief Communicators and collectives.
  *
  * A communicator groups participants: by default every device of the
  * process (the GPUs, or the host when there is none) and, when the runtime
@@ -38,31 +39,51 @@
 
 FLO_BEGIN_DECLS
 
-/** A communicator (opaque). */
+/**
+ * @brief A communicator (opaque): a group of participants, each a
+ * device of some rank, and the transport between them.
+ */
 typedef struct flo_comm flo_comm;
 
-/** Most local participants of one communicator. */
+/** @brief Most local participants of one communicator. */
 #define FLO_COMM_MAX_LOCAL 32
 
 /**
- * Create a communicator over every device of the process: the GPUs when
- * the CUDA backend is in use, else the host device (device 0); and, when
- * rt was initialised with an MPI communicator, over those of every rank.
+ * @brief Create a communicator over every device of the process (and of
+ * every rank).
+ *
+ * Its local participants are the GPUs when the CUDA backend is in use
+ * (at most FLO_COMM_MAX_LOCAL of them), else the host device (device 0);
+ * and, when rt was initialised with an MPI communicator, it spans those
+ * of every rank. The transport is chosen as flo_comm_create_devices
+ * does.
  *
  * Collective across ranks: every rank of the runtime's MPI communicator
  * must call it (in the same order as other collective creations).
  *
- * @param rt   the runtime.
- * @param out  the communicator; written only on success.
- * @return FLO_OK; FLO_EINVAL for NULL arguments; FLO_ECOMM if NCCL or MPI
- *         failed to set up; FLO_ENOMEM. Nothing is left over on error.
- * Thread-safe; not from inside a task (FLO_EDEADLK).
+ * @param[in]  rt   the runtime.
+ * @param[out] out  the communicator; written only on success.
+ * @return FLO_OK; FLO_EINVAL for NULL arguments; FLO_EDEADLK from one of
+ *         @p rt's worker threads; FLO_ECOMM if NCCL or MPI failed to set
+ *         up; FLO_ENOTSUP when FLO_COLL_TRANSPORT=nccl asks for NCCL and
+ *         the participants cannot use it; FLO_EDEVICE for a CUDA error
+ *         while NCCL is set up; FLO_ENOMEM, FLO_ESYS. Nothing is left over
+ *         on error.
+ *
+ * @par Thread-safety:
+ * Thread-safe. Under MPI, the ranks must create their communicators in
+ * the same order: threads of one rank that create communicators
+ * concurrently make that order a race.
+ * @par In a task:
+ * Refused with FLO_EDEADLK (on any of @p rt's worker threads).
  */
 flo_status flo_comm_create(flo_runtime *rt, flo_comm **out);
 
 /**
- * Create a communicator whose local participants are devs[0..n) (device
- * indices as in flo_device_count). A device may be listed more than once:
+ * @brief Create a communicator over chosen devices of this process.
+ *
+ * Its local participants are devs[0..n) (device indices as in
+ * flo_device_count). A device may be listed more than once:
  * each listing is a participant of its own (e.g. several host
  * participants exchanging through shared memory). Ranks may pass
  * different n. When every participant of every rank is a GPU, listed
@@ -70,52 +91,142 @@ flo_status flo_comm_create(flo_runtime *rt, flo_comm **out);
  * communicator uses NCCL; otherwise the host transport (data moves to
  * host memory). FLO_COLL_TRANSPORT=host forces the host transport.
  *
- * @return FLO_OK; FLO_EINVAL for NULL, n < 1, n > FLO_COMM_MAX_LOCAL or a
- *         device index out of range; as flo_comm_create otherwise.
- * Thread-safe; collective across ranks; not from inside a task.
+ * Collective across ranks, as flo_comm_create.
+ *
+ * @param[in]  rt    the runtime.
+ * @param[in]  devs  n device indices, 0 .. flo_device_count(rt) - 1.
+ * @param[in]  n     number of local participants, 1 ..
+ *                   FLO_COMM_MAX_LOCAL.
+ * @param[out] out   the communicator; written only on success.
+ * @return FLO_OK; FLO_EINVAL for a NULL @p rt, @p devs or @p out, n < 1,
+ *         n > FLO_COMM_MAX_LOCAL or a device index out of range; as
+ *         flo_comm_create otherwise.
+ *
+ * @par Thread-safety:
+ * As flo_comm_create.
+ * @par In a task:
+ * Refused with FLO_EDEADLK (on any of @p rt's worker threads).
  */
 flo_status flo_comm_create_devices(flo_runtime *rt, const int *devs, int n,
                                    flo_comm **out);
 
 /**
- * Wait for the collectives submitted on comm, then free it (and its NCCL
- * communicators). Collective across ranks when comm spans several.
- * @return FLO_OK, FLO_EINVAL for NULL, FLO_EDEADLK from inside a task.
+ * @brief Wait for the collectives submitted on a communicator, then free
+ * it (and its NCCL communicators).
+ *
+ * Collective across ranks when comm spans several. A hung collective
+ * ends at the latest when it times out (coll_timeout_s), so the wait is
+ * bounded. The collectives' own failures are not returned here: they
+ * are in their events. Communicators left at flo_finalize are freed
+ * there.
+ *
+ * @param[in] comm  the communicator; invalid once the call returned
+ *                  FLO_OK.
+ * @return FLO_OK; FLO_EINVAL for NULL; FLO_EDEADLK from one of its
+ *         runtime's worker threads (nothing changes).
+ *
+ * @par Thread-safety:
+ * Not thread-safe against other calls on the same communicator: the
+ * program stops using comm (on every thread) before it destroys it.
+ * @par In a task:
+ * Refused with FLO_EDEADLK (on any of the runtime's worker threads).
  */
 flo_status flo_comm_destroy(flo_comm *comm);
 
-/** Participants over all ranks, or -1 for NULL. */
+/**
+ * @brief Number of participants over all ranks.
+ *
+ * @param[in] comm  the communicator.
+ * @return the number of participants; -1 for a NULL @p comm.
+ *
+ * @par Thread-safety:
+ * Thread-safe (fixed at creation).
+ * @par In a task:
+ * Allowed.
+ */
 int flo_comm_size(const flo_comm *comm);
 
-/** Participants of this process, or -1 for NULL. */
+/**
+ * @brief Number of participants of this process (local participants).
+ *
+ * @param[in] comm  the communicator.
+ * @return the number of local participants; -1 for a NULL @p comm.
+ *
+ * @par Thread-safety:
+ * Thread-safe (fixed at creation).
+ * @par In a task:
+ * Allowed.
+ */
 int flo_comm_local_size(const flo_comm *comm);
 
-/** Global index of this process's first participant, or -1 for NULL. */
+/**
+ * @brief Global index of this process's first participant.
+ *
+ * Local participant i has global index flo_comm_first(comm) + i.
+ *
+ * @param[in] comm  the communicator.
+ * @return the index; -1 for a NULL @p comm.
+ *
+ * @par Thread-safety:
+ * Thread-safe (fixed at creation).
+ * @par In a task:
+ * Allowed.
+ */
 int flo_comm_first(const flo_comm *comm);
 
 /**
- * Device of each local participant.
- * @param devs  array of at least flo_comm_local_size(comm) entries.
- * @return FLO_OK, FLO_EINVAL for NULL.
+ * @brief Device of each local participant.
+ *
+ * @param[in]  comm  the communicator.
+ * @param[out] devs  array of at least flo_comm_local_size(comm) entries:
+ *                   the device index of each local participant, in local
+ *                   order.
+ * @return FLO_OK; FLO_EINVAL for a NULL @p comm or @p devs.
+ *
+ * @par Thread-safety:
+ * Thread-safe (fixed at creation).
+ * @par In a task:
+ * Allowed.
  */
 flo_status flo_comm_local_devices(const flo_comm *comm, int *devs);
 
-/** Name of the transport in use: "nccl" or "host". */
+/**
+ * @brief Name of the transport in use.
+ *
+ * @param[in] comm  the communicator.
+ * @return a static string: "nccl" or "host"; "?" for a NULL @p comm.
+ *
+ * @par Thread-safety:
+ * Thread-safe (fixed at creation).
+ * @par In a task:
+ * Allowed.
+ */
 const char *flo_comm_transport(const flo_comm *comm);
 
 /**
- * The communicator's own MPI communicator (a duplicate, owned by comm:
- * do not free it), for the program's own MPI calls on the same ranks.
+ * @brief The communicator's own MPI communicator, for the program's own
+ * MPI calls on the same ranks.
+ *
+ * A duplicate, owned by comm: do not free it; it is freed with comm.
  * Read it with flo_mpi_comm_unwrap (flotilla/mpi.h).
  *
- * @param out  written only on success.
- * @return FLO_OK; FLO_EINVAL for NULL; FLO_ENOTSUP when the build has no
- *         MPI or the runtime was not initialised with an MPI communicator.
- * Thread-safe; may be called from inside a task.
+ * @param[in]  comm  the communicator.
+ * @param[out] out   the MPI communicator; written only on success.
+ * @return FLO_OK; FLO_EINVAL for a NULL @p comm or @p out; FLO_ENOTSUP
+ *         when the build has no MPI or the runtime was not initialised
+ *         with an MPI communicator.
+ *
+ * @par Thread-safety:
+ * Thread-safe. What the program does with the MPI communicator follows
+ * MPI's rules (Flotilla uses it only to create and free it).
+ * @par In a task:
+ * Allowed.
  */
 flo_status flo_comm_get_mpi(const flo_comm *comm, flo_mpi_comm *out);
 
-/*
+/**
+ * @name Collectives
+ *
  * The collectives, all named flo_coll_<operation>. In all of them:
  *  - send / recv / buf are arrays of flo_comm_local_size(comm) handles,
  *    one per local participant, in local order;
@@ -125,47 +236,140 @@ flo_status flo_comm_get_mpi(const flo_comm *comm, flo_mpi_comm *out);
  *  - a send and a recv handle may be the same handle (in place);
  *  - out receives an event that completes when the collective has
  *    finished on every local participant (NULL if not wanted).
+ *
  * Return codes: FLO_OK; FLO_EINVAL for a NULL comm or array, a bad dtype,
  * op or root, a NULL or too-small handle (a count whose size in bytes
  * overflows included); FLO_ERANGE when a host-transport collective
  * between ranks would exceed MPI's int counts; FLO_ESTALE / FLO_EFOREIGN
- * for a bad handle; FLO_ECOMM when the communicator is broken. On error nothing
- * was submitted. Thread-safe (serialised per communicator); callable from
- * inside a task. Failures of the collective itself are reported through
- * the event (FLO_ECOMM, FLO_ETIMEDOUT, FLO_EDEVICE).
+ * for a bad handle; FLO_ECOMM when the communicator is broken; the
+ * errors of flo_task_submit (FLO_ENOMEM, ...). On error nothing was
+ * submitted, except when a submission fails after part of the collective
+ * was submitted (some GPUs of an NCCL communicator): the call then
+ * breaks the communicator (later collectives on it: FLO_ECOMM). Failures
+ * of the collective itself are reported through the event (FLO_ECOMM,
+ * FLO_ETIMEDOUT, FLO_EDEVICE).
+ *
+ * Thread-safety: thread-safe; the submissions of collectives are
+ * serialised per runtime. In a task: allowed (they submit tasks and wait
+ * for nothing).
+ * @{
  */
 
-/** recv_p[i] = op over all participants q of send_q[i], i < count. */
+/**
+ * @brief All-reduce: recv_p[i] = op over all participants q of
+ * send_q[i], for i < count.
+ *
+ * @param[in]  comm   the communicator.
+ * @param[in]  send   one handle per local participant: count elements
+ *                    read.
+ * @param[in]  recv   one handle per local participant: count elements
+ *                    written (may be the send handle: in place).
+ * @param[in]  count  elements per participant.
+ * @param[in]  dtype  element type.
+ * @param[in]  op     reduction operator.
+ * @param[out] out    event of the collective, or NULL.
+ * @return see Collectives above.
+ *
+ * @par Thread-safety:
+ * Thread-safe (see Collectives above).
+ * @par In a task:
+ * Allowed.
+ */
 flo_status flo_coll_allreduce(flo_comm *comm, const flo_data *send,
                               const flo_data *recv, size_t count,
                               flo_dtype dtype, flo_redop op, flo_event *out);
 
 /**
- * As flo_coll_allreduce, but only participant root (a global index)
- * receives. recv entries of other participants are ignored
- * (FLO_DATA_NULL is fine).
+ * @brief Reduce to one participant: as flo_coll_allreduce, but only
+ * participant root (a global index) receives.
+ *
+ * @param[in]  comm   the communicator.
+ * @param[in]  send   one handle per local participant: count elements
+ *                    read.
+ * @param[in]  recv   one handle per local participant; only root's is
+ *                    written (count elements), the others are ignored
+ *                    (FLO_DATA_NULL is fine).
+ * @param[in]  count  elements per participant.
+ * @param[in]  dtype  element type.
+ * @param[in]  op     reduction operator.
+ * @param[in]  root   global index of the receiving participant, 0 ..
+ *                    flo_comm_size(comm) - 1.
+ * @param[out] out    event of the collective, or NULL.
+ * @return see Collectives above.
+ *
+ * @par Thread-safety:
+ * Thread-safe (see Collectives above).
+ * @par In a task:
+ * Allowed.
  */
 flo_status flo_coll_reduce(flo_comm *comm, const flo_data *send,
                            const flo_data *recv, size_t count,
                            flo_dtype dtype, flo_redop op, int root,
                            flo_event *out);
 
-/** In place: buf_p[i] = buf_root[i] for every participant p. */
+/**
+ * @brief Broadcast, in place: buf_p[i] = buf_root[i] for every
+ * participant p and i < count.
+ *
+ * @param[in]  comm   the communicator.
+ * @param[in]  buf    one handle per local participant: count elements,
+ *                    read at root, written elsewhere.
+ * @param[in]  count  elements.
+ * @param[in]  dtype  element type.
+ * @param[in]  root   global index of the sending participant, 0 ..
+ *                    flo_comm_size(comm) - 1.
+ * @param[out] out    event of the collective, or NULL.
+ * @return see Collectives above.
+ *
+ * @par Thread-safety:
+ * Thread-safe (see Collectives above).
+ * @par In a task:
+ * Allowed.
+ */
 flo_status flo_coll_broadcast(flo_comm *comm, const flo_data *buf,
                               size_t count, flo_dtype dtype, int root,
                               flo_event *out);
 
 /**
- * recv_p[q * count + i] = send_q[i]: recv handles hold size * count
- * elements, send handles count.
+ * @brief All-gather: recv_p[q * count + i] = send_q[i].
+ *
+ * @param[in]  comm   the communicator.
+ * @param[in]  send   one handle per local participant: count elements
+ *                    read.
+ * @param[in]  recv   one handle per local participant:
+ *                    flo_comm_size(comm) * count elements written.
+ * @param[in]  count  elements each participant contributes.
+ * @param[in]  dtype  element type.
+ * @param[out] out    event of the collective, or NULL.
+ * @return see Collectives above.
+ *
+ * @par Thread-safety:
+ * Thread-safe (see Collectives above).
+ * @par In a task:
+ * Allowed.
  */
 flo_status flo_coll_allgather(flo_comm *comm, const flo_data *send,
                               const flo_data *recv, size_t count,
                               flo_dtype dtype, flo_event *out);
 
 /**
- * recv_p[i] = op over q of send_q[p * count + i]: send handles hold
- * size * count elements, recv handles count.
+ * @brief Reduce-scatter: recv_p[i] = op over q of send_q[p * count + i].
+ *
+ * @param[in]  comm   the communicator.
+ * @param[in]  send   one handle per local participant:
+ *                    flo_comm_size(comm) * count elements read.
+ * @param[in]  recv   one handle per local participant: count elements
+ *                    written.
+ * @param[in]  count  elements each participant receives.
+ * @param[in]  dtype  element type.
+ * @param[in]  op     reduction operator.
+ * @param[out] out    event of the collective, or NULL.
+ * @return see Collectives above.
+ *
+ * @par Thread-safety:
+ * Thread-safe (see Collectives above).
+ * @par In a task:
+ * Allowed.
  */
 flo_status flo_coll_reduce_scatter(flo_comm *comm, const flo_data *send,
                                    const flo_data *recv, size_t count,
@@ -173,7 +377,9 @@ flo_status flo_coll_reduce_scatter(flo_comm *comm, const flo_data *send,
                                    flo_event *out);
 
 /**
- * Scan across participants: the sequence is the concatenation, in global
+ * @brief Prefix scan across participants.
+ *
+ * The sequence is the concatenation, in global
  * participant order, of the first counts[i] elements of every send_i;
  * participant i's part of the scanned sequence goes to recv_i. Parts may
  * differ in length and may be empty (counts[i] == 0). FLO_SCAN_INCLUSIVE
@@ -181,53 +387,123 @@ flo_status flo_coll_reduce_scatter(flo_comm *comm, const flo_data *send,
  * identity (0; 1; the largest value, +inf for floating types; the
  * lowest, -inf for floating types).
  *
- * @param counts  one count per local participant.
- * @param kind    FLO_SCAN_INCLUSIVE or FLO_SCAN_EXCLUSIVE (any other
- *                value: FLO_EINVAL).
+ * @param[in]  comm    the communicator.
+ * @param[in]  send    one handle per local participant: counts[i]
+ *                     elements read.
+ * @param[in]  recv    one handle per local participant: counts[i]
+ *                     elements written.
+ * @param[in]  counts  one count per local participant.
+ * @param[in]  dtype   element type.
+ * @param[in]  op      reduction operator.
+ * @param[in]  kind    FLO_SCAN_INCLUSIVE or FLO_SCAN_EXCLUSIVE (any other
+ *                     value: FLO_EINVAL).
+ * @param[out] out     event of the collective, or NULL.
+ * @return see Collectives above; FLO_EINVAL for a NULL @p counts.
+ *
+ * @par Thread-safety:
+ * Thread-safe (see Collectives above).
+ * @par In a task:
+ * Allowed.
  */
 flo_status flo_coll_scan(flo_comm *comm, const flo_data *send,
                          const flo_data *recv, const size_t *counts,
                          flo_dtype dtype, flo_redop op, flo_scan_kind kind,
                          flo_event *out);
 
+/** @} */
+
 /* ---- Arrays spread across ranks ---------------------------------------- */
 
-/*
+/**
+ * @name Arrays spread across ranks
+ *
  * Under MPI each rank holds its part of a global array as a flo_array of
  * its own elements (any length, 0 included); the global array is the
  * concatenation of the parts in rank order. These calls are collective
  * over comm's ranks (same order on every rank, like the collectives
  * above); with one rank they are the local algorithm.
+ * @{
  */
 
 /**
- * Reduce the global array: the local reduction (flo_array_reduce), then
+ * @brief Reduce an array spread across ranks; every rank gets the
+ * result.
+ *
+ * The local reduction (flo_array_reduce), then
  * an all-reduce of the per-rank values between ranks. Every rank gets the
  * global result in result (one value of a's type at offset 0; the
  * identity when the global array is empty).
  *
- * @return FLO_OK; FLO_EINVAL (NULL, bad op, result too small); errors of
- *         flo_array_reduce; FLO_ECOMM when comm is broken. Thread-safe.
+ * @param[in]  comm    the communicator (its ranks).
+ * @param[in]  a       this rank's part.
+ * @param[in]  op      reduction operator.
+ * @param[in]  result  handle of at least 8 bytes: receives the result.
+ * @param[out] ev      event of the whole reduction, or NULL.
+ * @return FLO_OK; FLO_EINVAL for a NULL @p comm or @p a, a bad op, a
+ *         @p result smaller than 8 bytes; FLO_ESTALE / FLO_EFOREIGN /
+ *         FLO_EINVAL for a bad @p result; FLO_ECOMM when comm is broken;
+ *         the errors of flo_array_reduce. A failure to submit the
+ *         exchange between ranks, once the local part is submitted,
+ *         breaks comm.
+ *
+ * @par Thread-safety:
+ * Thread-safe (serialised with the collectives).
+ * @par In a task:
+ * Allowed (it waits for nothing).
  */
 flo_status flo_array_reduce_global(flo_comm *comm, flo_array *a,
                                    flo_redop op, flo_data result,
                                    flo_event *ev);
 
-/** Blocking form of flo_array_reduce_global: *value gets the result. */
+/**
+ * @brief Blocking form of flo_array_reduce_global: *value gets the
+ * result.
+ *
+ * @param[in]  comm   the communicator (its ranks).
+ * @param[in]  a      this rank's part.
+ * @param[in]  op     reduction operator.
+ * @param[out] value  one element of a's type; written only on success.
+ * @return FLO_OK; FLO_EINVAL for a NULL @p comm or @p value; the errors
+ *         of flo_data_register, flo_array_reduce_global and
+ *         flo_event_wait (the reduction's status).
+ *
+ * @par Thread-safety:
+ * Thread-safe (serialised with the collectives).
+ * @par In a task:
+ * Must not be called: it waits (FLO_EDEADLK), after submitting the
+ * reduction.
+ */
 flo_status flo_array_reduce_global_sync(flo_comm *comm, flo_array *a,
                                         flo_redop op, void *value);
 
 /**
- * Scan the global array: local totals (flo_array_reduce), an exclusive
+ * @brief Prefix scan of an array spread across ranks.
+ *
+ * Local totals (flo_array_reduce), an exclusive
  * scan of the totals between ranks (rank 0 gets the identity), and the
  * local scan seeded with that carry (flo_array_scan_carry) in one pass.
  * out and x are this rank's parts (out may be x).
  *
- * @return as flo_array_scan; FLO_ECOMM when comm is broken. Thread-safe.
+ * @param[in]  comm  the communicator (its ranks).
+ * @param[in]  out   this rank's part of the output (written).
+ * @param[in]  x     this rank's part of the input (read).
+ * @param[in]  op    reduction operator.
+ * @param[in]  kind  FLO_SCAN_INCLUSIVE or FLO_SCAN_EXCLUSIVE.
+ * @param[out] ev    event of the local scan, or NULL.
+ * @return as flo_array_scan (FLO_EINVAL also for a NULL @p comm);
+ *         FLO_ECOMM when comm is broken. A failure to submit the local
+ *         scan after the exchange between ranks breaks comm.
+ *
+ * @par Thread-safety:
+ * Thread-safe (serialised with the collectives).
+ * @par In a task:
+ * Allowed (it waits for nothing).
  */
 flo_status flo_array_scan_global(flo_comm *comm, flo_array *out,
                                  flo_array *x, flo_redop op,
                                  flo_scan_kind kind, flo_event *ev);
+
+/** @} */
 
 FLO_END_DECLS
 #endif

@@ -1,5 +1,6 @@
-/*
- * Flotilla - what the public headers wrap their declarations in.
+/**
+ * @file
+ * @brief What the public headers wrap their declarations in.
  *
  * The library is built with hidden symbol visibility: only what a public
  * header declares between FLO_BEGIN_DECLS and FLO_END_DECLS is exported
@@ -12,7 +13,8 @@
 #ifndef FLOTILLA_EXPORT_H
 #define FLOTILLA_EXPORT_H
 
-/* Implementation details of FLO_BEGIN_DECLS / FLO_END_DECLS. */
+/* Implementation details of FLO_BEGIN_DECLS / FLO_END_DECLS (not part
+ * of the API: the reference leaves them out). */
 #if defined(__GNUC__) || defined(__clang__)
 #define FLO_VISIBILITY_PUSH_ _Pragma("GCC visibility push(default)")
 #define FLO_VISIBILITY_POP_ _Pragma("GCC visibility pop")
@@ -25,7 +27,12 @@
 #define FLO_BEGIN_DECLS extern "C" { FLO_VISIBILITY_PUSH_
 #define FLO_END_DECLS FLO_VISIBILITY_POP_ }
 #else
+/**
+ * @brief Opens the declarations of a public header: exported from the
+ * shared library, with C linkage in C++.
+ */
 #define FLO_BEGIN_DECLS FLO_VISIBILITY_PUSH_
+/** @brief Closes what FLO_BEGIN_DECLS opened. */
 #define FLO_END_DECLS FLO_VISIBILITY_POP_
 #endif
 

@@ -1,7 +1,11 @@
-/*
- * Flotilla - optional MPI helpers. Include only from code that includes
- * <mpi.h> (it includes it); flotilla.h never includes it, so a program
- * without MPI needs no MPI headers.
+/**
+ * @file
+ * @brief Optional MPI helpers: converting between MPI_Comm and
+ * flo_mpi_comm.
+ *
+ * Include only from code that includes <mpi.h> (it includes it);
+ * flotilla.h never includes it, so a program without MPI needs no MPI
+ * headers.
  *
  * The public headers hold an MPI communicator as a flo_mpi_comm (see
  * flotilla/runtime.h): the bytes of an MPI_Comm value, whatever the MPI
@@ -30,14 +34,21 @@ _Static_assert(sizeof(MPI_Comm) <= sizeof(((flo_mpi_comm *)0)->value),
 FLO_BEGIN_DECLS
 
 /**
- * Wrap an MPI communicator, e.g. for flo_config.mpi_comm:
+ * @brief Wrap an MPI communicator into a flo_mpi_comm.
+ *
+ * For flo_config.mpi_comm, say:
  * `cfg.mpi_comm = flo_mpi_comm_wrap(MPI_COMM_WORLD);`. The value is
  * copied; Flotilla duplicates the communicator at flo_init, so the
  * program may free its own afterwards.
  *
+ * @param[in] comm  the communicator.
  * @return the handle (never FLO_MPI_COMM_NONE, even for MPI_COMM_NULL,
  *         which flo_init refuses with FLO_EINVAL).
+ *
+ * @par Thread-safety:
  * Thread-safe; no MPI call.
+ * @par In a task:
+ * Allowed.
  */
 static inline flo_mpi_comm flo_mpi_comm_wrap(MPI_Comm comm)
 {
@@ -50,10 +61,16 @@ static inline flo_mpi_comm flo_mpi_comm_wrap(MPI_Comm comm)
 }
 
 /**
- * The MPI communicator a handle holds (flo_comm_get_mpi's output, say).
+ * @brief The MPI communicator a flo_mpi_comm holds (flo_comm_get_mpi's
+ * output, say).
  *
+ * @param[in] h  the handle.
  * @return the MPI_Comm; MPI_COMM_NULL for FLO_MPI_COMM_NONE.
+ *
+ * @par Thread-safety:
  * Thread-safe; no MPI call.
+ * @par In a task:
+ * Allowed.
  */
 static inline MPI_Comm flo_mpi_comm_unwrap(flo_mpi_comm h)
 {

@@ -1,5 +1,13 @@
-/*
- * Flotilla - runtime lifecycle and configuration.
+/**
+ * @file
+ * @brief Runtime lifecycle, configuration, devices, workers and
+ * statistics.
+ *
+ * A program starts a runtime with flo_init, submits work to it (data
+ * handles, tasks: flotilla/data.h, flotilla/task.h) and ends it with
+ * flo_finalize. The query functions of this header read what flo_init
+ * set up and never change: they are thread-safe and may be called from
+ * inside tasks.
  */
 #ifndef FLOTILLA_RUNTIME_H
 #define FLOTILLA_RUNTIME_H
@@ -14,10 +22,17 @@
 
 FLO_BEGIN_DECLS
 
-/** An initialised runtime. Several may live in one process. */
+/**
+ * @brief An initialised runtime (opaque): its workers, devices, data
+ * handles and tasks.
+ *
+ * Made by flo_init, freed by flo_finalize. Several may live in one
+ * process; handles and events of one are refused by the others
+ * (FLO_EFOREIGN).
+ */
 typedef struct flo_runtime flo_runtime;
 
-/** Scheduling policies. */
+/** @brief Scheduling policies (flo_config.sched, FLO_SCHED). */
 typedef enum flo_sched_policy {
     FLO_SCHED_DEFAULT = 0, /**< locality when GPUs are in use, else ws. */
     FLO_SCHED_EAGER = 1,   /**< One shared priority queue per worker kind. */
@@ -25,16 +40,21 @@ typedef enum flo_sched_policy {
     FLO_SCHED_LOCALITY = 3 /**< Earliest estimated finish (data + model). */
 } flo_sched_policy;
 
-/** Which backends flo_init may use. */
+/** @brief Which backends flo_init may use (flo_config.devices,
+ *  FLO_DEVICES). */
 typedef enum flo_device_mask {
     FLO_DEVICES_AUTO = 0, /**< Host always; CUDA when a GPU is visible. */
     FLO_DEVICES_HOST = 1, /**< Host workers only, even with GPUs. */
-    FLO_DEVICES_CUDA = 2  /**< Host and CUDA; ENODEV if no GPU. */
+    FLO_DEVICES_CUDA = 2  /**< Host and CUDA; flo_init fails with
+                               FLO_ENODEV without a usable GPU
+                               (FLO_ENOTSUP in a build without CUDA). */
 } flo_device_mask;
 
 /**
- * An MPI communicator, held without <mpi.h>: the bytes of an MPI_Comm
- * value. Make one with flo_mpi_comm_wrap(MPI_Comm) and read one back with
+ * @brief An MPI communicator, held without <mpi.h>: the bytes of an
+ * MPI_Comm value.
+ *
+ * Make one with flo_mpi_comm_wrap(MPI_Comm) and read one back with
  * flo_mpi_comm_unwrap (both in flotilla/mpi.h, which includes <mpi.h>).
  * The zero value, FLO_MPI_COMM_NONE, holds no communicator.
  */
@@ -43,17 +63,21 @@ typedef struct flo_mpi_comm {
     uint64_t value[2]; /**< The MPI_Comm, copied byte for byte. */
 } flo_mpi_comm;
 
-/** No MPI communicator (one process). */
+/** @brief No MPI communicator (one process): the zero value of
+ *  flo_mpi_comm. */
 #define FLO_MPI_COMM_NONE ((flo_mpi_comm){0, {0, 0}})
 
 /**
- * Runtime configuration, passed to flo_init. Every field's zero means
- * its default, so `flo_config cfg = FLO_CONFIG_INIT;` (or
- * flo_config_init, or a zeroed struct) is the default configuration:
- * set only the fields that matter. flo_init then applies the FLO_*
+ * @brief Runtime configuration, passed to flo_init.
+ *
+ * Every field's zero means its default, so
+ * `flo_config cfg = FLO_CONFIG_INIT;` (or flo_config_init, or a zeroed
+ * struct) is the default configuration: set only the fields that
+ * matter. flo_init then applies the FLO_*
  * environment variables on top (docs/configuration.md), so a job script
  * can tune a program without recompiling it; set ignore_env to 1 to
- * forbid that.
+ * forbid that. docs/configuration.md describes every field and variable,
+ * with its range; flo_init refuses a value out of range with FLO_EINVAL.
  *
  * The struct starts with its size so that it can grow (new fields at the
  * end, zero meaning their default) without breaking programs built
@@ -72,28 +96,39 @@ typedef struct flo_config {
     flo_device_mask devices; /**< Backends; 0: auto (FLO_DEVICES). */
     int no_bind;          /**< 1: leave worker threads unbound; 0: bind
                                each to a core (FLO_BIND). */
-    const char *trace_path; /**< Chrome trace written at finalize, or NULL. */
+    const char *trace_path; /**< Chrome trace written at finalize, or NULL
+                                 (FLO_TRACE); copied. */
     int stats;            /**< 1: print statistics at finalize (FLO_STATS). */
     int gpus;             /**< GPUs to use; 0: all visible (FLO_GPUS). */
-    const char *gpu_list; /**< Comma list of CUDA ordinals, or NULL. */
-    int streams_per_gpu;  /**< Compute streams per GPU; 0: 2. */
-    size_t gpu_mem_limit; /**< Bytes per GPU Flotilla may use; 0: all. */
+    const char *gpu_list; /**< Comma list of CUDA ordinals, or NULL
+                               (FLO_GPUS with a comma). */
+    int streams_per_gpu;  /**< Compute streams per GPU; 0: 2
+                               (FLO_STREAMS_PER_GPU). */
+    size_t gpu_mem_limit; /**< Bytes per GPU Flotilla may use; 0: all
+                               (FLO_GPU_MEM_LIMIT). */
     int logical_gpus;     /**< Debug: present each GPU as N devices;
-                               0: 1. */
-    const char *topology; /**< hwloc synthetic description (tests), NULL. */
+                               0: 1 (FLO_LOGICAL_GPUS). */
+    const char *topology; /**< hwloc synthetic description (tests), or
+                               NULL (FLO_TOPOLOGY). */
     int log_level;        /**< 0 errors .. 3 debug (FLO_LOG_LEVEL). */
     int ignore_env;       /**< 1: do not read FLO_* variables. */
     flo_mpi_comm mpi_comm; /**< Run across its ranks (flo_mpi_comm_wrap);
                                FLO_MPI_COMM_NONE: one process. */
-    double coll_timeout_s;/**< Collective timeout, seconds; 0: 300. */
+    double coll_timeout_s;/**< Collective timeout, seconds; 0: 300
+                               (FLO_COLL_TIMEOUT). */
     int no_pin_host;      /**< 1: never page-lock registered host memory;
                                0: page-lock it when GPUs are in use
                                (FLO_PIN_HOST). */
 } flo_config;
 
-/** The default configuration: size and version set, every other field
- *  zero. (C++ has no partial designated initializers without warnings:
- *  there it is a value-initialised struct with the header set.) */
+/**
+ * @brief The default configuration, as an initializer: size and version
+ * set, every other field zero.
+ *
+ * `flo_config cfg = FLO_CONFIG_INIT;`. (C++ has no partial designated
+ * initializers without warnings: there it is a value-initialised struct
+ * with the header set, used the same way.)
+ */
 #ifdef __cplusplus
 static inline flo_config flo__config_init_cxx(void)
 {
@@ -108,48 +143,105 @@ static inline flo_config flo__config_init_cxx(void)
 #endif
 
 /**
- * Fill *cfg with the defaults (the same as FLO_CONFIG_INIT).
- * @return FLO_OK; FLO_EINVAL if cfg is NULL. Thread-safe.
+ * @brief Fill a configuration with the defaults (the same as
+ * FLO_CONFIG_INIT).
+ *
+ * @param[out] cfg  the configuration to fill.
+ * @return FLO_OK; FLO_EINVAL if @p cfg is NULL.
+ *
+ * @par Thread-safety:
+ * Thread-safe (no shared state).
+ * @par In a task:
+ * Allowed.
  */
 flo_status flo_config_init(flo_config *cfg);
 
 /**
- * Start a runtime: probe the topology (hwloc), start the host workers and
- * one worker per GPU, and create the pools they own.
+ * @brief Start a runtime: probe the topology (hwloc), start the host
+ * workers and one worker per GPU, and create the pools they own.
  *
- * @param cfg  configuration, or NULL for the defaults (plus environment).
- * @param out  the new runtime; written only on success.
- * @return FLO_OK; FLO_EINVAL for a NULL out, a config whose size is
- *         neither 0 nor sizeof(flo_config), or a field out of range; FLO_ENODEV if CUDA was required and no GPU
- *         is visible; FLO_ENOTSUP for a backend missing from this build;
- *         FLO_ENOMEM, FLO_ESYS on resource failure (nothing is left over).
- * Thread-safe; several runtimes may coexist.
+ * The FLO_* environment variables apply on top of @p cfg unless
+ * cfg->ignore_env is 1 (docs/configuration.md). With devices
+ * FLO_DEVICES_AUTO, a machine without a usable GPU gives a runtime of
+ * host workers only; that is not an error.
+ *
+ * @param[in]  cfg  configuration (read only during the call), or NULL
+ *                  for the defaults (plus the environment).
+ * @param[out] out  the new runtime; written only on success.
+ * @return FLO_OK, or (nothing is left over on error):
+ *   - FLO_EINVAL: @p out is NULL; cfg->size is neither 0 nor
+ *     sizeof(flo_config); a field out of range after the environment
+ *     applied; a trace_path that cannot be opened for writing; a
+ *     topology hwloc refuses; a gpu_list with a bad or repeated
+ *     ordinal; an mpi_comm holding MPI_COMM_NULL, or given while MPI is
+ *     not initialised (or already finalized);
+ *   - FLO_ENOTSUP: the build lacks a backend the configuration asks for
+ *     (mpi_comm without MPI, FLO_DEVICES_CUDA without CUDA), or MPI
+ *     provides less than MPI_THREAD_SERIALIZED;
+ *   - FLO_ENODEV: FLO_DEVICES_CUDA and no usable GPU;
+ *   - FLO_ERANGE: more GPUs in gpu_list than a runtime can hold;
+ *   - FLO_ECOMM: duplicating the MPI communicator failed;
+ *   - FLO_EDEVICE: a CUDA call failed while the GPUs were set up;
+ *   - FLO_ENOMEM, FLO_ESYS: out of memory, or a thread, lock or hwloc
+ *     call failed.
+ *
+ * @par Thread-safety:
+ * Thread-safe: several threads may start runtimes at once, and several
+ * runtimes may coexist.
+ * @par In a task:
+ * Allowed: the new runtime is independent of the task's (its workers
+ * share the cores with the task's).
  */
 flo_status flo_init(const flo_config *cfg, flo_runtime **out);
 
 /**
+ * @brief Wait for all submitted work, then stop the runtime and free
+ * everything it owns.
+ *
  * Wait for all submitted work, release the worker-local keys still alive
  * (their fini runs on each worker's thread, before the workers stop),
  * write the trace and statistics if asked, stop the workers and free
  * everything the runtime owns (data handles that are still registered are
- * written back to user memory and unregistered).
- * The runtime pointer is invalid afterwards; handles of this runtime then
- * return FLO_ESTALE or FLO_EFOREIGN when used with another runtime.
+ * written back to user memory and unregistered). The runtime pointer is
+ * invalid afterwards; handles of this runtime then return FLO_ESTALE or
+ * FLO_EFOREIGN when used with another runtime.
  *
- * @return FLO_OK, or the first task error not yet reported by a wait.
- *         FLO_EINVAL for NULL; FLO_EDEADLK when called from inside a task.
+ * Communicators and graphs still alive are freed too. Arrays are not:
+ * their handles are, but the flo_array object itself is not freed, and
+ * flo_array_destroy cannot be called afterwards; destroy arrays before.
+ *
+ * @param[in] rt  the runtime; invalid once the call returned FLO_OK or a
+ *                task's error.
+ * @return FLO_OK, or:
+ *   - the status of the earliest task failure that no call reported:
+ *     neither a flo_wait_all nor a flo_event_wait or flo_event_query of
+ *     that task's event (cancellations are not reported on their own:
+ *     they go with the failure that caused them); the runtime is
+ *     finalized all the same;
+ *   - FLO_ESYS: the trace could not be written (finalized all the same);
+ *   - FLO_EINVAL: @p rt is NULL (nothing done);
+ *   - FLO_EDEADLK: called from one of @p rt's worker threads (nothing
+ *     done).
+ *
+ * @par Thread-safety:
+ * Not thread-safe against other calls on the same runtime: the program
+ * stops using @p rt (on every thread) before it finalizes it. Different
+ * runtimes may be finalized concurrently.
+ * @par In a task:
+ * Refused with FLO_EDEADLK (in a task or a completion callback of @p rt:
+ * the runtime would wait for its own worker).
  */
 flo_status flo_finalize(flo_runtime *rt);
 
-/** Kinds of device. */
+/** @brief Kinds of device. */
 typedef enum flo_device_kind {
     FLO_DEVICE_HOST = 0, /**< Host memory and the host workers. */
     FLO_DEVICE_CUDA = 1  /**< One (logical) GPU and its worker. */
 } flo_device_kind;
 
-/** Description of one device (see flo_device_info). */
+/** @brief Description of one device (see flo_device_get_info). */
 typedef struct flo_device_info {
-    flo_device_kind kind;
+    flo_device_kind kind; /**< Host or GPU. */
     int ordinal;          /**< CUDA ordinal (physical); -1 for the host. */
     int logical_index;    /**< Index among logical GPUs sharing it. */
     int workers;          /**< Worker threads serving this device. */
@@ -158,29 +250,83 @@ typedef struct flo_device_info {
 } flo_device_info;
 
 /**
- * Devices (memory nodes that run tasks): device 0 is always the host;
- * devices 1..n are GPUs when the CUDA backend is in use.
+ * @brief Number of devices: memory nodes that run tasks.
+ *
+ * Device 0 is always the host; devices 1 .. n - 1 are (logical) GPUs
+ * when the CUDA backend is in use.
+ *
+ * @param[in] rt  the runtime.
+ * @return the number of devices (1 at least); 0 for a NULL @p rt.
+ *
+ * @par Thread-safety:
+ * Thread-safe (fixed at flo_init).
+ * @par In a task:
+ * Allowed.
  */
 int flo_device_count(const flo_runtime *rt);
 
-/** Fill *info for device dev. FLO_EINVAL for a bad index or NULL. */
+/**
+ * @brief Describe one device.
+ *
+ * @param[in]  rt    the runtime.
+ * @param[in]  dev   device index, 0 .. flo_device_count(rt) - 1.
+ * @param[out] info  the description; written only on success.
+ * @return FLO_OK; FLO_EINVAL for a NULL @p rt or @p info, or @p dev out
+ *         of range.
+ *
+ * @par Thread-safety:
+ * Thread-safe (fixed at flo_init).
+ * @par In a task:
+ * Allowed.
+ */
 flo_status flo_device_get_info(const flo_runtime *rt, int dev,
                                flo_device_info *info);
 
-/** Number of worker threads (host and GPU). */
+/**
+ * @brief Number of worker threads, host and GPU.
+ *
+ * Workers are numbered 0 .. flo_worker_count(rt) - 1 (FLO_WORKER,
+ * flo_task_worker).
+ *
+ * @param[in] rt  the runtime.
+ * @return the number of workers; 0 for a NULL @p rt.
+ *
+ * @par Thread-safety:
+ * Thread-safe (fixed at flo_init).
+ * @par In a task:
+ * Allowed.
+ */
 int flo_worker_count(const flo_runtime *rt);
 
-/** Device a worker serves (0 host, >= 1 a GPU); -1 for a bad index. */
+/**
+ * @brief Device a worker serves.
+ *
+ * @param[in] rt      the runtime.
+ * @param[in] worker  worker index, 0 .. flo_worker_count(rt) - 1.
+ * @return the device index (0 the host, >= 1 a GPU); -1 for a NULL
+ *         @p rt or @p worker out of range.
+ *
+ * @par Thread-safety:
+ * Thread-safe (fixed at flo_init).
+ * @par In a task:
+ * Allowed.
+ */
 int flo_worker_device(const flo_runtime *rt, int worker);
 
-/** Statistics gathered since flo_init. */
+/** @brief Statistics gathered since flo_init (see flo_stats_get). */
 typedef struct flo_stats {
-    uint64_t tasks_submitted;
-    uint64_t tasks_completed;
+    uint64_t tasks_submitted; /**< Tasks submitted, the runtime's own
+                                   (hints, algorithm steps) included. */
+    uint64_t tasks_completed; /**< Tasks a worker ran (failed ones
+                                   included, canceled ones not). */
     uint64_t tasks_failed;    /**< Reported failure or device error. */
     uint64_t tasks_canceled;  /**< Canceled because a predecessor failed. */
     uint64_t steals;          /**< Tasks taken from another worker. */
-    uint64_t bytes_h2d, bytes_d2h, bytes_p2p; /**< Coherence transfers. */
+    /** @{ */
+    /** Coherence transfers, in bytes: host to device (bytes_h2d),
+     *  device to host (bytes_d2h), between GPUs (bytes_p2p). */
+    uint64_t bytes_h2d, bytes_d2h, bytes_p2p;
+    /** @} */
     uint64_t evictions;       /**< Device copies evicted under pressure. */
     /** Dependencies resolved in stream order on a GPU: the successor was
      *  launched behind its predecessor without waiting for the host to
@@ -188,13 +334,36 @@ typedef struct flo_stats {
     uint64_t stream_ordered;
 } flo_stats;
 
-/** Sum of the per-worker counters (approximate while work runs). */
+/**
+ * @brief Read the statistics: the sum of the per-worker counters.
+ *
+ * The counters are read without stopping the workers: the sums are
+ * approximate while tasks run and exact once they have finished (after
+ * flo_wait_all, say).
+ *
+ * @param[in]  rt   the runtime.
+ * @param[out] out  the statistics; written only on success.
+ * @return FLO_OK; FLO_EINVAL for a NULL @p rt or @p out.
+ *
+ * @par Thread-safety:
+ * Thread-safe.
+ * @par In a task:
+ * Allowed.
+ */
 flo_status flo_stats_get(const flo_runtime *rt, flo_stats *out);
 
 /**
- * Print per-worker statistics (tasks, steals, idle time) to out (stderr
- * when NULL).
- * @return FLO_OK; FLO_EINVAL for a NULL rt.
+ * @brief Print the statistics: totals, then one line per worker (tasks,
+ * steals, failures, busy and idle time).
+ *
+ * @param[in] rt   the runtime.
+ * @param[in] out  where to print; NULL for stderr.
+ * @return FLO_OK; FLO_EINVAL for a NULL @p rt.
+ *
+ * @par Thread-safety:
+ * Thread-safe (figures approximate while tasks run, as flo_stats_get).
+ * @par In a task:
+ * Allowed.
  */
 flo_status flo_stats_print(const flo_runtime *rt, FILE *out);
 

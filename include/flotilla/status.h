@@ -1,5 +1,10 @@
-/*
- * Flotilla - status codes and version.
+/**
+ * @file
+ * @brief Status codes and version.
+ *
+ * Every fallible call of Flotilla returns a ::flo_status. The functions
+ * of this header need no runtime: they may be called from any thread at
+ * any time, inside tasks too.
  */
 #ifndef FLOTILLA_STATUS_H
 #define FLOTILLA_STATUS_H
@@ -8,17 +13,36 @@
 
 FLO_BEGIN_DECLS
 
-/** Version of the headers: major * 10000 + minor * 100 + patch. */
+/** @brief Major version of the headers. */
 #define FLO_VERSION_MAJOR 0
+/** @brief Minor version of the headers. */
 #define FLO_VERSION_MINOR 1
+/** @brief Patch level of the headers. */
 #define FLO_VERSION_PATCH 0
+/**
+ * @brief A version as one integer: major * 10000 + minor * 100 + patch.
+ *
+ * Compare versions with it: `#if FLO_VERSION >= FLO_VERSION_CODE(0, 2, 0)`.
+ *
+ * @param ma  major version.
+ * @param mi  minor version, 0 .. 99.
+ * @param pa  patch level, 0 .. 99.
+ */
 #define FLO_VERSION_CODE(ma, mi, pa) ((ma) * 10000 + (mi) * 100 + (pa))
+/**
+ * @brief Version of the headers the program is compiled against, as
+ * FLO_VERSION_CODE gives it; flo_version() is the library's.
+ */
 #define FLO_VERSION                                                        \
     FLO_VERSION_CODE(FLO_VERSION_MAJOR, FLO_VERSION_MINOR, FLO_VERSION_PATCH)
 
 /**
- * Every fallible call returns a flo_status: FLO_OK (0) on success, a
- * positive informational code, or a negative error.
+ * @brief What a call returns: FLO_OK (0) on success, a positive
+ * informational code, or a negative error.
+ *
+ * Each function lists the codes it may return and when. Unless a
+ * function says otherwise, a call that returns an error changed nothing
+ * and wrote none of its outputs. flo_status_str() names every code.
  */
 typedef enum flo_status {
     FLO_OK = 0,          /**< Success. */
@@ -42,16 +66,45 @@ typedef enum flo_status {
 } flo_status;
 
 /**
- * Name and one-line description of a status code, e.g.
- * "FLO_EINVAL: invalid argument". Never NULL; unknown codes give
- * "FLO_?: unknown status". Thread-safe.
+ * @brief Name and one-line description of a status code.
+ *
+ * @param[in] status  any value, valid or not.
+ * @return a static string such as "FLO_EINVAL: invalid argument"; never
+ *         NULL: a value that is no flo_status gives
+ *         "FLO_?: unknown status".
+ *
+ * @par Thread-safety:
+ * Thread-safe (no state).
+ * @par In a task:
+ * Allowed.
  */
 const char *flo_status_str(flo_status status);
 
-/** Version of the library linked at run time (compare with FLO_VERSION). */
+/**
+ * @brief Version of the library linked at run time.
+ *
+ * Compare it with FLO_VERSION, the version of the headers the program
+ * was compiled with.
+ *
+ * @return the library's version, as FLO_VERSION_CODE gives it.
+ *
+ * @par Thread-safety:
+ * Thread-safe (no state).
+ * @par In a task:
+ * Allowed.
+ */
 int flo_version(void);
 
-/** The same, as a string "major.minor.patch". */
+/**
+ * @brief Version of the library linked at run time, as a string.
+ *
+ * @return a static string "major.minor.patch", e.g. "0.1.0"; never NULL.
+ *
+ * @par Thread-safety:
+ * Thread-safe (no state).
+ * @par In a task:
+ * Allowed.
+ */
 const char *flo_version_string(void);
 
 FLO_END_DECLS
