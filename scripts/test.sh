@@ -8,7 +8,8 @@
 #                   reference in build/docs/ (scripts/docs.sh: Doxygen
 #                   over the public headers, where any warning, such as
 #                   an undocumented function or parameter, fails the
-#                   step);
+#                   step); then the plots of
+#                   docs/perf against their data (check_perf_plots.py);
 #   2. build-asan/  AddressSanitizer + UndefinedBehaviorSanitizer;
 #   3. build-ubsan/ UndefinedBehaviorSanitizer alone: ASan's allocator
 #                   aligns every block generously, which hides misaligned
@@ -96,6 +97,26 @@ if [[ -f build/build.ninja ]] && ninja -C build -n >/dev/null 2>&1 &&
     [[ "${FLO_TEST_SKIP_LOADED:-0}" != 1 ]]; then
     step "test build/ under load (stress-ng, 2 hogs per core)" loaded_tests
 fi
+
+# ---- 1c. The performance pages ------------------------------------------
+# docs/perf/data holds the figures of the docs/perf tables as JSON, and
+# docs/perf/img their plots (scripts/plot-bench.py): every page shows its
+# plots, the data matches the pages, the plots are those the data gives.
+# Run by the Python that has matplotlib: scripts/install-deps.sh installs
+# it for the system's python3, which a user's own python3 may shadow.
+plot_python() {
+    local p
+    for p in python3 /usr/bin/python3; do
+        if command -v "$p" >/dev/null 2>&1 &&
+            "$p" -c 'import matplotlib' >/dev/null 2>&1; then
+            echo "$p"
+            return 0
+        fi
+    done
+    echo python3
+}
+step "docs/perf plots (scripts/check_perf_plots.py)" \
+    "$(plot_python)" scripts/check_perf_plots.py
 
 # ---- 2., 3. and 4. Sanitizer builds ---------------------------------------
 if [[ "${FLO_TEST_SKIP_SANITIZERS:-0}" != 1 ]]; then
