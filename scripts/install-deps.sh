@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install the Debian 12 packages Flotilla needs to build and test:
 # compiler, meson/ninja, hwloc (with its PCI plugins), CMocka, Open MPI
-# and python3 (JSON checks).
+# and python3 (JSON checks, the Python package and its tests).
 # Idempotent: packages already installed are left alone, and the package
 # lists are refreshed (once) only when something is missing.
 # Runs as root, or through sudo when available.
@@ -20,6 +20,13 @@ PACKAGES=(
     libopenmpi-dev
     openmpi-bin
     python3
+    # The Python package (python/): its tests, NumPy, and pip to install
+    # it (scripts/check-python-install.sh).
+    python3-numpy
+    python3-pytest
+    python3-pip
+    python3-setuptools
+    python3-wheel
     # CBLAS and LAPACKE for examples/cholesky and bench/cholesky.
     libopenblas-dev
     liblapacke-dev
