@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Install the Debian 12 packages Flotilla needs to build and test:
 # compiler, meson/ninja, hwloc (with its PCI plugins), CMocka, Open MPI,
-# python3 (JSON checks, tools/flo-trace), matplotlib (the plots of
-# scripts/plot-bench.py) and Doxygen (the API reference, scripts/docs.sh).
+# python3 (JSON checks, tools/flo-trace, the Python package and its tests),
+# matplotlib (the plots of scripts/plot-bench.py) and Doxygen (the API
+# reference, scripts/docs.sh).
 # Idempotent: packages already installed are left alone, and the package
 # lists are refreshed (once) only when something is missing.
 # Runs as root, or through sudo when available.
@@ -23,6 +24,13 @@ PACKAGES=(
     python3
     # scripts/plot-bench.py and the docs/perf plots check (scripts/test.sh).
     python3-matplotlib
+    # The Python package (python/): its tests, NumPy, and pip to install
+    # it (scripts/check-python-install.sh).
+    python3-numpy
+    python3-pytest
+    python3-pip
+    python3-setuptools
+    python3-wheel
     # CBLAS and LAPACKE for examples/cholesky and bench/cholesky.
     libopenblas-dev
     liblapacke-dev

@@ -2,7 +2,9 @@
 # Build Flotilla and run the whole test suite, as CI does:
 #   1. build/       the normal build, -Dwerror=true (CUDA code included
 #                   when nvcc is installed; GPU tests skip without a GPU),
-#                   every suite; then the unit and integration suites
+#                   every suite (the Python package's pytest suite too);
+#                   the Python package installed next to the installed
+#                   library; then the unit and integration suites
 #                   again under load (stress-ng, two CPU hogs per core),
 #                   the scheduler suites three times; and the API
 #                   reference in build/docs/ (scripts/docs.sh: Doxygen
@@ -67,6 +69,11 @@ if step "configure build/" flo_meson_setup build -Dwerror=true &&
     step "compile build/" ninja -C build; then
     step "test build/ (all suites)" \
         meson test -C build --print-errorlogs
+    # The Python package installed with pip next to the installed
+    # library, running python/README.md's first program (its pytest
+    # suite ran above as the meson tests python and python_gpu).
+    step "python package from the installed tree" \
+        bash scripts/check-python-install.sh build
 fi
 
 # ---- 1a. API reference, Doxygen warnings are errors (seconds) --------------
