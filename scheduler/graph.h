@@ -64,6 +64,14 @@ struct flo_graph {
  * read on every flo_task_submit). */
 extern _Thread_local flo_graph *flo__graph_rec;
 
+/* Whether the calling thread records a graph of rt: calls that wait for
+ * the tasks they submit must refuse then (their tasks would only be
+ * recorded). */
+static inline bool flo__graph_recording(const flo_runtime *rt)
+{
+    return flo__graph_rec && flo__graph_rec->rt == rt;
+}
+
 /* Record desc into g (flo_task_submit while recording). */
 flo_status flo__graph_record(flo_graph *g, const flo_task_desc *desc,
                              flo_event *out);

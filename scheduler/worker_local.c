@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "runtime/rt.h"
+#include "scheduler/graph.h"
 
 enum { FLO__WL_FREE = 0, FLO__WL_BUSY, FLO__WL_LIVE, FLO__WL_RETIRED };
 
@@ -236,6 +237,8 @@ flo_status flo_worker_local_create(flo_runtime *rt,
         return FLO_EINVAL;
     if (on_worker_thread(rt))
         return FLO_EDEADLK;
+    if (flo__graph_recording(rt))
+        return FLO_EBUSY; /* Its tasks would be recorded, not run. */
     if (atomic_load(&rt->stopping))
         return FLO_ESTALE;
     sel = malloc((size_t)rt->nworkers * sizeof(*sel));
@@ -325,6 +328,8 @@ flo_status flo_worker_local_destroy(flo_runtime *rt, flo_worker_local key)
         return FLO_EINVAL;
     if (on_worker_thread(rt))
         return FLO_EDEADLK;
+    if (flo__graph_recording(rt))
+        return FLO_EBUSY; /* Its tasks would be recorded, not run. */
     k = &rt->wl_keys[slot];
     r = run_new(rt, slot, NULL, NULL, NULL);
     sel = malloc((size_t)rt->nworkers * sizeof(*sel));
@@ -419,6 +424,8 @@ flo_status flo_execute_on_each_worker(flo_runtime *rt, flo_task_fn host_fn,
         return FLO_EINVAL;
     if (on_worker_thread(rt))
         return FLO_EDEADLK;
+    if (flo__graph_recording(rt))
+        return FLO_EBUSY; /* Its tasks would be recorded, not run. */
     if (atomic_load(&rt->stopping))
         return FLO_ESTALE;
     /* Each kind's entry point only where that kind is selected. */

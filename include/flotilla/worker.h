@@ -141,7 +141,8 @@ static inline flo_worker_local_desc flo__worker_local_desc_init_cxx(void)
  *         than 0 and sizeof(flo_worker_local_desc), which 0 or with unknown
  *         bits, or a NULL init; FLO_ERANGE when the runtime already holds
  *         FLO_WORKER_LOCAL_MAX keys; FLO_EDEADLK when called from a worker
- *         thread (inside a task or a callback); FLO_ESTALE when the call races
+ *         thread (inside a task or a callback); FLO_EBUSY when the calling
+ *         thread records a graph (flo_graph_begin); FLO_ESTALE when the call races
  *         with flo_finalize; the status the failing init returned, or its
  *         task's failure (FLO_EDEVICE, a code given to flo_task_fail), the one
  *         of the lowest-numbered worker when several failed; FLO_ENOMEM or
@@ -177,7 +178,8 @@ flo_status flo_worker_local_create(flo_runtime *rt,
  *         a malformed key; FLO_ESTALE for a key already destroyed (or
  *         being destroyed, or whose creation has not returned);
  *         FLO_EFOREIGN for a key of another runtime; FLO_EDEADLK from a
- *         worker thread (nothing changes); FLO_ENOMEM (nothing changes);
+ *         worker thread (nothing changes); FLO_EBUSY while the calling
+ *         thread records a graph (nothing changes); FLO_ENOMEM (nothing changes);
  *         the first failure of a fini task in worker order (FLO_EDEVICE,
  *         a code a fini gave to flo_task_fail, or a flo_task_submit error
  *         when a fini task cannot be submitted, whose worker then keeps
@@ -236,7 +238,8 @@ void *flo_worker_local_get(flo_task_ctx *ctx, flo_worker_local key);
  *         failure in worker order (FLO_ETASK, a code given to flo_task_fail,
  *         FLO_EDEVICE); FLO_EINVAL for a NULL rt, which 0 or with unknown
  *         bits, a missing function, arg_size too large or NULL arg with a
- *         size; FLO_EDEADLK from a worker thread (nothing runs); FLO_ESTALE
+ *         size; FLO_EDEADLK from a worker thread (nothing runs); FLO_EBUSY
+ *         while the calling thread records a graph (nothing runs); FLO_ESTALE
  *         when the call races with flo_finalize; a flo_task_submit error (the
  *         functions submitted before it still ran); FLO_ENOMEM.
  *

@@ -345,6 +345,19 @@ static void cb_noop(void *u, flo_status st)
     (void)st;
 }
 
+static flo_status wl_init(flo_task_ctx *ctx, void *user, void **value)
+{
+    (void)ctx;
+    (void)user;
+    *value = NULL;
+    return FLO_OK;
+}
+
+static void host_noop(flo_task_ctx *ctx)
+{
+    (void)ctx;
+}
+
 static void test_errors(void **state)
 {
     (void)state;
@@ -412,6 +425,16 @@ static void test_errors(void **state)
     flo_graph *rec;
     assert_int_equal(flo_graph_begin(rt, "rec", 0, &rec), FLO_OK);
     assert_int_equal(flo_graph_launch(rt, g, NULL, 0, NULL), FLO_EBUSY);
+    /* Calls that wait for tasks of their own refuse while recording. */
+    flo_worker_local_desc wd = FLO_WORKER_LOCAL_DESC_INIT;
+    flo_worker_local key = {4, 4};
+    wd.which = FLO_WORKERS_ALL;
+    wd.init = wl_init;
+    assert_int_equal(flo_worker_local_create(rt, &wd, &key), FLO_EBUSY);
+    assert_int_equal(key.id, 4);
+    assert_int_equal(flo_execute_on_each_worker(rt, host_noop, NULL, NULL, 0,
+                                                FLO_WORKERS_HOST),
+                     FLO_EBUSY);
     /* Abandoning a recording. */
     assert_int_equal(flo_graph_destroy(rt, rec), FLO_OK);
 
