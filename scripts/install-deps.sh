@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install the Debian 12 packages Flotilla needs to build and test:
-# compiler, meson/ninja, hwloc (with its PCI plugins), CMocka, Open MPI
-# and python3 (JSON checks).
+# compiler, meson/ninja, hwloc (with its PCI plugins), CMocka, Open MPI,
+# python3 (JSON checks), gfortran and CMake (the Fortran module, and the
+# programs built against the installed tree: scripts/check-install.sh).
 # Idempotent: packages already installed are left alone, and the package
 # lists are refreshed (once) only when something is missing.
 # Runs as root, or through sudo when available.
@@ -20,6 +21,10 @@ PACKAGES=(
     libopenmpi-dev
     openmpi-bin
     python3
+    # The Fortran module's test and example; CMake builds examples/cmake
+    # and examples/fortran against the installed CMake package.
+    gfortran
+    cmake
     # CBLAS and LAPACKE for examples/cholesky and bench/cholesky.
     libopenblas-dev
     liblapacke-dev
