@@ -2,8 +2,9 @@
 # Install the Debian 12 packages Flotilla needs to build and test:
 # compiler, meson/ninja, hwloc (with its PCI plugins), CMocka, Open MPI,
 # python3 (JSON checks, tools/flo-trace, the Python package and its tests),
-# matplotlib (the plots of scripts/plot-bench.py) and Doxygen (the API
-# reference, scripts/docs.sh).
+# matplotlib (the plots of scripts/plot-bench.py), Doxygen (the API
+# reference, scripts/docs.sh), gfortran and CMake (the Fortran module, and
+# the programs built against the installed tree: scripts/check-install.sh).
 # Idempotent: packages already installed are left alone, and the package
 # lists are refreshed (once) only when something is missing.
 # Runs as root, or through sudo when available.
@@ -31,6 +32,10 @@ PACKAGES=(
     python3-pip
     python3-setuptools
     python3-wheel
+    # The Fortran module's test and example; CMake builds examples/cmake
+    # and examples/fortran against the installed CMake package.
+    gfortran
+    cmake
     # CBLAS and LAPACKE for examples/cholesky and bench/cholesky.
     libopenblas-dev
     liblapacke-dev

@@ -4,7 +4,9 @@
 #                   when nvcc is installed; GPU tests skip without a GPU),
 #                   every suite (the Python package's pytest suite too);
 #                   the Python package installed next to the installed
-#                   library; then the unit and integration suites
+#                   library; C (pkg-config), C++ (CMake) and Fortran
+#                   programs built against an installed copy and run
+#                   (scripts/check-install.sh); then the unit and integration suites
 #                   again under load (stress-ng, two CPU hogs per core),
 #                   the scheduler suites three times; and the API
 #                   reference in build/docs/ (scripts/docs.sh: Doxygen
@@ -21,7 +23,8 @@
 # the sanitizer builds run the unit, integration, stress and mpi suites
 # (build-ubsan: unit, integration and stress), host backend only (the mpi
 # suite without leak checks: see below), with suppressions for Open MPI's
-# libraries in scripts/{lsan,tsan}.supp.
+# libraries in scripts/{lsan,tsan}.supp and for libgfortran's formatted
+# I/O in scripts/asan.supp.
 # Exits non-zero if any step fails; the others still
 # run, so one report shows everything. Works on a fresh Debian 12 machine:
 # installs what it needs first.
@@ -69,6 +72,8 @@ if step "configure build/" flo_meson_setup build -Dwerror=true &&
     step "compile build/" ninja -C build; then
     step "test build/ (all suites)" \
         meson test -C build --print-errorlogs
+    step "install build/, build C, C++ (CMake) and Fortran against it" \
+        bash scripts/check-install.sh build
     # The Python package installed with pip next to the installed
     # library, running python/README.md's first program (its pytest
     # suite ran above as the meson tests python and python_gpu).
@@ -135,6 +140,7 @@ if [[ "${FLO_TEST_SKIP_SANITIZERS:-0}" != 1 ]]; then
         ASAN_OPTIONS="halt_on_error=1:abort_on_error=1:detect_leaks=1"
         ASAN_OPTIONS+=":strict_string_checks=1:check_initialization_order=1"
         ASAN_OPTIONS+=":print_summary=1"
+        ASAN_OPTIONS+=":suppressions=$FLO_ROOT/scripts/asan.supp"
         LSAN_OPTIONS="suppressions=$FLO_ROOT/scripts/lsan.supp"
         LSAN_OPTIONS+=":print_suppressions=0"
         export LSAN_OPTIONS UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
