@@ -17,7 +17,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "runtime/rt.h"
+#include "scheduler/sched.h"
 
 void flo__coh_mark_written(flo__data *d, int node)
 {

@@ -9,13 +9,7 @@
 #include <string.h>
 
 #include "flo_build_config.h"
-#include "runtime/rt.h"
-#include "scheduler/graph.h"
-
-flo_status flo__data_table_init(flo_runtime *rt);
-flo_status flo__wait_quiescent(flo_runtime *rt);
-
-flo_status flo__failures_unreported(flo_runtime *rt);
+#include "scheduler/sched.h"
 
 /* Tags handles with their runtime (40 bits of it; 0 is never used). A
  * handle of one runtime reads as another's only after 2^40 flo_init calls

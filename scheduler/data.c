@@ -6,16 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "runtime/rt.h"
+#include "scheduler/sched.h"
 
 #define DATA_CHUNK 1024
 #define DATA_MAX_CHUNKS 16383 /* Slot + 1 fits in 24 bits. */
-
-flo_status flo__acquire_begin(flo_runtime *rt, flo__data *d, flo_access mode,
-                              uint64_t gen, flo__acq *a, flo__task **out);
-void flo__acquire_end(flo__task *t);
-void flo__task_unref(flo_runtime *rt, flo__tcache *c, flo__task *t);
-void flo__edge_release(flo_runtime *rt, flo__tcache *c, flo__edge *e);
 
 flo_status flo__data_table_init(flo_runtime *rt)
 {

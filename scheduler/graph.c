@@ -22,7 +22,6 @@
 #include <string.h>
 
 #include "scheduler/graph.h"
-#include "scheduler/names.h"
 
 _Thread_local flo_graph *flo__graph_rec;
 

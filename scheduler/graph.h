@@ -9,7 +9,7 @@
 #include <pthread.h>
 
 #include "flotilla/graph.h"
-#include "runtime/rt.h"
+#include "scheduler/sched.h"
 
 /* One recorded submission. */
 typedef struct flo__gtask {
@@ -67,8 +67,5 @@ extern _Thread_local flo_graph *flo__graph_rec;
 /* Record desc into g (flo_task_submit while recording). */
 flo_status flo__graph_record(flo_graph *g, const flo_task_desc *desc,
                              flo_event *out);
-
-/* Destroy every graph left (flo_finalize, no task in flight). */
-void flo__graphs_fini(flo_runtime *rt);
 
 #endif

@@ -41,7 +41,7 @@ typedef struct locality {
     atomic_uint rr_dev; /* Round-robin among a device's workers. */
 } locality;
 
-/* Key: the task's name pointer, interned at submit (scheduler/names.h:
+/* Key: the task's name pointer, interned at submit (flo__name_intern:
  * equal names give one pointer whatever buffer the caller used, and it
  * is never freed), the size class of its data and the device kind. */
 static uintptr_t model_key(const flo__task *t, flo_device_kind kind)

@@ -19,9 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "runtime/rt.h"
+#include "scheduler/sched.h"
 #include "scheduler/graph.h"
-#include "scheduler/names.h"
 
 struct flo_task_ctx {
     flo_runtime *rt;
@@ -31,7 +30,7 @@ struct flo_task_ctx {
     flo_status failed;
 };
 
-/* Handle encoding: see runtime/rt.h (flo__id_make). An event is (id,
+/* Handle encoding: see scheduler/sched.h (flo__id_make). An event is (id,
  * gen): id names the runtime and the task record's slot, gen the
  * record's incarnation. */
 

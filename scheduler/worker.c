@@ -14,10 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "runtime/rt.h"
-
-void flo__set_self_worker(flo__worker *w);
-void flo__worker_flush(flo__worker *w);
+#include "scheduler/sched.h"
 
 #define SPIN_ITERS 4000       /* ~20-40 us of pause instructions. */
 #define GPU_WAIT_NS 200000ull /* Bound on one wait_progress call. */

@@ -23,7 +23,7 @@
 #include "bench.h"
 #include "device/cuda/cuda_backend.h"
 #include "gpu_tasks_kernels.h"
-#include "runtime/rt.h"
+#include "scheduler/sched.h"
 
 static const char usage[] =
     "usage: gpu_tasks [--tasks N] [--chain N] [--allocs N] [--alloc-bytes B]\n"

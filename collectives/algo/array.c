@@ -9,7 +9,7 @@
 
 #include "collectives/algo/algo.h"
 #include "collectives/algo/algo_cuda.h"
-#include "runtime/rt.h"
+#include "scheduler/sched.h"
 
 /* Smallest block the default host layout makes: below this a block's task
  * costs more than its loop. */

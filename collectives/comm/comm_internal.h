@@ -6,7 +6,7 @@
 #define FLO_COLL_COMM_INTERNAL_H
 
 #include "flo_build_config.h"
-#include "runtime/rt.h"
+#include "scheduler/sched.h"
 
 typedef struct flo__cmpi flo__cmpi;
 

@@ -148,7 +148,7 @@ typedef struct flo__cuda_op {
     /* Device status words attached by the entry point
      * (flo_task_cuda_status_word): copied after its work into the
      * stream's pinned sw_host slots of this op, checked at completion.
-     * what: interned labels (scheduler/names.h). */
+     * what: interned labels (flo__name_intern). */
     int nsw;
     const int *sw_dev[FLO__CUDA_OP_WORDS];
     const char *sw_what[FLO__CUDA_OP_WORDS];

@@ -22,7 +22,7 @@
 #include <string.h>
 
 #include "device/cuda/cuda_backend.h"
-#include "runtime/rt.h"
+#include "scheduler/sched.h"
 
 flo_status flo__cuda_op_pin(flo__cuda_op *op, flo__data *d, int node)
 {

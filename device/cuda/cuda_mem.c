@@ -15,7 +15,7 @@
 #include <time.h>
 
 #include "device/cuda/cuda_backend.h"
-#include "runtime/rt.h"
+#include "scheduler/sched.h"
 
 /* ---- Errors ----------------------------------------------------------- */
 

@@ -15,7 +15,7 @@
 #include <hwloc/cudart.h>
 
 #include "device/cuda/cuda_backend.h"
-#include "runtime/rt.h"
+#include "scheduler/sched.h"
 
 /* Nominal bandwidths, bytes per ns (= GB/s): PCIe host links, a device's
  * own memory (copies between logical devices of one GPU), NVLink-class

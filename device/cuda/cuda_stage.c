@@ -35,7 +35,7 @@
 #include <cuda.h>
 
 #include "device/cuda/cuda_backend.h"
-#include "runtime/rt.h"
+#include "scheduler/sched.h"
 
 /* ---- Stream memory operations (driver entry points) --------------------- */
 

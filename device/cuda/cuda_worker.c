@@ -28,8 +28,7 @@
 
 #include "device/cuda/cuda_backend.h"
 #include "flotilla/cuda.h"
-#include "runtime/rt.h"
-#include "scheduler/names.h"
+#include "scheduler/sched.h"
 
 /* NVTX is header-only; its loader casts a data pointer to a function
  * pointer, which ISO C frowns upon. */
@@ -527,7 +526,7 @@ static flo_status cuda_execute(flo__worker *w, flo__task *t)
     for (int i = 0; i < nep && s < 0; i++)
         if (!flo__task_is_done(ep[i]))
             s = ((flo__cuda_op *)*flo__task_dev_slot(ep[i]))->stream;
-    /* The backend reads the task's priority directly (runtime/rt.h). */
+    /* The backend reads the task's priority directly (scheduler/sched.h). */
     if (s < 0)
         s = pick_stream(cd, t->priority);
     cudaStream_t stream = cd->compute[s];

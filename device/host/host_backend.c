@@ -2,7 +2,7 @@
  * Flotilla - the host backend: tasks run on host worker threads, on host
  * memory. Always present; how CI and GPU-less machines run everything.
  */
-#include "runtime/rt.h"
+#include "scheduler/sched.h"
 
 static flo_status host_worker_start(flo__worker *w)
 {

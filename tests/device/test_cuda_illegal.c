@@ -15,7 +15,7 @@
 
 #include "cuda_test_util.h"
 #include "device/cuda/cuda_backend.h"
-#include "runtime/rt.h"
+#include "scheduler/sched.h"
 
 static void test_illegal_address(void **state)
 {

@@ -14,7 +14,7 @@
 #include "cuda_test_util.h"
 #include "device/cuda/cuda_backend.h"
 #include "flotilla/cuda.h"
-#include "runtime/rt.h"
+#include "scheduler/sched.h"
 
 static flo_runtime *start(flo_sched_policy sched)
 {

@@ -17,7 +17,7 @@
 
 #include "cuda_test_util.h"
 #include "device/cuda/cuda_backend.h"
-#include "runtime/rt.h"
+#include "scheduler/sched.h"
 
 enum { PIN_DEFAULT = 0, PIN_OPTOUT = 1, PIN_OFF = 2 };
 

@@ -1,8 +1,11 @@
 /*
- * Flotilla - the runtime object, workers, tasks. Private to the library.
+ * Flotilla - the scheduler's private header: tasks, edges, thread caches,
+ * workers, policies, the failure table, acquires, worker-local keys, the
+ * runtime object, and the scheduler functions the rest of the library
+ * calls. Not installed.
  */
-#ifndef FLO_RUNTIME_RT_H
-#define FLO_RUNTIME_RT_H
+#ifndef FLO_SCHEDULER_SCHED_H
+#define FLO_SCHEDULER_SCHED_H
 
 #include "device/device.h"
 #include "runtime/internal.h"
@@ -174,7 +177,7 @@ typedef struct flo__tcache {
     /* Tasks submitted through this cache; written by its thread only,
      * summed by flo_stats_get. */
     _Atomic uint64_t submitted;
-    /* Recent task names and their interned copies (scheduler/names.h),
+    /* Recent task names and their interned copies (flo__name_intern),
      * direct-mapped by the caller's pointer; a hit is confirmed with a
      * strcmp, since a buffer may be reused for another name. */
     struct {
@@ -410,6 +413,39 @@ flo__data *flo__data_lookup(const flo_runtime *rt, flo_data h,
  * while the workers still run). */
 void flo__worker_local_fini_all(flo_runtime *rt);
 void flo__data_fini_all(flo_runtime *rt);
+/* The runtime's data table (flo_init); FLO_ENOMEM. */
+flo_status flo__data_table_init(flo_runtime *rt);
+/* Wait until no task of rt is outstanding (flo_finalize). */
+flo_status flo__wait_quiescent(flo_runtime *rt);
+/* The status of the earliest failure (not a cancellation) since the last
+ * flo_wait_all that reported errors which no call returned; FLO_OK if
+ * none. For flo_finalize. */
+flo_status flo__failures_unreported(flo_runtime *rt);
+/* Destroy every graph left (flo_finalize, no task in flight). */
+void flo__graphs_fini(flo_runtime *rt);
+/* Make w the calling thread's worker (NULL: none). */
+void flo__set_self_worker(flo__worker *w);
+/* Add w's completions not yet counted to rt->outstanding. */
+void flo__worker_flush(flo__worker *w);
+
+/*
+ * The pseudo-task of an acquire (a != NULL: flo_data_acquire, checked
+ * against handle generation gen and linked into d->acqs) or of an
+ * unregister's final wait (a == NULL). Returns once its predecessors
+ * finished; *out is the pseudo-task, to be completed by
+ * flo__acquire_end. Fails, having changed nothing, with FLO_ESTALE when
+ * d was unregistered and with FLO_EDEADLK when the calling thread holds
+ * an acquire of d that this one would wait for (directly or through a
+ * writer submitted since).
+ */
+flo_status flo__acquire_begin(flo_runtime *rt, flo__data *d, flo_access mode,
+                              uint64_t gen, flo__acq *a, flo__task **out);
+void flo__acquire_end(flo__task *t);
+/* Drop a reference on t; the last one returns the record to c (NULL:
+ * the runtime's pool). */
+void flo__task_unref(flo_runtime *rt, flo__tcache *c, flo__task *t);
+/* Return an edge to c (NULL: the runtime's pool). */
+void flo__edge_release(flo_runtime *rt, flo__tcache *c, flo__edge *e);
 /* Can worker w run task t? */
 static inline bool flo__worker_can_run(const flo__worker *w,
                                        const flo__task *t)
@@ -430,8 +466,4 @@ static inline bool flo__worker_can_run(const flo__worker *w,
  * before the CUDA probe so that each rank picks its node-local GPUs. */
 flo_status flo__mpi_setup(flo_runtime *rt);
 
-/* ---- Configuration ------------------------------------------------------ */
-
-flo_status flo__config_resolve(const flo_config *in, flo_config *out);
-
-#endif
+#endif /* FLO_SCHEDULER_SCHED_H */
