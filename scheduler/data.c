@@ -541,7 +541,7 @@ static void drop_dep_refs(flo_runtime *rt, flo__data *d)
         flo__edge *e = d->readers;
         d->readers = e->next;
         flo__task_unref(rt, c, e->task);
-        flo__edge_release(rt, c, e);
+        flo__edge_free(rt, c, e);
     }
     d->nreaders = 0;
     flo__spin_unlock(&d->dep_lock);

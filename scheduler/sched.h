@@ -445,7 +445,7 @@ void flo__acquire_end(flo__task *t);
  * the runtime's pool). */
 void flo__task_unref(flo_runtime *rt, flo__tcache *c, flo__task *t);
 /* Return an edge to c (NULL: the runtime's pool). */
-void flo__edge_release(flo_runtime *rt, flo__tcache *c, flo__edge *e);
+void flo__edge_free(flo_runtime *rt, flo__tcache *c, flo__edge *e);
 /* Can worker w run task t? */
 static inline bool flo__worker_can_run(const flo__worker *w,
                                        const flo__task *t)
