@@ -254,6 +254,27 @@ bool flo__task_is_done(const flo__task *t);
  * tasks once their completion is observed). */
 void flo__task_set_times(flo__task *t, uint64_t t0, uint64_t t1);
 
+/* ---- Sleeping: what a backend's wait_progress may ask (scheduler) ------ */
+
+/*
+ * Park the calling worker w (on its own thread) until another thread
+ * wakes it or timeout_ns passes (0: no bound). The scheduler's sleeping
+ * protocol: w is announced as sleeping, so that a thread that makes work
+ * ready after this wakes it; then recheck(w, arg) looks for work once
+ * more. If it found some (true), or the runtime is stopping, w does not
+ * park: the announcement is taken back, and a wake-up that arrived
+ * meanwhile is consumed (and passed on to another sleeper if work was
+ * found, since w is about to be busy). parked_ns (may be NULL) gets the
+ * time spent parked.
+ * @return true if w parked (woken or timed out), false if it did not.
+ */
+bool flo__sched_park(flo__worker *w, uint64_t timeout_ns,
+                     bool (*recheck)(flo__worker *w, void *arg), void *arg,
+                     uint64_t *parked_ns);
+/* Wake w if it is parked (any thread, e.g. a device callback); true if
+ * this call woke it. */
+bool flo__sched_wake(flo__worker *w);
+
 /* ---- Backends ---------------------------------------------------------- */
 
 extern const flo__device_ops flo__host_ops;

@@ -25,7 +25,7 @@
 
 _Thread_local flo_graph *flo__graph_rec;
 
-/* ---- Recording ------------------------------------------------------------ */
+/* ---- Recording --------------------------------------------------------- */
 
 static void gtask_free(flo__gtask *t)
 {
@@ -372,7 +372,7 @@ flo_status flo_graph_end(flo_runtime *rt, flo_graph *g)
     return FLO_OK;
 }
 
-/* ---- Launching ------------------------------------------------------------ */
+/* ---- Launching --------------------------------------------------------- */
 
 static void launch_done(void *arg, flo_status st)
 {

@@ -391,12 +391,11 @@ flo__tcache *flo__tcache_get(flo_runtime *rt);
 void flo__task_ready(flo_runtime *rt, flo__worker *self, flo__task *t);
 /* FLO_ECANCELED if a finished early predecessor of t cancels it. */
 flo_status flo__task_early_check(flo__task *t);
-/* Wake one sleeping worker whose kind can run t (any if t is NULL). */
-/* Wake one sleeping worker of a kind in elig (FLO__ELIG_*). Callers read
- * the task's eligibility before publishing it: once published, another
- * worker may run and recycle it. */
-void flo__wake_for(flo_runtime *rt, unsigned elig);
-void flo__wake_worker(flo__worker *w);
+/* Wake one sleeping worker of a kind in elig (FLO__ELIG_*), after the
+ * caller published work for it (the waker side of flo__sched_park).
+ * Callers read the task's eligibility before publishing it: once
+ * published, another worker may run and recycle it. */
+void flo__sched_wake_for(flo_runtime *rt, unsigned elig);
 /* Allocate a worker of kind for dev, bound (later, on its thread) to core
  * (-1: unbound), and append it to rt->workers. Used by flo_init for host
  * workers and by backends' probe functions for their workers. */

@@ -2,12 +2,15 @@
  * Flotilla - worker threads: the loop every worker runs, sleeping and
  * waking.
  *
- * Sleeping protocol. A worker that finds no task spins briefly (waking a
- * sleeping thread costs tens of microseconds on a VM), then announces
- * itself (parker.sleeping = 1, rt->nsleeping++), looks for work once more
- * and parks. A thread that makes a task ready publishes it first and then
- * reads rt->nsleeping; both sides use sequentially consistent operations,
- * so either the worker sees the task or the publisher sees the sleeper.
+ * Sleeping protocol (flo__sched_park). A worker that finds no task spins
+ * briefly (waking a sleeping thread costs tens of microseconds on a VM),
+ * then announces itself (parker.sleeping = 1, rt->nsleeping++), looks for
+ * work once more and parks. A thread that makes a task ready publishes it
+ * first and then reads rt->nsleeping (flo__sched_wake_for); both sides
+ * use sequentially consistent operations, so either the worker sees the
+ * task or the publisher sees the sleeper. A GPU worker with work in
+ * flight parks through the same function, with a bound (its backend's
+ * wait_progress).
  */
 #include <sched.h>
 #include <stdio.h>
@@ -65,14 +68,14 @@ flo_status flo__worker_create(flo_runtime *rt, flo__device *dev, int core,
     return FLO_OK;
 }
 
-void flo__wake_worker(flo__worker *w)
+bool flo__sched_wake(flo__worker *w)
 {
-    flo__parker_wake(&w->parker);
+    return flo__parker_wake(&w->parker);
 }
 
-void flo__wake_for(flo_runtime *rt, unsigned elig)
+void flo__sched_wake_for(flo_runtime *rt, unsigned elig)
 {
-    /* Pairs with the sleeper's fence in worker_sleep: the task was
+    /* Pairs with the sleeper's fence in flo__sched_park: the task was
      * published before this load. */
     atomic_thread_fence(memory_order_seq_cst);
     if (atomic_load_explicit(&rt->nsleeping, memory_order_relaxed) == 0)
@@ -140,21 +143,30 @@ static flo__task *try_pop(flo__worker *w)
     return rt->sched_ops->pop(rt, w);
 }
 
-/* Park until woken. Returns a task found on the last check, if any. */
-static flo__task *worker_sleep(flo__worker *w)
+/*
+ * The sleeping protocol, for the scheduler's loop and a backend's
+ * wait_progress alike: announce (parker.sleeping, nsleeping), a full
+ * fence, one more look for work (recheck), then park, or take the
+ * announcement back if work was found or the runtime stops.
+ */
+bool flo__sched_park(flo__worker *w, uint64_t timeout_ns,
+                     bool (*recheck)(flo__worker *w, void *arg), void *arg,
+                     uint64_t *parked_ns)
 {
     flo_runtime *rt = w->rt;
-    flo__task *t;
     uint64_t t0;
+    bool found;
 
     atomic_store(&w->parker.sleeping, 1);
     atomic_fetch_add(&rt->nsleeping, 1);
     atomic_thread_fence(memory_order_seq_cst);
-    t = try_pop(w);
-    if (t || atomic_load(&rt->stopping)) {
+    found = recheck(w, arg);
+    if (found || atomic_load(&rt->stopping)) {
         /* Take the announcement back. A waker may have signaled us in
          * between for another task and stopped looking: pass its
-         * wake-up on, since we are about to be busy with t. */
+         * wake-up on if we are about to be busy with what we found, and
+         * in any case leave no signal behind, which would make the next
+         * park return at once. */
         bool passed = false;
         pthread_mutex_lock(&w->parker.mu);
         if (w->parker.signaled) {
@@ -164,15 +176,35 @@ static flo__task *worker_sleep(flo__worker *w)
         atomic_store(&w->parker.sleeping, 0);
         pthread_mutex_unlock(&w->parker.mu);
         atomic_fetch_sub(&rt->nsleeping, 1);
-        if (passed && t)
-            flo__wake_for(rt, FLO__ELIG_HOST | FLO__ELIG_CUDA);
-        return t;
+        if (passed && found)
+            flo__sched_wake_for(rt, FLO__ELIG_HOST | FLO__ELIG_CUDA);
+        return false;
     }
-    t0 = flo__now_ns();
-    flo__parker_park(&w->parker, 0);
+    t0 = parked_ns ? flo__now_ns() : 0;
+    flo__parker_park(&w->parker, timeout_ns);
     atomic_fetch_sub(&rt->nsleeping, 1);
-    FLO__STAT_ADD(w->st.idle_ns, flo__now_ns() - t0);
-    return NULL;
+    if (parked_ns)
+        *parked_ns = flo__now_ns() - t0;
+    return true;
+}
+
+/* worker_sleep's last look for work: a task goes to *arg. */
+static bool recheck_pop(flo__worker *w, void *arg)
+{
+    flo__task **t = arg;
+    *t = try_pop(w);
+    return *t != NULL;
+}
+
+/* Park until woken. Returns a task found on the last check, if any. */
+static flo__task *worker_sleep(flo__worker *w)
+{
+    flo__task *t = NULL;
+    uint64_t ns;
+
+    if (flo__sched_park(w, 0, recheck_pop, &t, &ns))
+        FLO__STAT_ADD(w->st.idle_ns, ns);
+    return t;
 }
 
 static void *worker_main(void *arg)

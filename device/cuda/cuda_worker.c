@@ -717,7 +717,14 @@ static void CUDART_CB wake_cb(void *arg)
 {
     flo__cuda_fifo *f = arg;
     atomic_store(&f->armed, 0);
-    flo__parker_wake(&f->w->parker);
+    flo__sched_wake(f->w);
+}
+
+/* cuda_wait_progress's last look before parking: completions. */
+static bool recheck_progress(flo__worker *w, void *arg)
+{
+    FLO__UNUSED(arg);
+    return cuda_progress(w) > 0;
 }
 
 /*
@@ -726,13 +733,12 @@ static void CUDART_CB wake_cb(void *arg)
  * returns, so that the loop also picks up newly ready tasks; then it
  * sleeps: a host function at the tail of each busy stream wakes it when
  * that stream drains, a bounded timeout catches earlier completions on
- * long queues, and a new ready task wakes it through the scheduler (it is
- * counted in rt->nsleeping like a parked worker).
+ * long queues, and a new ready task wakes it through the scheduler
+ * (flo__sched_park: it sleeps like a parked worker).
  */
 static void cuda_wait_progress(flo__worker *w, uint64_t timeout_ns)
 {
     flo__cuda_dev *cd = wdev(w);
-    flo_runtime *rt = cd->rt;
     seal(cd);
     uint64_t now = flo__now_ns();
     if (cd->wait_since == 0)
@@ -763,20 +769,12 @@ static void cuda_wait_progress(flo__worker *w, uint64_t timeout_ns)
             atomic_store(&f->armed, 0);
         }
     }
-    /* Announce, then re-check (pairs with the fence in flo__wake_for). */
-    atomic_store(&w->parker.sleeping, 1);
-    atomic_fetch_add(&rt->nsleeping, 1);
-    atomic_thread_fence(memory_order_seq_cst);
-    if (cuda_progress(w) > 0 || atomic_load(&rt->stopping)) {
-        atomic_store(&w->parker.sleeping, 0);
-        atomic_fetch_sub(&rt->nsleeping, 1);
-        return;
-    }
+    /* Announce, re-check for completions, park (the scheduler's
+     * protocol, flo__sched_park). */
     uint64_t cap = 200000; /* 200 us */
-    flo__parker_park(&w->parker,
-                     timeout_ns && timeout_ns < cap ? timeout_ns : cap);
-    atomic_fetch_sub(&rt->nsleeping, 1);
-    cuda_progress(w);
+    if (flo__sched_park(w, timeout_ns && timeout_ns < cap ? timeout_ns : cap,
+                        recheck_progress, NULL, NULL))
+        cuda_progress(w);
 }
 
 static flo_status cuda_worker_start(flo__worker *w)
