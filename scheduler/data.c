@@ -143,7 +143,7 @@ static flo_status data_init_slot(flo_runtime *rt, flo__data *d, void *ptr,
      * written: they keep the zeros (INVALID, NULL) of the chunk's
      * memset. The slot is published later by the release store of
      * alive, so relaxed stores suffice here. */
-    for (int i = 0; i < rt->ndevices; i++) {
+    for (int i = 0; i < rt->plat.ndevices; i++) {
         flo__replica *r = &d->rep[i];
         r->ptr = NULL;
         atomic_store_explicit(&r->state, FLO__REP_INVALID,
@@ -201,7 +201,7 @@ flo_status flo_data_register_flags(flo_runtime *rt, void *ptr, size_t bytes,
     /* Page-lock before the handle is returned: no task can use it yet,
      * so host_pin needs no lock (submission publishes it to workers). A
      * failure leaves the memory pageable (FLO__PIN_FAILED). */
-    x = flo__coh_xfer_dev(rt);
+    x = flo__coh_xfer_dev(&rt->plat);
     if (x && !rt->cfg.no_pin_host && !(flags & FLO_DATA_NO_PIN) &&
         (d = flo__data_lookup(rt, *out, &st)) != NULL)
         d->host_pin = (uint8_t)x->xfer->host_pin(x, ptr, bytes);
@@ -331,7 +331,7 @@ flo_status flo_data_register_many(flo_runtime *rt, size_t n,
 
     /* Page-lock everything in one pass (one device switch, as the
      * backend sees fit); pinning never fails a registration. */
-    x = flo__coh_xfer_dev(rt);
+    x = flo__coh_xfer_dev(&rt->plat);
     pin = x && !rt->cfg.no_pin_host && !(flags & FLO_DATA_NO_PIN);
     if (pin && x->xfer->host_pin_many) {
         x->xfer->host_pin_many(x, n, ptrs, sizes, how);
@@ -433,7 +433,7 @@ flo_status flo_data_acquire(flo_runtime *rt, flo_data h, flo_access mode,
         free(a);
         return st;
     }
-    st2 = flo__coh_host_prepare(rt, d, mode, &p);
+    st2 = flo__coh_host_prepare(&rt->plat, d, mode, &p);
     if (st == FLO_OK)
         st = st2;
     *ptr = p;
@@ -507,7 +507,7 @@ flo_status flo_data_prefetch(flo_runtime *rt, flo_data h, int device)
 
     if (!d)
         return st;
-    if (device < 0 || device >= rt->ndevices)
+    if (device < 0 || device >= rt->plat.ndevices)
         return FLO_EINVAL;
     /* Host-only: the host copy is the only one, nothing to move. */
     if (rt->ngpu_workers == 0)
@@ -555,10 +555,10 @@ static void data_retire(flo_runtime *rt, flo__data *d)
     /* Wait for every task using d, then bring the data home. */
     flo__acquire_begin(rt, d, FLO_READ_WRITE, 0, NULL, &t);
     if (d->user_ptr)
-        flo__coh_host_prepare(rt, d, FLO_READ, &p);
+        flo__coh_host_prepare(&rt->plat, d, FLO_READ, &p);
     flo__acquire_end(t);
     drop_dep_refs(rt, d);
-    flo__coh_free_replicas(rt, d);
+    flo__coh_free_replicas(&rt->plat, d);
     atomic_fetch_add_explicit(&d->gen, 1, memory_order_release);
 }
 

@@ -210,7 +210,6 @@ struct flo__worker {
     flo__tcache cache;
     flo__parker parker;
     void *sched_priv;       /* The policy's per-worker state. */
-    void *dev_priv;         /* The backend's per-worker state. */
     flo__trace_buf trace;
     int trace_row;
     atomic_int in_task;     /* For EDEADLK detection from a task. */
@@ -296,8 +295,9 @@ struct flo_runtime {
     uint64_t t_origin;
     flo__topology topo;
 
-    int ndevices;
-    flo__device *devices[FLO__MAX_NODES];
+    /* The devices and what the device layer sees of the runtime (its
+     * cfg and topo point at the two above; device/device.h). */
+    flo__platform plat;
     int nworkers, nhost_workers, ngpu_workers;
     flo__worker *workers[FLO__MAX_WORKERS];
 
@@ -359,20 +359,17 @@ struct flo_runtime {
     struct flo_graph *graphs;      /* Live graphs (scheduler/graph.c). */
 
     atomic_ulong n_failed, n_canceled;
-    atomic_ulong bytes_h2d, bytes_d2h, bytes_p2p, evictions;
     atomic_ulong n_stream_ordered; /* Early releases (flo__task_launched). */
-
-    flo__trace *trace;
 
     /* Worker-local keys. wl_mu guards the table's slots (not the live
      * words' readers) and is never held while waiting for tasks. */
     pthread_mutex_t wl_mu;
     flo__wl_key wl_keys[FLO_WORKER_LOCAL_MAX];
 
-    /* MPI (collectives/comm sets these in flo__mpi_setup when
-     * cfg.mpi_comm is given; otherwise rank 0 of 1, node rank 0 of 1). */
+    /* MPI (collectives/comm sets these in flo__coll_mpi_setup when
+     * cfg.mpi_comm is given, with plat.node_rank/node_size; otherwise
+     * rank 0 of 1). */
     int mpi_rank, mpi_size;   /* In the user's communicator. */
-    int node_rank, node_size; /* Among the ranks sharing this node. */
     void *mpi;                /* Collectives' MPI state. */
     void (*mpi_fini)(flo_runtime *rt);
 
@@ -396,13 +393,11 @@ flo_status flo__task_early_check(flo__task *t);
  * Callers read the task's eligibility before publishing it: once
  * published, another worker may run and recycle it. */
 void flo__sched_wake_for(flo_runtime *rt, unsigned elig);
-/* Allocate a worker of kind for dev, bound (later, on its thread) to core
- * (-1: unbound), and append it to rt->workers. Used by flo_init for host
- * workers and by backends' probe functions for their workers. */
+/* Allocate a worker for dev (of dev's kind), bound (later, on its
+ * thread) to core (-1: unbound), and append it to rt->workers. flo_init
+ * makes every worker: one per GPU device, then the host's. */
 flo_status flo__worker_create(flo_runtime *rt, flo__device *dev, int core,
                               flo__worker **out);
-/* Append a device to rt->devices (index = its memory node). */
-flo_status flo__device_add(flo_runtime *rt, flo__device *dev);
 flo_status flo__sched_start_workers(flo_runtime *rt);
 void flo__sched_stop_workers(flo_runtime *rt);
 void flo__tasks_fini(flo_runtime *rt);
@@ -459,10 +454,5 @@ static inline bool flo__worker_can_run(const flo__worker *w,
         return false;
     return true;
 }
-
-/* MPI setup (collectives/comm; only in builds with MPI): reads
- * rt->cfg.mpi_comm, fills the mpi_* / node_* fields. Called by flo_init
- * before the CUDA probe so that each rank picks its node-local GPUs. */
-flo_status flo__mpi_setup(flo_runtime *rt);
 
 #endif /* FLO_SCHEDULER_SCHED_H */

@@ -135,7 +135,7 @@ static flo_status validate_desc(flo_runtime *rt, const flo_task_desc *desc,
         (desc->ndeps > 0 && !desc->deps))
         return FLO_EINVAL;
     /* on_device / on_worker: 0 for any, index + 1 otherwise. */
-    if (desc->on_device < 0 || desc->on_device > rt->ndevices)
+    if (desc->on_device < 0 || desc->on_device > rt->plat.ndevices)
         return FLO_EINVAL;
     if (desc->on_worker < 0 || desc->on_worker > rt->nworkers)
         return FLO_EINVAL;
@@ -147,7 +147,7 @@ static flo_status validate_desc(flo_runtime *rt, const flo_task_desc *desc,
     if (k->cuda && rt->ngpu_workers > 0)
         e |= FLO__ELIG_CUDA;
     if (dev >= 0)
-        e &= rt->devices[dev]->kind == FLO_DEVICE_HOST ? FLO__ELIG_HOST
+        e &= rt->plat.devices[dev]->kind == FLO_DEVICE_HOST ? FLO__ELIG_HOST
                                                        : FLO__ELIG_CUDA;
     if (wk >= 0) {
         flo__worker *w = rt->workers[wk];

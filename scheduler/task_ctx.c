@@ -221,6 +221,7 @@ void flo__task_set_buffer(flo__task *t, int i, void *ptr)
     t->acc[i].ptr = ptr;
 }
 const char *flo__task_name(const flo__task *t) { return t->name; }
+int flo__task_priority(const flo__task *t) { return t->priority; }
 flo_task_fn flo__task_host_fn(const flo__task *t) { return t->host_fn; }
 flo_task_fn flo__task_cuda_fn(const flo__task *t) { return t->cuda_fn; }
 void **flo__task_dev_slot(flo__task *t) { return &t->dev_slot; }

@@ -22,16 +22,6 @@
 #define SPIN_ITERS 4000       /* ~20-40 us of pause instructions. */
 #define GPU_WAIT_NS 200000ull /* Bound on one wait_progress call. */
 
-flo_status flo__device_add(flo_runtime *rt, flo__device *dev)
-{
-    if (rt->ndevices >= FLO__MAX_NODES)
-        return FLO_ERANGE;
-    dev->index = rt->ndevices;
-    dev->rt = rt;
-    rt->devices[rt->ndevices++] = dev;
-    return FLO_OK;
-}
-
 flo_status flo__worker_create(flo_runtime *rt, flo__device *dev, int core,
                               flo__worker **out)
 {
@@ -67,6 +57,31 @@ flo_status flo__worker_create(flo_runtime *rt, flo__device *dev, int core,
     *out = w;
     return FLO_OK;
 }
+
+/* ---- What a backend may ask of its worker (device/device.h) ------------ */
+
+flo__device *flo__worker_device(const flo__worker *w)
+{
+    return w->dev;
+}
+
+flo__trace_buf *flo__worker_trace(flo__worker *w)
+{
+    return &w->trace;
+}
+
+void flo__worker_add_busy(flo__worker *w, uint64_t ns)
+{
+    FLO__STAT_ADD(w->st.busy_ns, ns);
+}
+
+flo__device *flo__self_device(const flo_runtime *rt)
+{
+    flo__worker *w = flo__self_worker(rt);
+    return w ? w->dev : NULL;
+}
+
+/* ---- Waking ------------------------------------------------------------- */
 
 bool flo__sched_wake(flo__worker *w)
 {
@@ -111,7 +126,7 @@ static void run_task(flo__worker *w, flo__task *t)
     t->ran_on = w->id;
     /* Clock reads cost tens of ns on some VMs: take them only when the
      * trace, the statistics or the placement model will use them. */
-    timed = rt->trace || rt->cfg.stats ||
+    timed = rt->plat.trace || rt->cfg.stats ||
             (t->eligible == (FLO__ELIG_HOST | FLO__ELIG_CUDA));
     t0 = timed ? flo__now_ns() : 0;
     t->t_start = t0;
@@ -123,7 +138,7 @@ static void run_task(flo__worker *w, flo__task *t)
         t1 = flo__now_ns();
         t->t_end = t1;
         FLO__STAT_ADD(w->st.busy_ns, t1 - t0);
-        if (rt->trace)
+        if (rt->plat.trace)
             flo__trace_record(&w->trace, w->trace_row, t->name, "task", t0,
                               t1, t->bytes);
     }
@@ -284,7 +299,7 @@ flo_status flo__sched_start_workers(flo_runtime *rt)
     for (int i = 0; i < rt->nworkers; i++) {
         flo__worker *w = rt->workers[i];
         char name[96];
-        if (rt->trace) {
+        if (rt->plat.trace) {
             if (w->kind == FLO_DEVICE_HOST)
                 snprintf(name, sizeof(name), "worker %d (host, core %d)",
                          w->id, flo__topology_core_os_index(&rt->topo,
@@ -293,8 +308,8 @@ flo_status flo__sched_start_workers(flo_runtime *rt)
                 snprintf(name, sizeof(name), "worker %d (gpu %d, core %d)",
                          w->id, w->device,
                          flo__topology_core_os_index(&rt->topo, w->core));
-            w->trace_row = flo__trace_row(rt->trace, name);
-            flo__trace_buf_add(rt->trace, &w->trace);
+            w->trace_row = flo__trace_row(rt->plat.trace, name);
+            flo__trace_buf_add(rt->plat.trace, &w->trace);
         }
     }
     for (int i = 0; i < rt->nworkers; i++) {

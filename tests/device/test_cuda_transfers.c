@@ -178,7 +178,7 @@ static void test_no_gate(void **state)
 {
     (void)state;
     flo_runtime *rt = start(1, 0);
-    flo__cuda_dev_get(rt, 1)->gate_ok = false; /* Before any work. */
+    flo__cuda_dev_get(&rt->plat, 1)->gate_ok = false; /* Before any work. */
     run_alternating(rt, 1, 0, 4, "no gate");
     flo_finalize(rt);
 }
@@ -371,7 +371,7 @@ static void test_logical_gpus(void **state)
         flo_runtime *rt = start(2, pinned ? 1 : 0);
         if (staged)
             for (int g = 1; g <= 2; g++)
-                flo__cuda_dev_get(rt, g)->p2p_enabled = false;
+                flo__cuda_dev_get(&rt->plat, g)->p2p_enabled = false;
         run_alternating(rt, 2, 0, 6,
                         staged ? "2 logical GPUs, staged"
                                : "2 logical GPUs, direct");

@@ -38,7 +38,7 @@ static void park_rt_make(park_rt *p, int n)
     p->rt = flo__calloc_aligned(1, sizeof(flo_runtime), FLO__CACHELINE);
     assert_non_null(p->rt);
     p->dev.kind = FLO_DEVICE_HOST;
-    assert_int_equal(flo__device_add(p->rt, &p->dev), FLO_OK);
+    assert_int_equal(flo__platform_add(&p->rt->plat, &p->dev), FLO_OK);
     for (int i = 0; i < n; i++)
         assert_int_equal(flo__worker_create(p->rt, &p->dev, -1, &p->w[i]),
                          FLO_OK);
