@@ -248,29 +248,22 @@ void flo__platform_fini(flo__platform *plat);
 /* Free the device records (after flo__platform_fini). */
 void flo__platform_free(flo__platform *plat);
 
-/* A data handle's state. Identity fields are immutable after register. */
+/*
+ * A data handle as the device layer sees it: its size, the program's
+ * memory and the coherence state of its replicas. It is part of the
+ * scheduler's record of the handle (flo__dslot, scheduler/sched.h), which
+ * adds the handle's identity and dependency state; a backend reaches it
+ * through flo__task_access_data. The first four fields are set at
+ * register and immutable until unregister.
+ */
 struct flo__data {
-    flo_runtime *rt;
-    uint32_t slot;
-    _Atomic uint64_t gen;      /* Bumped at unregister (64 bits). */
-    bool inited;               /* Locks initialised (slot first used). */
+    uint32_t slot;             /* The handle's slot (names it in logs). */
     size_t bytes;
     void *user_ptr;            /* Registered memory, or NULL if owned. */
     bool owned;                /* Runtime-allocated host memory. */
-    atomic_int alive;          /* 1 until unregister begins. */
-    atomic_int acquired;       /* Outstanding acquires. */
-    struct flo__acq *acqs;     /* Acquire records, under dep_lock. */
 
-    /* Dependency state, under dep_lock: the last writer and the readers
-     * submitted since it. Each holds a task reference. */
-    /* Its own cache line: submitters take it while the worker running
-     * the previous task touches the coherence state below. */
-    FLO__ALIGNED flo__spinlock dep_lock;
-    flo__task *last_writer;
-    struct flo__edge *readers;
-    int nreaders, reader_compact_at;
-
-    /* Coherence state, under coh_lock (never held while dep_lock is). */
+    /* Coherence state, under coh_lock (never taken while the scheduler
+     * holds a handle's dependency lock). */
     FLO__ALIGNED pthread_mutex_t coh_lock;
     bool ever_written;         /* False: contents are zeros / user's. */
     /* FLO__PIN_*: how rep[0].ptr is page-locked. Set at register (before

@@ -7,7 +7,7 @@
  */
 #include "scheduler/tasks.h"
 
-flo_status flo__acquire_begin(flo_runtime *rt, flo__data *d, flo_access mode,
+flo_status flo__acquire_begin(flo_runtime *rt, flo__dslot *d, flo_access mode,
                               uint64_t gen, flo__acq *a, flo__task **out)
 {
     flo__tcache *c = flo__tcache_get(rt);

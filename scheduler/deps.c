@@ -150,7 +150,7 @@ finished:
 
 /* Drop completed readers so that long read-only phases stay O(1)
  * amortised. Caller holds d->dep_lock. */
-static void compact_readers(flo_runtime *rt, flo__tcache *c, flo__data *d)
+static void compact_readers(flo_runtime *rt, flo__tcache *c, flo__dslot *d)
 {
     flo__edge **pp = &d->readers;
     int n = 0;
@@ -172,7 +172,7 @@ static void compact_readers(flo_runtime *rt, flo__tcache *c, flo__data *d)
 }
 
 flo_status flo__dep_add_data(flo_runtime *rt, flo__tcache *c, flo__task *t,
-                             flo__data *d, flo_access mode)
+                             flo__dslot *d, flo_access mode)
 {
     flo_status st = FLO_OK;
 

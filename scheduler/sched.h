@@ -13,6 +13,37 @@
 
 typedef struct flo__sched flo__sched;
 
+/* ---- Data handles ------------------------------------------------------ */
+
+/*
+ * A data handle's slot in the runtime's table (scheduler/data.c): the
+ * handle's identity, the dependency state submissions record under
+ * dep_lock, and the device layer's part of the handle (flo__data: size,
+ * memory, replicas), which backends see. Slots are never freed before
+ * finalize; the identity fields are set at register.
+ */
+typedef struct flo__dslot {
+    flo_runtime *rt;
+    _Atomic uint64_t gen;      /* Bumped at unregister (64 bits). */
+    bool inited;               /* Locks initialised (slot first used). */
+    atomic_int alive;          /* 1 until unregister begins. */
+    atomic_int acquired;       /* Outstanding acquires. */
+    struct flo__acq *acqs;     /* Acquire records, under dep_lock. */
+
+    /* Dependency state, under dep_lock: the last writer and the readers
+     * submitted since it. Each holds a task reference. */
+    /* Its own cache line: submitters take it while the worker running
+     * the previous task touches the coherence state in data. */
+    FLO__ALIGNED flo__spinlock dep_lock;
+    flo__task *last_writer;
+    struct flo__edge *readers;
+    int nreaders, reader_compact_at;
+
+    /* The device layer's part (its coherence state on cache lines of
+     * its own). */
+    flo__data data;
+} flo__dslot;
+
 /* ---- Edges: successor lists and reader lists ------------------------- */
 
 typedef struct flo__edge {
@@ -55,7 +86,7 @@ enum {
 enum { FLO__ELIG_HOST = 1u << 0, FLO__ELIG_CUDA = 1u << 1 };
 
 typedef struct flo__acc {
-    flo__data *d;
+    flo__dslot *d;
     void *ptr;        /* Resolved on the executing node. */
     uint8_t mode;     /* flo_access of this entry as given by the user. */
     uint8_t merged;   /* Union of the modes of all entries for d. */
@@ -67,7 +98,7 @@ typedef struct flo__acc {
  * (scheduler/task.c): the handle's record, the generation the submitter
  * named, and the index of its first entry in the task's access list. */
 typedef struct flo__lockent {
-    flo__data *d;
+    flo__dslot *d;
     uint64_t gen;
     int idx;
 } flo__lockent;
@@ -323,7 +354,7 @@ struct flo_runtime {
     int nedge_slabs, edge_slabs_cap;
 
     /* Data handles: two-level table indexed by handle slot. */
-    flo__data *_Atomic *data_chunks;
+    flo__dslot *_Atomic *data_chunks;
     pthread_mutex_t data_mu;       /* Guards the free slot list. */
     uint32_t *data_free;
     int ndata_free, data_free_cap;
@@ -401,7 +432,7 @@ flo_status flo__worker_create(flo_runtime *rt, flo__device *dev, int core,
 flo_status flo__sched_start_workers(flo_runtime *rt);
 void flo__sched_stop_workers(flo_runtime *rt);
 void flo__tasks_fini(flo_runtime *rt);
-flo__data *flo__data_lookup(const flo_runtime *rt, flo_data h,
+flo__dslot *flo__data_lookup(const flo_runtime *rt, flo_data h,
                             flo_status *st);
 /* Run the fini of every live worker-local key on its workers (finalize,
  * while the workers still run). */
@@ -432,7 +463,7 @@ void flo__worker_flush(flo__worker *w);
  * an acquire of d that this one would wait for (directly or through a
  * writer submitted since).
  */
-flo_status flo__acquire_begin(flo_runtime *rt, flo__data *d, flo_access mode,
+flo_status flo__acquire_begin(flo_runtime *rt, flo__dslot *d, flo_access mode,
                               uint64_t gen, flo__acq *a, flo__task **out);
 void flo__acquire_end(flo__task *t);
 /* Drop a reference on t; the last one returns the record to c (NULL:

@@ -108,15 +108,15 @@ static double transfer_ns(flo_runtime *rt, const flo__task *t, int node)
         double bw;
         if (!a->first || !(a->merged & FLO_READ))
             continue;
-        s = atomic_load_explicit(&a->d->rep[node].state,
+        s = atomic_load_explicit(&a->d->data.rep[node].state,
                                  memory_order_relaxed);
-        if (s != FLO__REP_INVALID || !a->d->ever_written)
+        if (s != FLO__REP_INVALID || !a->d->data.ever_written)
             continue;
         bw = node == 0 ? 0 : dev->h2d_bw;
         if (node == 0) {
             /* Coming home from whichever GPU holds it. */
             for (int g = 1; g < rt->plat.ndevices; g++) {
-                if (atomic_load_explicit(&a->d->rep[g].state,
+                if (atomic_load_explicit(&a->d->data.rep[g].state,
                                          memory_order_relaxed) !=
                     FLO__REP_INVALID) {
                     bw = rt->plat.devices[g]->d2h_bw;
@@ -124,7 +124,7 @@ static double transfer_ns(flo_runtime *rt, const flo__task *t, int node)
                 }
             }
         }
-        ns += (double)a->d->bytes / (bw > 0 ? bw : 10.0);
+        ns += (double)a->d->data.bytes / (bw > 0 ? bw : 10.0);
     }
     return ns;
 }

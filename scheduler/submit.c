@@ -34,7 +34,7 @@ static const char *intern_name(flo__tcache *c, const char *name)
 /*
  * Atomic submission. A task's dependencies on all of its handles are
  * recorded while it holds the dep_lock of every one of them, taken in one
- * global order (address of the flo__data): two-phase locking, so every
+ * global order (address of the flo__dslot): two-phase locking, so every
  * submission takes effect at one point (while it holds all its locks) and
  * the dependencies it records are those of a serial execution of the
  * submissions in the order of those points - the order of each thread's
@@ -209,7 +209,7 @@ static int plan_accesses(flo__task *t, const flo_task_desc *desc, int n,
                 }
             }
             if (a->first) {
-                t->bytes += a->d->bytes;
+                t->bytes += a->d->data.bytes;
                 ent[nlocks].d = a->d;
                 ent[nlocks].gen = desc->access[i].data.gen;
                 ent[nlocks++].idx = i;
@@ -235,7 +235,7 @@ static int plan_accesses(flo__task *t, const flo_task_desc *desc, int n,
             a->lead = ent[g].idx;
             lead->merged |= a->mode;
         }
-        t->bytes += lead->d->bytes;
+        t->bytes += lead->d->data.bytes;
         ent[nlocks++] = ent[g];
         g = h;
     }

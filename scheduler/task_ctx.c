@@ -31,7 +31,7 @@ size_t flo_task_buffer_size(flo_task_ctx *ctx, int i)
 {
     if (!ctx || i < 0 || i >= ctx->t->naccess)
         return 0;
-    return ctx->t->acc[i].d->bytes;
+    return ctx->t->acc[i].d->data.bytes;
 }
 
 size_t flo_task_buffer_count(flo_task_ctx *ctx, int i, size_t elem_size)
@@ -40,7 +40,7 @@ size_t flo_task_buffer_count(flo_task_ctx *ctx, int i, size_t elem_size)
 
     if (!ctx || i < 0 || i >= ctx->t->naccess || elem_size == 0)
         return 0;
-    bytes = ctx->t->acc[i].d->bytes;
+    bytes = ctx->t->acc[i].d->data.bytes;
     return bytes % elem_size == 0 ? bytes / elem_size : 0;
 }
 
@@ -51,7 +51,7 @@ void *flo_task_buffer_as(flo_task_ctx *ctx, int i, size_t elem_size,
 
     if (!ctx || i < 0 || i >= ctx->t->naccess || elem_size == 0 ||
         align == 0 || (align & (align - 1)) != 0 ||
-        ctx->t->acc[i].d->bytes % elem_size != 0)
+        ctx->t->acc[i].d->data.bytes % elem_size != 0)
         return NULL;
     p = ctx->t->acc[i].ptr;
     return (uintptr_t)p % align == 0 ? p : NULL;
@@ -204,7 +204,7 @@ flo_status flo__task_invoke_inner(flo_task_ctx *parent, flo_task_fn fn,
 int flo__task_naccess(const flo__task *t) { return t->naccess; }
 flo__data *flo__task_access_data(const flo__task *t, int i)
 {
-    return t->acc[i].d;
+    return &t->acc[i].d->data;
 }
 flo_access flo__task_access_mode(const flo__task *t, int i)
 {

@@ -122,13 +122,13 @@ flo_status flo__add_edge(flo_runtime *rt, flo__tcache *c, flo__task *p,
  * writer waits for the last writer and the readers since; a reader waits
  * for the last writer). Caller holds d->dep_lock. */
 flo_status flo__dep_add_data(flo_runtime *rt, flo__tcache *c, flo__task *t,
-                             flo__data *d, flo_access mode);
+                             flo__dslot *d, flo_access mode);
 
 /* Under d->dep_lock: d is still the registration the handle named.
  * flo_data_unregister clears alive before it records its final
  * pseudo-task under the same lock, and the generation only grows, so a
  * submission that passes this check is ordered before the unregister. */
-static inline bool flo__data_current(const flo__data *d, uint64_t gen)
+static inline bool flo__data_current(const flo__dslot *d, uint64_t gen)
 {
     return atomic_load_explicit(&d->alive, memory_order_acquire) &&
            atomic_load_explicit(&d->gen, memory_order_acquire) == gen;

@@ -296,7 +296,7 @@ static void test_prefetch(void **state)
     assert_int_equal(flo_wait_all(rt), FLO_OK);
     /* The prefetch made the GPU copy valid (it ran after the writer). */
     assert_int_not_equal(atomic_load(&flo__data_lookup(rt, h, &(flo_status){
-                                         0})->rep[1].state),
+                                         0})->data.rep[1].state),
                          FLO__REP_INVALID);
     flo_access_desc rw = {h, FLO_READ_WRITE};
     submit(rt, &k_mix, 1, &rw, 1, 3u);
