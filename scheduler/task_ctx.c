@@ -106,8 +106,8 @@ int flo_task_cuda_ordinal(flo_task_ctx *ctx)
     return ctx->w->dev->info.ordinal;
 }
 
-void flo__task_vset_error(flo__task *t, flo_status st, const char *fmt,
-                          va_list ap)
+static void vset_error(flo__task *t, flo_status st, const char *fmt,
+                       va_list ap)
 {
     char buf[512];
 
@@ -128,7 +128,7 @@ void flo__task_set_error(flo__task *t, flo_status st, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    flo__task_vset_error(t, st, fmt, ap);
+    vset_error(t, st, fmt, ap);
     va_end(ap);
 }
 
@@ -140,7 +140,7 @@ void flo_task_fail(flo_task_ctx *ctx, flo_status code, const char *fmt, ...)
         return;
     ctx->failed = code < 0 ? code : FLO_ETASK;
     va_start(ap, fmt);
-    flo__task_vset_error(ctx->t, ctx->failed, fmt ? fmt : "task failed", ap);
+    vset_error(ctx->t, ctx->failed, fmt ? fmt : "task failed", ap);
     va_end(ap);
 }
 
