@@ -342,7 +342,7 @@ flo_task_fn flo__task_cuda_fn(const flo__task *t);
 flo_status flo__task_invoke(flo__worker *w, flo__task *t, flo_task_fn fn,
                             void *stream);
 /* Run fn as a recorded graph task inside the launch task of parent's
- * context (scheduler/task.c); its buffers are parent's uidx[0..n). */
+ * context (scheduler/task_ctx.c); its buffers are parent's uidx[0..n). */
 flo_status flo__task_invoke_inner(flo_task_ctx *parent, flo_task_fn fn,
                                   int n, const int *uidx, const void *args,
                                   size_t args_size, const char *name,

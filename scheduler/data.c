@@ -18,7 +18,7 @@ flo_status flo__data_table_init(flo_runtime *rt)
 }
 
 flo__dslot *flo__data_lookup(const flo_runtime *rt, flo_data h,
-                            flo_status *st)
+                             flo_status *st)
 {
     uint64_t id = h.id;
     uint32_t slot;

@@ -11,8 +11,6 @@
 #include "runtime/internal.h"
 #include "runtime/topology.h"
 
-typedef struct flo__sched flo__sched;
-
 /* ---- Data handles ------------------------------------------------------ */
 
 /*
@@ -95,7 +93,7 @@ typedef struct flo__acc {
 } flo__acc;
 
 /* One distinct handle of a submission, for its locked phase
- * (scheduler/task.c): the handle's record, the generation the submitter
+ * (scheduler/submit.c): the handle's record, the generation the submitter
  * named, and the index of its first entry in the task's access list. */
 typedef struct flo__lockent {
     flo__dslot *d;
@@ -410,10 +408,49 @@ struct flo_runtime {
     void (*coll_fini)(flo_runtime *rt);
 };
 
-/* ---- Internal functions (scheduler/) ----------------------------------- */
+/* ---- For the lifecycle (lifecycle/runtime.c), in call order ------------ */
+
+/* The runtime's data table (flo_init); FLO_ENOMEM. */
+flo_status flo__data_table_init(flo_runtime *rt);
+/* Allocate a worker for dev (of dev's kind), bound (later, on its
+ * thread) to core (-1: unbound), and append it to rt->workers. flo_init
+ * makes every worker: one per GPU device, then the host's. */
+flo_status flo__worker_create(flo_runtime *rt, flo__device *dev, int core,
+                              flo__worker **out);
+/* Start every worker's thread (their trace rows first); FLO_ESYS. */
+flo_status flo__sched_start_workers(flo_runtime *rt);
+/* Wait until no task of rt is outstanding (flo_finalize). */
+flo_status flo__wait_quiescent(flo_runtime *rt);
+/* The status of the earliest failure (not a cancellation) since the last
+ * flo_wait_all that reported errors which no call returned; FLO_OK if
+ * none. For flo_finalize. */
+flo_status flo__failures_unreported(flo_runtime *rt);
+/* Run the fini of every live worker-local key on its workers (finalize,
+ * while the workers still run). */
+void flo__worker_local_fini_all(flo_runtime *rt);
+/* Destroy every graph left (flo_finalize, no task in flight). */
+void flo__graphs_fini(flo_runtime *rt);
+/* Set stopping, wake every worker and join their threads. */
+void flo__sched_stop_workers(flo_runtime *rt);
+/* Release the handles still registered (forgotten acquires, write-back
+ * of user memory, replicas) and free the data table. */
+void flo__data_fini_all(flo_runtime *rt);
+/* Free task and edge slabs, thread caches and the failure table. */
+void flo__tasks_fini(flo_runtime *rt);
+
+/* ---- For the layers above, and the scheduler's own files --------------- */
 
 /* The calling thread's worker in rt, or NULL. */
 flo__worker *flo__self_worker(const flo_runtime *rt);
+/* The slot a handle names, or NULL with *st FLO_EINVAL (not a handle),
+ * FLO_EFOREIGN (another runtime's) or FLO_ESTALE (unregistered). */
+flo__dslot *flo__data_lookup(const flo_runtime *rt, flo_data h,
+                             flo_status *st);
+
+/* ---- Between the scheduler's files ------------------------------------- */
+
+/* The calling thread's cache in rt (a worker's own, or one made on the
+ * thread's first call for rt); NULL when memory is short. */
 flo__tcache *flo__tcache_get(flo_runtime *rt);
 /* Push a ready task through the policy (wakes a worker if needed). */
 void flo__task_ready(flo_runtime *rt, flo__worker *self, flo__task *t);
@@ -424,30 +461,6 @@ flo_status flo__task_early_check(flo__task *t);
  * Callers read the task's eligibility before publishing it: once
  * published, another worker may run and recycle it. */
 void flo__sched_wake_for(flo_runtime *rt, unsigned elig);
-/* Allocate a worker for dev (of dev's kind), bound (later, on its
- * thread) to core (-1: unbound), and append it to rt->workers. flo_init
- * makes every worker: one per GPU device, then the host's. */
-flo_status flo__worker_create(flo_runtime *rt, flo__device *dev, int core,
-                              flo__worker **out);
-flo_status flo__sched_start_workers(flo_runtime *rt);
-void flo__sched_stop_workers(flo_runtime *rt);
-void flo__tasks_fini(flo_runtime *rt);
-flo__dslot *flo__data_lookup(const flo_runtime *rt, flo_data h,
-                            flo_status *st);
-/* Run the fini of every live worker-local key on its workers (finalize,
- * while the workers still run). */
-void flo__worker_local_fini_all(flo_runtime *rt);
-void flo__data_fini_all(flo_runtime *rt);
-/* The runtime's data table (flo_init); FLO_ENOMEM. */
-flo_status flo__data_table_init(flo_runtime *rt);
-/* Wait until no task of rt is outstanding (flo_finalize). */
-flo_status flo__wait_quiescent(flo_runtime *rt);
-/* The status of the earliest failure (not a cancellation) since the last
- * flo_wait_all that reported errors which no call returned; FLO_OK if
- * none. For flo_finalize. */
-flo_status flo__failures_unreported(flo_runtime *rt);
-/* Destroy every graph left (flo_finalize, no task in flight). */
-void flo__graphs_fini(flo_runtime *rt);
 /* Make w the calling thread's worker (NULL: none). */
 void flo__set_self_worker(flo__worker *w);
 /* Add w's completions not yet counted to rt->outstanding. */
