@@ -17,7 +17,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "runtime/rt.h"
+#include "device/device.h"
 
 void flo__coh_mark_written(flo__data *d, int node)
 {
@@ -34,11 +34,11 @@ void flo__coh_mark_written(flo__data *d, int node)
     d->ever_written = true;
 }
 
-flo__device *flo__coh_xfer_dev(const flo_runtime *rt)
+flo__device *flo__coh_xfer_dev(const flo__platform *plat)
 {
-    for (int i = 1; rt && i < rt->ndevices; i++)
-        if (rt->devices[i] && rt->devices[i]->xfer)
-            return rt->devices[i];
+    for (int i = 1; plat && i < plat->ndevices; i++)
+        if (plat->devices[i] && plat->devices[i]->xfer)
+            return plat->devices[i];
     return NULL;
 }
 
@@ -72,10 +72,10 @@ static void host_mem_free(void *p, size_t bytes)
         free(p);
 }
 
-flo_status flo__coh_host_alloc(flo_runtime *rt, flo__data *d)
+flo_status flo__coh_host_alloc(flo__platform *plat, flo__data *d)
 {
     flo__replica *r = &d->rep[0];
-    flo__device *x = rt->cfg.no_pin_host ? NULL : flo__coh_xfer_dev(rt);
+    flo__device *x = plat->cfg->no_pin_host ? NULL : flo__coh_xfer_dev(plat);
 
     if (r->ptr)
         return FLO_OK;
@@ -98,11 +98,11 @@ flo_status flo__coh_host_alloc(flo_runtime *rt, flo__data *d)
  * first waiter back publishes the result. Called and returns with
  * d->coh_lock held; the status of the copy.
  */
-static flo_status home_wait(flo_runtime *rt, flo__data *d)
+static flo_status home_wait(flo__platform *plat, flo__data *d)
 {
     void *tok = d->home_tok;
     int src = d->home_src;
-    flo__device *dev = rt->devices[src];
+    flo__device *dev = plat->devices[src];
     flo_status st;
 
     d->home_waiters++;
@@ -114,7 +114,7 @@ static flo_status home_wait(flo_runtime *rt, flo__data *d)
         d->home_st = st;
         d->rep[src].users--;
         if (st == FLO_OK) {
-            atomic_fetch_add_explicit(&rt->bytes_d2h, d->bytes,
+            atomic_fetch_add_explicit(&plat->bytes_d2h, d->bytes,
                                       memory_order_relaxed);
             if (atomic_load(&d->rep[src].state) == FLO__REP_OWNER)
                 atomic_store(&d->rep[src].state, FLO__REP_SHARED);
@@ -135,14 +135,14 @@ static flo_status home_wait(flo_runtime *rt, flo__data *d)
  * found none in flight). FLO_OK with d->home_tok set; or the error of the
  * last source tried. Backends without transfer services copy
  * synchronously (under the lock) and publish here. */
-static flo_status home_start(flo_runtime *rt, flo__data *d)
+static flo_status home_start(flo__platform *plat, flo__data *d)
 {
     flo__replica *r = &d->rep[0];
     flo_status st = FLO_EINTERNAL;
     int src = -1;
 
-    for (int i = 1; i < rt->ndevices && st != FLO_OK; i++) {
-        flo__device *dev = rt->devices[i];
+    for (int i = 1; i < plat->ndevices && st != FLO_OK; i++) {
+        flo__device *dev = plat->devices[i];
         flo__replica *rs = &d->rep[i];
         if (atomic_load_explicit(&rs->state, memory_order_relaxed) ==
             FLO__REP_INVALID)
@@ -151,7 +151,7 @@ static flo_status home_start(flo_runtime *rt, flo__data *d)
         if (!dev->xfer) {
             st = dev->ops->copy_to_host(dev, r->ptr, rs->ptr, d->bytes);
             if (st == FLO_OK) {
-                atomic_fetch_add_explicit(&rt->bytes_d2h, d->bytes,
+                atomic_fetch_add_explicit(&plat->bytes_d2h, d->bytes,
                                           memory_order_relaxed);
                 if (atomic_load(&rs->state) == FLO__REP_OWNER)
                     atomic_store(&rs->state, FLO__REP_SHARED);
@@ -185,7 +185,7 @@ static flo_status home_start(flo_runtime *rt, flo__data *d)
  * takes it too. While a copy home is in flight rep[0] stays INVALID, so
  * no GPU picks the host as a source and no reader on the host uses it.
  */
-flo_status flo__coh_host_prepare(flo_runtime *rt, flo__data *d,
+flo_status flo__coh_host_prepare(flo__platform *plat, flo__data *d,
                                  flo_access mode, void **ptr)
 {
     flo__replica *r = &d->rep[0];
@@ -202,7 +202,7 @@ flo_status flo__coh_host_prepare(flo_runtime *rt, flo__data *d,
     if (!r->ptr) {
         if (d->user_ptr)
             r->ptr = d->user_ptr;
-        else if ((st = flo__coh_host_alloc(rt, d)) != FLO_OK)
+        else if ((st = flo__coh_host_alloc(plat, d)) != FLO_OK)
             goto out;
     }
     while ((mode & FLO_READ) &&
@@ -216,7 +216,7 @@ flo_status flo__coh_host_prepare(flo_runtime *rt, flo__data *d,
         }
         if (!d->home_tok) {
             /* Published synchronously (no transfer services)? */
-            st = home_start(rt, d);
+            st = home_start(plat, d);
             if (st != FLO_OK)
                 goto out;
             if (!d->home_tok)
@@ -226,7 +226,7 @@ flo_status flo__coh_host_prepare(flo_runtime *rt, flo__data *d,
             goto out;
         }
         /* Join the copy in flight (ours or another thread's). */
-        st = home_wait(rt, d);
+        st = home_wait(plat, d);
         if (st != FLO_OK)
             goto out;
     }
@@ -238,19 +238,19 @@ out:
     return st;
 }
 
-void flo__coh_free_replicas(flo_runtime *rt, flo__data *d)
+void flo__coh_free_replicas(flo__platform *plat, flo__data *d)
 {
     pthread_mutex_lock(&d->coh_lock);
-    for (int i = 1; i < rt->ndevices; i++) {
+    for (int i = 1; i < plat->ndevices; i++) {
         flo__replica *r = &d->rep[i];
         if (r->ptr)
-            rt->devices[i]->ops->replica_free(rt->devices[i], r, d->bytes);
+            plat->devices[i]->ops->replica_free(plat->devices[i], r, d->bytes);
         r->ptr = NULL;
         atomic_store(&r->state, FLO__REP_INVALID);
     }
     /* Every task and copy using the host memory has finished (retire
      * waited for them), so it may be unpinned or freed. */
-    flo__device *x = flo__coh_xfer_dev(rt);
+    flo__device *x = flo__coh_xfer_dev(plat);
     if (d->owned && d->host_pin == FLO__PIN_ALLOC && x)
         x->xfer->host_free(x, d->rep[0].ptr);
     else if (d->owned)

@@ -1,20 +1,49 @@
 /*
- * Flotilla - the backend interface every device implements, and the
- * coherence state of data handles (one replica per memory node).
+ * Flotilla - the device layer's private header: the platform (a
+ * runtime's devices and what they share), the backend interface every
+ * device implements, the backends built in, and the coherence state of
+ * data handles (one replica per memory node). Not installed.
  *
  * The scheduler talks to devices only through flo__device_ops. A backend
- * never includes scheduler internals: it sees tasks through the small
- * accessors declared at the end of this file.
+ * includes this header (and its own), never the scheduler's: it sees
+ * tasks and its worker through the small set of functions declared at
+ * the end of this file, which the scheduler implements.
  */
 #ifndef FLO_DEVICE_H
 #define FLO_DEVICE_H
 
 #include "runtime/internal.h"
+#include "runtime/topology.h"
 
 typedef struct flo__device flo__device;
 typedef struct flo__worker flo__worker;
 typedef struct flo__task flo__task;
 typedef struct flo__data flo__data;
+
+/*
+ * A runtime's platform: the machine as the device layer sees it (the
+ * configuration, the topology, the trace) and the devices found on it.
+ * Part of the runtime object (rt->plat, scheduler/sched.h); flo_init
+ * fills it and probes the backends (flo__platform_probe) before any
+ * worker exists, and it is fixed from then on but for the statistics.
+ */
+typedef struct flo__platform {
+    const flo_config *cfg;  /* The runtime's resolved configuration. */
+    flo__topology *topo;    /* The runtime's machine topology. */
+    flo__trace *trace;      /* NULL unless tracing. */
+    int ndevices;           /* Memory nodes: 0 host, 1.. GPUs. */
+    flo__device *devices[FLO__MAX_NODES];
+    /* This process among the processes of its node (MPI; rank 0 of 1
+     * without): set before the backends probe, so that each rank picks
+     * its share of the node's GPUs. */
+    int node_rank, node_size;
+    /* The scheduling policy learns from task times (it has a done hook):
+     * backends then sample the times of their asynchronous tasks. Set
+     * once the policy is chosen, before the workers start. */
+    bool learn_times;
+    /* Transfer statistics (flo_stats), relaxed atomic counters. */
+    atomic_ulong bytes_h2d, bytes_d2h, bytes_p2p, evictions;
+} flo__platform;
 
 /* Replica states (MSI without the M/E split: OWNER = only valid copy). */
 enum {
@@ -120,8 +149,9 @@ typedef struct flo__device_ops {
     void (*replica_free)(flo__device *dev, flo__replica *r, size_t bytes);
     /* Stop and free the device (after its workers stopped). */
     void (*fini)(flo__device *dev);
-    /* Optional: the entry point of a graph launch task (scheduler/
-     * graph.h): runs a recorded sequence of entry points as one task. */
+    /* Optional: the entry point of a graph launch task, whose arguments
+     * are a flo__gplan pointer: runs the recorded entry points as one
+     * task. */
     flo_task_fn graph_entry;
 } flo__device_ops;
 
@@ -132,35 +162,108 @@ struct flo__device {
     flo_device_info info;
     int first_worker, nworkers;
     double h2d_bw, d2h_bw;     /* Bytes per ns, measured or nominal. */
-    void *priv;                /* Backend state. */
-    flo_runtime *rt;
+    void *priv;                /* Backend state (also per worker: a GPU
+                                  device has exactly one worker). */
+    flo__platform *plat;
     /* Optional transfer services, or NULL (set at probe, then fixed). */
     const flo__device_xfer_ops *xfer;
+    /* A GPU device: the core its worker is bound to, claimed by its
+     * backend at probe (-1: unbound). flo_init creates the worker. */
+    int worker_core;
 };
 
-/* A data handle's state. Identity fields are immutable after register. */
+/* ---- Recorded task graphs ------------------------------------------------
+ *
+ * A task graph (include/flotilla/graph.h) is recorded by the scheduler
+ * (scheduler/graph.c); a graph the scheduler can launch as one task runs
+ * through its device's graph_entry, whose arguments point at the graph's
+ * plan. The plan is fixed once recording ends, but for dev[] (touched
+ * only by that node's worker, and at destroy once no launch is in
+ * flight) and the counters. */
+
+/* One recorded submission. */
+typedef struct flo__gtask {
+    flo_kernel k;          /* Copy: entry points and interned name. */
+    const char *name;      /* Interned (desc->name or the kernel's). */
+    int naccess;
+    flo_access_desc *acc;  /* The accesses as given. */
+    int *uidx;             /* Index of each access's handle in the union. */
+    void *args;
+    size_t args_size;
+    int priority, device, worker;
+    int npred, nsucc;
+    int *pred;             /* Earlier tasks it depends on (data). */
+} flo__gtask;
+
+/* What a backend's graph_entry reads of a recorded graph. */
+typedef struct flo__gplan {
+    const char *name;      /* Interned. */
+    int ntasks;
+    flo__gtask *tasks;
+    /* Handles the tasks access, in all: the launch task's buffers. */
+    int nu;
+    /* Backend state per device node (CUDA graph, streams, events), freed
+     * with dev_free. */
+    void *dev[FLO__MAX_NODES];
+    void (*dev_free)(void *state);
+    /* Launches captured anew, replayed, and run entry point by entry
+     * point (flo_graph_get_info). */
+    atomic_ullong captures, replays, plain;
+} flo__gplan;
+
+/* ---- The platform (device/platform.c) ----------------------------------- */
+
+/*
+ * A device backend as the platform sees it. The backends built into the
+ * library are listed in one place, device/platform.c; the host backend
+ * is always there.
+ */
+typedef struct flo__backend {
+    const char *name;
+    flo_device_kind kind;
+    /* Find this backend's devices and append them to plat
+     * (flo__platform_add), setting worker_core for each GPU; *ndevices
+     * gets their number. FLO_ENODEV if there is none, another error if
+     * probing failed (devices appended so far stay, for teardown). */
+    flo_status (*probe)(flo__platform *plat, int *ndevices);
+} flo__backend;
+
+extern const flo__backend flo__host_backend;
+/* The CUDA backend (device/cuda); absent from builds without CUDA. */
+extern const flo__backend flo__cuda_backend;
+
+/* Append dev to plat->devices (dev->index = its memory node) and point
+ * it at plat. FLO_ERANGE when every memory node is taken. */
+flo_status flo__platform_add(flo__platform *plat, flo__device *dev);
+/*
+ * Probe the devices plat->cfg->devices asks for: the host (memory node
+ * 0), then, unless FLO_DEVICES_HOST, every GPU backend built in.
+ * FLO_ENOTSUP (logged) when FLO_DEVICES_CUDA asks for a backend this
+ * build lacks, FLO_ENODEV (logged) when it finds no GPU, else the
+ * first probe error; GPUs found missing otherwise are not an error.
+ */
+flo_status flo__platform_probe(flo__platform *plat);
+/* Each device's fini, last device first (its workers have stopped). */
+void flo__platform_fini(flo__platform *plat);
+/* Free the device records (after flo__platform_fini). */
+void flo__platform_free(flo__platform *plat);
+
+/*
+ * A data handle as the device layer sees it: its size, the program's
+ * memory and the coherence state of its replicas. It is part of the
+ * scheduler's record of the handle (flo__dslot, scheduler/sched.h), which
+ * adds the handle's identity and dependency state; a backend reaches it
+ * through flo__task_access_data. The first four fields are set at
+ * register and immutable until unregister.
+ */
 struct flo__data {
-    flo_runtime *rt;
-    uint32_t slot;
-    _Atomic uint64_t gen;      /* Bumped at unregister (64 bits). */
-    bool inited;               /* Locks initialised (slot first used). */
+    uint32_t slot;             /* The handle's slot (names it in logs). */
     size_t bytes;
     void *user_ptr;            /* Registered memory, or NULL if owned. */
     bool owned;                /* Runtime-allocated host memory. */
-    atomic_int alive;          /* 1 until unregister begins. */
-    atomic_int acquired;       /* Outstanding acquires. */
-    struct flo__acq *acqs;     /* Acquire records, under dep_lock. */
 
-    /* Dependency state, under dep_lock: the last writer and the readers
-     * submitted since it. Each holds a task reference. */
-    /* Its own cache line: submitters take it while the worker running
-     * the previous task touches the coherence state below. */
-    FLO__ALIGNED flo__spinlock dep_lock;
-    flo__task *last_writer;
-    struct flo__edge *readers;
-    int nreaders, reader_compact_at;
-
-    /* Coherence state, under coh_lock (never held while dep_lock is). */
+    /* Coherence state, under coh_lock (never taken while the scheduler
+     * holds a handle's dependency lock). */
     FLO__ALIGNED pthread_mutex_t coh_lock;
     bool ever_written;         /* False: contents are zeros / user's. */
     /* FLO__PIN_*: how rep[0].ptr is page-locked. Set at register (before
@@ -185,22 +288,40 @@ struct flo__data {
 
 /* Make d's host replica valid for mode; returns its address. Called by
  * host workers, acquire and unregister; may call a device's copy_to_host. */
-flo_status flo__coh_host_prepare(flo_runtime *rt, flo__data *d,
+flo_status flo__coh_host_prepare(flo__platform *plat, flo__data *d,
                                  flo_access mode, void **ptr);
 /* After a task on node wrote d: node becomes owner, others invalid.
  * Caller holds d->coh_lock. */
 void flo__coh_mark_written(flo__data *d, int node);
 /* Free every non-host replica (unregister, finalize); unpin or free
  * the host memory the runtime pinned or allocated. */
-void flo__coh_free_replicas(flo_runtime *rt, flo__data *d);
+void flo__coh_free_replicas(flo__platform *plat, flo__data *d);
 /* The device offering transfer services (the first GPU), or NULL. */
-flo__device *flo__coh_xfer_dev(const flo_runtime *rt);
-/* Allocate d's runtime-owned host copy (page-locked when rt pins host
- * memory, else aligned_alloc); sets rep[0].ptr and host_pin. Caller
- * holds d->coh_lock. FLO_ENOMEM. */
-flo_status flo__coh_host_alloc(flo_runtime *rt, flo__data *d);
+flo__device *flo__coh_xfer_dev(const flo__platform *plat);
+/* Allocate d's runtime-owned host copy (page-locked when the runtime
+ * pins host memory, else aligned_alloc); sets rep[0].ptr and host_pin.
+ * Caller holds d->coh_lock. FLO_ENOMEM. */
+flo_status flo__coh_host_alloc(flo__platform *plat, flo__data *d);
 
-/* ---- What a backend may ask of a task -------------------------------- */
+/* ---- What a backend may ask of the scheduler ---------------------------
+ *
+ * Declared here, implemented by the scheduler (scheduler/task_ctx.c,
+ * deps.c, complete.c, worker.c): the header dependency points down, and
+ * a backend needs nothing else of the layer above. */
+
+/* ---- ... of its worker -------------------------------------------------- */
+
+/* The device w runs tasks for. */
+flo__device *flo__worker_device(const flo__worker *w);
+/* w's trace buffer (a backend records its events there, on w's thread). */
+flo__trace_buf *flo__worker_trace(flo__worker *w);
+/* Add ns to w's busy time (statistics), on w's thread. */
+void flo__worker_add_busy(flo__worker *w, uint64_t ns);
+/* The device of the calling thread's worker in rt, or NULL if the calling
+ * thread is not a worker of rt. */
+flo__device *flo__self_device(const flo_runtime *rt);
+
+/* ---- ... of a task ------------------------------------------------------ */
 
 int flo__task_naccess(const flo__task *t);
 flo__data *flo__task_access_data(const flo__task *t, int i);
@@ -212,6 +333,8 @@ int flo__task_access_lead(const flo__task *t, int i);
 /* Set the pointer flo_task_buffer(ctx, i) returns. */
 void flo__task_set_buffer(flo__task *t, int i, void *ptr);
 const char *flo__task_name(const flo__task *t);
+/* The priority the task was submitted with (higher runs first). */
+int flo__task_priority(const flo__task *t);
 flo_task_fn flo__task_host_fn(const flo__task *t);
 flo_task_fn flo__task_cuda_fn(const flo__task *t);
 /* Run an entry point with a context (stream may be NULL). Returns the
@@ -219,7 +342,7 @@ flo_task_fn flo__task_cuda_fn(const flo__task *t);
 flo_status flo__task_invoke(flo__worker *w, flo__task *t, flo_task_fn fn,
                             void *stream);
 /* Run fn as a recorded graph task inside the launch task of parent's
- * context (scheduler/task.c); its buffers are parent's uidx[0..n). */
+ * context (scheduler/task_ctx.c); its buffers are parent's uidx[0..n). */
 flo_status flo__task_invoke_inner(flo_task_ctx *parent, flo_task_fn fn,
                                   int n, const int *uidx, const void *args,
                                   size_t args_size, const char *name,
@@ -254,13 +377,25 @@ bool flo__task_is_done(const flo__task *t);
  * tasks once their completion is observed). */
 void flo__task_set_times(flo__task *t, uint64_t t0, uint64_t t1);
 
-/* ---- Backends ---------------------------------------------------------- */
+/* ---- ... to sleep (a backend's wait_progress) --------------------------- */
 
-extern const flo__device_ops flo__host_ops;
+/*
+ * Park the calling worker w (on its own thread) until another thread
+ * wakes it or timeout_ns passes (0: no bound). The scheduler's sleeping
+ * protocol: w is announced as sleeping, so that a thread that makes work
+ * ready after this wakes it; then recheck(w, arg) looks for work once
+ * more. If it found some (true), or the runtime is stopping, w does not
+ * park: the announcement is taken back, and a wake-up that arrived
+ * meanwhile is consumed (and passed on to another sleeper if work was
+ * found, since w is about to be busy). parked_ns (may be NULL) gets the
+ * time spent parked.
+ * @return true if w parked (woken or timed out), false if it did not.
+ */
+bool flo__sched_park(flo__worker *w, uint64_t timeout_ns,
+                     bool (*recheck)(flo__worker *w, void *arg), void *arg,
+                     uint64_t *parked_ns);
+/* Wake w if it is parked (any thread, e.g. a device callback); true if
+ * this call woke it. */
+bool flo__sched_wake(flo__worker *w);
 
-/* CUDA backend entry (device/cuda); absent from builds without CUDA.
- * Probes GPUs per rt's configuration, appends devices and their workers.
- * Returns FLO_ENODEV if none. */
-flo_status flo__cuda_probe(flo_runtime *rt, int *ngpus);
-
-#endif
+#endif /* FLO_DEVICE_H */

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "runtime/rt.h"
+#include "runtime/internal.h"
 
 flo_status flo_config_init(flo_config *cfg)
 {

@@ -146,6 +146,34 @@ void flo__trace_record(flo__trace_buf *b, int row, const char *name,
 /* Write the JSON file and free everything. */
 int flo__trace_write_and_destroy(flo__trace *tr);
 
+/* ---- Interned names (names.c) -------------------------------------------
+ *
+ * One immutable copy per distinct string, shared by every thread and
+ * runtime of the process. Task names (and the labels of device status
+ * words) are interned so that the pointer can key tables (the locality
+ * policy's history model, the CUDA backend's sampling counters) and
+ * outlive the caller's buffer: a task description's name may be a stack
+ * buffer.
+ */
+
+/*
+ * The interned copy of the NUL-terminated string s: equal contents give
+ * the same pointer, process-wide, and the copy stays valid until the
+ * process exits (copies are never freed; memory grows with the number of
+ * distinct names, not with the number of calls).
+ *
+ * Cost: a hash of s and, for a known name, one or two atomic loads and a
+ * strcmp; no lock. Only the first call with a given content allocates.
+ *
+ * @return the interned copy; NULL if s is NULL or memory ran out (the
+ *         caller then keeps its own pointer or a fallback).
+ * Thread-safe (lock-free).
+ */
+const char *flo__name_intern(const char *s);
+
+/* The 64-bit content hash flo__name_intern uses (FNV-1a). */
+uint64_t flo__name_hash(const char *s);
+
 /* ---- Small helpers ---------------------------------------------------- */
 
 /*
@@ -173,5 +201,12 @@ static inline void *flo__calloc_aligned(size_t n, size_t size, size_t align)
 bool flo__env_int(const char *name, long *out);
 bool flo__env_size(const char *name, size_t *out); /* 4G, 512M, 1024K */
 const char *flo__env_str(const char *name);
+
+/* ---- Configuration (config.c) ------------------------------------------ */
+
+/* Resolve a configuration: in (NULL: defaults), then the FLO_* environment
+ * unless in->ignore_env; out gets the result. FLO_EINVAL for a malformed
+ * field. */
+flo_status flo__config_resolve(const flo_config *in, flo_config *out);
 
 #endif

@@ -6,29 +6,23 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "runtime/rt.h"
+#include "scheduler/sched.h"
 
 #define DATA_CHUNK 1024
 #define DATA_MAX_CHUNKS 16383 /* Slot + 1 fits in 24 bits. */
 
-flo_status flo__acquire_begin(flo_runtime *rt, flo__data *d, flo_access mode,
-                              uint64_t gen, flo__acq *a, flo__task **out);
-void flo__acquire_end(flo__task *t);
-void flo__task_unref(flo_runtime *rt, flo__tcache *c, flo__task *t);
-void flo__edge_release(flo_runtime *rt, flo__tcache *c, flo__edge *e);
-
 flo_status flo__data_table_init(flo_runtime *rt)
 {
-    rt->data_chunks = calloc(DATA_MAX_CHUNKS, sizeof(flo__data *));
+    rt->data_chunks = calloc(DATA_MAX_CHUNKS, sizeof(flo__dslot *));
     return rt->data_chunks ? FLO_OK : FLO_ENOMEM;
 }
 
-flo__data *flo__data_lookup(const flo_runtime *rt, flo_data h,
-                            flo_status *st)
+flo__dslot *flo__data_lookup(const flo_runtime *rt, flo_data h,
+                             flo_status *st)
 {
     uint64_t id = h.id;
     uint32_t slot;
-    flo__data *chunk, *d;
+    flo__dslot *chunk, *d;
 
     if (!rt || id == 0 || (id & FLO__ID_INDEX_MASK) == 0) {
         *st = FLO_EINVAL;
@@ -67,10 +61,10 @@ static uint32_t data_capacity(const flo_runtime *rt)
     return rt->data_limit && rt->data_limit < max ? rt->data_limit : max;
 }
 
-static flo_status slot_new(flo_runtime *rt, flo__data **out)
+static flo_status slot_new(flo_runtime *rt, flo__dslot **out)
 {
     uint32_t slot;
-    flo__data *chunk;
+    flo__dslot *chunk;
     flo_status st = FLO_OK;
 
     pthread_mutex_lock(&rt->data_mu);
@@ -79,8 +73,8 @@ static flo_status slot_new(flo_runtime *rt, flo__data **out)
     } else if (rt->data_next < data_capacity(rt)) {
         slot = rt->data_next;
         if (slot % DATA_CHUNK == 0 && !rt->data_chunks[slot / DATA_CHUNK]) {
-            chunk = flo__calloc_aligned(DATA_CHUNK, sizeof(flo__data),
-                                        _Alignof(flo__data));
+            chunk = flo__calloc_aligned(DATA_CHUNK, sizeof(flo__dslot),
+                                        _Alignof(flo__dslot));
             if (!chunk) {
                 st = FLO_ENOMEM;
                 goto out;
@@ -98,13 +92,13 @@ static flo_status slot_new(flo_runtime *rt, flo__data **out)
     }
     chunk = rt->data_chunks[slot / DATA_CHUNK];
     *out = &chunk[slot % DATA_CHUNK];
-    (*out)->slot = slot;
+    (*out)->data.slot = slot;
 out:
     pthread_mutex_unlock(&rt->data_mu);
     return st;
 }
 
-static void slot_release(flo_runtime *rt, flo__data *d)
+static void slot_release(flo_runtime *rt, flo__dslot *d)
 {
     pthread_mutex_lock(&rt->data_mu);
     if (rt->ndata_free == rt->data_free_cap) {
@@ -118,39 +112,39 @@ static void slot_release(flo_runtime *rt, flo__data *d)
         rt->data_free = f;
         rt->data_free_cap = cap;
     }
-    rt->data_free[rt->ndata_free++] = d->slot;
+    rt->data_free[rt->ndata_free++] = d->data.slot;
     pthread_mutex_unlock(&rt->data_mu);
 }
 
 /* Make a reserved slot a fresh registration of [ptr, ptr + bytes) (NULL:
  * runtime-owned), not yet alive. FLO_ESYS if its locks cannot be made
  * (the slot is then still the caller's to release). */
-static flo_status data_init_slot(flo_runtime *rt, flo__data *d, void *ptr,
+static flo_status data_init_slot(flo_runtime *rt, flo__dslot *d, void *ptr,
                                  size_t bytes)
 {
     if (!d->inited) {
-        if (pthread_mutex_init(&d->coh_lock, NULL))
+        if (pthread_mutex_init(&d->data.coh_lock, NULL))
             return FLO_ESYS;
         atomic_flag_clear(&d->dep_lock.f);
         d->inited = true;
     }
     d->rt = rt;
-    d->bytes = bytes;
-    d->user_ptr = ptr;
-    d->owned = ptr == NULL;
+    d->data.bytes = bytes;
+    d->data.user_ptr = ptr;
+    d->data.owned = ptr == NULL;
     atomic_store(&d->acquired, 0);
     d->acqs = NULL;
     d->last_writer = NULL;
     d->readers = NULL;
     d->nreaders = 0;
     d->reader_compact_at = 64;
-    d->ever_written = ptr != NULL;
+    d->data.ever_written = ptr != NULL;
     /* Replicas of memory nodes the runtime does not have are never
      * written: they keep the zeros (INVALID, NULL) of the chunk's
      * memset. The slot is published later by the release store of
      * alive, so relaxed stores suffice here. */
-    for (int i = 0; i < rt->ndevices; i++) {
-        flo__replica *r = &d->rep[i];
+    for (int i = 0; i < rt->plat.ndevices; i++) {
+        flo__replica *r = &d->data.rep[i];
         r->ptr = NULL;
         atomic_store_explicit(&r->state, FLO__REP_INVALID,
                               memory_order_relaxed);
@@ -161,17 +155,17 @@ static flo_status data_init_slot(flo_runtime *rt, flo__data *d, void *ptr,
         r->lru_prev = r->lru_next = NULL;
     }
     if (ptr) {
-        d->rep[0].ptr = ptr;
-        atomic_store(&d->rep[0].state, FLO__REP_OWNER);
+        d->data.rep[0].ptr = ptr;
+        atomic_store(&d->data.rep[0].state, FLO__REP_OWNER);
     }
-    d->host_pin = FLO__PIN_NONE;
+    d->data.host_pin = FLO__PIN_NONE;
     return FLO_OK;
 }
 
 static flo_status data_new(flo_runtime *rt, void *ptr, size_t bytes,
                            flo_data *out)
 {
-    flo__data *d;
+    flo__dslot *d;
     flo_status st;
 
     if (!rt || !out || bytes == 0)
@@ -187,7 +181,7 @@ static flo_status data_new(flo_runtime *rt, void *ptr, size_t bytes,
         return st;
     }
     atomic_store_explicit(&d->alive, 1, memory_order_release);
-    out->id = flo__id_make(rt->serial, d->slot);
+    out->id = flo__id_make(rt->serial, d->data.slot);
     out->gen = atomic_load(&d->gen);
     return FLO_OK;
 }
@@ -196,7 +190,7 @@ flo_status flo_data_register_flags(flo_runtime *rt, void *ptr, size_t bytes,
                                    unsigned flags, flo_data *out)
 {
     flo_status st;
-    flo__data *d;
+    flo__dslot *d;
     flo__device *x;
 
     if (!ptr || (flags & ~FLO_DATA_NO_PIN))
@@ -207,10 +201,10 @@ flo_status flo_data_register_flags(flo_runtime *rt, void *ptr, size_t bytes,
     /* Page-lock before the handle is returned: no task can use it yet,
      * so host_pin needs no lock (submission publishes it to workers). A
      * failure leaves the memory pageable (FLO__PIN_FAILED). */
-    x = flo__coh_xfer_dev(rt);
+    x = flo__coh_xfer_dev(&rt->plat);
     if (x && !rt->cfg.no_pin_host && !(flags & FLO_DATA_NO_PIN) &&
         (d = flo__data_lookup(rt, *out, &st)) != NULL)
-        d->host_pin = (uint8_t)x->xfer->host_pin(x, ptr, bytes);
+        d->data.host_pin = (uint8_t)x->xfer->host_pin(x, ptr, bytes);
     return FLO_OK;
 }
 
@@ -230,7 +224,7 @@ flo_status flo_data_register(flo_runtime *rt, void *ptr, size_t bytes,
 
 /* Reserve n slots (their indices into slots: free list first, then
  * fresh ones). All or nothing: FLO_ENOMEM leaves the table as it was.
- * The slots' flo__data are not touched here (short lock hold, and the
+ * The slots themselves are not touched here (short lock hold, and the
  * caller's single pass over them finds them in cache). */
 static flo_status slots_new_many(flo_runtime *rt, size_t n, uint32_t *slots)
 {
@@ -248,11 +242,11 @@ static flo_status slots_new_many(flo_runtime *rt, size_t n, uint32_t *slots)
         if (slot >= cap)
             goto undo;
         if (!rt->data_chunks[slot / DATA_CHUNK]) {
-            flo__data *chunk = aligned_alloc(FLO__CACHELINE,
-                                             DATA_CHUNK * sizeof(flo__data));
+            flo__dslot *chunk = aligned_alloc(
+                FLO__CACHELINE, DATA_CHUNK * sizeof(flo__dslot));
             if (!chunk)
                 goto undo;
-            memset(chunk, 0, DATA_CHUNK * sizeof(flo__data));
+            memset(chunk, 0, DATA_CHUNK * sizeof(flo__dslot));
             for (int i = 0; i < DATA_CHUNK; i++)
                 atomic_init(&chunk[i].gen, rt->gen_base);
             /* Kept on undo: an allocated, empty chunk is what slot_new
@@ -297,7 +291,7 @@ static void slots_release_many(flo_runtime *rt, const uint32_t *slots,
     pthread_mutex_unlock(&rt->data_mu);
 }
 
-static flo__data *slot_data(const flo_runtime *rt, uint32_t slot)
+static flo__dslot *slot_data(const flo_runtime *rt, uint32_t slot)
 {
     return &rt->data_chunks[slot / DATA_CHUNK][slot % DATA_CHUNK];
 }
@@ -337,7 +331,7 @@ flo_status flo_data_register_many(flo_runtime *rt, size_t n,
 
     /* Page-lock everything in one pass (one device switch, as the
      * backend sees fit); pinning never fails a registration. */
-    x = flo__coh_xfer_dev(rt);
+    x = flo__coh_xfer_dev(&rt->plat);
     pin = x && !rt->cfg.no_pin_host && !(flags & FLO_DATA_NO_PIN);
     if (pin && x->xfer->host_pin_many) {
         x->xfer->host_pin_many(x, n, ptrs, sizes, how);
@@ -351,12 +345,12 @@ flo_status flo_data_register_many(flo_runtime *rt, size_t n,
      * name them before out is written below, so a failure (undone in
      * full) leaves no registration that anyone saw. */
     for (; done < n; done++) {
-        flo__data *d = slot_data(rt, slots[done]);
+        flo__dslot *d = slot_data(rt, slots[done]);
         st = data_init_slot(rt, d, ptrs[done], sizes[done]);
         if (st != FLO_OK)
             break;
-        d->slot = slots[done];
-        d->host_pin = how[done];
+        d->data.slot = slots[done];
+        d->data.host_pin = how[done];
         atomic_store_explicit(&d->alive, 1, memory_order_release);
         gens[done] = atomic_load_explicit(&d->gen, memory_order_relaxed);
     }
@@ -390,14 +384,14 @@ flo_status flo_data_alloc(flo_runtime *rt, size_t bytes, flo_data *out)
 flo_status flo_data_size(const flo_runtime *rt, flo_data h, size_t *bytes)
 {
     flo_status st;
-    flo__data *d;
+    flo__dslot *d;
 
     if (!bytes)
         return FLO_EINVAL;
     d = flo__data_lookup(rt, h, &st);
     if (!d)
         return st;
-    *bytes = d->bytes;
+    *bytes = d->data.bytes;
     return FLO_OK;
 }
 
@@ -411,7 +405,7 @@ flo_status flo_data_acquire(flo_runtime *rt, flo_data h, flo_access mode,
                             void **ptr)
 {
     flo_status st, st2;
-    flo__data *d;
+    flo__dslot *d;
     flo__task *t;
     flo__acq *a;
     void *p = NULL;
@@ -439,7 +433,7 @@ flo_status flo_data_acquire(flo_runtime *rt, flo_data h, flo_access mode,
         free(a);
         return st;
     }
-    st2 = flo__coh_host_prepare(rt, d, mode, &p);
+    st2 = flo__coh_host_prepare(&rt->plat, &d->data, mode, &p);
     if (st == FLO_OK)
         st = st2;
     *ptr = p;
@@ -449,7 +443,7 @@ flo_status flo_data_acquire(flo_runtime *rt, flo_data h, flo_access mode,
 flo_status flo_data_release(flo_runtime *rt, flo_data h)
 {
     flo_status st;
-    flo__data *d;
+    flo__dslot *d;
     flo__acq **pp, *a = NULL;
 
     d = flo__data_lookup(rt, h, &st);
@@ -509,11 +503,11 @@ static flo_status hint_submit(flo_runtime *rt, flo_data h, int device,
 flo_status flo_data_prefetch(flo_runtime *rt, flo_data h, int device)
 {
     flo_status st;
-    flo__data *d = flo__data_lookup(rt, h, &st);
+    flo__dslot *d = flo__data_lookup(rt, h, &st);
 
     if (!d)
         return st;
-    if (device < 0 || device >= rt->ndevices)
+    if (device < 0 || device >= rt->plat.ndevices)
         return FLO_EINVAL;
     /* Host-only: the host copy is the only one, nothing to move. */
     if (rt->ngpu_workers == 0)
@@ -525,7 +519,7 @@ flo_status flo_data_prefetch(flo_runtime *rt, flo_data h, int device)
 flo_status flo_data_flush(flo_runtime *rt, flo_data h)
 {
     flo_status st;
-    flo__data *d = flo__data_lookup(rt, h, &st);
+    flo__dslot *d = flo__data_lookup(rt, h, &st);
 
     if (!d)
         return st;
@@ -535,7 +529,7 @@ flo_status flo_data_flush(flo_runtime *rt, flo_data h)
 }
 
 /* Drop the dependency references a handle holds (all tasks finished). */
-static void drop_dep_refs(flo_runtime *rt, flo__data *d)
+static void drop_dep_refs(flo_runtime *rt, flo__dslot *d)
 {
     flo__tcache *c = flo__tcache_get(rt);
 
@@ -547,31 +541,31 @@ static void drop_dep_refs(flo_runtime *rt, flo__data *d)
         flo__edge *e = d->readers;
         d->readers = e->next;
         flo__task_unref(rt, c, e->task);
-        flo__edge_release(rt, c, e);
+        flo__edge_free(rt, c, e);
     }
     d->nreaders = 0;
     flo__spin_unlock(&d->dep_lock);
 }
 
-static void data_retire(flo_runtime *rt, flo__data *d)
+static void data_retire(flo_runtime *rt, flo__dslot *d)
 {
     void *p;
     flo__task *t;
 
     /* Wait for every task using d, then bring the data home. */
     flo__acquire_begin(rt, d, FLO_READ_WRITE, 0, NULL, &t);
-    if (d->user_ptr)
-        flo__coh_host_prepare(rt, d, FLO_READ, &p);
+    if (d->data.user_ptr)
+        flo__coh_host_prepare(&rt->plat, &d->data, FLO_READ, &p);
     flo__acquire_end(t);
     drop_dep_refs(rt, d);
-    flo__coh_free_replicas(rt, d);
+    flo__coh_free_replicas(&rt->plat, &d->data);
     atomic_fetch_add_explicit(&d->gen, 1, memory_order_release);
 }
 
 flo_status flo_data_unregister(flo_runtime *rt, flo_data h)
 {
     flo_status st;
-    flo__data *d;
+    flo__dslot *d;
     int one = 1;
 
     d = flo__data_lookup(rt, h, &st);
@@ -599,9 +593,9 @@ flo_status flo_data_unregister(flo_runtime *rt, flo_data h)
 }
 
 /* A handle of an unregister_many call, sorted by the address of its
- * flo__data (the order in which dependency locks are taken). */
+ * flo__dslot (the order in which dependency locks are taken). */
 typedef struct unreg_ent {
-    flo__data *d;
+    flo__dslot *d;
     uint64_t gen;
 } unreg_ent;
 
@@ -662,7 +656,7 @@ flo_status flo_data_unregister_many(flo_runtime *rt, size_t n,
         }
 
     for (; locked < n; locked++) {
-        flo__data *d = v[locked].d;
+        flo__dslot *d = v[locked].d;
         flo__spin_lock(&d->dep_lock);
         if (!atomic_load_explicit(&d->alive, memory_order_acquire) ||
             atomic_load_explicit(&d->gen, memory_order_acquire) !=
@@ -688,7 +682,7 @@ flo_status flo_data_unregister_many(flo_runtime *rt, size_t n,
     /* Nobody can name them now: wait for their tasks and write back. */
     for (size_t i = 0; i < n; i++) {
         data_retire(rt, v[i].d);
-        slots[i] = v[i].d->slot;
+        slots[i] = v[i].d->data.slot;
     }
     slots_release_many(rt, slots, n);
 out:
@@ -701,11 +695,11 @@ void flo__data_fini_all(flo_runtime *rt)
     if (!rt->data_chunks)
         return;
     for (int k = 0; k < DATA_MAX_CHUNKS; k++) {
-        flo__data *chunk = rt->data_chunks[k];
+        flo__dslot *chunk = rt->data_chunks[k];
         if (!chunk)
             continue;
         for (int i = 0; i < DATA_CHUNK; i++) {
-            flo__data *d = &chunk[i];
+            flo__dslot *d = &chunk[i];
             int one = 1;
             if (!d->inited)
                 continue;
@@ -720,7 +714,7 @@ void flo__data_fini_all(flo_runtime *rt)
                 }
                 data_retire(rt, d);
             }
-            pthread_mutex_destroy(&d->coh_lock);
+            pthread_mutex_destroy(&d->data.coh_lock);
         }
         free(chunk);
     }

@@ -22,11 +22,10 @@
 #include <string.h>
 
 #include "scheduler/graph.h"
-#include "scheduler/names.h"
 
 _Thread_local flo_graph *flo__graph_rec;
 
-/* ---- Recording ------------------------------------------------------------ */
+/* ---- Recording --------------------------------------------------------- */
 
 static void gtask_free(flo__gtask *t)
 {
@@ -39,11 +38,11 @@ static void gtask_free(flo__gtask *t)
 static void graph_free(flo_graph *g)
 {
     for (int d = 0; d < FLO__MAX_NODES; d++)
-        if (g->dev[d] && g->dev_free)
-            g->dev_free(g->dev[d]);
-    for (int i = 0; i < g->ntasks; i++)
-        gtask_free(&g->tasks[i]);
-    free(g->tasks);
+        if (g->plan.dev[d] && g->plan.dev_free)
+            g->plan.dev_free(g->plan.dev[d]);
+    for (int i = 0; i < g->plan.ntasks; i++)
+        gtask_free(&g->plan.tasks[i]);
+    free(g->plan.tasks);
     free(g->uacc);
     pthread_mutex_destroy(&g->mu);
     pthread_cond_destroy(&g->cv);
@@ -53,10 +52,10 @@ static void graph_free(flo_graph *g)
 /* The union index of handle h, added with no mode if new; -1 on ENOMEM. */
 static int union_index(flo_graph *g, flo_data h)
 {
-    for (int u = 0; u < g->nu; u++)
+    for (int u = 0; u < g->plan.nu; u++)
         if (flo_data_equal(g->uacc[u].data, h))
             return u;
-    if (g->nu == g->ucap) {
+    if (g->plan.nu == g->ucap) {
         int cap = g->ucap ? 2 * g->ucap : 8;
         flo_access_desc *p = realloc(g->uacc, (size_t)cap * sizeof(*p));
         if (!p)
@@ -64,9 +63,9 @@ static int union_index(flo_graph *g, flo_data h)
         g->uacc = p;
         g->ucap = cap;
     }
-    g->uacc[g->nu].data = h;
-    g->uacc[g->nu].mode = 0;
-    return g->nu++;
+    g->uacc[g->plan.nu].data = h;
+    g->uacc[g->plan.nu].mode = 0;
+    return g->plan.nu++;
 }
 
 flo_status flo__graph_record(flo_graph *g, const flo_task_desc *desc,
@@ -89,7 +88,7 @@ flo_status flo__graph_record(flo_graph *g, const flo_task_desc *desc,
     /* Events of recorded tasks do not exist: order through data. */
     if (desc->ndeps != 0 || desc->callback)
         return FLO_EINVAL;
-    if (desc->on_device < 0 || desc->on_device > rt->ndevices ||
+    if (desc->on_device < 0 || desc->on_device > rt->plat.ndevices ||
         desc->on_worker < 0 || desc->on_worker > rt->nworkers)
         return FLO_EINVAL;
     for (int i = 0; i < desc->naccess; i++) {
@@ -102,15 +101,15 @@ flo_status flo__graph_record(flo_graph *g, const flo_task_desc *desc,
             return st;
     }
 
-    if (g->ntasks == g->cap) {
+    if (g->plan.ntasks == g->cap) {
         int cap = g->cap ? 2 * g->cap : 16;
-        flo__gtask *p = realloc(g->tasks, (size_t)cap * sizeof(*p));
+        flo__gtask *p = realloc(g->plan.tasks, (size_t)cap * sizeof(*p));
         if (!p)
             return FLO_ENOMEM;
-        g->tasks = p;
+        g->plan.tasks = p;
         g->cap = cap;
     }
-    flo__gtask *t = &g->tasks[g->ntasks];
+    flo__gtask *t = &g->plan.tasks[g->plan.ntasks];
     memset(t, 0, sizeof(*t));
     int n = desc->naccess;
     if (n > 0) {
@@ -125,11 +124,11 @@ flo_status flo__graph_record(flo_graph *g, const flo_task_desc *desc,
         return FLO_ENOMEM;
     }
     /* Union indices last: a failure leaves the union as it was. */
-    int nu0 = g->nu;
+    int nu0 = g->plan.nu;
     for (int i = 0; i < n; i++) {
         int u = union_index(g, desc->access[i].data);
         if (u < 0) {
-            g->nu = nu0;
+            g->plan.nu = nu0;
             gtask_free(t);
             return FLO_ENOMEM;
         }
@@ -157,7 +156,7 @@ flo_status flo__graph_record(flo_graph *g, const flo_task_desc *desc,
     t->priority = desc->priority;
     t->device = desc->on_device - 1; /* FLO_ANY (-1) when 0. */
     t->worker = desc->on_worker - 1;
-    g->ntasks++;
+    g->plan.ntasks++;
     if (out)
         *out = FLO_EVENT_NULL;
     return FLO_OK;
@@ -178,8 +177,8 @@ flo_status flo_graph_begin(flo_runtime *rt, const char *name, unsigned flags,
     if (!g)
         return FLO_ENOMEM;
     g->rt = rt;
-    g->name = flo__name_intern(name ? name : "graph");
-    if (!g->name) {
+    g->plan.name = flo__name_intern(name ? name : "graph");
+    if (!g->plan.name) {
         free(g);
         return FLO_ENOMEM;
     }
@@ -203,23 +202,24 @@ flo_status flo_graph_begin(flo_runtime *rt, const char *name, unsigned flags,
 static flo_status infer_order(flo_graph *g)
 {
     /* Per union handle: the last writer and the readers since. */
-    int *last_w = malloc((size_t)(g->nu ? g->nu : 1) * sizeof(int));
-    int **rd = calloc((size_t)(g->nu ? g->nu : 1), sizeof(int *));
-    int *nrd = calloc((size_t)(g->nu ? g->nu : 1), sizeof(int));
-    int *cap = calloc((size_t)(g->nu ? g->nu : 1), sizeof(int));
-    int *mark = malloc((size_t)(g->ntasks ? g->ntasks : 1) * sizeof(int));
+    int *last_w = malloc((size_t)(g->plan.nu ? g->plan.nu : 1) * sizeof(int));
+    int **rd = calloc((size_t)(g->plan.nu ? g->plan.nu : 1), sizeof(int *));
+    int *nrd = calloc((size_t)(g->plan.nu ? g->plan.nu : 1), sizeof(int));
+    int *cap = calloc((size_t)(g->plan.nu ? g->plan.nu : 1), sizeof(int));
+    int *mark = malloc((size_t)(g->plan.ntasks ? g->plan.ntasks : 1) *
+                       sizeof(int));
     flo_status st = FLO_OK;
 
     if (!last_w || !rd || !nrd || !cap || !mark) {
         st = FLO_ENOMEM;
         goto out;
     }
-    for (int u = 0; u < g->nu; u++)
+    for (int u = 0; u < g->plan.nu; u++)
         last_w[u] = -1;
-    for (int j = 0; j < g->ntasks; j++)
+    for (int j = 0; j < g->plan.ntasks; j++)
         mark[j] = -1;
-    for (int j = 0; j < g->ntasks && st == FLO_OK; j++) {
-        flo__gtask *t = &g->tasks[j];
+    for (int j = 0; j < g->plan.ntasks && st == FLO_OK; j++) {
+        flo__gtask *t = &g->plan.tasks[j];
         int np = 0, pcap = 0;
         int *pred = NULL;
 #define ADD_PRED(p)                                                        \
@@ -263,7 +263,7 @@ static flo_status infer_order(flo_graph *g)
         t->pred = pred;
         t->npred = np;
         for (int p = 0; p < np; p++)
-            g->tasks[pred[p]].nsucc++;
+            g->plan.tasks[pred[p]].nsucc++;
         /* Then this task becomes a reader or the last writer. */
         for (int i = 0; i < t->naccess && st == FLO_OK; i++) {
             int u = t->uidx[i];
@@ -297,7 +297,7 @@ static flo_status infer_order(flo_graph *g)
     }
 out:
     if (rd)
-        for (int u = 0; u < g->nu; u++)
+        for (int u = 0; u < g->plan.nu; u++)
             free(rd[u]);
     free(rd);
     free(nrd);
@@ -310,11 +310,11 @@ out:
 /* The first backend that can run a graph as one task, or NULL. */
 static flo_task_fn graph_entry(flo_runtime *rt, int device)
 {
-    for (int d = 0; d < rt->ndevices; d++) {
+    for (int d = 0; d < rt->plat.ndevices; d++) {
         if (device != FLO_ANY && d != device)
             continue;
-        if (rt->devices[d]->ops && rt->devices[d]->ops->graph_entry)
-            return rt->devices[d]->ops->graph_entry;
+        if (rt->plat.devices[d]->ops && rt->plat.devices[d]->ops->graph_entry)
+            return rt->plat.devices[d]->ops->graph_entry;
     }
     return NULL;
 }
@@ -325,13 +325,13 @@ static const char *capture_verdict(flo_graph *g)
     flo_runtime *rt = g->rt;
     if (g->flags & FLO_GRAPH_NO_CAPTURE)
         return "FLO_GRAPH_NO_CAPTURE";
-    if (g->ntasks == 0)
+    if (g->plan.ntasks == 0)
         return "empty";
     if (rt->ngpu_workers == 0)
         return "no GPU worker";
-    int dev = FLO_ANY, prio = g->tasks[0].priority;
-    for (int j = 0; j < g->ntasks; j++) {
-        const flo__gtask *t = &g->tasks[j];
+    int dev = FLO_ANY, prio = g->plan.tasks[0].priority;
+    for (int j = 0; j < g->plan.ntasks; j++) {
+        const flo__gtask *t = &g->plan.tasks[j];
         if (!t->k.cuda)
             return "a task has no CUDA entry point";
         if (t->worker != FLO_ANY)
@@ -344,7 +344,7 @@ static const char *capture_verdict(flo_graph *g)
         if (t->priority > prio)
             prio = t->priority;
     }
-    if (g->nu > FLO_TASK_MAX_ACCESS)
+    if (g->plan.nu > FLO_TASK_MAX_ACCESS)
         return "more handles than one task may access";
     flo_task_fn fn = graph_entry(rt, dev);
     if (!fn)
@@ -352,7 +352,7 @@ static const char *capture_verdict(flo_graph *g)
                               : "the device named cannot capture graphs";
     g->device = dev;
     g->priority = prio;
-    g->mk.name = g->name;
+    g->mk.name = g->plan.name;
     g->mk.host = NULL;
     g->mk.cuda = fn;
     return NULL;
@@ -373,7 +373,7 @@ flo_status flo_graph_end(flo_runtime *rt, flo_graph *g)
     return FLO_OK;
 }
 
-/* ---- Launching ------------------------------------------------------------ */
+/* ---- Launching --------------------------------------------------------- */
 
 static void launch_done(void *arg, flo_status st)
 {
@@ -398,15 +398,15 @@ static flo_status launch_tasks(flo_runtime *rt, flo_graph *g,
                                flo_event *out)
 {
     int nsinks = 0;
-    for (int j = 0; j < g->ntasks; j++)
-        nsinks += g->tasks[j].nsucc == 0;
+    for (int j = 0; j < g->plan.ntasks; j++)
+        nsinks += g->plan.tasks[j].nsucc == 0;
     flo_event *sinks = malloc((size_t)(nsinks ? nsinks : 1) * sizeof(*sinks));
     if (!sinks)
         return FLO_ENOMEM;
     int ns = 0;
     flo_status st = FLO_OK;
-    for (int j = 0; j < g->ntasks; j++) {
-        const flo__gtask *t = &g->tasks[j];
+    for (int j = 0; j < g->plan.ntasks; j++) {
+        const flo__gtask *t = &g->plan.tasks[j];
         flo_task_desc d = FLO_TASK_DESC_INIT;
         flo_event ev;
         d.kernel = &t->k;
@@ -449,7 +449,7 @@ static flo_status launch_tasks(flo_runtime *rt, flo_graph *g,
         d.kernel = &join_kernel;
         d.deps = dl;
         d.ndeps = n;
-        d.name = g->name;
+        d.name = g->plan.name;
         if (done == ns) {
             d.callback = launch_done;
             d.callback_arg = g;
@@ -479,26 +479,28 @@ flo_status flo_graph_launch(flo_runtime *rt, flo_graph *g,
     if (flo__graph_rec)
         return FLO_EBUSY;
     /* Every handle still valid, so that nothing is half launched. */
-    for (int u = 0; u < g->nu; u++) {
+    for (int u = 0; u < g->plan.nu; u++) {
         size_t b;
         flo_status st = flo_data_size(rt, g->uacc[u].data, &b);
         if (st)
             return st;
     }
     flo_status st;
-    if (g->ntasks == 0) {
+    if (g->plan.ntasks == 0) {
         if (out)
             *out = FLO_EVENT_NULL;
         st = FLO_OK;
     } else if (!g->captured) {
         st = launch_tasks(rt, g, deps, ndeps, out);
     } else {
+        /* The backend's graph_entry gets the plan (device/device.h). */
+        flo__gplan *plan = &g->plan;
         flo_task_desc d = FLO_TASK_DESC_INIT;
         d.kernel = &g->mk;
         d.access = g->uacc;
-        d.naccess = g->nu;
-        d.args = &g;
-        d.args_size = sizeof(g);
+        d.naccess = g->plan.nu;
+        d.args = &plan;
+        d.args_size = sizeof(plan);
         d.priority = g->priority;
         d.on_device = FLO_DEVICE(g->device);
         d.deps = deps;
@@ -523,14 +525,14 @@ flo_status flo_graph_get_info(flo_runtime *rt, const flo_graph *g,
     if (!rt || !g || g->rt != rt || !info)
         return FLO_EINVAL;
     flo_graph *m = (flo_graph *)g; /* Atomics are read, not changed. */
-    info->ntasks = g->ntasks;
-    info->nhandles = g->nu;
+    info->ntasks = g->plan.ntasks;
+    info->nhandles = g->plan.nu;
     info->captured = g->captured;
     info->why = g->recording ? "still recording" : g->why;
     info->launches = atomic_load(&m->launches);
-    info->captures = atomic_load(&m->captures);
-    info->replays = atomic_load(&m->replays);
-    info->plain = atomic_load(&m->plain);
+    info->captures = atomic_load(&m->plan.captures);
+    info->replays = atomic_load(&m->plan.replays);
+    info->plain = atomic_load(&m->plan.plain);
     return FLO_OK;
 }
 

@@ -1,7 +1,7 @@
 /*
- * Flotilla - task graphs (include/flotilla/graph.h): the recorded plan,
- * shared by the scheduler (recording, launching) and the backends that
- * capture it (device/cuda/cuda_graph.c).
+ * Flotilla - task graphs (include/flotilla/graph.h), for the scheduler's
+ * files (recording, launching, the submission hook). Backends that
+ * capture a graph see only its plan (flo__gplan, device/device.h).
  */
 #ifndef FLO_SCHEDULER_GRAPH_H
 #define FLO_SCHEDULER_GRAPH_H
@@ -9,35 +9,23 @@
 #include <pthread.h>
 
 #include "flotilla/graph.h"
-#include "runtime/rt.h"
-
-/* One recorded submission. */
-typedef struct flo__gtask {
-    flo_kernel k;          /* Copy: entry points and interned name. */
-    const char *name;      /* Interned (desc->name or the kernel's). */
-    int naccess;
-    flo_access_desc *acc;  /* The accesses as given. */
-    int *uidx;             /* Index of each access's handle in the union. */
-    void *args;
-    size_t args_size;
-    int priority, device, worker;
-    int npred, nsucc;
-    int *pred;             /* Earlier tasks it depends on (data). */
-} flo__gtask;
+#include "scheduler/sched.h"
 
 struct flo_graph {
+    /* What a backend's graph_entry reads (device/device.h): the name, the
+     * recorded tasks, the number of handles, its per-device state and the
+     * capture counters. The launch task's arguments point at it. */
+    flo__gplan plan;
     flo_runtime *rt;
-    const char *name;      /* Interned. */
     unsigned flags;
     pthread_t owner;       /* Recording thread. */
     bool recording;
 
-    int ntasks, cap;
-    flo__gtask *tasks;
-    /* The union of the handles the tasks access, in order of first use,
-     * with the mode the whole sequence needs (W if written before any
-     * read, else R, plus W if written at all). */
-    int nu, ucap;
+    int cap;               /* Room in plan.tasks. */
+    /* The union of the handles the tasks access (plan.nu of them), in
+     * order of first use, with the mode the whole sequence needs (W if
+     * written before any read, else R, plus W if written at all). */
+    int ucap;
     flo_access_desc *uacc;
 
     /* Set by flo_graph_end. */
@@ -47,13 +35,7 @@ struct flo_graph {
     int priority;          /* Highest of the tasks. */
     flo_kernel mk;         /* The launch task's kernel. */
 
-    /* Backend state per device node (CUDA graph, streams, events), freed
-     * with dev_free. Touched only by that node's worker, and at destroy
-     * once no launch is in flight. */
-    void *dev[FLO__MAX_NODES];
-    void (*dev_free)(void *state);
-
-    atomic_ullong launches, captures, replays, plain;
+    atomic_ullong launches;
     pthread_mutex_t mu;    /* inflight and the runtime list. */
     pthread_cond_t cv;
     int inflight;
@@ -75,8 +57,5 @@ static inline bool flo__graph_recording(const flo_runtime *rt)
 /* Record desc into g (flo_task_submit while recording). */
 flo_status flo__graph_record(flo_graph *g, const flo_task_desc *desc,
                              flo_event *out);
-
-/* Destroy every graph left (flo_finalize, no task in flight). */
-void flo__graphs_fini(flo_runtime *rt);
 
 #endif

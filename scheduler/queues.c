@@ -113,7 +113,7 @@ flo__task *flo__deque_steal(flo__deque *q)
 flo__worker *flo__pick_device_worker(flo_runtime *rt, int dev,
                                      atomic_uint *rr)
 {
-    flo__device *d = rt->devices[dev];
+    flo__device *d = rt->plat.devices[dev];
     unsigned k = atomic_fetch_add_explicit(rr, 1, memory_order_relaxed);
     return rt->workers[d->first_worker + (int)(k % (unsigned)d->nworkers)];
 }

@@ -6,7 +6,7 @@
 #ifndef FLO_SCHEDULER_QUEUES_H
 #define FLO_SCHEDULER_QUEUES_H
 
-#include "runtime/rt.h"
+#include "scheduler/sched.h"
 
 /* ---- Chase-Lev deque (Le, Pop, Cohen, Zappa Nardelli, PPoPP 2013).
  * The owner pushes and pops at the bottom; thieves take from the top.

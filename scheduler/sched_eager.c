@@ -77,7 +77,7 @@ static void eager_push(flo_runtime *rt, flo__worker *self, flo__task *t)
         flo__inbox_push(&e->pinned[w->id].in, t);
         atomic_thread_fence(memory_order_seq_cst);
         if (atomic_load_explicit(&w->parker.sleeping, memory_order_relaxed))
-            flo__wake_worker(w);
+            flo__sched_wake(w);
         return;
     }
     elig = t->eligible;
@@ -86,7 +86,7 @@ static void eager_push(flo_runtime *rt, flo__worker *self, flo__task *t)
         /* Out of memory growing the queue: the task must not be lost. */
         flo__cpu_relax();
     }
-    flo__wake_for(rt, elig);
+    flo__sched_wake_for(rt, elig);
 }
 
 static inline int heap_top(flo__heap *h)

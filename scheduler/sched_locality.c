@@ -41,7 +41,7 @@ typedef struct locality {
     atomic_uint rr_dev; /* Round-robin among a device's workers. */
 } locality;
 
-/* Key: the task's name pointer, interned at submit (scheduler/names.h:
+/* Key: the task's name pointer, interned at submit (flo__name_intern:
  * equal names give one pointer whatever buffer the caller used, and it
  * is never freed), the size class of its data and the device kind. */
 static uintptr_t model_key(const flo__task *t, flo_device_kind kind)
@@ -100,7 +100,7 @@ static void model_put(locality *l, uintptr_t key, uint64_t ns)
 static double transfer_ns(flo_runtime *rt, const flo__task *t, int node)
 {
     double ns = 0;
-    flo__device *dev = rt->devices[node];
+    flo__device *dev = rt->plat.devices[node];
 
     for (int i = 0; i < t->naccess; i++) {
         const flo__acc *a = &t->acc[i];
@@ -108,23 +108,23 @@ static double transfer_ns(flo_runtime *rt, const flo__task *t, int node)
         double bw;
         if (!a->first || !(a->merged & FLO_READ))
             continue;
-        s = atomic_load_explicit(&a->d->rep[node].state,
+        s = atomic_load_explicit(&a->d->data.rep[node].state,
                                  memory_order_relaxed);
-        if (s != FLO__REP_INVALID || !a->d->ever_written)
+        if (s != FLO__REP_INVALID || !a->d->data.ever_written)
             continue;
         bw = node == 0 ? 0 : dev->h2d_bw;
         if (node == 0) {
             /* Coming home from whichever GPU holds it. */
-            for (int g = 1; g < rt->ndevices; g++) {
-                if (atomic_load_explicit(&a->d->rep[g].state,
+            for (int g = 1; g < rt->plat.ndevices; g++) {
+                if (atomic_load_explicit(&a->d->data.rep[g].state,
                                          memory_order_relaxed) !=
                     FLO__REP_INVALID) {
-                    bw = rt->devices[g]->d2h_bw;
+                    bw = rt->plat.devices[g]->d2h_bw;
                     break;
                 }
             }
         }
-        ns += (double)a->d->bytes / (bw > 0 ? bw : 10.0);
+        ns += (double)a->d->data.bytes / (bw > 0 ? bw : 10.0);
     }
     return ns;
 }
@@ -132,7 +132,7 @@ static double transfer_ns(flo_runtime *rt, const flo__task *t, int node)
 /* Can device d run t (kind, workers, device affinity)? */
 static bool device_can_run(flo_runtime *rt, const flo__task *t, int d)
 {
-    flo__device *dev = rt->devices[d];
+    flo__device *dev = rt->plat.devices[d];
     unsigned need = dev->kind == FLO_DEVICE_HOST ? FLO__ELIG_HOST
                                                  : FLO__ELIG_CUDA;
     return (t->eligible & need) && dev->nworkers > 0 &&
@@ -168,8 +168,9 @@ static void loc_push(flo_runtime *rt, flo__worker *self, flo__task *t)
     double best = INFINITY, est_best = 0;
     int best_dev = -1;
 
-    if (t->worker >= 0 || (t->device >= 0 && rt->devices[t->device]->kind ==
-                                                 FLO_DEVICE_HOST) ||
+    if (t->worker >= 0 ||
+        (t->device >= 0 &&
+         rt->plat.devices[t->device]->kind == FLO_DEVICE_HOST) ||
         (t->device < 0 && t->eligible == FLO__ELIG_HOST)) {
         flo__ws_push(rt, l->ws, self, t);
         return;
@@ -177,21 +178,21 @@ static void loc_push(flo_runtime *rt, flo__worker *self, flo__task *t)
     /* One device can run it: nothing to estimate or account. */
     {
         int only = -1, n = 0;
-        for (int d = 0; d < rt->ndevices && n < 2; d++) {
+        for (int d = 0; d < rt->plat.ndevices && n < 2; d++) {
             if (device_can_run(rt, t, d)) {
                 only = d;
                 n++;
             }
         }
-        if (n == 1 && rt->devices[only]->kind != FLO_DEVICE_HOST) {
+        if (n == 1 && rt->plat.devices[only]->kind != FLO_DEVICE_HOST) {
             flo__ws_push_to(rt, l->ws,
                             flo__pick_device_worker(rt, only, &l->rr_dev),
                             t);
             return;
         }
     }
-    for (int d = 0; d < rt->ndevices; d++) {
-        flo__device *dev = rt->devices[d];
+    for (int d = 0; d < rt->plat.ndevices; d++) {
+        flo__device *dev = rt->plat.devices[d];
         double q, est, fin;
         if (!device_can_run(rt, t, d))
             continue;
@@ -211,7 +212,7 @@ static void loc_push(flo_runtime *rt, flo__worker *self, flo__task *t)
     t->est_ns = est_best > 0 ? est_best : 1000.0;
     atomic_fetch_add_explicit(&l->queued[best_dev], (int64_t)t->est_ns,
                               memory_order_relaxed);
-    if (rt->devices[best_dev]->kind == FLO_DEVICE_HOST) {
+    if (rt->plat.devices[best_dev]->kind == FLO_DEVICE_HOST) {
         flo__ws_push(rt, l->ws, self, t);
         return;
     }

@@ -94,7 +94,7 @@ void flo__ws_push_to(flo_runtime *rt, flo__ws *ws, flo__worker *w,
     flo__inbox_push(&ws->pw[w->id]->pinned.in, t);
     atomic_thread_fence(memory_order_seq_cst);
     if (atomic_load_explicit(&w->parker.sleeping, memory_order_relaxed))
-        flo__wake_worker(w);
+        flo__sched_wake(w);
 }
 
 void flo__ws_push(flo_runtime *rt, flo__ws *ws, flo__worker *self,
@@ -120,7 +120,7 @@ void flo__ws_push(flo_runtime *rt, flo__ws *ws, flo__worker *self,
         /* Only workers of the heap's kind look into it: waking another
          * kind (a GPU worker for a task that host workers may run too)
          * would leave the task there with every host worker asleep. */
-        flo__wake_for(rt, hk == 0 ? FLO__ELIG_HOST : FLO__ELIG_CUDA);
+        flo__sched_wake_for(rt, hk == 0 ? FLO__ELIG_HOST : FLO__ELIG_CUDA);
         return;
     }
     if (self && flo__worker_can_run(self, t) &&
@@ -133,7 +133,7 @@ void flo__ws_push(flo_runtime *rt, flo__ws *ws, flo__worker *self,
             atomic_load_explicit(&dq->bottom, memory_order_relaxed) -
                     atomic_load_explicit(&dq->top, memory_order_relaxed) >=
                 2)
-            flo__wake_for(rt, elig);
+            flo__sched_wake_for(rt, elig);
         return;
     }
     /* Round-robin over the workers that can run it. (Runs of several
@@ -156,9 +156,9 @@ void flo__ws_push(flo_runtime *rt, flo__ws *ws, flo__worker *self,
     atomic_thread_fence(memory_order_seq_cst);
     if (atomic_load_explicit(&target->parker.sleeping,
                              memory_order_relaxed))
-        flo__wake_worker(target);
+        flo__sched_wake(target);
     else
-        flo__wake_for(rt, elig);
+        flo__sched_wake_for(rt, elig);
 }
 
 /* Move a batch taken from an inbox into w's deque, keep the first. When
@@ -194,7 +194,7 @@ static flo__task *adopt(flo_runtime *rt, ws_worker *p, flo__task *chain)
      * wake one per extra task (each call returns at once when nobody
      * sleeps). */
     for (int i = 0; i < extra && i < rt->nworkers; i++)
-        flo__wake_for(rt, elig);
+        flo__sched_wake_for(rt, elig);
     return first;
 }
 
@@ -218,9 +218,9 @@ static flo__task *steal(flo_runtime *rt, flo__ws *ws, flo__worker *w)
             FLO__STAT_ADD(w->st.steals, 1);
             /* More left there: wake another thief (wake-up chain). */
             if (flo__deque_maybe_nonempty(&pv->dq))
-                flo__wake_for(rt, w->kind == FLO_DEVICE_HOST
-                                      ? FLO__ELIG_HOST
-                                      : FLO__ELIG_CUDA);
+                flo__sched_wake_for(rt, w->kind == FLO_DEVICE_HOST
+                                            ? FLO__ELIG_HOST
+                                            : FLO__ELIG_CUDA);
             return t;
         }
         if (!flo__inbox_empty(&pv->shared) &&

@@ -2,35 +2,25 @@
  * Flotilla - worker threads: the loop every worker runs, sleeping and
  * waking.
  *
- * Sleeping protocol. A worker that finds no task spins briefly (waking a
- * sleeping thread costs tens of microseconds on a VM), then announces
- * itself (parker.sleeping = 1, rt->nsleeping++), looks for work once more
- * and parks. A thread that makes a task ready publishes it first and then
- * reads rt->nsleeping; both sides use sequentially consistent operations,
- * so either the worker sees the task or the publisher sees the sleeper.
+ * Sleeping protocol (flo__sched_park). A worker that finds no task spins
+ * briefly (waking a sleeping thread costs tens of microseconds on a VM),
+ * then announces itself (parker.sleeping = 1, rt->nsleeping++), looks for
+ * work once more and parks. A thread that makes a task ready publishes it
+ * first and then reads rt->nsleeping (flo__sched_wake_for); both sides
+ * use sequentially consistent operations, so either the worker sees the
+ * task or the publisher sees the sleeper. A GPU worker with work in
+ * flight parks through the same function, with a bound (its backend's
+ * wait_progress).
  */
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "runtime/rt.h"
-
-void flo__set_self_worker(flo__worker *w);
-void flo__worker_flush(flo__worker *w);
+#include "scheduler/sched.h"
 
 #define SPIN_ITERS 4000       /* ~20-40 us of pause instructions. */
 #define GPU_WAIT_NS 200000ull /* Bound on one wait_progress call. */
-
-flo_status flo__device_add(flo_runtime *rt, flo__device *dev)
-{
-    if (rt->ndevices >= FLO__MAX_NODES)
-        return FLO_ERANGE;
-    dev->index = rt->ndevices;
-    dev->rt = rt;
-    rt->devices[rt->ndevices++] = dev;
-    return FLO_OK;
-}
 
 flo_status flo__worker_create(flo_runtime *rt, flo__device *dev, int core,
                               flo__worker **out)
@@ -68,14 +58,39 @@ flo_status flo__worker_create(flo_runtime *rt, flo__device *dev, int core,
     return FLO_OK;
 }
 
-void flo__wake_worker(flo__worker *w)
+/* ---- What a backend may ask of its worker (device/device.h) ------------ */
+
+flo__device *flo__worker_device(const flo__worker *w)
 {
-    flo__parker_wake(&w->parker);
+    return w->dev;
 }
 
-void flo__wake_for(flo_runtime *rt, unsigned elig)
+flo__trace_buf *flo__worker_trace(flo__worker *w)
 {
-    /* Pairs with the sleeper's fence in worker_sleep: the task was
+    return &w->trace;
+}
+
+void flo__worker_add_busy(flo__worker *w, uint64_t ns)
+{
+    FLO__STAT_ADD(w->st.busy_ns, ns);
+}
+
+flo__device *flo__self_device(const flo_runtime *rt)
+{
+    flo__worker *w = flo__self_worker(rt);
+    return w ? w->dev : NULL;
+}
+
+/* ---- Waking ------------------------------------------------------------- */
+
+bool flo__sched_wake(flo__worker *w)
+{
+    return flo__parker_wake(&w->parker);
+}
+
+void flo__sched_wake_for(flo_runtime *rt, unsigned elig)
+{
+    /* Pairs with the sleeper's fence in flo__sched_park: the task was
      * published before this load. */
     atomic_thread_fence(memory_order_seq_cst);
     if (atomic_load_explicit(&rt->nsleeping, memory_order_relaxed) == 0)
@@ -111,7 +126,7 @@ static void run_task(flo__worker *w, flo__task *t)
     t->ran_on = w->id;
     /* Clock reads cost tens of ns on some VMs: take them only when the
      * trace, the statistics or the placement model will use them. */
-    timed = rt->trace || rt->cfg.stats ||
+    timed = rt->plat.trace || rt->cfg.stats ||
             (t->eligible == (FLO__ELIG_HOST | FLO__ELIG_CUDA));
     t0 = timed ? flo__now_ns() : 0;
     t->t_start = t0;
@@ -123,7 +138,7 @@ static void run_task(flo__worker *w, flo__task *t)
         t1 = flo__now_ns();
         t->t_end = t1;
         FLO__STAT_ADD(w->st.busy_ns, t1 - t0);
-        if (rt->trace)
+        if (rt->plat.trace)
             flo__trace_record(&w->trace, w->trace_row, t->name, "task", t0,
                               t1, t->bytes);
     }
@@ -143,21 +158,30 @@ static flo__task *try_pop(flo__worker *w)
     return rt->sched_ops->pop(rt, w);
 }
 
-/* Park until woken. Returns a task found on the last check, if any. */
-static flo__task *worker_sleep(flo__worker *w)
+/*
+ * The sleeping protocol, for the scheduler's loop and a backend's
+ * wait_progress alike: announce (parker.sleeping, nsleeping), a full
+ * fence, one more look for work (recheck), then park, or take the
+ * announcement back if work was found or the runtime stops.
+ */
+bool flo__sched_park(flo__worker *w, uint64_t timeout_ns,
+                     bool (*recheck)(flo__worker *w, void *arg), void *arg,
+                     uint64_t *parked_ns)
 {
     flo_runtime *rt = w->rt;
-    flo__task *t;
     uint64_t t0;
+    bool found;
 
     atomic_store(&w->parker.sleeping, 1);
     atomic_fetch_add(&rt->nsleeping, 1);
     atomic_thread_fence(memory_order_seq_cst);
-    t = try_pop(w);
-    if (t || atomic_load(&rt->stopping)) {
+    found = recheck(w, arg);
+    if (found || atomic_load(&rt->stopping)) {
         /* Take the announcement back. A waker may have signaled us in
          * between for another task and stopped looking: pass its
-         * wake-up on, since we are about to be busy with t. */
+         * wake-up on if we are about to be busy with what we found, and
+         * in any case leave no signal behind, which would make the next
+         * park return at once. */
         bool passed = false;
         pthread_mutex_lock(&w->parker.mu);
         if (w->parker.signaled) {
@@ -167,15 +191,35 @@ static flo__task *worker_sleep(flo__worker *w)
         atomic_store(&w->parker.sleeping, 0);
         pthread_mutex_unlock(&w->parker.mu);
         atomic_fetch_sub(&rt->nsleeping, 1);
-        if (passed && t)
-            flo__wake_for(rt, FLO__ELIG_HOST | FLO__ELIG_CUDA);
-        return t;
+        if (passed && found)
+            flo__sched_wake_for(rt, FLO__ELIG_HOST | FLO__ELIG_CUDA);
+        return false;
     }
-    t0 = flo__now_ns();
-    flo__parker_park(&w->parker, 0);
+    t0 = parked_ns ? flo__now_ns() : 0;
+    flo__parker_park(&w->parker, timeout_ns);
     atomic_fetch_sub(&rt->nsleeping, 1);
-    FLO__STAT_ADD(w->st.idle_ns, flo__now_ns() - t0);
-    return NULL;
+    if (parked_ns)
+        *parked_ns = flo__now_ns() - t0;
+    return true;
+}
+
+/* worker_sleep's last look for work: a task goes to *arg. */
+static bool recheck_pop(flo__worker *w, void *arg)
+{
+    flo__task **t = arg;
+    *t = try_pop(w);
+    return *t != NULL;
+}
+
+/* Park until woken. Returns a task found on the last check, if any. */
+static flo__task *worker_sleep(flo__worker *w)
+{
+    flo__task *t = NULL;
+    uint64_t ns;
+
+    if (flo__sched_park(w, 0, recheck_pop, &t, &ns))
+        FLO__STAT_ADD(w->st.idle_ns, ns);
+    return t;
 }
 
 static void *worker_main(void *arg)
@@ -255,7 +299,7 @@ flo_status flo__sched_start_workers(flo_runtime *rt)
     for (int i = 0; i < rt->nworkers; i++) {
         flo__worker *w = rt->workers[i];
         char name[96];
-        if (rt->trace) {
+        if (rt->plat.trace) {
             if (w->kind == FLO_DEVICE_HOST)
                 snprintf(name, sizeof(name), "worker %d (host, core %d)",
                          w->id, flo__topology_core_os_index(&rt->topo,
@@ -264,8 +308,8 @@ flo_status flo__sched_start_workers(flo_runtime *rt)
                 snprintf(name, sizeof(name), "worker %d (gpu %d, core %d)",
                          w->id, w->device,
                          flo__topology_core_os_index(&rt->topo, w->core));
-            w->trace_row = flo__trace_row(rt->trace, name);
-            flo__trace_buf_add(rt->trace, &w->trace);
+            w->trace_row = flo__trace_row(rt->plat.trace, name);
+            flo__trace_buf_add(rt->plat.trace, &w->trace);
         }
     }
     for (int i = 0; i < rt->nworkers; i++) {

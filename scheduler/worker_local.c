@@ -27,8 +27,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "runtime/rt.h"
 #include "scheduler/graph.h"
+#include "scheduler/sched.h"
 
 enum { FLO__WL_FREE = 0, FLO__WL_BUSY, FLO__WL_LIVE, FLO__WL_RETIRED };
 

@@ -14,7 +14,7 @@
 
 #include "flo_build_config.h"
 #include "flotilla.h"
-#include "runtime/rt.h"
+#include "scheduler/sched.h"
 
 #if FLO_HAVE_CUDA
 #include <cuda_runtime_api.h>

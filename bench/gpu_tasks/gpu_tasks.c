@@ -23,7 +23,7 @@
 #include "bench.h"
 #include "device/cuda/cuda_backend.h"
 #include "gpu_tasks_kernels.h"
-#include "runtime/rt.h"
+#include "scheduler/sched.h"
 
 static const char usage[] =
     "usage: gpu_tasks [--tasks N] [--chain N] [--allocs N] [--alloc-bytes B]\n"
@@ -172,7 +172,7 @@ static double flo_graph_chain(flo_runtime *rt, int len, int reps,
 /* (c) Pool allocate + free pairs through the internal API. */
 static double flo_alloc(flo_runtime *rt, int n, size_t bytes)
 {
-    flo__cuda_dev *cd = flo__cuda_dev_get(rt, 1);
+    flo__cuda_dev *cd = flo__cuda_dev_get(&rt->plat, 1);
     void *p = NULL;
     if (!cd || check(flo__cuda_pool_alloc(cd, bytes, &p), "pool_alloc"))
         return -1.0;

@@ -8,7 +8,7 @@
 
 #include "collectives/algo/algo.h"
 #include "collectives/algo/algo_cuda.h"
-#include "runtime/rt.h"
+#include "scheduler/sched.h"
 
 /* Smallest block the default host layout makes: below this a block's task
  * costs more than its loop. */
@@ -274,7 +274,7 @@ flo_status flo_array_destroy(flo_array *a)
     /* Refuse before freeing anything if the user still holds a block. */
     for (int i = 0; i < a->nblocks; i++) {
         flo_status st;
-        flo__data *d;
+        flo__dslot *d;
         if (a->blk[i].data.id == 0)
             continue;
         d = flo__data_lookup(a->rt, a->blk[i].data, &st);

@@ -8,7 +8,7 @@
 
 #include "collectives/elem/elem.h"
 #include "flo_build_config.h"
-#include "runtime/rt.h"
+#include "scheduler/sched.h"
 
 typedef struct flo__cmpi flo__cmpi;
 
@@ -128,7 +128,58 @@ flo_access flo__comm_write_mode(const flo_comm *c, flo_data h, size_t bytes);
 /* Grow c->scratch to at least bytes (host task only). */
 flo_status flo__comm_scratch(flo_comm *c, size_t bytes, void **out);
 
-/* ---- MPI (mpi.c with MPI, mpi_none.c without) ------------------------ */
+/* ---- MPI ---------------------------------------------------------------
+ *
+ * The MPI transport is an ops table (flo__mpi_transport, mpi.c, built
+ * only with MPI). The functions below reach it through the one place that
+ * knows whether this build has it (cmpi.c); without MPI they answer as
+ * their comments say (FLO_ENOTSUP, with a message in err for the data
+ * collectives). */
+
+typedef struct flo__mpi_ops {
+    const char *name;
+    flo_status (*setup)(flo_runtime *rt);
+    flo_status (*create)(flo_runtime *rt, flo__cmpi **out);
+    void (*destroy)(flo__cmpi *m);
+    int (*rank)(const flo__cmpi *m);
+    int (*size)(const flo__cmpi *m);
+    flo_status (*get)(const flo__cmpi *m, flo_mpi_comm *out);
+    flo_status (*allgather_int)(flo__cmpi *m, int v, int *all);
+    flo_status (*allreduce_min_int)(flo__cmpi *m, int *v);
+    flo_status (*node_unique)(flo__cmpi *m, const uint64_t *ids, int n,
+                              int *unique);
+    flo_status (*bcast_bytes)(flo__cmpi *m, void *buf, size_t bytes,
+                              int root);
+    flo_status (*allreduce)(flo__cmpi *m, void *buf, size_t n, flo_dtype t,
+                            flo_redop op, uint64_t timeout_ns, char *err,
+                            size_t len);
+    flo_status (*reduce)(flo__cmpi *m, void *buf, size_t n, flo_dtype t,
+                         flo_redop op, int root, uint64_t timeout_ns,
+                         char *err, size_t len);
+    flo_status (*bcast)(flo__cmpi *m, void *buf, size_t n, flo_dtype t,
+                        int root, uint64_t timeout_ns, char *err,
+                        size_t len);
+    flo_status (*allgatherv)(flo__cmpi *m, void *buf, const int *counts,
+                             const int *displs, flo_dtype t,
+                             uint64_t timeout_ns, char *err, size_t len);
+    flo_status (*reduce_scatter)(flo__cmpi *m, const void *send, void *recv,
+                                 const int *counts, flo_dtype t,
+                                 flo_redop op, uint64_t timeout_ns,
+                                 char *err, size_t len);
+    flo_status (*exscan)(flo__cmpi *m, const void *in, void *out,
+                         flo_dtype t, flo_redop op, uint64_t timeout_ns,
+                         char *err, size_t len);
+} flo__mpi_ops;
+
+/* The MPI transport (mpi.c); absent from builds without MPI. */
+extern const flo__mpi_ops flo__mpi_transport;
+
+/* The collectives' part of flo_init, called before the devices are
+ * probed when rt->cfg.mpi_comm is set: join that communicator, fill
+ * rt->mpi_rank/mpi_size and rt->plat.node_rank/node_size (so that each
+ * rank picks its share of the node's GPUs) and register rt->mpi and
+ * rt->mpi_fini. FLO_ENOTSUP (logged) in a build without MPI. */
+flo_status flo__coll_mpi_setup(flo_runtime *rt);
 
 /* Duplicate rt's MPI communicator for c. FLO_ENOTSUP without MPI. */
 flo_status flo__cmpi_create(flo_runtime *rt, flo__cmpi **out);

@@ -1,6 +1,8 @@
 /*
  * Flotilla - MPI: the runtime's MPI setup (ranks, node-local ranks) and
- * the MPI side of the host transport. Built only with MPI.
+ * the MPI side of the host transport, as the MPI transport's ops table
+ * (flo__mpi_transport, reached through the flo__cmpi_* functions of
+ * cmpi.c). Built only with MPI.
  *
  * Threading: the user initialises MPI. With MPI_THREAD_MULTIPLE, worker
  * threads call MPI directly; with MPI_THREAD_SERIALIZED every MPI call of
@@ -80,7 +82,7 @@ static void mpi_fini(flo_runtime *rt)
     rt->mpi_fini = NULL;
 }
 
-flo_status flo__mpi_setup(flo_runtime *rt)
+static flo_status cm_setup(flo_runtime *rt)
 {
     MPI_Comm user;
     flo__rt_mpi *g;
@@ -126,14 +128,14 @@ flo_status flo__mpi_setup(flo_runtime *rt)
     if (MPI_Comm_split_type(g->comm, MPI_COMM_TYPE_SHARED, rt->mpi_rank,
                             MPI_INFO_NULL, &g->node) != MPI_SUCCESS)
         goto fail_comm;
-    if (MPI_Comm_rank(g->node, &rt->node_rank) != MPI_SUCCESS ||
-        MPI_Comm_size(g->node, &rt->node_size) != MPI_SUCCESS)
+    if (MPI_Comm_rank(g->node, &rt->plat.node_rank) != MPI_SUCCESS ||
+        MPI_Comm_size(g->node, &rt->plat.node_size) != MPI_SUCCESS)
         goto fail_node;
     rt->mpi = g;
     rt->mpi_fini = mpi_fini;
     FLO__INFO("MPI: rank %d of %d, node rank %d of %d, thread level %d",
-              rt->mpi_rank, rt->mpi_size, rt->node_rank, rt->node_size,
-              g->level);
+              rt->mpi_rank, rt->mpi_size, rt->plat.node_rank,
+              rt->plat.node_size, g->level);
     return FLO_OK;
 
 fail_node:
@@ -146,14 +148,14 @@ fail_mu:
     free(g);
     rt->mpi_rank = 0;
     rt->mpi_size = 1;
-    rt->node_rank = 0;
-    rt->node_size = 1;
+    rt->plat.node_rank = 0;
+    rt->plat.node_size = 1;
     return st;
 }
 
 /* ---- Per-communicator MPI ------------------------------------------- */
 
-flo_status flo__cmpi_create(flo_runtime *rt, flo__cmpi **out)
+static flo_status cm_create(flo_runtime *rt, flo__cmpi **out)
 {
     flo__rt_mpi *g = rt->mpi;
     flo__cmpi *m;
@@ -181,7 +183,7 @@ flo_status flo__cmpi_create(flo_runtime *rt, flo__cmpi **out)
     return FLO_OK;
 }
 
-void flo__cmpi_destroy(flo__cmpi *m)
+static void cm_destroy(flo__cmpi *m)
 {
     int fin = 0;
 
@@ -194,23 +196,23 @@ void flo__cmpi_destroy(flo__cmpi *m)
     free(m);
 }
 
-int flo__cmpi_rank(const flo__cmpi *m)
+static int cm_rank(const flo__cmpi *m)
 {
     return m->rank;
 }
 
-int flo__cmpi_size(const flo__cmpi *m)
+static int cm_size(const flo__cmpi *m)
 {
     return m->size;
 }
 
-flo_status flo__cmpi_get(const flo__cmpi *m, flo_mpi_comm *out)
+static flo_status cm_get(const flo__cmpi *m, flo_mpi_comm *out)
 {
     *out = flo_mpi_comm_wrap(m->comm);
     return FLO_OK;
 }
 
-flo_status flo__cmpi_allgather_int(flo__cmpi *m, int v, int *all)
+static flo_status cm_allgather_int(flo__cmpi *m, int v, int *all)
 {
     int rc;
 
@@ -220,7 +222,7 @@ flo_status flo__cmpi_allgather_int(flo__cmpi *m, int v, int *all)
     return rc == MPI_SUCCESS ? FLO_OK : FLO_ECOMM;
 }
 
-flo_status flo__cmpi_allreduce_min_int(flo__cmpi *m, int *v)
+static flo_status cm_allreduce_min_int(flo__cmpi *m, int *v)
 {
     int rc, r = *v;
 
@@ -233,7 +235,7 @@ flo_status flo__cmpi_allreduce_min_int(flo__cmpi *m, int *v)
     return FLO_OK;
 }
 
-flo_status flo__cmpi_node_unique(flo__cmpi *m, const uint64_t *ids, int n,
+static flo_status cm_node_unique(flo__cmpi *m, const uint64_t *ids, int n,
                                  int *unique)
 {
     uint64_t mine[FLO_COMM_MAX_LOCAL];
@@ -266,7 +268,7 @@ flo_status flo__cmpi_node_unique(flo__cmpi *m, const uint64_t *ids, int n,
     return FLO_OK;
 }
 
-flo_status flo__cmpi_bcast_bytes(flo__cmpi *m, void *buf, size_t bytes,
+static flo_status cm_bcast_bytes(flo__cmpi *m, void *buf, size_t bytes,
                                  int root)
 {
     int rc;
@@ -371,7 +373,7 @@ static flo_status wait_req(flo__cmpi *m, MPI_Request *req, const char *what,
         return wait_req((m), &req_, what, tmo, err, len);                  \
     } while (0)
 
-flo_status flo__cmpi_allreduce(flo__cmpi *m, void *buf, size_t n,
+static flo_status cm_allreduce(flo__cmpi *m, void *buf, size_t n,
                                flo_dtype t, flo_redop op,
                                uint64_t tmo, char *err, size_t len)
 {
@@ -381,7 +383,7 @@ flo_status flo__cmpi_allreduce(flo__cmpi *m, void *buf, size_t n,
                                   &req_));
 }
 
-flo_status flo__cmpi_reduce(flo__cmpi *m, void *buf, size_t n, flo_dtype t,
+static flo_status cm_reduce(flo__cmpi *m, void *buf, size_t n, flo_dtype t,
                             flo_redop op, int root, uint64_t tmo,
                             char *err, size_t len)
 {
@@ -395,7 +397,7 @@ flo_status flo__cmpi_reduce(flo__cmpi *m, void *buf, size_t n, flo_dtype t,
                                mpi_op(op), root, m->comm, &req_));
 }
 
-flo_status flo__cmpi_bcast(flo__cmpi *m, void *buf, size_t n, flo_dtype t,
+static flo_status cm_bcast(flo__cmpi *m, void *buf, size_t n, flo_dtype t,
                            int root, uint64_t tmo, char *err, size_t len)
 {
     START_AND_WAIT(m, "MPI_Ibcast",
@@ -403,7 +405,7 @@ flo_status flo__cmpi_bcast(flo__cmpi *m, void *buf, size_t n, flo_dtype t,
                               &req_));
 }
 
-flo_status flo__cmpi_allgatherv(flo__cmpi *m, void *buf, const int *counts,
+static flo_status cm_allgatherv(flo__cmpi *m, void *buf, const int *counts,
                                 const int *displs, flo_dtype t,
                                 uint64_t tmo, char *err, size_t len)
 {
@@ -413,7 +415,7 @@ flo_status flo__cmpi_allgatherv(flo__cmpi *m, void *buf, const int *counts,
                                    &req_));
 }
 
-flo_status flo__cmpi_reduce_scatter(flo__cmpi *m, const void *send,
+static flo_status cm_reduce_scatter(flo__cmpi *m, const void *send,
                                     void *recv, const int *counts,
                                     flo_dtype t, flo_redop op,
                                     uint64_t tmo, char *err, size_t len)
@@ -424,7 +426,7 @@ flo_status flo__cmpi_reduce_scatter(flo__cmpi *m, const void *send,
                                        m->comm, &req_));
 }
 
-flo_status flo__cmpi_exscan(flo__cmpi *m, const void *in, void *out,
+static flo_status cm_exscan(flo__cmpi *m, const void *in, void *out,
                             flo_dtype t, flo_redop op, uint64_t tmo,
                             char *err, size_t len)
 {
@@ -448,3 +450,23 @@ flo_status flo__cmpi_exscan(flo__cmpi *m, const void *in, void *out,
     }
     return st;
 }
+
+const flo__mpi_ops flo__mpi_transport = {
+    .name = "mpi",
+    .setup = cm_setup,
+    .create = cm_create,
+    .destroy = cm_destroy,
+    .rank = cm_rank,
+    .size = cm_size,
+    .get = cm_get,
+    .allgather_int = cm_allgather_int,
+    .allreduce_min_int = cm_allreduce_min_int,
+    .node_unique = cm_node_unique,
+    .bcast_bytes = cm_bcast_bytes,
+    .allreduce = cm_allreduce,
+    .reduce = cm_reduce,
+    .bcast = cm_bcast,
+    .allgatherv = cm_allgatherv,
+    .reduce_scatter = cm_reduce_scatter,
+    .exscan = cm_exscan,
+};

@@ -148,7 +148,7 @@ typedef struct flo__cuda_op {
     /* Device status words attached by the entry point
      * (flo_task_cuda_status_word): copied after its work into the
      * stream's pinned sw_host slots of this op, checked at completion.
-     * what: interned labels (scheduler/names.h). */
+     * what: interned labels (flo__name_intern). */
     int nsw;
     const int *sw_dev[FLO__CUDA_OP_WORDS];
     const char *sw_what[FLO__CUDA_OP_WORDS];
@@ -208,9 +208,9 @@ typedef struct flo__cuda_xreq {
 #define FLO__CUDA_NSTAGE 4
 
 typedef struct flo__cuda_dev {
-    flo_runtime *rt;
+    flo__platform *plat;
     flo__device *dev;
-    flo__worker *w;
+    flo__worker *w; /* Its one worker (set when the worker starts). */
     int ordinal;  /* Physical CUDA ordinal. */
     int logical;  /* Index among logical devices of this GPU. */
     int node;     /* Memory node = dev->index. */
@@ -332,11 +332,12 @@ typedef struct flo__cuda_dev {
 /* The backend's ops table. */
 extern const flo__device_ops flo__cuda_ops;
 /* ops->fini: destroy a device's streams, events, pools and CUDA state
- * (the core frees the flo__device). */
+ * (the platform frees the flo__device). */
 void flo__cuda_fini(flo__device *dev);
 
-/* The CUDA state of device index dev of rt, or NULL if dev is not a GPU. */
-flo__cuda_dev *flo__cuda_dev_get(const flo_runtime *rt, int dev);
+/* The CUDA state of device index dev of plat (a runtime's rt->plat), or
+ * NULL if dev is not a GPU. */
+flo__cuda_dev *flo__cuda_dev_get(const flo__platform *plat, int dev);
 
 /*
  * Pool allocation on a logical GPU: served from the size-class cache when
@@ -360,7 +361,7 @@ void flo__cuda_pool_usage(flo__cuda_dev *cd, size_t *held, size_t *in_use);
  * type (same physical GPU, peer access, or staged through the host).
  * 0 if either node is out of range. The locality policy may use it.
  */
-double flo__cuda_link_bw(const flo_runtime *rt, int src, int dst);
+double flo__cuda_link_bw(const flo__platform *plat, int src, int dst);
 
 /* Whether physical GPUs a and b can access each other's memory. */
 bool flo__cuda_can_peer(int a, int b);

@@ -22,7 +22,6 @@
 #include <string.h>
 
 #include "device/cuda/cuda_backend.h"
-#include "runtime/rt.h"
 
 flo_status flo__cuda_op_pin(flo__cuda_op *op, flo__data *d, int node)
 {
@@ -66,9 +65,9 @@ static void trace_copy_end(flo__cuda_op *op, cudaStream_t s, size_t bytes)
  * then a peer GPU, then the host, then any GPU (staged). -1 if none. */
 static int pick_source(flo__cuda_dev *cd, const flo__data *d)
 {
-    flo_runtime *rt = cd->rt;
+    flo__platform *plat = cd->plat;
     int host = -1, peer = -1, same = -1, other = -1;
-    for (int n = 0; n < rt->ndevices && n < FLO__MAX_NODES; n++) {
+    for (int n = 0; n < plat->ndevices && n < FLO__MAX_NODES; n++) {
         if (n == cd->node || d->rep[n].state == FLO__REP_INVALID)
             continue;
         if (n == 0) {
@@ -76,7 +75,7 @@ static int pick_source(flo__cuda_dev *cd, const flo__data *d)
                 host = 0;
             continue;
         }
-        flo__cuda_dev *cs = flo__cuda_dev_get(rt, n);
+        flo__cuda_dev *cs = flo__cuda_dev_get(plat, n);
         if (!cs || !d->rep[n].ptr || atomic_load(&cs->failed))
             continue;
         if (cd->p2p_enabled && cs->ordinal == cd->ordinal)
@@ -100,7 +99,7 @@ static int pick_source(flo__cuda_dev *cd, const flo__data *d)
 static flo_status fill(flo__cuda_dev *cd, flo__data *d, flo__cuda_op *op,
                        cudaStream_t *used)
 {
-    flo_runtime *rt = cd->rt;
+    flo__platform *plat = cd->plat;
     flo__replica *r = &d->rep[cd->node];
     int src = pick_source(cd, d);
     flo_status st;
@@ -127,12 +126,12 @@ static flo_status fill(flo__cuda_dev *cd, flo__data *d, flo__cuda_op *op,
             st = flo__cuda_stage_fill(cd, FLO__XREQ_H2D, r->ptr,
                                       d->rep[0].ptr, d->bytes, NULL, used);
         trace_copy_end(op, *used, d->bytes);
-        atomic_fetch_add_explicit(&rt->bytes_h2d, d->bytes,
+        atomic_fetch_add_explicit(&plat->bytes_h2d, d->bytes,
                                   memory_order_relaxed);
         return st;
     }
 
-    flo__cuda_dev *cs = flo__cuda_dev_get(rt, src);
+    flo__cuda_dev *cs = flo__cuda_dev_get(plat, src);
     flo__replica *rs = &d->rep[src];
     bool direct = cd->p2p_enabled && cd->peer[src];
     /* The source stays allocated until this task completes (a staged
@@ -147,9 +146,9 @@ static flo_status fill(flo__cuda_dev *cd, flo__data *d, flo__cuda_op *op,
         st = flo__cuda_stage_fill(cd, FLO__XREQ_D2D, r->ptr, rs->ptr,
                                   d->bytes, (cudaEvent_t)rs->ready, used);
         trace_copy_end(op, *used, d->bytes);
-        atomic_fetch_add_explicit(&rt->bytes_d2h, d->bytes,
+        atomic_fetch_add_explicit(&plat->bytes_d2h, d->bytes,
                                   memory_order_relaxed);
-        atomic_fetch_add_explicit(&rt->bytes_h2d, d->bytes,
+        atomic_fetch_add_explicit(&plat->bytes_h2d, d->bytes,
                                   memory_order_relaxed);
         return st;
     }
@@ -166,7 +165,7 @@ static flo_status fill(flo__cuda_dev *cd, flo__data *d, flo__cuda_op *op,
         st = FLO__CUDA(cudaMemcpyPeerAsync(r->ptr, cd->ordinal, rs->ptr,
                                            cs->ordinal, d->bytes, cd->p2p));
     trace_copy_end(op, cd->p2p, d->bytes);
-    atomic_fetch_add_explicit(&rt->bytes_p2p, d->bytes, memory_order_relaxed);
+    atomic_fetch_add_explicit(&plat->bytes_p2p, d->bytes, memory_order_relaxed);
     *used = cd->p2p;
     return st;
 }

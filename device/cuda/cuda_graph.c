@@ -1,7 +1,7 @@
 /*
- * Flotilla CUDA backend - running a recorded task graph (scheduler/
- * graph.h) as one task: capture once per GPU, replay with one
- * cudaGraphLaunch.
+ * Flotilla CUDA backend - running a recorded task graph (its plan,
+ * flo__gplan in device/device.h) as one task: capture once per GPU,
+ * replay with one cudaGraphLaunch.
  *
  * The launch task's buffers are the union of the recorded tasks' handles,
  * made valid on this GPU by the worker like any task's. The first launch
@@ -34,7 +34,6 @@
 
 #include "device/cuda/cuda_backend.h"
 #include "flotilla/cuda.h"
-#include "scheduler/graph.h"
 
 #define CG_BRANCHES 4
 
@@ -88,7 +87,7 @@ static void cg_free(void *p)
 
 /* Streams and events for a capture of g (created once, kept). */
 static flo_status cg_prepare(cg_state *s, const flo__cuda_dev *cd,
-                             const flo_graph *g)
+                             const flo__gplan *g)
 {
     flo_status st;
     if (!s->fork) {
@@ -146,7 +145,7 @@ static void cg_abandon(cg_state *s)
 /* Outcome of a capture attempt. */
 enum { CG_OK = 0, CG_TASK_FAILED = 1, CG_UNCAPTURABLE = 2 };
 
-static int cg_capture(cg_state *s, flo__cuda_dev *cd, flo_graph *g,
+static int cg_capture(cg_state *s, flo__cuda_dev *cd, flo__gplan *g,
                       flo_task_ctx *ctx)
 {
     cudaStream_t outer = cd->cur_stream;
@@ -233,7 +232,7 @@ uncapturable:
 }
 
 /* The entry points one after the other on the launch task's stream. */
-static void cg_plain(flo_graph *g, flo_task_ctx *ctx, cudaStream_t stream)
+static void cg_plain(flo__gplan *g, flo_task_ctx *ctx, cudaStream_t stream)
 {
     for (int j = 0; j < g->ntasks; j++) {
         const flo__gtask *t = &g->tasks[j];
@@ -245,11 +244,10 @@ static void cg_plain(flo_graph *g, flo_task_ctx *ctx, cudaStream_t stream)
 
 void flo__cuda_graph_run(flo_task_ctx *ctx)
 {
-    flo_graph *const *gp = flo_task_args(ctx, NULL);
-    flo_graph *g = *gp;
+    flo__gplan *const *gp = flo_task_args(ctx, NULL);
+    flo__gplan *g = *gp;
     flo_runtime *rt = flo_task_runtime(ctx);
-    flo__worker *w = flo__self_worker(rt);
-    flo__cuda_dev *cd = w->dev_priv;
+    flo__cuda_dev *cd = flo__self_device(rt)->priv;
     cudaStream_t stream = flo_task_cuda_stream(ctx);
     int node = flo_task_device(ctx);
     cg_state *s = g->dev[node];

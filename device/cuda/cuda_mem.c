@@ -15,7 +15,6 @@
 #include <time.h>
 
 #include "device/cuda/cuda_backend.h"
-#include "runtime/rt.h"
 
 /* ---- Errors ----------------------------------------------------------- */
 
@@ -291,7 +290,7 @@ static flo_status writeback(flo__cuda_dev *cd, flo__data *e, flo__replica *r)
         /* Runtime-owned data never touched on the host: allocate its
          * host copy here (page-locked when host memory is pinned; the
          * core frees it according to e->host_pin). */
-        flo_status ast = flo__coh_host_alloc(cd->rt, e);
+        flo_status ast = flo__coh_host_alloc(cd->plat, e);
         if (ast)
             return ast;
     }
@@ -301,7 +300,7 @@ static flo_status writeback(flo__cuda_dev *cd, flo__data *e, flo__replica *r)
     flo_status st = flo__cuda_copy_to_host(cd->dev, h->ptr, r->ptr, e->bytes);
     if (st)
         return st;
-    atomic_fetch_add_explicit(&cd->rt->bytes_d2h, e->bytes,
+    atomic_fetch_add_explicit(&cd->plat->bytes_d2h, e->bytes,
                               memory_order_relaxed);
     h->state = FLO__REP_OWNER;
     return FLO_OK;
@@ -372,7 +371,7 @@ static flo_status evict_one(flo__cuda_dev *cd, const flo__data *self)
             st = writeback(cd, e, best);
         if (st == FLO_OK) {
             replica_release(cd, best, e->bytes);
-            atomic_fetch_add_explicit(&cd->rt->evictions, 1,
+            atomic_fetch_add_explicit(&cd->plat->evictions, 1,
                                       memory_order_relaxed);
             FLO__DEBUG("GPU %d: evicted %zu bytes (pass %d)", cd->node,
                        e->bytes, pass);
@@ -568,7 +567,7 @@ flo_status flo__cuda_mem_init(flo__cuda_dev *cd)
         return st;
     }
     cd->limit =
-        cd->rt->cfg.gpu_mem_limit ? cd->rt->cfg.gpu_mem_limit : SIZE_MAX;
+        cd->plat->cfg->gpu_mem_limit ? cd->plat->cfg->gpu_mem_limit : SIZE_MAX;
     return FLO_OK;
 }
 

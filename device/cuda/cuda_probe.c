@@ -15,7 +15,6 @@
 #include <hwloc/cudart.h>
 
 #include "device/cuda/cuda_backend.h"
-#include "runtime/rt.h"
 
 /* Nominal bandwidths, bytes per ns (= GB/s): PCIe host links, a device's
  * own memory (copies between logical devices of one GPU), NVLink-class
@@ -36,11 +35,11 @@ static int next_pow2(int x)
     return p;
 }
 
-flo__cuda_dev *flo__cuda_dev_get(const flo_runtime *rt, int dev)
+flo__cuda_dev *flo__cuda_dev_get(const flo__platform *plat, int dev)
 {
-    if (!rt || dev <= 0 || dev >= rt->ndevices || dev >= FLO__MAX_NODES)
+    if (!plat || dev <= 0 || dev >= plat->ndevices || dev >= FLO__MAX_NODES)
         return NULL;
-    flo__device *d = rt->devices[dev];
+    flo__device *d = plat->devices[dev];
     if (!d || d->kind != FLO_DEVICE_CUDA || d->ops != &flo__cuda_ops)
         return NULL;
     return d->priv;
@@ -58,24 +57,25 @@ bool flo__cuda_can_peer(int a, int b)
     return ok != 0;
 }
 
-double flo__cuda_link_bw(const flo_runtime *rt, int src, int dst)
+double flo__cuda_link_bw(const flo__platform *plat, int src, int dst)
 {
-    if (!rt || src < 0 || dst < 0 || src >= rt->ndevices || dst >= rt->ndevices)
+    if (!plat || src < 0 || dst < 0 || src >= plat->ndevices ||
+        dst >= plat->ndevices)
         return 0.0;
     if (src == dst)
         return FLO__CUDA_BW_SAME;
-    flo__cuda_dev *s = flo__cuda_dev_get(rt, src);
-    flo__cuda_dev *d = flo__cuda_dev_get(rt, dst);
+    flo__cuda_dev *s = flo__cuda_dev_get(plat, src);
+    flo__cuda_dev *d = flo__cuda_dev_get(plat, dst);
     if (!s && !d)
         return 0.0; /* Host to host. */
     if (!s)
-        return rt->devices[dst]->h2d_bw;
+        return plat->devices[dst]->h2d_bw;
     if (!d)
-        return rt->devices[src]->d2h_bw;
+        return plat->devices[src]->d2h_bw;
     if (d->p2p_enabled && d->peer[src])
         return s->ordinal == d->ordinal ? FLO__CUDA_BW_SAME : FLO__CUDA_BW_PEER;
     /* Staged: a synchronous read then a write through the host. */
-    double a = rt->devices[src]->d2h_bw, b = rt->devices[dst]->h2d_bw;
+    double a = plat->devices[src]->d2h_bw, b = plat->devices[dst]->h2d_bw;
     return a * b / (a + b);
 }
 
@@ -115,17 +115,17 @@ static flo_status parse_list(const char *s, int ngpu, int *out, int *n)
     return FLO_OK;
 }
 
-static flo_status select_gpus(flo_runtime *rt, int ngpu, int *ord, int *n)
+static flo_status select_gpus(flo__platform *plat, int ngpu, int *ord, int *n)
 {
-    const flo_config *cfg = &rt->cfg;
+    const flo_config *cfg = plat->cfg;
     int k = 0;
     if (cfg->gpu_list && cfg->gpu_list[0]) {
         flo_status st = parse_list(cfg->gpu_list, ngpu, ord, &k);
         if (st)
             return st;
     } else {
-        int size = rt->node_size > 1 ? rt->node_size : 1;
-        int rank = rt->node_size > 1 ? rt->node_rank : 0;
+        int size = plat->node_size > 1 ? plat->node_size : 1;
+        int rank = plat->node_size > 1 ? plat->node_rank : 0;
         for (int i = 0; i < ngpu && k < FLO__MAX_NODES - 1; i++)
             if (i % size == rank)
                 ord[k++] = i;
@@ -142,10 +142,10 @@ static flo_status select_gpus(flo_runtime *rt, int ngpu, int *ord, int *n)
 
 /* ---- Creating a logical device ---------------------------------------- */
 
-static long env_long(flo_runtime *rt, const char *name, long dflt)
+static long env_long(flo__platform *plat, const char *name, long dflt)
 {
     long v;
-    if (rt->cfg.ignore_env || !flo__env_int(name, &v))
+    if (plat->cfg->ignore_env || !flo__env_int(name, &v))
         return dflt;
     return v;
 }
@@ -253,10 +253,10 @@ static flo_status fifo_init(flo__cuda_fifo *f, unsigned cap)
  *   name and one in n after (default 16; 0: never) when the policy
  *   learns from task times.
  */
-static flo_status sched_setup(flo_runtime *rt, flo__cuda_dev *cd,
+static flo_status sched_setup(flo__platform *plat, flo__cuda_dev *cd,
                               unsigned cap)
 {
-    long win = env_long(rt, "FLO_GPU_WINDOW", 4L * cd->nstreams);
+    long win = env_long(plat, "FLO_GPU_WINDOW", 4L * cd->nstreams);
     if (win <= 0 || win > cd->max_inflight)
         win = cd->max_inflight;
     cd->window = (int)win;
@@ -267,12 +267,12 @@ static flo_status sched_setup(flo_runtime *rt, flo__cuda_dev *cd,
         if (cd->event_every > half)
             cd->event_every = half;
     }
-    long sp = env_long(rt, "FLO_CUDA_WINDOW_SPIN_NS", 1000000);
+    long sp = env_long(plat, "FLO_CUDA_WINDOW_SPIN_NS", 1000000);
     cd->window_spin_ns = sp > 0 ? (uint64_t)sp : 0;
-    long te = env_long(rt, "FLO_CUDA_TIME_EVERY", 16);
+    long te = env_long(plat, "FLO_CUDA_TIME_EVERY", 16);
     cd->time_every = te > 0 && te < (1L << 30) ? (int)te : 0;
 
-    long nhi = env_long(rt, "FLO_CUDA_PRIO_STREAMS", cd->nstreams);
+    long nhi = env_long(plat, "FLO_CUDA_PRIO_STREAMS", cd->nstreams);
     if (nhi < 0)
         nhi = 0;
     if (nhi > FLO__CUDA_MAX_STREAMS - cd->nstreams)
@@ -300,7 +300,7 @@ static flo_status sched_setup(flo_runtime *rt, flo__cuda_dev *cd,
 
 /* Create the CUDA state of one logical device (the caller made its GPU
  * current). */
-static flo_status dev_create(flo_runtime *rt, int ordinal, int logical,
+static flo_status dev_create(flo__platform *plat, int ordinal, int logical,
                              const struct cudaDeviceProp *prop,
                              flo__cuda_dev **out)
 {
@@ -308,7 +308,7 @@ static flo_status dev_create(flo_runtime *rt, int ordinal, int logical,
     flo__cuda_dev *cd = calloc(1, sizeof *cd);
     if (!cd)
         return FLO_ENOMEM;
-    cd->rt = rt;
+    cd->plat = plat;
     cd->ordinal = ordinal;
     cd->logical = logical;
     cd->sms = prop->multiProcessorCount;
@@ -327,19 +327,20 @@ static flo_status dev_create(flo_runtime *rt, int ordinal, int logical,
         free(cd);
         return FLO_ESYS;
     }
-    cd->p2p_enabled = env_long(rt, "FLO_CUDA_P2P", 1) != 0;
-    cd->spin_ns = (uint64_t)env_long(rt, "FLO_CUDA_SPIN_NS", 20000);
+    cd->p2p_enabled = env_long(plat, "FLO_CUDA_P2P", 1) != 0;
+    cd->spin_ns = (uint64_t)env_long(plat, "FLO_CUDA_SPIN_NS", 20000);
     cd->max_inflight =
-        (int)env_long(rt, "FLO_CUDA_MAX_INFLIGHT", FLO__CUDA_DEFAULT_INFLIGHT);
+        (int)env_long(plat, "FLO_CUDA_MAX_INFLIGHT",
+                      FLO__CUDA_DEFAULT_INFLIGHT);
     if (cd->max_inflight < 1 || cd->max_inflight > (1 << 20))
         cd->max_inflight = FLO__CUDA_DEFAULT_INFLIGHT;
-    cd->event_every = (int)env_long(rt, "FLO_CUDA_EVENT_EVERY", 8);
+    cd->event_every = (int)env_long(plat, "FLO_CUDA_EVENT_EVERY", 8);
     if (cd->event_every < 1 || cd->event_every > 1024)
         cd->event_every = 8;
-    long sb = env_long(rt, "FLO_CUDA_STAGE_BYTES", FLO__CUDA_DEFAULT_STAGE);
+    long sb = env_long(plat, "FLO_CUDA_STAGE_BYTES", FLO__CUDA_DEFAULT_STAGE);
     cd->stage_bytes = sb >= 4096 ? (size_t)sb : FLO__CUDA_DEFAULT_STAGE;
 
-    int ns = rt->cfg.streams_per_gpu > 0 ? rt->cfg.streams_per_gpu : 2;
+    int ns = plat->cfg->streams_per_gpu > 0 ? plat->cfg->streams_per_gpu : 2;
     if (ns > FLO__CUDA_MAX_STREAMS)
         ns = FLO__CUDA_MAX_STREAMS;
     unsigned cap = (unsigned)next_pow2(cd->max_inflight);
@@ -353,7 +354,7 @@ static flo_status dev_create(flo_runtime *rt, int ordinal, int logical,
             goto fail;
     }
     /* Scheduling knobs, then the high-priority streams. */
-    if ((st = sched_setup(rt, cd, cap)))
+    if ((st = sched_setup(plat, cd, cap)))
         goto fail;
     cudaStream_t *cs[] = {&cd->h2d, &cd->d2h, &cd->p2p, &cd->alloc};
     for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++)
@@ -365,7 +366,8 @@ static flo_status dev_create(flo_runtime *rt, int ordinal, int logical,
                                     cudaEventDisableTiming, FLO__CUDA_EVENTS)))
         goto fail;
     if ((st = flo__cuda_evpool_init(&cd->tevents, ordinal, cudaEventDefault,
-                                    rt->trace ? 4 * cd->max_inflight + 64 : 0)))
+                                    plat->trace ? 4 * cd->max_inflight + 64
+                                                : 0)))
         goto fail;
     if ((st = FLO__CUDA(cudaEventCreate(&cd->t_ref))))
         goto fail;
@@ -417,46 +419,46 @@ static void fill_info(flo__cuda_dev *cd, flo__device *dev,
 }
 
 /* The worker's core: a free one near the GPU when hwloc knows. */
-static int pick_core(flo_runtime *rt, int ordinal)
+static int pick_core(flo__platform *plat, int ordinal)
 {
-    if (rt->cfg.no_bind)
+    if (plat->cfg->no_bind)
         return -1;
     hwloc_bitmap_t set = hwloc_bitmap_alloc();
     bool near =
-        set && !rt->topo.synthetic &&
-        hwloc_cudart_get_device_cpuset(rt->topo.topo, ordinal, set) == 0 &&
+        set && !plat->topo->synthetic &&
+        hwloc_cudart_get_device_cpuset(plat->topo->topo, ordinal, set) == 0 &&
         !hwloc_bitmap_iszero(set);
-    int core = flo__topology_claim_core(&rt->topo, near ? set : NULL);
+    int core = flo__topology_claim_core(plat->topo, near ? set : NULL);
     if (set)
         hwloc_bitmap_free(set);
     return core;
 }
 
-static void trace_rows(flo_runtime *rt, flo__cuda_dev *cd)
+static void trace_rows(flo__platform *plat, flo__cuda_dev *cd)
 {
     char name[96];
     for (int s = 0; s < cd->nstreams + cd->nhi; s++) {
         snprintf(name, sizeof name, "gpu %d (cuda %d.%d) stream %d%s",
                  cd->node, cd->ordinal, cd->logical, s,
                  s >= cd->nstreams ? " (high priority)" : "");
-        cd->row_compute[s] = flo__trace_row(rt->trace, name);
+        cd->row_compute[s] = flo__trace_row(plat->trace, name);
     }
     snprintf(name, sizeof name, "gpu %d (cuda %d.%d) h2d copies", cd->node,
              cd->ordinal, cd->logical);
-    cd->row_h2d = flo__trace_row(rt->trace, name);
+    cd->row_h2d = flo__trace_row(plat->trace, name);
     snprintf(name, sizeof name, "gpu %d (cuda %d.%d) peer copies", cd->node,
              cd->ordinal, cd->logical);
-    cd->row_p2p = flo__trace_row(rt->trace, name);
+    cd->row_p2p = flo__trace_row(plat->trace, name);
 }
 
 /* Peer access between the physical GPUs in use, and the matching access
  * to each other's memory pools. Failures only disable the direct path. */
-static void enable_peers(flo_runtime *rt, int first, int last)
+static void enable_peers(flo__platform *plat, int first, int last)
 {
     for (int a = first; a <= last; a++) {
-        flo__cuda_dev *ca = flo__cuda_dev_get(rt, a);
+        flo__cuda_dev *ca = flo__cuda_dev_get(plat, a);
         for (int b = first; b <= last; b++) {
-            flo__cuda_dev *cb = flo__cuda_dev_get(rt, b);
+            flo__cuda_dev *cb = flo__cuda_dev_get(plat, b);
             if (a == b)
                 continue;
             if (ca->ordinal == cb->ordinal) {
@@ -489,9 +491,9 @@ static void enable_peers(flo_runtime *rt, int first, int last)
     }
 }
 
-flo_status flo__cuda_probe(flo_runtime *rt, int *ngpus)
+static flo_status cuda_probe(flo__platform *plat, int *ngpus)
 {
-    if (!rt || !ngpus)
+    if (!plat || !ngpus)
         return FLO_EINVAL;
     int n = 0;
     cudaError_t e = cudaGetDeviceCount(&n);
@@ -502,11 +504,11 @@ flo_status flo__cuda_probe(flo_runtime *rt, int *ngpus)
         return FLO_ENODEV;
     }
     int ord[FLO__MAX_NODES], nsel = 0;
-    flo_status st = select_gpus(rt, n, ord, &nsel);
+    flo_status st = select_gpus(plat, n, ord, &nsel);
     if (st)
         return st;
-    int logical = rt->cfg.logical_gpus > 0 ? rt->cfg.logical_gpus : 1;
-    int room = FLO__MAX_NODES - rt->ndevices;
+    int logical = plat->cfg->logical_gpus > 0 ? plat->cfg->logical_gpus : 1;
+    int room = FLO__MAX_NODES - plat->ndevices;
     if (room <= 0)
         return FLO_ERANGE;
     if (nsel * logical > room) {
@@ -531,7 +533,7 @@ flo_status flo__cuda_probe(flo_runtime *rt, int *ngpus)
             goto out;
         for (int l = 0; l < logical; l++) {
             flo__cuda_dev *cd = NULL;
-            if ((st = dev_create(rt, ord[i], l, &prop, &cd)))
+            if ((st = dev_create(plat, ord[i], l, &prop, &cd)))
                 goto out;
             flo__device *dev = calloc(1, sizeof *dev);
             if (!dev) {
@@ -539,40 +541,43 @@ flo_status flo__cuda_probe(flo_runtime *rt, int *ngpus)
                 st = FLO_ENOMEM;
                 goto out;
             }
-            dev->rt = rt;
             fill_info(cd, dev, &prop);
-            if ((st = flo__device_add(rt, dev))) {
+            if ((st = flo__platform_add(plat, dev))) {
                 dev_destroy(cd);
                 free(dev);
                 goto out;
             }
-            /* From here the core owns dev: it calls ops->fini on it. */
+            /* From here the platform owns dev: flo__platform_fini calls
+             * ops->fini on it. flo_init makes its worker, bound to the
+             * core claimed here. */
             cd->node = dev->index;
             if (first < 0)
                 first = dev->index;
             last = dev->index;
-            if (rt->trace)
-                trace_rows(rt, cd);
-            flo__worker *w = NULL;
-            if ((st = flo__worker_create(rt, dev, pick_core(rt, ord[i]), &w)))
-                goto out;
-            w->dev_priv = cd;
-            cd->w = w;
+            if (plat->trace)
+                trace_rows(plat, cd);
+            dev->worker_core = pick_core(plat, ord[i]);
             made++;
             FLO__INFO("GPU %d: %s (cuda %d.%d, %s, %d SMs, %zu MiB), "
-                      "worker %d on core %d",
+                      "worker on core %d",
                       cd->node, prop.name, ord[i], l, cd->pci, cd->sms,
-                      cd->mem_total >> 20, w->id, w->core);
+                      cd->mem_total >> 20, dev->worker_core);
         }
     }
     if (first >= 0)
-        enable_peers(rt, first, last);
+        enable_peers(plat, first, last);
 out:
     flo__cuda_restore_device(old, -1);
     if (st == FLO_OK)
         *ngpus = made;
     return st;
 }
+
+const flo__backend flo__cuda_backend = {
+    .name = "cuda",
+    .kind = FLO_DEVICE_CUDA,
+    .probe = cuda_probe,
+};
 
 /* ---- Bandwidth measurement (flo-info --bandwidth) --------------------- */
 

@@ -35,7 +35,6 @@
 #include <cuda.h>
 
 #include "device/cuda/cuda_backend.h"
-#include "runtime/rt.h"
 
 /* ---- Stream memory operations (driver entry points) --------------------- */
 
@@ -371,7 +370,7 @@ flo_status flo__cuda_stage_init(flo__cuda_dev *cd)
         return st;
     cd->gate_seq = 0;
     pthread_once(&memops_once, memops_load);
-    if (!cd->rt->cfg.ignore_env)
+    if (!cd->plat->cfg->ignore_env)
         flo__env_int("FLO_CUDA_STAGE_GATE", &v);
     cd->gate_ok = v != 0 && gate_probe(cd);
     if (v != 0 && !cd->gate_ok)

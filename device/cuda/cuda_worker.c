@@ -28,8 +28,6 @@
 
 #include "device/cuda/cuda_backend.h"
 #include "flotilla/cuda.h"
-#include "runtime/rt.h"
-#include "scheduler/names.h"
 
 /* NVTX is header-only; its loader casts a data pointer to a function
  * pointer, which ISO C frowns upon. */
@@ -40,7 +38,7 @@
 
 static inline flo__cuda_dev *wdev(flo__worker *w)
 {
-    return w->dev_priv;
+    return flo__worker_device(w)->priv;
 }
 
 /* Every compute stream: the normal ones, then the high-priority ones. */
@@ -86,14 +84,14 @@ static flo_status op_events_get(flo__cuda_dev *cd, flo__cuda_op *op,
     flo_status st;
     flo__cuda_evpool *tp = &cd->tevents;
     op->t_start = op->c_start = op->c_end = op->done = NULL;
-    if (!cd->rt->trace && sampled) {
+    if (!cd->plat->trace && sampled) {
         if ((st = flo__cuda_ev_get(tp, &op->t_start)))
             goto fail;
         if ((st = flo__cuda_ev_get(tp, &op->done)))
             goto fail_t;
         return FLO_OK;
     }
-    if (!cd->rt->trace)
+    if (!cd->plat->trace)
         return want_done ? flo__cuda_ev_get(&cd->events, &op->done) : FLO_OK;
     if ((st = flo__cuda_ev_get(tp, &op->t_start)))
         goto fail;
@@ -132,15 +130,16 @@ static void op_trace(flo__cuda_dev *cd, flo__worker *w, int s, flo__cuda_op *op)
     uint64_t t0 = gpu_time(cd, op->t_start), t1 = gpu_time(cd, op->done);
     if (t0 && t1 >= t0) {
         flo__task_set_times(t, t0, t1);
-        flo__trace_record(&w->trace, cd->row_compute[s], flo__task_name(t),
-                          "kernel", t0, t1, 0);
+        flo__trace_record(flo__worker_trace(w), cd->row_compute[s],
+                          flo__task_name(t), "kernel", t0, t1, 0);
     }
     if (op->c_bytes) {
         uint64_t c0 = gpu_time(cd, op->c_start);
         uint64_t c1 = gpu_time(cd, op->c_end);
         if (c0 && c1 >= c0)
-            flo__trace_record(&w->trace, op->c_row, flo__task_name(t), "copy",
-                              c0, c1, op->c_bytes);
+            flo__trace_record(flo__worker_trace(w), op->c_row,
+                              flo__task_name(t), "copy", c0, c1,
+                              op->c_bytes);
     }
 }
 
@@ -195,7 +194,7 @@ static void op_complete(flo__cuda_dev *cd, flo__worker *w, int s, flo_status st)
         st = op_check_words(cd, f, op, f->head);
     op->nsw = 0;
     if (st == FLO_OK && op->t_start && !op->untimed) {
-        if (cd->rt->trace)
+        if (cd->plat->trace)
             op_trace(cd, w, s, op);
         else
             op_sample(op);
@@ -207,7 +206,7 @@ static void op_complete(flo__cuda_dev *cd, flo__worker *w, int s, flo_status st)
     if (--cd->inflight == 0) {
         /* The end of a busy stretch: counted before the task completes,
          * so whoever observes the completion also sees the time. */
-        FLO__STAT_ADD(w->st.busy_ns, flo__now_ns() - cd->busy_since);
+        flo__worker_add_busy(w, flo__now_ns() - cd->busy_since);
     }
     flo__task_complete(w, t, st);
 }
@@ -527,9 +526,8 @@ static flo_status cuda_execute(flo__worker *w, flo__task *t)
     for (int i = 0; i < nep && s < 0; i++)
         if (!flo__task_is_done(ep[i]))
             s = ((flo__cuda_op *)*flo__task_dev_slot(ep[i]))->stream;
-    /* The backend reads the task's priority directly (runtime/rt.h). */
     if (s < 0)
-        s = pick_stream(cd, t->priority);
+        s = pick_stream(cd, flo__task_priority(t));
     cudaStream_t stream = cd->compute[s];
     for (int i = 0; i < nep; i++) {
         if (flo__task_is_done(ep[i]))
@@ -566,7 +564,8 @@ static flo_status cuda_execute(flo__worker *w, flo__task *t)
     flo__cuda_fifo *f = &cd->fifo[s];
     flo__cuda_op *op = &f->ops[f->tail & (f->cap - 1)];
     op->task = t;
-    op->prio = t->priority; /* pick_stream scans ops, not task records. */
+    /* pick_stream scans ops, not task records. */
+    op->prio = flo__task_priority(t);
     op->npin = 0;
     op->nsw = 0;
     op->status = FLO_OK;
@@ -683,10 +682,10 @@ flo_status flo_task_cuda_status_word(flo_task_ctx *ctx, const int *dev_word,
         return FLO_EINVAL;
     /* Only a CUDA entry point runs on a GPU worker's thread with cur_op
      * set, and only its own context carries cur_stream. */
-    flo__worker *w = flo__self_worker(rt);
-    if (!w || w->kind != FLO_DEVICE_CUDA || w->dev->ops != &flo__cuda_ops)
+    flo__device *dev = flo__self_device(rt);
+    if (!dev || dev->kind != FLO_DEVICE_CUDA || dev->ops != &flo__cuda_ops)
         return FLO_EINVAL;
-    flo__cuda_dev *cd = wdev(w);
+    flo__cuda_dev *cd = dev->priv;
     flo__cuda_op *op = cd->cur_op;
     if (!op || flo_task_stream(ctx) != (void *)cd->cur_stream)
         return FLO_EINVAL;
@@ -718,7 +717,14 @@ static void CUDART_CB wake_cb(void *arg)
 {
     flo__cuda_fifo *f = arg;
     atomic_store(&f->armed, 0);
-    flo__parker_wake(&f->w->parker);
+    flo__sched_wake(f->w);
+}
+
+/* cuda_wait_progress's last look before parking: completions. */
+static bool recheck_progress(flo__worker *w, void *arg)
+{
+    FLO__UNUSED(arg);
+    return cuda_progress(w) > 0;
 }
 
 /*
@@ -727,13 +733,12 @@ static void CUDART_CB wake_cb(void *arg)
  * returns, so that the loop also picks up newly ready tasks; then it
  * sleeps: a host function at the tail of each busy stream wakes it when
  * that stream drains, a bounded timeout catches earlier completions on
- * long queues, and a new ready task wakes it through the scheduler (it is
- * counted in rt->nsleeping like a parked worker).
+ * long queues, and a new ready task wakes it through the scheduler
+ * (flo__sched_park: it sleeps like a parked worker).
  */
 static void cuda_wait_progress(flo__worker *w, uint64_t timeout_ns)
 {
     flo__cuda_dev *cd = wdev(w);
-    flo_runtime *rt = cd->rt;
     seal(cd);
     uint64_t now = flo__now_ns();
     if (cd->wait_since == 0)
@@ -764,20 +769,12 @@ static void cuda_wait_progress(flo__worker *w, uint64_t timeout_ns)
             atomic_store(&f->armed, 0);
         }
     }
-    /* Announce, then re-check (pairs with the fence in flo__wake_for). */
-    atomic_store(&w->parker.sleeping, 1);
-    atomic_fetch_add(&rt->nsleeping, 1);
-    atomic_thread_fence(memory_order_seq_cst);
-    if (cuda_progress(w) > 0 || atomic_load(&rt->stopping)) {
-        atomic_store(&w->parker.sleeping, 0);
-        atomic_fetch_sub(&rt->nsleeping, 1);
-        return;
-    }
+    /* Announce, re-check for completions, park (the scheduler's
+     * protocol, flo__sched_park). */
     uint64_t cap = 200000; /* 200 us */
-    flo__parker_park(&w->parker,
-                     timeout_ns && timeout_ns < cap ? timeout_ns : cap);
-    atomic_fetch_sub(&rt->nsleeping, 1);
-    cuda_progress(w);
+    if (flo__sched_park(w, timeout_ns && timeout_ns < cap ? timeout_ns : cap,
+                        recheck_progress, NULL, NULL))
+        cuda_progress(w);
 }
 
 static flo_status cuda_worker_start(flo__worker *w)
@@ -789,14 +786,15 @@ static flo_status cuda_worker_start(flo__worker *w)
         flo__cuda_dev_fail(cd, cudaErrorInvalidDevice, "worker start");
         return st;
     }
+    cd->w = w;
     for (int s = 0; s < nall(cd); s++)
         cd->fifo[s].w = w;
     /* Sample kernel times when the policy learns from task times (the
      * trace times every task anyway). The policy is chosen after the
      * probe, hence here. */
-    cd->time_on = cd->time_every > 0 && !cd->rt->trace &&
-                  cd->rt->sched_ops && cd->rt->sched_ops->done;
-    if (cd->rt->trace) {
+    cd->time_on = cd->time_every > 0 && !cd->plat->trace &&
+                  cd->plat->learn_times;
+    if (cd->plat->trace) {
         /* The origin of GPU timestamps: an event and the host clock read
          * right after it completed. */
         st = FLO__CUDA(cudaEventRecord(cd->t_ref, cd->compute[0]));

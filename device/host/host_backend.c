@@ -2,7 +2,10 @@
  * Flotilla - the host backend: tasks run on host worker threads, on host
  * memory. Always present; how CI and GPU-less machines run everything.
  */
-#include "runtime/rt.h"
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "device/device.h"
 
 static flo_status host_worker_start(flo__worker *w)
 {
@@ -22,8 +25,8 @@ static flo_status host_execute(flo__worker *w, flo__task *t)
     for (int i = 0; i < n; i++) {
         flo__data *d = flo__task_access_data(t, i);
         void *p;
-        flo_status st = flo__coh_host_prepare(w->rt, d,
-                                              flo__task_access_mode(t, i),
+        flo_status st = flo__coh_host_prepare(flo__worker_device(w)->plat,
+                                              d, flo__task_access_mode(t, i),
                                               &p);
         if (st != FLO_OK) {
             flo__task_set_error(t, st, "task '%s': cannot make buffer %d "
@@ -60,7 +63,7 @@ static void host_fini(flo__device *dev)
     FLO__UNUSED(dev);
 }
 
-const flo__device_ops flo__host_ops = {
+static const flo__device_ops host_ops = {
     .name = "host",
     .worker_start = host_worker_start,
     .worker_stop = host_worker_stop,
@@ -72,4 +75,35 @@ const flo__device_ops flo__host_ops = {
     .copy_to_host = host_copy_to_host,
     .replica_free = host_replica_free,
     .fini = host_fini,
+};
+
+/* The host device, memory node 0: always there. Its workers are made by
+ * flo_init (one per free core, or cfg.host_workers). */
+static flo_status host_probe(flo__platform *plat, int *ndevices)
+{
+    flo__device *dev = calloc(1, sizeof(*dev));
+    flo_status st;
+
+    if (!dev)
+        return FLO_ENOMEM;
+    dev->kind = FLO_DEVICE_HOST;
+    dev->ops = &host_ops;
+    dev->info.kind = FLO_DEVICE_HOST;
+    dev->info.ordinal = -1;
+    snprintf(dev->info.name, sizeof(dev->info.name), "host");
+    dev->h2d_bw = dev->d2h_bw = 10.0;
+    dev->worker_core = -1;
+    st = flo__platform_add(plat, dev);
+    if (st != FLO_OK) {
+        free(dev);
+        return st;
+    }
+    *ndevices = 1;
+    return FLO_OK;
+}
+
+const flo__backend flo__host_backend = {
+    .name = "host",
+    .kind = FLO_DEVICE_HOST,
+    .probe = host_probe,
 };

@@ -17,7 +17,7 @@
 
 #include "cuda_test_util.h"
 #include "device/cuda/cuda_backend.h"
-#include "runtime/rt.h"
+#include "scheduler/sched.h"
 
 #define MAX_DATA 16
 
@@ -80,7 +80,7 @@ static void run_seq(const seq_cfg *c, seq_out *o)
     if (c->gpu) {
         assert_int_equal(ndev, 1 + c->logical);
         for (int i = 1; i < ndev; i++) {
-            flo__cuda_dev *cd = flo__cuda_dev_get(rt, i);
+            flo__cuda_dev *cd = flo__cuda_dev_get(&rt->plat, i);
             assert_non_null(cd);
             if (c->staged)
                 cd->p2p_enabled = false;
@@ -360,7 +360,7 @@ static void test_device_info_and_ordinal(void **state)
         assert_int_equal(info.workers, 1);
         assert_true(info.memory_bytes > 0);
         assert_true(strlen(info.name) > 0);
-        assert_int_equal(flo__cuda_dev_get(rt, i)->nstreams, 3);
+        assert_int_equal(flo__cuda_dev_get(&rt->plat, i)->nstreams, 3);
     }
     int gpu_workers = 0;
     for (int w = 0; w < flo_worker_count(rt); w++)

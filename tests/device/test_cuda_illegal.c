@@ -15,7 +15,7 @@
 
 #include "cuda_test_util.h"
 #include "device/cuda/cuda_backend.h"
-#include "runtime/rt.h"
+#include "scheduler/sched.h"
 
 static void test_illegal_address(void **state)
 {
@@ -61,7 +61,7 @@ static void test_illegal_address(void **state)
     assert_int_equal(flo_event_wait(rt, later), FLO_EDEVICE);
     assert_int_equal(flo_error_message(rt, later, msg, sizeof msg), FLO_OK);
     assert_non_null(strstr(msg, "failed"));
-    assert_true(atomic_load(&flo__cuda_dev_get(rt, 1)->failed) != 0);
+    assert_true(atomic_load(&flo__cuda_dev_get(&rt->plat, 1)->failed) != 0);
     assert_int_equal(flo_wait_all(rt), FLO_EDEVICE);
 
     /* The host still works. */

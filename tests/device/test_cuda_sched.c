@@ -14,7 +14,7 @@
 #include "cuda_test_util.h"
 #include "device/cuda/cuda_backend.h"
 #include "flotilla/cuda.h"
-#include "runtime/rt.h"
+#include "scheduler/sched.h"
 
 static flo_runtime *start(flo_sched_policy sched)
 {
@@ -67,7 +67,7 @@ static void priority_case(flo_sched_policy sched, int device)
 {
     flo_runtime *rt = start(sched);
     static const flo_kernel k_ticket = {"ticket", NULL, flo_test_cuda_ticket};
-    flo__cuda_dev *cd = flo__cuda_dev_get(rt, 1);
+    flo__cuda_dev *cd = flo__cuda_dev_get(&rt->plat, 1);
     assert_non_null(cd);
     int window = cd->window;
     assert_true(window >= 1 && window < NLOW / 4);
@@ -154,9 +154,9 @@ static void test_busy_time(void **state)
     (void)state;
     flo_runtime *rt = start(FLO_SCHED_LOCALITY);
     static const flo_kernel k_spin = {"spin", NULL, flo_test_cuda_spin};
-    flo__cuda_dev *cd = flo__cuda_dev_get(rt, 1);
+    flo__cuda_dev *cd = flo__cuda_dev_get(&rt->plat, 1);
     assert_non_null(cd);
-    assert_null(rt->trace);
+    assert_null(rt->plat.trace);
     /* 40 kernels of 400k clock cycles, one after the other (a chain on
      * one handle): a kernel cannot spin 400k cycles in less than
      * 400k / 2.5 GHz = 0.16 ms on any GPU clocked at most 2.5 GHz, so the
@@ -196,7 +196,7 @@ static void test_busy_time(void **state)
     rt = start(FLO_SCHED_EAGER);
     submit(rt, &k_spin, 1, 0, NULL, 0, &spin, sizeof spin);
     assert_int_equal(flo_wait_all(rt), FLO_OK);
-    assert_false(flo__cuda_dev_get(rt, 1)->time_on);
+    assert_false(flo__cuda_dev_get(&rt->plat, 1)->time_on);
     assert_int_equal(flo_finalize(rt), FLO_OK);
 }
 

@@ -13,7 +13,7 @@
 
 #include "cuda_test_util.h"
 #include "device/cuda/cuda_backend.h"
-#include "runtime/rt.h"
+#include "scheduler/sched.h"
 
 static flo_runtime *start(int logical)
 {

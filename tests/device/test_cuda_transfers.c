@@ -17,7 +17,7 @@
 
 #include "cuda_test_util.h"
 #include "device/cuda/cuda_backend.h"
-#include "runtime/rt.h"
+#include "scheduler/sched.h"
 
 enum { PIN_DEFAULT = 0, PIN_OPTOUT = 1, PIN_OFF = 2 };
 
@@ -178,7 +178,7 @@ static void test_no_gate(void **state)
 {
     (void)state;
     flo_runtime *rt = start(1, 0);
-    flo__cuda_dev_get(rt, 1)->gate_ok = false; /* Before any work. */
+    flo__cuda_dev_get(&rt->plat, 1)->gate_ok = false; /* Before any work. */
     run_alternating(rt, 1, 0, 4, "no gate");
     flo_finalize(rt);
 }
@@ -296,7 +296,7 @@ static void test_prefetch(void **state)
     assert_int_equal(flo_wait_all(rt), FLO_OK);
     /* The prefetch made the GPU copy valid (it ran after the writer). */
     assert_int_not_equal(atomic_load(&flo__data_lookup(rt, h, &(flo_status){
-                                         0})->rep[1].state),
+                                         0})->data.rep[1].state),
                          FLO__REP_INVALID);
     flo_access_desc rw = {h, FLO_READ_WRITE};
     submit(rt, &k_mix, 1, &rw, 1, 3u);
@@ -371,7 +371,7 @@ static void test_logical_gpus(void **state)
         flo_runtime *rt = start(2, pinned ? 1 : 0);
         if (staged)
             for (int g = 1; g <= 2; g++)
-                flo__cuda_dev_get(rt, g)->p2p_enabled = false;
+                flo__cuda_dev_get(&rt->plat, g)->p2p_enabled = false;
         run_alternating(rt, 2, 0, 6,
                         staged ? "2 logical GPUs, staged"
                                : "2 logical GPUs, direct");

@@ -13,7 +13,7 @@
 #include <cmocka.h>
 
 #include "flo_build_config.h"
-#include "runtime/rt.h"
+#include "scheduler/sched.h"
 #include <math.h>
 #include <pthread.h>
 

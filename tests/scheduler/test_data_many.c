@@ -6,7 +6,7 @@
  */
 #include <pthread.h>
 
-#include "runtime/rt.h"
+#include "scheduler/sched.h"
 #include "testutil.h"
 
 /* buffer 0 (int64 array, RW): every element += 1. */

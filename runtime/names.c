@@ -1,5 +1,5 @@
 /*
- * Flotilla - interned names (see names.h).
+ * Flotilla - interned names (flo__name_intern, runtime/internal.h).
  *
  * A process-wide, insert-only, lock-free hash set of strings. Storage is a
  * sequence of open-addressing levels of growing size (level k has
@@ -25,7 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "scheduler/names.h"
+#include "runtime/internal.h"
 
 #define NAMES_L0 4096   /* Slots of level 0 (power of two). */
 #define NAMES_LEVELS 20 /* Up to NAMES_L0 * (2^20 - 1) names. */

@@ -1,14 +1,46 @@
 /*
- * Flotilla - the runtime object, workers, tasks. Private to the library.
+ * Flotilla - the scheduler's private header: tasks, edges, thread caches,
+ * workers, policies, the failure table, acquires, worker-local keys, the
+ * runtime object, and the scheduler functions the rest of the library
+ * calls. Not installed.
  */
-#ifndef FLO_RUNTIME_RT_H
-#define FLO_RUNTIME_RT_H
+#ifndef FLO_SCHEDULER_SCHED_H
+#define FLO_SCHEDULER_SCHED_H
 
 #include "device/device.h"
 #include "runtime/internal.h"
 #include "runtime/topology.h"
 
-typedef struct flo__sched flo__sched;
+/* ---- Data handles ------------------------------------------------------ */
+
+/*
+ * A data handle's slot in the runtime's table (scheduler/data.c): the
+ * handle's identity, the dependency state submissions record under
+ * dep_lock, and the device layer's part of the handle (flo__data: size,
+ * memory, replicas), which backends see. Slots are never freed before
+ * finalize; the identity fields are set at register.
+ */
+typedef struct flo__dslot {
+    flo_runtime *rt;
+    _Atomic uint64_t gen;      /* Bumped at unregister (64 bits). */
+    bool inited;               /* Locks initialised (slot first used). */
+    atomic_int alive;          /* 1 until unregister begins. */
+    atomic_int acquired;       /* Outstanding acquires. */
+    struct flo__acq *acqs;     /* Acquire records, under dep_lock. */
+
+    /* Dependency state, under dep_lock: the last writer and the readers
+     * submitted since it. Each holds a task reference. */
+    /* Its own cache line: submitters take it while the worker running
+     * the previous task touches the coherence state in data. */
+    FLO__ALIGNED flo__spinlock dep_lock;
+    flo__task *last_writer;
+    struct flo__edge *readers;
+    int nreaders, reader_compact_at;
+
+    /* The device layer's part (its coherence state on cache lines of
+     * its own). */
+    flo__data data;
+} flo__dslot;
 
 /* ---- Edges: successor lists and reader lists ------------------------- */
 
@@ -52,7 +84,7 @@ enum {
 enum { FLO__ELIG_HOST = 1u << 0, FLO__ELIG_CUDA = 1u << 1 };
 
 typedef struct flo__acc {
-    flo__data *d;
+    flo__dslot *d;
     void *ptr;        /* Resolved on the executing node. */
     uint8_t mode;     /* flo_access of this entry as given by the user. */
     uint8_t merged;   /* Union of the modes of all entries for d. */
@@ -61,10 +93,10 @@ typedef struct flo__acc {
 } flo__acc;
 
 /* One distinct handle of a submission, for its locked phase
- * (scheduler/task.c): the handle's record, the generation the submitter
+ * (scheduler/submit.c): the handle's record, the generation the submitter
  * named, and the index of its first entry in the task's access list. */
 typedef struct flo__lockent {
-    flo__data *d;
+    flo__dslot *d;
     uint64_t gen;
     int idx;
 } flo__lockent;
@@ -174,7 +206,7 @@ typedef struct flo__tcache {
     /* Tasks submitted through this cache; written by its thread only,
      * summed by flo_stats_get. */
     _Atomic uint64_t submitted;
-    /* Recent task names and their interned copies (scheduler/names.h),
+    /* Recent task names and their interned copies (flo__name_intern),
      * direct-mapped by the caller's pointer; a hit is confirmed with a
      * strcmp, since a buffer may be reused for another name. */
     struct {
@@ -207,7 +239,6 @@ struct flo__worker {
     flo__tcache cache;
     flo__parker parker;
     void *sched_priv;       /* The policy's per-worker state. */
-    void *dev_priv;         /* The backend's per-worker state. */
     flo__trace_buf trace;
     int trace_row;
     atomic_int in_task;     /* For EDEADLK detection from a task. */
@@ -293,8 +324,9 @@ struct flo_runtime {
     uint64_t t_origin;
     flo__topology topo;
 
-    int ndevices;
-    flo__device *devices[FLO__MAX_NODES];
+    /* The devices and what the device layer sees of the runtime (its
+     * cfg and topo point at the two above; device/device.h). */
+    flo__platform plat;
     int nworkers, nhost_workers, ngpu_workers;
     flo__worker *workers[FLO__MAX_WORKERS];
 
@@ -320,7 +352,7 @@ struct flo_runtime {
     int nedge_slabs, edge_slabs_cap;
 
     /* Data handles: two-level table indexed by handle slot. */
-    flo__data *_Atomic *data_chunks;
+    flo__dslot *_Atomic *data_chunks;
     pthread_mutex_t data_mu;       /* Guards the free slot list. */
     uint32_t *data_free;
     int ndata_free, data_free_cap;
@@ -356,20 +388,17 @@ struct flo_runtime {
     struct flo_graph *graphs;      /* Live graphs (scheduler/graph.c). */
 
     atomic_ulong n_failed, n_canceled;
-    atomic_ulong bytes_h2d, bytes_d2h, bytes_p2p, evictions;
     atomic_ulong n_stream_ordered; /* Early releases (flo__task_launched). */
-
-    flo__trace *trace;
 
     /* Worker-local keys. wl_mu guards the table's slots (not the live
      * words' readers) and is never held while waiting for tasks. */
     pthread_mutex_t wl_mu;
     flo__wl_key wl_keys[FLO_WORKER_LOCAL_MAX];
 
-    /* MPI (collectives/comm sets these in flo__mpi_setup when
-     * cfg.mpi_comm is given; otherwise rank 0 of 1, node rank 0 of 1). */
+    /* MPI (collectives/comm sets these in flo__coll_mpi_setup when
+     * cfg.mpi_comm is given, with plat.node_rank/node_size; otherwise
+     * rank 0 of 1). */
     int mpi_rank, mpi_size;   /* In the user's communicator. */
-    int node_rank, node_size; /* Among the ranks sharing this node. */
     void *mpi;                /* Collectives' MPI state. */
     void (*mpi_fini)(flo_runtime *rt);
 
@@ -379,37 +408,82 @@ struct flo_runtime {
     void (*coll_fini)(flo_runtime *rt);
 };
 
-/* ---- Internal functions (scheduler/) ----------------------------------- */
+/* ---- For the lifecycle (lifecycle/runtime.c), in call order ------------ */
+
+/* The runtime's data table (flo_init); FLO_ENOMEM. */
+flo_status flo__data_table_init(flo_runtime *rt);
+/* Allocate a worker for dev (of dev's kind), bound (later, on its
+ * thread) to core (-1: unbound), and append it to rt->workers. flo_init
+ * makes every worker: one per GPU device, then the host's. */
+flo_status flo__worker_create(flo_runtime *rt, flo__device *dev, int core,
+                              flo__worker **out);
+/* Start every worker's thread (their trace rows first); FLO_ESYS. */
+flo_status flo__sched_start_workers(flo_runtime *rt);
+/* Wait until no task of rt is outstanding (flo_finalize). */
+flo_status flo__wait_quiescent(flo_runtime *rt);
+/* The status of the earliest failure (not a cancellation) since the last
+ * flo_wait_all that reported errors which no call returned; FLO_OK if
+ * none. For flo_finalize. */
+flo_status flo__failures_unreported(flo_runtime *rt);
+/* Run the fini of every live worker-local key on its workers (finalize,
+ * while the workers still run). */
+void flo__worker_local_fini_all(flo_runtime *rt);
+/* Destroy every graph left (flo_finalize, no task in flight). */
+void flo__graphs_fini(flo_runtime *rt);
+/* Set stopping, wake every worker and join their threads. */
+void flo__sched_stop_workers(flo_runtime *rt);
+/* Release the handles still registered (forgotten acquires, write-back
+ * of user memory, replicas) and free the data table. */
+void flo__data_fini_all(flo_runtime *rt);
+/* Free task and edge slabs, thread caches and the failure table. */
+void flo__tasks_fini(flo_runtime *rt);
+
+/* ---- For the layers above, and the scheduler's own files --------------- */
 
 /* The calling thread's worker in rt, or NULL. */
 flo__worker *flo__self_worker(const flo_runtime *rt);
+/* The slot a handle names, or NULL with *st FLO_EINVAL (not a handle),
+ * FLO_EFOREIGN (another runtime's) or FLO_ESTALE (unregistered). */
+flo__dslot *flo__data_lookup(const flo_runtime *rt, flo_data h,
+                             flo_status *st);
+
+/* ---- Between the scheduler's files ------------------------------------- */
+
+/* The calling thread's cache in rt (a worker's own, or one made on the
+ * thread's first call for rt); NULL when memory is short. */
 flo__tcache *flo__tcache_get(flo_runtime *rt);
 /* Push a ready task through the policy (wakes a worker if needed). */
 void flo__task_ready(flo_runtime *rt, flo__worker *self, flo__task *t);
 /* FLO_ECANCELED if a finished early predecessor of t cancels it. */
 flo_status flo__task_early_check(flo__task *t);
-/* Wake one sleeping worker whose kind can run t (any if t is NULL). */
-/* Wake one sleeping worker of a kind in elig (FLO__ELIG_*). Callers read
- * the task's eligibility before publishing it: once published, another
- * worker may run and recycle it. */
-void flo__wake_for(flo_runtime *rt, unsigned elig);
-void flo__wake_worker(flo__worker *w);
-/* Allocate a worker of kind for dev, bound (later, on its thread) to core
- * (-1: unbound), and append it to rt->workers. Used by flo_init for host
- * workers and by backends' probe functions for their workers. */
-flo_status flo__worker_create(flo_runtime *rt, flo__device *dev, int core,
-                              flo__worker **out);
-/* Append a device to rt->devices (index = its memory node). */
-flo_status flo__device_add(flo_runtime *rt, flo__device *dev);
-flo_status flo__sched_start_workers(flo_runtime *rt);
-void flo__sched_stop_workers(flo_runtime *rt);
-void flo__tasks_fini(flo_runtime *rt);
-flo__data *flo__data_lookup(const flo_runtime *rt, flo_data h,
-                            flo_status *st);
-/* Run the fini of every live worker-local key on its workers (finalize,
- * while the workers still run). */
-void flo__worker_local_fini_all(flo_runtime *rt);
-void flo__data_fini_all(flo_runtime *rt);
+/* Wake one sleeping worker of a kind in elig (FLO__ELIG_*), after the
+ * caller published work for it (the waker side of flo__sched_park).
+ * Callers read the task's eligibility before publishing it: once
+ * published, another worker may run and recycle it. */
+void flo__sched_wake_for(flo_runtime *rt, unsigned elig);
+/* Make w the calling thread's worker (NULL: none). */
+void flo__set_self_worker(flo__worker *w);
+/* Add w's completions not yet counted to rt->outstanding. */
+void flo__worker_flush(flo__worker *w);
+
+/*
+ * The pseudo-task of an acquire (a != NULL: flo_data_acquire, checked
+ * against handle generation gen and linked into d->acqs) or of an
+ * unregister's final wait (a == NULL). Returns once its predecessors
+ * finished; *out is the pseudo-task, to be completed by
+ * flo__acquire_end. Fails, having changed nothing, with FLO_ESTALE when
+ * d was unregistered and with FLO_EDEADLK when the calling thread holds
+ * an acquire of d that this one would wait for (directly or through a
+ * writer submitted since).
+ */
+flo_status flo__acquire_begin(flo_runtime *rt, flo__dslot *d, flo_access mode,
+                              uint64_t gen, flo__acq *a, flo__task **out);
+void flo__acquire_end(flo__task *t);
+/* Drop a reference on t; the last one returns the record to c (NULL:
+ * the runtime's pool). */
+void flo__task_unref(flo_runtime *rt, flo__tcache *c, flo__task *t);
+/* Return an edge to c (NULL: the runtime's pool). */
+void flo__edge_free(flo_runtime *rt, flo__tcache *c, flo__edge *e);
 /* Can worker w run task t? */
 static inline bool flo__worker_can_run(const flo__worker *w,
                                        const flo__task *t)
@@ -425,13 +499,4 @@ static inline bool flo__worker_can_run(const flo__worker *w,
     return true;
 }
 
-/* MPI setup (collectives/comm; only in builds with MPI): reads
- * rt->cfg.mpi_comm, fills the mpi_* / node_* fields. Called by flo_init
- * before the CUDA probe so that each rank picks its node-local GPUs. */
-flo_status flo__mpi_setup(flo_runtime *rt);
-
-/* ---- Configuration ------------------------------------------------------ */
-
-flo_status flo__config_resolve(const flo_config *in, flo_config *out);
-
-#endif
+#endif /* FLO_SCHEDULER_SCHED_H */

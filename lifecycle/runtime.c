@@ -1,21 +1,17 @@
 /*
  * Flotilla - runtime lifecycle: flo_init wires the layers together
- * (topology, devices and their workers, the policy), flo_finalize takes
- * them down in reverse order.
+ * (topology, MPI, the platform's devices, their workers, the policy),
+ * flo_finalize takes them down in reverse order. The one file that knows
+ * every layer: each is reached through its private header, and backends
+ * and transports only through their layer's ops tables.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "flo_build_config.h"
-#include "runtime/rt.h"
-#include "scheduler/graph.h"
-
-flo_status flo__data_table_init(flo_runtime *rt);
-flo_status flo__wait_quiescent(flo_runtime *rt);
-
-flo_status flo__failures_unreported(flo_runtime *rt);
+#include "collectives/comm/comm_internal.h"
+#include "scheduler/sched.h"
 
 /* Tags handles with their runtime (40 bits of it; 0 is never used). A
  * handle of one runtime reads as another's only after 2^40 flo_init calls
@@ -51,32 +47,22 @@ static uint64_t new_serial(void)
     return s;
 }
 
-static flo_status add_host(flo_runtime *rt)
+/* One worker per GPU device, bound to the core its backend claimed. */
+static flo_status add_gpu_workers(flo_runtime *rt)
 {
-    flo__device *dev = calloc(1, sizeof(*dev));
-    flo_status st;
-    int n;
-
-    if (!dev)
-        return FLO_ENOMEM;
-    dev->kind = FLO_DEVICE_HOST;
-    dev->ops = &flo__host_ops;
-    dev->info.kind = FLO_DEVICE_HOST;
-    dev->info.ordinal = -1;
-    snprintf(dev->info.name, sizeof(dev->info.name), "host");
-    dev->h2d_bw = dev->d2h_bw = 10.0;
-    st = flo__device_add(rt, dev);
-    if (st != FLO_OK) {
-        free(dev);
-        return st;
+    for (int i = 1; i < rt->plat.ndevices; i++) {
+        flo__device *dev = rt->plat.devices[i];
+        flo__worker *w;
+        flo_status st = flo__worker_create(rt, dev, dev->worker_core, &w);
+        if (st != FLO_OK)
+            return st;
     }
     return FLO_OK;
-    (void)n;
 }
 
 static flo_status add_host_workers(flo_runtime *rt)
 {
-    flo__device *dev = rt->devices[0];
+    flo__device *dev = rt->plat.devices[0];
     int free_cores = 0, n;
 
     for (int i = 0; i < rt->topo.ncores; i++)
@@ -104,10 +90,7 @@ static void destroy(flo_runtime *rt)
         rt->sched_ops->fini(rt, rt->sched);
     rt->sched = NULL;
     flo__data_fini_all(rt);
-    for (int i = rt->ndevices - 1; i >= 0; i--) {
-        if (rt->devices[i]->ops->fini)
-            rt->devices[i]->ops->fini(rt->devices[i]);
-    }
+    flo__platform_fini(&rt->plat);
     if (rt->mpi_fini)
         rt->mpi_fini(rt);
     flo__tasks_fini(rt);
@@ -115,8 +98,7 @@ static void destroy(flo_runtime *rt)
         flo__parker_destroy(&rt->workers[i]->parker);
         free(rt->workers[i]);
     }
-    for (int i = 0; i < rt->ndevices; i++)
-        free(rt->devices[i]);
+    flo__platform_free(&rt->plat);
     flo__topology_destroy(&rt->topo);
     pthread_mutex_destroy(&rt->pool_mu);
     pthread_mutex_destroy(&rt->data_mu);
@@ -152,7 +134,9 @@ flo_status flo_init(const flo_config *cfg, flo_runtime **out)
     rt->data_limit = (uint32_t)FLO__MIN(env_u64("FLO__TEST_DATA_LIMIT", 0),
                                         UINT32_MAX);
     rt->t_origin = flo__now_ns();
-    rt->mpi_size = rt->node_size = 1;
+    rt->mpi_size = rt->plat.node_size = 1;
+    rt->plat.cfg = &rt->cfg;
+    rt->plat.topo = &rt->topo;
     pthread_mutex_init(&rt->pool_mu, NULL);
     pthread_mutex_init(&rt->data_mu, NULL);
     pthread_mutex_init(&rt->wait_mu, NULL);
@@ -178,7 +162,8 @@ flo_status flo_init(const flo_config *cfg, flo_runtime **out)
         fclose(f);
         rt->trace_path = strdup(rt->cfg.trace_path);
         if (!rt->trace_path ||
-            flo__trace_create(rt->trace_path, rt->t_origin, &rt->trace)) {
+            flo__trace_create(rt->trace_path, rt->t_origin,
+                              &rt->plat.trace)) {
             st = FLO_ENOMEM;
             goto fail;
         }
@@ -190,44 +175,19 @@ flo_status flo_init(const flo_config *cfg, flo_runtime **out)
     rt->cfg.topology = NULL;
     if (st != FLO_OK)
         goto fail;
-    st = add_host(rt);
-    if (st != FLO_OK)
-        goto fail;
-
+    /* MPI first: each rank then probes its share of the node's GPUs. */
     if (rt->cfg.mpi_comm.valid) {
-#if FLO_HAVE_MPI
-        st = flo__mpi_setup(rt);
+        st = flo__coll_mpi_setup(rt);
         if (st != FLO_OK)
             goto fail;
-#else
-        FLO__ERR("flo_config.mpi_comm given, but Flotilla was built "
-                 "without MPI");
-        st = FLO_ENOTSUP;
+    }
+    st = flo__platform_probe(&rt->plat);
+    if (st != FLO_OK)
         goto fail;
-#endif
-    }
-
-    if (rt->cfg.devices != FLO_DEVICES_HOST) {
-#if FLO_HAVE_CUDA
-        int ngpus = 0;
-        st = flo__cuda_probe(rt, &ngpus);
-        if (st != FLO_OK && st != FLO_ENODEV)
-            goto fail;
-        if (st == FLO_ENODEV && rt->cfg.devices == FLO_DEVICES_CUDA) {
-            FLO__ERR("FLO_DEVICES=cuda but no usable GPU");
-            goto fail;
-        }
-#else
-        if (rt->cfg.devices == FLO_DEVICES_CUDA) {
-            FLO__ERR("FLO_DEVICES=cuda but Flotilla was built without "
-                     "CUDA");
-            st = FLO_ENOTSUP;
-            goto fail;
-        }
-#endif
-    }
     rt->cfg.gpu_list = NULL;
-    st = add_host_workers(rt);
+    st = add_gpu_workers(rt);
+    if (st == FLO_OK)
+        st = add_host_workers(rt);
     if (st != FLO_OK)
         goto fail;
 
@@ -245,6 +205,8 @@ flo_status flo_init(const flo_config *cfg, flo_runtime **out)
         rt->sched = NULL;
         goto fail;
     }
+    /* Backends sample task times for a policy that learns from them. */
+    rt->plat.learn_times = rt->sched_ops->done != NULL;
     st = flo__sched_start_workers(rt);
     if (st != FLO_OK) {
         flo__sched_stop_workers(rt);
@@ -258,14 +220,14 @@ flo_status flo_init(const flo_config *cfg, flo_runtime **out)
     return FLO_OK;
 
 fail:
-    if (rt->trace) {
+    if (rt->plat.trace) {
         /* Nothing was recorded; drop the file-to-be. */
         char *p = rt->trace_path;
         rt->trace_path = NULL;
-        flo__trace_write_and_destroy(rt->trace);
+        flo__trace_write_and_destroy(rt->plat.trace);
         remove(p);
         free(p);
-        rt->trace = NULL;
+        rt->plat.trace = NULL;
     }
     destroy(rt);
     return st;
@@ -298,9 +260,9 @@ flo_status flo_finalize(flo_runtime *rt)
     flo__sched_stop_workers(rt);
     if (rt->cfg.stats)
         flo_stats_print(rt, stderr);
-    if (rt->trace) {
-        flo_status tst = flo__trace_write_and_destroy(rt->trace);
-        rt->trace = NULL;
+    if (rt->plat.trace) {
+        flo_status tst = flo__trace_write_and_destroy(rt->plat.trace);
+        rt->plat.trace = NULL;
         if (tst != FLO_OK && st == FLO_OK)
             st = tst;
     }
@@ -310,15 +272,15 @@ flo_status flo_finalize(flo_runtime *rt)
 
 int flo_device_count(const flo_runtime *rt)
 {
-    return rt ? rt->ndevices : 0;
+    return rt ? rt->plat.ndevices : 0;
 }
 
 flo_status flo_device_get_info(const flo_runtime *rt, int dev,
                                flo_device_info *info)
 {
-    if (!rt || !info || dev < 0 || dev >= rt->ndevices)
+    if (!rt || !info || dev < 0 || dev >= rt->plat.ndevices)
         return FLO_EINVAL;
-    *info = rt->devices[dev]->info;
+    *info = rt->plat.devices[dev]->info;
     return FLO_OK;
 }
 
@@ -356,10 +318,10 @@ flo_status flo_stats_get(const flo_runtime *rt, flo_stats *out)
         s.tasks_completed += FLO__STAT_GET(w->st.tasks);
         s.steals += FLO__STAT_GET(w->st.steals);
     }
-    s.bytes_h2d = atomic_load(&rt->bytes_h2d);
-    s.bytes_d2h = atomic_load(&rt->bytes_d2h);
-    s.bytes_p2p = atomic_load(&rt->bytes_p2p);
-    s.evictions = atomic_load(&rt->evictions);
+    s.bytes_h2d = atomic_load(&rt->plat.bytes_h2d);
+    s.bytes_d2h = atomic_load(&rt->plat.bytes_d2h);
+    s.bytes_p2p = atomic_load(&rt->plat.bytes_p2p);
+    s.evictions = atomic_load(&rt->plat.evictions);
     s.stream_ordered = atomic_load(&rt->n_stream_ordered);
     *out = s;
     return FLO_OK;
