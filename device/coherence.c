@@ -162,9 +162,8 @@ static flo_status home_start(flo__platform *plat, flo__data *d)
         }
         /* The source stays allocated (not evictable) until published. */
         rs->users++;
-        st = dev->xfer->home_start(dev, d, r->ptr,
-                                   flo__pin_is_locked(d->host_pin),
-                                   &d->home_tok);
+        st = dev->xfer->home_start(
+            dev, d, r->ptr, flo__pin_is_locked(d->host_pin), &d->home_tok);
         if (st != FLO_OK) {
             rs->users--;
             d->home_tok = NULL;
@@ -193,8 +192,8 @@ flo_status flo__coh_host_prepare(flo__platform *plat, flo__data *d,
     flo_status st = FLO_OK;
 
     /* Fast path: valid for reading, or already the only copy. */
-    if ((s == FLO__REP_OWNER) || (s == FLO__REP_SHARED && !(mode &
-                                                            FLO_WRITE))) {
+    if ((s == FLO__REP_OWNER) ||
+        (s == FLO__REP_SHARED && !(mode & FLO_WRITE))) {
         *ptr = r->ptr;
         return FLO_OK;
     }

@@ -28,10 +28,10 @@ typedef struct flo__data flo__data;
  * worker exists, and it is fixed from then on but for the statistics.
  */
 typedef struct flo__platform {
-    const flo_config *cfg;  /* The runtime's resolved configuration. */
-    flo__topology *topo;    /* The runtime's machine topology. */
-    flo__trace *trace;      /* NULL unless tracing. */
-    int ndevices;           /* Memory nodes: 0 host, 1.. GPUs. */
+    const flo_config *cfg; /* The runtime's resolved configuration. */
+    flo__topology *topo;   /* The runtime's machine topology. */
+    flo__trace *trace;     /* NULL unless tracing. */
+    int ndevices;          /* Memory nodes: 0 host, 1.. GPUs. */
     flo__device *devices[FLO__MAX_NODES];
     /* This process among the processes of its node (MPI; rank 0 of 1
      * without): set before the backends probe, so that each rank picks
@@ -53,32 +53,31 @@ enum {
 };
 
 typedef struct flo__replica {
-    void *ptr;        /* Allocation on this node, or NULL. */
+    void *ptr; /* Allocation on this node, or NULL. */
     /* FLO__REP_*: written under the data's coh_lock; read without it
      * (relaxed) only for placement estimates. */
     atomic_uchar state;
-    uint8_t pinned;   /* In use by a running task: not evictable (count
-                         is in `users`). */
-    int32_t users;    /* Tasks currently using this replica. */
+    uint8_t pinned;    /* In use by a running task: not evictable (count
+                          is in `users`). */
+    int32_t users;     /* Tasks currently using this replica. */
     uint64_t last_use; /* LRU clock for eviction. */
-    void *ready;      /* Backend event: the copy that filled ptr, if still
-                         in flight (owned by the backend). */
+    void *ready;       /* Backend event: the copy that filled ptr, if still
+                          in flight (owned by the backend). */
     struct flo__replica *lru_prev, *lru_next; /* Backend's LRU list. */
 } flo__replica;
 
 /* How a handle's host memory is page-locked (flo__data.host_pin). */
 enum {
-    FLO__PIN_NONE = 0,   /* Pageable (not asked, or opted out). */
-    FLO__PIN_REG = 1,    /* Registered by the runtime: unpin at retire. */
-    FLO__PIN_EXT = 2,    /* Already page-locked by the user: leave it. */
-    FLO__PIN_ALLOC = 3,  /* Runtime-owned, from xfer->host_alloc. */
-    FLO__PIN_FAILED = 4  /* Pinning was tried and failed: pageable. */
+    FLO__PIN_NONE = 0,  /* Pageable (not asked, or opted out). */
+    FLO__PIN_REG = 1,   /* Registered by the runtime: unpin at retire. */
+    FLO__PIN_EXT = 2,   /* Already page-locked by the user: leave it. */
+    FLO__PIN_ALLOC = 3, /* Runtime-owned, from xfer->host_alloc. */
+    FLO__PIN_FAILED = 4 /* Pinning was tried and failed: pageable. */
 };
 
 static inline bool flo__pin_is_locked(int how)
 {
-    return how == FLO__PIN_REG || how == FLO__PIN_EXT ||
-           how == FLO__PIN_ALLOC;
+    return how == FLO__PIN_REG || how == FLO__PIN_EXT || how == FLO__PIN_ALLOC;
 }
 
 /*
@@ -156,14 +155,14 @@ typedef struct flo__device_ops {
 } flo__device_ops;
 
 struct flo__device {
-    int index;                 /* Device index = memory node. */
+    int index; /* Device index = memory node. */
     flo_device_kind kind;
     const flo__device_ops *ops;
     flo_device_info info;
     int first_worker, nworkers;
-    double h2d_bw, d2h_bw;     /* Bytes per ns, measured or nominal. */
-    void *priv;                /* Backend state (also per worker: a GPU
-                                  device has exactly one worker). */
+    double h2d_bw, d2h_bw; /* Bytes per ns, measured or nominal. */
+    void *priv;            /* Backend state (also per worker: a GPU
+                              device has exactly one worker). */
     flo__platform *plat;
     /* Optional transfer services, or NULL (set at probe, then fixed). */
     const flo__device_xfer_ops *xfer;
@@ -183,21 +182,21 @@ struct flo__device {
 
 /* One recorded submission. */
 typedef struct flo__gtask {
-    flo_kernel k;          /* Copy: entry points and interned name. */
-    const char *name;      /* Interned (desc->name or the kernel's). */
+    flo_kernel k;     /* Copy: entry points and interned name. */
+    const char *name; /* Interned (desc->name or the kernel's). */
     int naccess;
-    flo_access_desc *acc;  /* The accesses as given. */
-    int *uidx;             /* Index of each access's handle in the union. */
+    flo_access_desc *acc; /* The accesses as given. */
+    int *uidx;            /* Index of each access's handle in the union. */
     void *args;
     size_t args_size;
     int priority, device, worker;
     int npred, nsucc;
-    int *pred;             /* Earlier tasks it depends on (data). */
+    int *pred; /* Earlier tasks it depends on (data). */
 } flo__gtask;
 
 /* What a backend's graph_entry reads of a recorded graph. */
 typedef struct flo__gplan {
-    const char *name;      /* Interned. */
+    const char *name; /* Interned. */
     int ntasks;
     flo__gtask *tasks;
     /* Handles the tasks access, in all: the launch task's buffers. */
@@ -257,15 +256,15 @@ void flo__platform_free(flo__platform *plat);
  * register and immutable until unregister.
  */
 struct flo__data {
-    uint32_t slot;             /* The handle's slot (names it in logs). */
+    uint32_t slot; /* The handle's slot (names it in logs). */
     size_t bytes;
-    void *user_ptr;            /* Registered memory, or NULL if owned. */
-    bool owned;                /* Runtime-allocated host memory. */
+    void *user_ptr; /* Registered memory, or NULL if owned. */
+    bool owned;     /* Runtime-allocated host memory. */
 
     /* Coherence state, under coh_lock (never taken while the scheduler
      * holds a handle's dependency lock). */
     FLO__ALIGNED pthread_mutex_t coh_lock;
-    bool ever_written;         /* False: contents are zeros / user's. */
+    bool ever_written; /* False: contents are zeros / user's. */
     /* FLO__PIN_*: how rep[0].ptr is page-locked. Set at register (before
      * the handle is returned) or, for runtime-owned memory, under
      * coh_lock when the host copy is allocated; reset at retire. */
@@ -343,8 +342,8 @@ flo_status flo__task_invoke(flo__worker *w, flo__task *t, flo_task_fn fn,
                             void *stream);
 /* Run fn as a recorded graph task inside the launch task of parent's
  * context (scheduler/task_ctx.c); its buffers are parent's uidx[0..n). */
-flo_status flo__task_invoke_inner(flo_task_ctx *parent, flo_task_fn fn,
-                                  int n, const int *uidx, const void *args,
+flo_status flo__task_invoke_inner(flo_task_ctx *parent, flo_task_fn fn, int n,
+                                  const int *uidx, const void *args,
                                   size_t args_size, const char *name,
                                   void *stream);
 /* Record the message of a failure of t with error st (< 0; a call with

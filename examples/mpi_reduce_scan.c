@@ -34,14 +34,14 @@ static int64_t value(uint64_t g)
     return (int64_t)(g % 10);
 }
 
-#define CHECK(call)                                                        \
-    do {                                                                   \
-        flo_status st_ = (call);                                           \
-        if (st_ != FLO_OK) {                                               \
-            fprintf(stderr, "rank %d: %s: %s\n", rank, #call,              \
-                    flo_status_str(st_));                                  \
-            MPI_Abort(MPI_COMM_WORLD, 1);                                  \
-        }                                                                  \
+#define CHECK(call)                                                            \
+    do {                                                                       \
+        flo_status st_ = (call);                                               \
+        if (st_ != FLO_OK) {                                                   \
+            fprintf(stderr, "rank %d: %s: %s\n", rank, #call,                  \
+                    flo_status_str(st_));                                      \
+            MPI_Abort(MPI_COMM_WORLD, 1);                                      \
+        }                                                                      \
     } while (0)
 
 int main(int argc, char **argv)
@@ -65,8 +65,10 @@ int main(int argc, char **argv)
             n = strtoull(argv[i + 1], NULL, 10);
     if (provided < MPI_THREAD_SERIALIZED) {
         if (rank == 0)
-            fprintf(stderr, "MPI gives thread level %d; need "
-                    "MPI_THREAD_SERIALIZED or more\n", provided);
+            fprintf(stderr,
+                    "MPI gives thread level %d; need "
+                    "MPI_THREAD_SERIALIZED or more\n",
+                    provided);
         MPI_Finalize();
         return 1;
     }
@@ -117,9 +119,8 @@ int main(int argc, char **argv)
     errors += sum != want_sum;
     for (int i = 0; i < nloc; i++)
         for (int b = 0; b < NBINS; b++) {
-            int64_t want = b < 10 ? (int64_t)(n / 10 + ((uint64_t)b <
-                                                        n % 10))
-                                  : 0;
+            int64_t want =
+                b < 10 ? (int64_t)(n / 10 + ((uint64_t)b < n % 10)) : 0;
             errors += hist[i][b] != want;
         }
     CHECK(flo_array_to_host(y, part));
@@ -135,9 +136,9 @@ int main(int argc, char **argv)
     if (rank == 0)
         printf("mpi_reduce_scan: %llu elements over %d ranks (%d local "
                "participants on rank 0, transport %s): sum %lld, "
-               "histogram and scan %s\n", (unsigned long long)n, size,
-               nloc, flo_comm_transport(comm), (long long)sum,
-               all_errors == 0 ? "verified" : "WRONG");
+               "histogram and scan %s\n",
+               (unsigned long long)n, size, nloc, flo_comm_transport(comm),
+               (long long)sum, all_errors == 0 ? "verified" : "WRONG");
 
     CHECK(flo_array_destroy(y));
     CHECK(flo_array_destroy(x));

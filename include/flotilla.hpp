@@ -38,12 +38,14 @@
 #include "flotilla.h"
 
 /** @brief The C++ layer of Flotilla. */
-namespace flo {
+namespace flo
+{
 
 /* ---- Errors ------------------------------------------------------------ */
 
 /** @brief A failed call or task: its status and a message. */
-class error : public std::exception {
+class error : public std::exception
+{
   public:
     /**
      * @brief An error of status with a message.
@@ -56,11 +58,17 @@ class error : public std::exception {
     }
     /** @brief The status.
      *  @return the flo_status (a negative error code). */
-    flo_status status() const noexcept { return status_; }
+    flo_status status() const noexcept
+    {
+        return status_;
+    }
     /** @brief The message.
      *  @return "<call>: FLO_E...: <description>[: <task's message>]",
      *          valid as long as the error object. */
-    const char *what() const noexcept override { return msg_.c_str(); }
+    const char *what() const noexcept override
+    {
+        return msg_.c_str();
+    }
 
   private:
     flo_status status_;
@@ -83,7 +91,8 @@ inline flo_status check(flo_status st, const char *what)
     return st;
 }
 
-namespace detail {
+namespace detail
+{
 /* Throw the failure of event ev (status st) with its message, if the
  * runtime kept one. */
 [[noreturn]] inline void throw_task_error(flo_runtime *rt, flo_event ev,
@@ -107,16 +116,17 @@ namespace detail {
  *
  * @tparam T  the element type; may be const.
  */
-template <class T> class span {
+template <class T> class span
+{
   public:
-    using element_type = T;                   /**< @brief T. */
-    using value_type = std::remove_cv_t<T>;   /**< @brief T without
-                                                   const or volatile. */
-    using size_type = std::size_t;            /**< @brief Sizes. */
-    using pointer = T *;                      /**< @brief T *. */
-    using reference = T &;                    /**< @brief T &. */
-    using iterator = T *;                     /**< @brief Iterators are
-                                                   pointers. */
+    using element_type = T;                 /**< @brief T. */
+    using value_type = std::remove_cv_t<T>; /**< @brief T without
+                                                 const or volatile. */
+    using size_type = std::size_t;          /**< @brief Sizes. */
+    using pointer = T *;                    /**< @brief T *. */
+    using reference = T &;                  /**< @brief T &. */
+    using iterator = T *;                   /**< @brief Iterators are
+                                                 pointers. */
 
     /** @brief An empty span. */
     constexpr span() noexcept = default;
@@ -133,19 +143,24 @@ template <class T> class span {
      * @brief A span<T> converts to a span<const T>.
      * @param o  the span to view.
      */
-    template <class U, class = std::enable_if_t<
-                           std::is_convertible_v<U (*)[], T (*)[]>>>
-    constexpr span(const span<U> &o) noexcept
-        : data_(o.data()), size_(o.size())
+    template <class U,
+              class = std::enable_if_t<std::is_convertible_v<U (*)[], T (*)[]>>>
+    constexpr span(const span<U> &o) noexcept : data_(o.data()), size_(o.size())
     {
     }
 
     /** @brief The first element.
      *  @return its address (NULL for an empty default span). */
-    constexpr T *data() const noexcept { return data_; }
+    constexpr T *data() const noexcept
+    {
+        return data_;
+    }
     /** @brief Number of elements.
      *  @return the number of elements. */
-    constexpr std::size_t size() const noexcept { return size_; }
+    constexpr std::size_t size() const noexcept
+    {
+        return size_;
+    }
     /** @brief Size in bytes.
      *  @return size() * sizeof(T). */
     constexpr std::size_t size_bytes() const noexcept
@@ -154,7 +169,10 @@ template <class T> class span {
     }
     /** @brief Whether the span has no element.
      *  @return size() == 0. */
-    constexpr bool empty() const noexcept { return size_ == 0; }
+    constexpr bool empty() const noexcept
+    {
+        return size_ == 0;
+    }
     /**
      * @brief Element i (not checked).
      * @param i  index, < size().
@@ -166,10 +184,16 @@ template <class T> class span {
     }
     /** @brief Iterator to the first element.
      *  @return data(). */
-    constexpr T *begin() const noexcept { return data_; }
+    constexpr T *begin() const noexcept
+    {
+        return data_;
+    }
     /** @brief Iterator past the last element.
      *  @return data() + size(). */
-    constexpr T *end() const noexcept { return data_ + size_; }
+    constexpr T *end() const noexcept
+    {
+        return data_ + size_;
+    }
 
   private:
     T *data_ = nullptr;
@@ -184,15 +208,21 @@ template <class T> class span {
  * Valid only inside the task's entry point, on the worker running it,
  * like the C functions it calls.
  */
-class task_ctx {
+class task_ctx
+{
   public:
     /** @brief Wrap the C context (flo::submit does it).
      *  @param ctx  the context passed to the entry point. */
-    explicit task_ctx(flo_task_ctx *ctx) noexcept : ctx_(ctx) {}
+    explicit task_ctx(flo_task_ctx *ctx) noexcept : ctx_(ctx)
+    {
+    }
 
     /** @brief The C context, for the C functions (flo_task_stream, ...).
      *  @return the flo_task_ctx. */
-    flo_task_ctx *get() const noexcept { return ctx_; }
+    flo_task_ctx *get() const noexcept
+    {
+        return ctx_;
+    }
 
     /**
      * @brief Buffer i (in access order) as a span of T; T may be const.
@@ -216,8 +246,8 @@ class task_ctx {
         if (!p)
             throw error(FLO_EINVAL,
                         "flo::task_ctx::buffer: buffer " + std::to_string(i) +
-                            " is not an array of " +
-                            std::to_string(sizeof(T)) + "-byte elements");
+                            " is not an array of " + std::to_string(sizeof(T)) +
+                            "-byte elements");
         return span<T>(static_cast<T *>(p),
                        flo_task_buffer_count(ctx_, i, sizeof(T)));
     }
@@ -230,14 +260,23 @@ class task_ctx {
     }
     /** @brief The worker running the task (flo_task_worker).
      *  @return its index. */
-    int worker() const noexcept { return flo_task_worker(ctx_); }
+    int worker() const noexcept
+    {
+        return flo_task_worker(ctx_);
+    }
     /** @brief The device it runs on (flo_task_device).
      *  @return 0 for the host, >= 1 for a GPU. */
-    int device() const noexcept { return flo_task_device(ctx_); }
+    int device() const noexcept
+    {
+        return flo_task_device(ctx_);
+    }
     /** @brief The runtime, to submit tasks from inside the task
      *  (flo_task_runtime).
      *  @return the C runtime. */
-    flo_runtime *runtime() const noexcept { return flo_task_runtime(ctx_); }
+    flo_runtime *runtime() const noexcept
+    {
+        return flo_task_runtime(ctx_);
+    }
     /**
      * @brief Fail the task with code (FLO_ETASK if not an error) and msg
      * (flo_task_fail; the first failure wins).
@@ -258,11 +297,17 @@ class task_ctx {
 /** @brief A buffer entry: handle h, read (FLO_R).
  *  @param h  the handle (a flo::data converts).
  *  @return the entry. */
-inline flo_access_desc read(flo_data h) noexcept { return {h, FLO_READ}; }
+inline flo_access_desc read(flo_data h) noexcept
+{
+    return {h, FLO_READ};
+}
 /** @brief A buffer entry: handle h, written (FLO_W).
  *  @param h  the handle (a flo::data converts).
  *  @return the entry. */
-inline flo_access_desc write(flo_data h) noexcept { return {h, FLO_WRITE}; }
+inline flo_access_desc write(flo_data h) noexcept
+{
+    return {h, FLO_WRITE};
+}
 /** @brief A buffer entry: handle h, read and written (FLO_RW).
  *  @param h  the handle (a flo::data converts).
  *  @return the entry. */
@@ -273,17 +318,18 @@ inline flo_access_desc read_write(flo_data h) noexcept
 
 /** @brief The optional fields of flo_task_desc (see flotilla/task.h). */
 struct task_options {
-    const char *name = nullptr;     /**< Trace and performance-model name;
-                                         default "flo::task" for callables,
-                                         the kernel's name otherwise. */
-    int priority = 0;               /**< Higher runs first. */
-    int on_device = 0;              /**< 0 or FLO_DEVICE(d). */
-    int on_worker = 0;              /**< 0 or FLO_WORKER(w). */
+    const char *name = nullptr;      /**< Trace and performance-model name;
+                                          default "flo::task" for callables,
+                                          the kernel's name otherwise. */
+    int priority = 0;                /**< Higher runs first. */
+    int on_device = 0;               /**< 0 or FLO_DEVICE(d). */
+    int on_worker = 0;               /**< 0 or FLO_WORKER(w). */
     const flo_event *deps = nullptr; /**< Explicit predecessors... */
-    int ndeps = 0;                  /**< ...and their number. */
+    int ndeps = 0;                   /**< ...and their number. */
 };
 
-namespace detail {
+namespace detail
+{
 /* A callable is kept in the task's argument bytes when copying its bytes
  * is copying it (trivially copyable), it fits the bytes a task record
  * holds inline (64: no allocation at all), and its alignment is that of
@@ -442,8 +488,7 @@ inline constexpr bool stored_by_value_v = detail::by_value<std::decay_t<F>>;
  * @par In a task:
  * Allowed (with task_ctx::runtime()).
  */
-template <class F,
-          class = std::enable_if_t<detail::is_task_callable<F>>>
+template <class F, class = std::enable_if_t<detail::is_task_callable<F>>>
 flo_event submit(flo_runtime *rt, F &&f,
                  std::initializer_list<flo_access_desc> access = {},
                  const task_options &opt = task_options())
@@ -469,8 +514,7 @@ flo_event submit(flo_runtime *rt, F &&f,
  * @par In a task:
  * Allowed.
  */
-template <class F,
-          class = std::enable_if_t<detail::is_task_callable<F>>>
+template <class F, class = std::enable_if_t<detail::is_task_callable<F>>>
 flo_event submit(flo_runtime *rt, F &&f, span<const flo_access_desc> access,
                  const task_options &opt = task_options())
 {
@@ -499,8 +543,8 @@ flo_event submit(flo_runtime *rt, F &&f, span<const flo_access_desc> access,
  */
 template <class A>
 flo_event submit(flo_runtime *rt, const flo_kernel &k,
-                 std::initializer_list<flo_access_desc> access,
-                 const A &args, const task_options &opt = task_options())
+                 std::initializer_list<flo_access_desc> access, const A &args,
+                 const task_options &opt = task_options())
 {
     static_assert(std::is_trivially_copyable_v<A>,
                   "task arguments are copied as bytes");
@@ -550,11 +594,15 @@ inline flo_event submit(flo_runtime *rt, const flo_kernel &k,
  * not changed by the const members, which several threads may call at
  * once.
  */
-class runtime {
+class runtime
+{
   public:
     /** @brief flo_init with the defaults (and the FLO_* environment).
      *  @throws flo::error with the status of flo_init. */
-    runtime() { check(flo_init(nullptr, &rt_), "flo_init"); }
+    runtime()
+    {
+        check(flo_init(nullptr, &rt_), "flo_init");
+    }
     /** @brief flo_init with cfg (start from FLO_CONFIG_INIT).
      *  @param cfg  the configuration.
      *  @throws flo::error with the status of flo_init. */
@@ -565,10 +613,15 @@ class runtime {
     /** @brief flo_finalize, unless moved from or finalized; its status is
      *  lost (in a task, FLO_EDEADLK: the runtime is then never
      *  finalized). */
-    ~runtime() { reset(); }
+    ~runtime()
+    {
+        reset();
+    }
     /** @brief Take over o's runtime; o is left empty.
      *  @param o  the runtime to move from. */
-    runtime(runtime &&o) noexcept : rt_(std::exchange(o.rt_, nullptr)) {}
+    runtime(runtime &&o) noexcept : rt_(std::exchange(o.rt_, nullptr))
+    {
+    }
     /** @brief Finalize this runtime (as the destructor), then take over
      *  o's; o is left empty.
      *  @param o  the runtime to move from.
@@ -589,10 +642,16 @@ class runtime {
 
     /** @brief The C runtime, for the C functions.
      *  @return it; nullptr once moved from or finalized. */
-    flo_runtime *get() const noexcept { return rt_; }
+    flo_runtime *get() const noexcept
+    {
+        return rt_;
+    }
     /** @brief Whether it holds a runtime.
      *  @return get() != nullptr. */
-    explicit operator bool() const noexcept { return rt_ != nullptr; }
+    explicit operator bool() const noexcept
+    {
+        return rt_ != nullptr;
+    }
 
     /**
      * @brief flo_finalize now.
@@ -620,8 +679,7 @@ class runtime {
      * @return the task's event.
      * @throws flo::error as flo::submit.
      */
-    template <class F,
-              class = std::enable_if_t<detail::is_task_callable<F>>>
+    template <class F, class = std::enable_if_t<detail::is_task_callable<F>>>
     flo_event submit(F &&f, std::initializer_list<flo_access_desc> access = {},
                      const task_options &opt = task_options())
     {
@@ -636,8 +694,7 @@ class runtime {
      * @return the task's event.
      * @throws flo::error as flo::submit.
      */
-    template <class F,
-              class = std::enable_if_t<detail::is_task_callable<F>>>
+    template <class F, class = std::enable_if_t<detail::is_task_callable<F>>>
     flo_event submit(F &&f, span<const flo_access_desc> access,
                      const task_options &opt = task_options())
     {
@@ -714,10 +771,16 @@ class runtime {
     }
     /** @brief flo_device_count.
      *  @return the number of devices (0 when empty). */
-    int device_count() const noexcept { return flo_device_count(rt_); }
+    int device_count() const noexcept
+    {
+        return flo_device_count(rt_);
+    }
     /** @brief flo_worker_count.
      *  @return the number of workers (0 when empty). */
-    int worker_count() const noexcept { return flo_worker_count(rt_); }
+    int worker_count() const noexcept
+    {
+        return flo_worker_count(rt_);
+    }
 
   private:
     void reset() noexcept
@@ -739,7 +802,8 @@ class runtime {
  * flo::read(h) and the C calls. Destroy or unregister() it before its
  * runtime is finalized.
  */
-class data {
+class data
+{
   public:
     /** @brief An empty handle (owns nothing). */
     data() noexcept = default;
@@ -771,7 +835,10 @@ class data {
     /** @brief flo_data_unregister, unless empty; its status is lost (in a
      *  task, FLO_EDEADLK: the handle then stays registered until
      *  flo_finalize). */
-    ~data() { reset(); }
+    ~data()
+    {
+        reset();
+    }
     /** @brief Take over o's handle; o is left empty.
      *  @param o  the handle to move from. */
     data(data &&o) noexcept
@@ -799,14 +866,23 @@ class data {
 
     /** @brief The C handle.
      *  @return it; FLO_DATA_NULL when empty. */
-    flo_data get() const noexcept { return h_; }
+    flo_data get() const noexcept
+    {
+        return h_;
+    }
     /** @brief The C handle, implicitly (for flo::read(h) and the C
      *  calls).
      *  @return get(). */
-    operator flo_data() const noexcept { return h_; }
+    operator flo_data() const noexcept
+    {
+        return h_;
+    }
     /** @brief Whether it owns a handle.
      *  @return true unless empty. */
-    explicit operator bool() const noexcept { return rt_ != nullptr; }
+    explicit operator bool() const noexcept
+    {
+        return rt_ != nullptr;
+    }
 
     /**
      * @brief flo_data_unregister now.

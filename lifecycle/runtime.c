@@ -131,8 +131,8 @@ flo_status flo_init(const flo_config *cfg, flo_runtime **out)
         atomic_store(&flo__log_level, rt->cfg.log_level);
     rt->serial = new_serial();
     rt->gen_base = env_u64("FLO__TEST_GEN_BASE", 0);
-    rt->data_limit = (uint32_t)FLO__MIN(env_u64("FLO__TEST_DATA_LIMIT", 0),
-                                        UINT32_MAX);
+    rt->data_limit =
+        (uint32_t)FLO__MIN(env_u64("FLO__TEST_DATA_LIMIT", 0), UINT32_MAX);
     rt->t_origin = flo__now_ns();
     rt->mpi_size = rt->plat.node_size = 1;
     rt->plat.cfg = &rt->cfg;
@@ -154,16 +154,15 @@ flo_status flo_init(const flo_config *cfg, flo_runtime **out)
          * than lose the trace at finalize. */
         FILE *f = fopen(rt->cfg.trace_path, "a");
         if (!f) {
-            FLO__ERR("cannot write the trace file '%s': %s",
-                     rt->cfg.trace_path, strerror(errno));
+            FLO__ERR("cannot write the trace file '%s': %s", rt->cfg.trace_path,
+                     strerror(errno));
             st = FLO_EINVAL;
             goto fail;
         }
         fclose(f);
         rt->trace_path = strdup(rt->cfg.trace_path);
         if (!rt->trace_path ||
-            flo__trace_create(rt->trace_path, rt->t_origin,
-                              &rt->plat.trace)) {
+            flo__trace_create(rt->trace_path, rt->t_origin, &rt->plat.trace)) {
             st = FLO_ENOMEM;
             goto fail;
         }
@@ -196,8 +195,8 @@ flo_status flo_init(const flo_config *cfg, flo_runtime **out)
     case FLO_SCHED_WS: rt->sched_ops = &flo__sched_ws; break;
     case FLO_SCHED_LOCALITY: rt->sched_ops = &flo__sched_locality; break;
     default:
-        rt->sched_ops = rt->ngpu_workers ? &flo__sched_locality
-                                         : &flo__sched_ws;
+        rt->sched_ops =
+            rt->ngpu_workers ? &flo__sched_locality : &flo__sched_ws;
         break;
     }
     st = rt->sched_ops->init(rt, &rt->sched);
@@ -214,8 +213,7 @@ flo_status flo_init(const flo_config *cfg, flo_runtime **out)
     }
     FLO__INFO("runtime %llu: %d host workers, %d GPU workers, policy %s",
               (unsigned long long)rt->serial, rt->nhost_workers,
-              rt->ngpu_workers,
-              rt->sched_ops->name);
+              rt->ngpu_workers, rt->sched_ops->name);
     *out = rt;
     return FLO_OK;
 
@@ -335,34 +333,35 @@ flo_status flo_stats_print(const flo_runtime *rt, FILE *out)
     if (!rt)
         return FLO_EINVAL;
     flo_stats_get(rt, &s);
-    fprintf(f, "flotilla statistics (policy %s): %llu submitted, %llu run, "
-               "%llu failed, %llu canceled, %llu steals\n",
+    fprintf(f,
+            "flotilla statistics (policy %s): %llu submitted, %llu run, "
+            "%llu failed, %llu canceled, %llu steals\n",
             rt->sched_ops->name, (unsigned long long)s.tasks_submitted,
             (unsigned long long)s.tasks_completed,
             (unsigned long long)s.tasks_failed,
-            (unsigned long long)s.tasks_canceled,
-            (unsigned long long)s.steals);
-    fprintf(f, "  transfers: %.1f MB host-to-device, %.1f MB device-to-host, "
-               "%.1f MB peer; %llu evictions; %llu stream-ordered "
-               "dependencies\n",
+            (unsigned long long)s.tasks_canceled, (unsigned long long)s.steals);
+    fprintf(f,
+            "  transfers: %.1f MB host-to-device, %.1f MB device-to-host, "
+            "%.1f MB peer; %llu evictions; %llu stream-ordered "
+            "dependencies\n",
             s.bytes_h2d / 1e6, s.bytes_d2h / 1e6, s.bytes_p2p / 1e6,
             (unsigned long long)s.evictions,
             (unsigned long long)s.stream_ordered);
     fprintf(f, "  %-8s %-6s %-6s %10s %8s %8s %8s %10s %10s\n", "worker",
-            "kind", "core", "tasks", "steals", "failed", "canceled",
-            "busy ms", "idle ms");
+            "kind", "core", "tasks", "steals", "failed", "canceled", "busy ms",
+            "idle ms");
     for (int i = 0; i < rt->nworkers; i++) {
         const flo__worker *w = rt->workers[i];
-        fprintf(f, "  %-8d %-6s %-6d %10llu %8llu %8llu %8llu %10.1f %10.1f\n",
-                w->id, w->kind == FLO_DEVICE_HOST ? "host" : "gpu",
-                flo__topology_core_os_index((flo__topology *)&rt->topo,
-                                            w->core),
-                (unsigned long long)FLO__STAT_GET(w->st.tasks),
-                (unsigned long long)FLO__STAT_GET(w->st.steals),
-                (unsigned long long)FLO__STAT_GET(w->st.failed),
-                (unsigned long long)FLO__STAT_GET(w->st.canceled),
-                FLO__STAT_GET(w->st.busy_ns) / 1e6,
-                FLO__STAT_GET(w->st.idle_ns) / 1e6);
+        fprintf(
+            f, "  %-8d %-6s %-6d %10llu %8llu %8llu %8llu %10.1f %10.1f\n",
+            w->id, w->kind == FLO_DEVICE_HOST ? "host" : "gpu",
+            flo__topology_core_os_index((flo__topology *)&rt->topo, w->core),
+            (unsigned long long)FLO__STAT_GET(w->st.tasks),
+            (unsigned long long)FLO__STAT_GET(w->st.steals),
+            (unsigned long long)FLO__STAT_GET(w->st.failed),
+            (unsigned long long)FLO__STAT_GET(w->st.canceled),
+            FLO__STAT_GET(w->st.busy_ns) / 1e6,
+            FLO__STAT_GET(w->st.idle_ns) / 1e6);
     }
     return FLO_OK;
 }

@@ -21,9 +21,14 @@ flo_status flo_config_init(flo_config *cfg)
 
 static bool parse_sched(const char *s, flo_sched_policy *out)
 {
-    static const struct { const char *name; flo_sched_policy p; } tab[] = {
-        {"default", FLO_SCHED_DEFAULT}, {"eager", FLO_SCHED_EAGER},
-        {"ws", FLO_SCHED_WS}, {"locality", FLO_SCHED_LOCALITY},
+    static const struct {
+        const char *name;
+        flo_sched_policy p;
+    } tab[] = {
+        {"default", FLO_SCHED_DEFAULT},
+        {"eager", FLO_SCHED_EAGER},
+        {"ws", FLO_SCHED_WS},
+        {"locality", FLO_SCHED_LOCALITY},
     };
     for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++) {
         if (!strcasecmp(s, tab[i].name)) {
@@ -122,8 +127,8 @@ flo_status flo__config_resolve(const flo_config *in, flo_config *out)
     if (in) {
         if (in->size != 0 && in->size != sizeof(flo_config)) {
             FLO__ERR("flo_config.size is %zu, expected %zu (or 0): "
-                     "initialise with FLO_CONFIG_INIT", in->size,
-                     sizeof(flo_config));
+                     "initialise with FLO_CONFIG_INIT",
+                     in->size, sizeof(flo_config));
             return FLO_EINVAL;
         }
         c = *in;
@@ -138,7 +143,8 @@ flo_status flo__config_resolve(const flo_config *in, flo_config *out)
 
     if (c.host_workers < 0 || c.host_workers > FLO__MAX_WORKERS / 2) {
         FLO__ERR("host_workers %d out of range (0: one per core, or "
-                 "1..%d)", c.host_workers, FLO__MAX_WORKERS / 2);
+                 "1..%d)",
+                 c.host_workers, FLO__MAX_WORKERS / 2);
         return FLO_EINVAL;
     }
     if (c.no_bind != 0 && c.no_bind != 1) {
@@ -182,7 +188,8 @@ flo_status flo__config_resolve(const flo_config *in, flo_config *out)
     }
     if (c.mpi_comm.valid != 0 && c.mpi_comm.valid != 1) {
         FLO__ERR("mpi_comm.valid %d out of range: set mpi_comm with "
-                 "flo_mpi_comm_wrap", c.mpi_comm.valid);
+                 "flo_mpi_comm_wrap",
+                 c.mpi_comm.valid);
         return FLO_EINVAL;
     }
     /* Zero means the default: resolve to the values in use. */

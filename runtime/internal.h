@@ -48,8 +48,12 @@ static inline void flo__cpu_relax(void)
 
 /* ---- Logging --------------------------------------------------------- */
 
-enum { FLO__LOG_ERROR = 0, FLO__LOG_WARN = 1, FLO__LOG_INFO = 2,
-       FLO__LOG_DEBUG = 3 };
+enum {
+    FLO__LOG_ERROR = 0,
+    FLO__LOG_WARN = 1,
+    FLO__LOG_INFO = 2,
+    FLO__LOG_DEBUG = 3
+};
 
 /* Process-wide verbosity: the largest level asked for by any runtime.
  * It only filters messages, so sharing it cannot make runtimes collide. */
@@ -58,11 +62,11 @@ extern _Atomic int flo__log_level;
 void flo__log(int level, const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-#define FLO__LOG(level, ...)                                               \
-    do {                                                                   \
-        if ((level) <= atomic_load_explicit(&flo__log_level,               \
-                                            memory_order_relaxed))         \
-            flo__log((level), __FILE__, __LINE__, __VA_ARGS__);            \
+#define FLO__LOG(level, ...)                                                   \
+    do {                                                                       \
+        if ((level) <=                                                         \
+            atomic_load_explicit(&flo__log_level, memory_order_relaxed))       \
+            flo__log((level), __FILE__, __LINE__, __VA_ARGS__);                \
     } while (0)
 #define FLO__ERR(...) FLO__LOG(FLO__LOG_ERROR, __VA_ARGS__)
 #define FLO__WARN(...) FLO__LOG(FLO__LOG_WARN, __VA_ARGS__)
@@ -76,7 +80,10 @@ typedef struct flo__spinlock {
     atomic_flag f;
 } flo__spinlock;
 
-#define FLO__SPINLOCK_INIT {ATOMIC_FLAG_INIT}
+#define FLO__SPINLOCK_INIT                                                     \
+    {                                                                          \
+        ATOMIC_FLAG_INIT                                                       \
+    }
 
 static inline void flo__spin_lock(flo__spinlock *l)
 {
@@ -111,11 +118,11 @@ bool flo__parker_wake(flo__parker *p);
 /* ---- Tracing: per-row append-only buffers, merged at finalize. -------- */
 
 typedef struct flo__trace_ev {
-    const char *name;   /* Static or owned by the trace (see intern). */
-    const char *cat;    /* "task", "copy", "kernel", "coll", ... */
-    uint64_t t0, t1;    /* ns, CLOCK_MONOTONIC. */
-    int row;            /* Trace row (see flo__trace_row). */
-    uint64_t arg;       /* bytes moved, task id... */
+    const char *name; /* Static or owned by the trace (see intern). */
+    const char *cat;  /* "task", "copy", "kernel", "coll", ... */
+    uint64_t t0, t1;  /* ns, CLOCK_MONOTONIC. */
+    int row;          /* Trace row (see flo__trace_row). */
+    uint64_t arg;     /* bytes moved, task id... */
 } flo__trace_ev;
 
 typedef struct flo__trace_chunk {
@@ -141,8 +148,7 @@ const char *flo__trace_intern(flo__trace *tr, const char *name);
 void flo__trace_buf_add(flo__trace *tr, flo__trace_buf *b);
 /* Append an event (amortised O(1); a chunk allocation every 1024). */
 void flo__trace_record(flo__trace_buf *b, int row, const char *name,
-                       const char *cat, uint64_t t0, uint64_t t1,
-                       uint64_t arg);
+                       const char *cat, uint64_t t0, uint64_t t1, uint64_t arg);
 /* Write the JSON file and free everything. */
 int flo__trace_write_and_destroy(flo__trace *tr);
 

@@ -24,8 +24,10 @@ void flo__log(int level, const char *file, int line, const char *fmt, ...)
     va_end(ap);
     /* One fprintf call per message so lines from threads do not mix. */
     fprintf(stderr, "flotilla %s: %s (%s:%d)\n",
-            names[level < 0 ? 0 : level > 3 ? 3 : level], msg,
-            base ? base + 1 : file, line);
+            names[level < 0   ? 0
+                  : level > 3 ? 3
+                              : level],
+            msg, base ? base + 1 : file, line);
 }
 
 const char *flo__env_str(const char *name)
@@ -70,10 +72,22 @@ bool flo__env_size(const char *name, size_t *out)
     if (errno || end == v || *v == '-')
         goto bad;
     switch (toupper((unsigned char)*end)) {
-    case 'K': mul = 1ull << 10; end++; break;
-    case 'M': mul = 1ull << 20; end++; break;
-    case 'G': mul = 1ull << 30; end++; break;
-    case 'T': mul = 1ull << 40; end++; break;
+    case 'K':
+        mul = 1ull << 10;
+        end++;
+        break;
+    case 'M':
+        mul = 1ull << 20;
+        end++;
+        break;
+    case 'G':
+        mul = 1ull << 30;
+        end++;
+        break;
+    case 'T':
+        mul = 1ull << 40;
+        end++;
+        break;
     default: break;
     }
     if (*end == 'i' || *end == 'I')

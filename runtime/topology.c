@@ -100,8 +100,7 @@ int flo__topology_claim_core(flo__topology *t, hwloc_const_cpuset_t near)
                 continue;
             c = hwloc_get_obj_by_type(t->topo, ct, (unsigned)i);
             if (pass == 0 &&
-                (!c || !c->cpuset || !hwloc_bitmap_intersects(c->cpuset,
-                                                               near)))
+                (!c || !c->cpuset || !hwloc_bitmap_intersects(c->cpuset, near)))
                 continue;
             t->core_taken[i] = true;
             return i;

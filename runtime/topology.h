@@ -11,12 +11,12 @@
 
 typedef struct flo__topology {
     hwloc_topology_t topo;
-    bool synthetic;    /* Loaded from a description: never bind. */
-    int ncores;        /* Cores (or PUs when hwloc reports no cores). */
+    bool synthetic; /* Loaded from a description: never bind. */
+    int ncores;     /* Cores (or PUs when hwloc reports no cores). */
     int nnuma;
     int npus;
-    int *core_numa;    /* NUMA node logical index of each core. */
-    bool *core_taken;  /* Claimed by a GPU worker. */
+    int *core_numa;   /* NUMA node logical index of each core. */
+    bool *core_taken; /* Claimed by a GPU worker. */
 } flo__topology;
 
 /* Load the machine's topology, or a synthetic one (e.g. "pack:2 core:4

@@ -16,7 +16,7 @@ typedef struct str_node {
 struct flo__trace {
     char *path;
     uint64_t origin;
-    pthread_mutex_t mu;   /* Guards rows, bufs, strs. */
+    pthread_mutex_t mu; /* Guards rows, bufs, strs. */
     char **rows;
     int nrows, rows_cap;
     flo__trace_buf **bufs;
@@ -99,8 +99,7 @@ void flo__trace_buf_add(flo__trace *tr, flo__trace_buf *b)
 }
 
 void flo__trace_record(flo__trace_buf *b, int row, const char *name,
-                       const char *cat, uint64_t t0, uint64_t t1,
-                       uint64_t arg)
+                       const char *cat, uint64_t t0, uint64_t t1, uint64_t arg)
 {
     flo__trace_chunk *c = b->cur;
     flo__trace_ev *e;
@@ -156,13 +155,15 @@ int flo__trace_write_and_destroy(flo__trace *tr)
     } else {
         fputs("{\"displayTimeUnit\":\"ns\",\"traceEvents\":[\n", f);
         for (int r = 0; r < tr->nrows; r++) {
-            fprintf(f, "%s{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":0,"
-                       "\"tid\":%d,\"args\":{\"name\":",
+            fprintf(f,
+                    "%s{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":0,"
+                    "\"tid\":%d,\"args\":{\"name\":",
                     first ? "" : ",\n", r);
             put_json_str(f, tr->rows[r]);
             fputs("}}", f);
-            fprintf(f, ",\n{\"name\":\"thread_sort_index\",\"ph\":\"M\","
-                       "\"pid\":0,\"tid\":%d,\"args\":{\"sort_index\":%d}}",
+            fprintf(f,
+                    ",\n{\"name\":\"thread_sort_index\",\"ph\":\"M\","
+                    "\"pid\":0,\"tid\":%d,\"args\":{\"sort_index\":%d}}",
                     r, r);
             first = false;
         }
@@ -178,9 +179,10 @@ int flo__trace_write_and_destroy(flo__trace *tr)
                     put_json_str(f, e->name ? e->name : "task");
                     fputs(",\"cat\":", f);
                     put_json_str(f, e->cat ? e->cat : "task");
-                    fprintf(f, ",\"ph\":\"X\",\"pid\":0,\"tid\":%d,"
-                               "\"ts\":%.3f,\"dur\":%.3f,"
-                               "\"args\":{\"arg\":%llu}}",
+                    fprintf(f,
+                            ",\"ph\":\"X\",\"pid\":0,\"tid\":%d,"
+                            "\"ts\":%.3f,\"dur\":%.3f,"
+                            "\"args\":{\"arg\":%llu}}",
                             e->row, ts, dur, (unsigned long long)e->arg);
                     first = false;
                 }

@@ -30,8 +30,8 @@ void flo__task_complete(flo__worker *w, flo__task *t, flo_status st)
     flo_runtime *rt = w ? w->rt : NULL;
     flo__tcache *c;
     flo__edge *e;
-    bool pseudo = atomic_load_explicit(&t->flags, memory_order_relaxed) &
-                  FLO__TF_ACQUIRE;
+    bool pseudo =
+        atomic_load_explicit(&t->flags, memory_order_relaxed) & FLO__TF_ACQUIRE;
 
     if (!rt) {
         /* Only acquire pseudo-tasks complete off a worker; their runtime
@@ -48,14 +48,14 @@ void flo__task_complete(flo__worker *w, flo__task *t, flo_status st)
         st = flo__task_early_check(t);
     if (st != FLO_OK) {
         if (st == FLO_ECANCELED) {
-            atomic_fetch_add_explicit(&rt->n_canceled, 1,
-                                      memory_order_relaxed);
+            atomic_fetch_add_explicit(&rt->n_canceled, 1, memory_order_relaxed);
             if (!t->msg)
-                flo__task_set_error(t, st, "task '%s' canceled: a "
-                                           "predecessor failed", t->name);
+                flo__task_set_error(t, st,
+                                    "task '%s' canceled: a "
+                                    "predecessor failed",
+                                    t->name);
         } else {
-            atomic_fetch_add_explicit(&rt->n_failed, 1,
-                                      memory_order_relaxed);
+            atomic_fetch_add_explicit(&rt->n_failed, 1, memory_order_relaxed);
         }
         if (w) {
             if (st == FLO_ECANCELED)
@@ -98,8 +98,8 @@ void flo__task_complete(flo__worker *w, flo__task *t, flo_status st)
         flo__edge_free(rt, c, e);
         e = n;
     }
-    if (FLO__UNLIKELY(atomic_load_explicit(&t->nearly,
-                                           memory_order_relaxed) > 0)) {
+    if (FLO__UNLIKELY(atomic_load_explicit(&t->nearly, memory_order_relaxed) >
+                      0)) {
         /* The early predecessors' references (the backend completed
          * them before this task). */
         flo__task *const *ep;

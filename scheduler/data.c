@@ -17,8 +17,7 @@ flo_status flo__data_table_init(flo_runtime *rt)
     return rt->data_chunks ? FLO_OK : FLO_ENOMEM;
 }
 
-flo__dslot *flo__data_lookup(const flo_runtime *rt, flo_data h,
-                             flo_status *st)
+flo__dslot *flo__data_lookup(const flo_runtime *rt, flo_data h, flo_status *st)
 {
     uint64_t id = h.id;
     uint32_t slot;
@@ -242,8 +241,8 @@ static flo_status slots_new_many(flo_runtime *rt, size_t n, uint32_t *slots)
         if (slot >= cap)
             goto undo;
         if (!rt->data_chunks[slot / DATA_CHUNK]) {
-            flo__dslot *chunk = aligned_alloc(
-                FLO__CACHELINE, DATA_CHUNK * sizeof(flo__dslot));
+            flo__dslot *chunk =
+                aligned_alloc(FLO__CACHELINE, DATA_CHUNK * sizeof(flo__dslot));
             if (!chunk)
                 goto undo;
             memset(chunk, 0, DATA_CHUNK * sizeof(flo__dslot));
@@ -251,8 +250,8 @@ static flo_status slots_new_many(flo_runtime *rt, size_t n, uint32_t *slots)
                 atomic_init(&chunk[i].gen, rt->gen_base);
             /* Kept on undo: an allocated, empty chunk is what slot_new
              * would make for this index anyway. */
-            atomic_store_explicit(&rt->data_chunks[slot / DATA_CHUNK],
-                                  chunk, memory_order_release);
+            atomic_store_explicit(&rt->data_chunks[slot / DATA_CHUNK], chunk,
+                                  memory_order_release);
         }
         rt->data_next++;
         slots[k++] = slot;
@@ -272,15 +271,13 @@ undo:
 /* Return n slots to the free list under one hold of data_mu, the last
  * first (so that a rollback restores the list's order). A slot that
  * does not fit (no memory to grow the list) is leaked, never reused. */
-static void slots_release_many(flo_runtime *rt, const uint32_t *slots,
-                               size_t n)
+static void slots_release_many(flo_runtime *rt, const uint32_t *slots, size_t n)
 {
     pthread_mutex_lock(&rt->data_mu);
     if ((size_t)rt->data_free_cap - (size_t)rt->ndata_free < n) {
         size_t cap = (size_t)rt->ndata_free + n;
-        uint32_t *f = cap <= INT32_MAX
-                          ? realloc(rt->data_free, cap * sizeof(*f))
-                          : NULL;
+        uint32_t *f =
+            cap <= INT32_MAX ? realloc(rt->data_free, cap * sizeof(*f)) : NULL;
         if (f) {
             rt->data_free = f;
             rt->data_free_cap = (int)cap;
@@ -296,9 +293,9 @@ static flo__dslot *slot_data(const flo_runtime *rt, uint32_t slot)
     return &rt->data_chunks[slot / DATA_CHUNK][slot % DATA_CHUNK];
 }
 
-flo_status flo_data_register_many(flo_runtime *rt, size_t n,
-                                  void *const *ptrs, const size_t *sizes,
-                                  unsigned flags, flo_data *out)
+flo_status flo_data_register_many(flo_runtime *rt, size_t n, void *const *ptrs,
+                                  const size_t *sizes, unsigned flags,
+                                  flo_data *out)
 {
     uint64_t *gens;
     uint32_t *slots;
@@ -410,8 +407,8 @@ flo_status flo_data_acquire(flo_runtime *rt, flo_data h, flo_access mode,
     flo__acq *a;
     void *p = NULL;
 
-    if (!ptr || (mode != FLO_READ && mode != FLO_WRITE &&
-                 mode != FLO_READ_WRITE))
+    if (!ptr ||
+        (mode != FLO_READ && mode != FLO_WRITE && mode != FLO_READ_WRITE))
         return FLO_EINVAL;
     d = flo__data_lookup(rt, h, &st);
     if (!d)
@@ -512,8 +509,8 @@ flo_status flo_data_prefetch(flo_runtime *rt, flo_data h, int device)
     /* Host-only: the host copy is the only one, nothing to move. */
     if (rt->ngpu_workers == 0)
         return FLO_OK;
-    return hint_submit(rt, h, device, device == 0 ? "flo:flush"
-                                                  : "flo:prefetch");
+    return hint_submit(rt, h, device,
+                       device == 0 ? "flo:flush" : "flo:prefetch");
 }
 
 flo_status flo_data_flush(flo_runtime *rt, flo_data h)

@@ -57,8 +57,7 @@ void flo__task_launched(flo__worker *w, flo__task *t)
     /* Flag first, then the snapshot of the successor list: a successor
      * added after the snapshot either saw the flag (and took the early
      * path in flo__add_edge) or waits for the completion. Both are correct. */
-    atomic_fetch_or_explicit(&t->flags, FLO__TF_LAUNCHED,
-                             memory_order_seq_cst);
+    atomic_fetch_or_explicit(&t->flags, FLO__TF_LAUNCHED, memory_order_seq_cst);
     e = atomic_load_explicit(&t->succ, memory_order_seq_cst);
     for (; e && e != FLO__EDGES_CLOSED; e = e->next) {
         flo__task *s = e->task;
@@ -69,8 +68,8 @@ void flo__task_launched(flo__worker *w, flo__task *t)
          * keeps a reference so that t's completion still finds it. */
         e->early = true;
         atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
-        if (atomic_fetch_sub_explicit(&s->pending, 1,
-                                      memory_order_acq_rel) == 1)
+        if (atomic_fetch_sub_explicit(&s->pending, 1, memory_order_acq_rel) ==
+            1)
             flo__task_ready(rt, w, s);
     }
 }

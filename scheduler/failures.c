@@ -64,8 +64,7 @@ static flo__failure *fail_insert(flo_runtime *rt, uint64_t id, uint64_t gen)
         rt->fails_cap = cap;
     }
     mask = rt->fails_cap - 1;
-    for (i = fail_hash(id, gen) & mask; rt->fails[i].id;
-         i = (i + 1) & mask)
+    for (i = fail_hash(id, gen) & mask; rt->fails[i].id; i = (i + 1) & mask)
         ;
     rt->nfails++;
     return &rt->fails[i];
@@ -89,8 +88,7 @@ void flo__failure_record(flo_runtime *rt, flo__task *t, flo_status st)
          * failures are cancellations, keep them small. */
         f->msg = st == FLO_ECANCELED ? NULL : strdup(msg);
     } else {
-        FLO__ERR("out of memory recording the failure of task '%s'",
-                 t->name);
+        FLO__ERR("out of memory recording the failure of task '%s'", t->name);
     }
     if (!atomic_load_explicit(&rt->have_first_error, memory_order_relaxed)) {
         rt->first_error = st;
@@ -117,8 +115,7 @@ flo_status flo__failure_lookup(flo_runtime *rt, flo_event ev, char *buf,
             f->reported = true;
         if (buf && len)
             snprintf(buf, len, "%s",
-                     f->msg ? f->msg
-                            : "task canceled: a predecessor failed");
+                     f->msg ? f->msg : "task canceled: a predecessor failed");
     }
     pthread_mutex_unlock(&rt->fail_mu);
     return st;

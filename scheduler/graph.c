@@ -118,8 +118,7 @@ flo_status flo__graph_record(flo_graph *g, const flo_task_desc *desc,
     }
     if (desc->args_size > 0)
         t->args = malloc(desc->args_size);
-    if ((n > 0 && (!t->acc || !t->uidx)) ||
-        (desc->args_size > 0 && !t->args)) {
+    if ((n > 0 && (!t->acc || !t->uidx)) || (desc->args_size > 0 && !t->args)) {
         gtask_free(t);
         return FLO_ENOMEM;
     }
@@ -151,7 +150,8 @@ flo_status flo__graph_record(flo_graph *g, const flo_task_desc *desc,
     t->args_size = desc->args_size;
     t->k = *k;
     t->name = flo__name_intern(desc->name ? desc->name
-                               : k->name ? k->name : "task");
+                               : k->name  ? k->name
+                                          : "task");
     t->k.name = t->name;
     t->priority = desc->priority;
     t->device = desc->on_device - 1; /* FLO_ANY (-1) when 0. */
@@ -206,8 +206,8 @@ static flo_status infer_order(flo_graph *g)
     int **rd = calloc((size_t)(g->plan.nu ? g->plan.nu : 1), sizeof(int *));
     int *nrd = calloc((size_t)(g->plan.nu ? g->plan.nu : 1), sizeof(int));
     int *cap = calloc((size_t)(g->plan.nu ? g->plan.nu : 1), sizeof(int));
-    int *mark = malloc((size_t)(g->plan.ntasks ? g->plan.ntasks : 1) *
-                       sizeof(int));
+    int *mark =
+        malloc((size_t)(g->plan.ntasks ? g->plan.ntasks : 1) * sizeof(int));
     flo_status st = FLO_OK;
 
     if (!last_w || !rd || !nrd || !cap || !mark) {
@@ -222,23 +222,23 @@ static flo_status infer_order(flo_graph *g)
         flo__gtask *t = &g->plan.tasks[j];
         int np = 0, pcap = 0;
         int *pred = NULL;
-#define ADD_PRED(p)                                                        \
-    do {                                                                   \
-        int p_ = (p);                                                      \
-        if (p_ >= 0 && mark[p_] != j) {                                    \
-            if (np == pcap) {                                              \
-                int c_ = pcap ? 2 * pcap : 4;                              \
-                int *q_ = realloc(pred, (size_t)c_ * sizeof(int));         \
-                if (!q_) {                                                 \
-                    st = FLO_ENOMEM;                                       \
-                    break;                                                 \
-                }                                                          \
-                pred = q_;                                                 \
-                pcap = c_;                                                 \
-            }                                                              \
-            mark[p_] = j;                                                  \
-            pred[np++] = p_;                                               \
-        }                                                                  \
+#define ADD_PRED(p)                                                            \
+    do {                                                                       \
+        int p_ = (p);                                                          \
+        if (p_ >= 0 && mark[p_] != j) {                                        \
+            if (np == pcap) {                                                  \
+                int c_ = pcap ? 2 * pcap : 4;                                  \
+                int *q_ = realloc(pred, (size_t)c_ * sizeof(int));             \
+                if (!q_) {                                                     \
+                    st = FLO_ENOMEM;                                           \
+                    break;                                                     \
+                }                                                              \
+                pred = q_;                                                     \
+                pcap = c_;                                                     \
+            }                                                                  \
+            mark[p_] = j;                                                      \
+            pred[np++] = p_;                                                   \
+        }                                                                      \
     } while (0)
         for (int i = 0; i < t->naccess && st == FLO_OK; i++) {
             int u = t->uidx[i];
@@ -394,8 +394,7 @@ static const flo_kernel join_kernel = {"graph_join", join_noop, join_noop};
 
 /* Resubmit the recorded tasks, then a join after the sinks. */
 static flo_status launch_tasks(flo_runtime *rt, flo_graph *g,
-                               const flo_event *deps, int ndeps,
-                               flo_event *out)
+                               const flo_event *deps, int ndeps, flo_event *out)
 {
     int nsinks = 0;
     for (int j = 0; j < g->plan.ntasks; j++)

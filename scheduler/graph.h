@@ -18,10 +18,10 @@ struct flo_graph {
     flo__gplan plan;
     flo_runtime *rt;
     unsigned flags;
-    pthread_t owner;       /* Recording thread. */
+    pthread_t owner; /* Recording thread. */
     bool recording;
 
-    int cap;               /* Room in plan.tasks. */
+    int cap; /* Room in plan.tasks. */
     /* The union of the handles the tasks access (plan.nu of them), in
      * order of first use, with the mode the whole sequence needs (W if
      * written before any read, else R, plus W if written at all). */
@@ -29,14 +29,14 @@ struct flo_graph {
     flo_access_desc *uacc;
 
     /* Set by flo_graph_end. */
-    bool captured;         /* Launch as one task on a GPU. */
-    const char *why;       /* Why not (static). */
-    int device;            /* FLO_ANY or the device all tasks named. */
-    int priority;          /* Highest of the tasks. */
-    flo_kernel mk;         /* The launch task's kernel. */
+    bool captured;   /* Launch as one task on a GPU. */
+    const char *why; /* Why not (static). */
+    int device;      /* FLO_ANY or the device all tasks named. */
+    int priority;    /* Highest of the tasks. */
+    flo_kernel mk;   /* The launch task's kernel. */
 
     atomic_ullong launches;
-    pthread_mutex_t mu;    /* inflight and the runtime list. */
+    pthread_mutex_t mu; /* inflight and the runtime list. */
     pthread_cond_t cv;
     int inflight;
     flo_graph *next, *prev;

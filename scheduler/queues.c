@@ -81,9 +81,9 @@ flo__task *flo__deque_pop(flo__deque *q)
     x = atomic_load_explicit(&r->buf[b & (r->cap - 1)], memory_order_relaxed);
     if (tp == b) {
         /* Last element: race with thieves for it. */
-        if (!atomic_compare_exchange_strong_explicit(
-                &q->top, &tp, tp + 1, memory_order_seq_cst,
-                memory_order_relaxed))
+        if (!atomic_compare_exchange_strong_explicit(&q->top, &tp, tp + 1,
+                                                     memory_order_seq_cst,
+                                                     memory_order_relaxed))
             x = NULL;
         atomic_store_explicit(&q->bottom, b + 1, memory_order_relaxed);
     }
@@ -103,15 +103,13 @@ flo__task *flo__deque_steal(flo__deque *q)
         return NULL;
     r = atomic_load_explicit(&q->ring, memory_order_acquire);
     x = atomic_load_explicit(&r->buf[tp & (r->cap - 1)], memory_order_relaxed);
-    if (!atomic_compare_exchange_strong_explicit(&q->top, &tp, tp + 1,
-                                                 memory_order_seq_cst,
-                                                 memory_order_relaxed))
+    if (!atomic_compare_exchange_strong_explicit(
+            &q->top, &tp, tp + 1, memory_order_seq_cst, memory_order_relaxed))
         return NULL;
     return x;
 }
 
-flo__worker *flo__pick_device_worker(flo_runtime *rt, int dev,
-                                     atomic_uint *rr)
+flo__worker *flo__pick_device_worker(flo_runtime *rt, int dev, atomic_uint *rr)
 {
     flo__device *d = rt->plat.devices[dev];
     unsigned k = atomic_fetch_add_explicit(rr, 1, memory_order_relaxed);

@@ -96,8 +96,7 @@ static inline flo__task *flo__pinq_pop(flo__pinq *q)
 }
 
 /* Round-robin choice of a worker of device dev. */
-flo__worker *flo__pick_device_worker(flo_runtime *rt, int dev,
-                                     atomic_uint *rr);
+flo__worker *flo__pick_device_worker(flo_runtime *rt, int dev, atomic_uint *rr);
 
 /* ---- Priority heap under a mutex: highest priority first, FIFO among
  * equals. ------------------------------------------------------------ */

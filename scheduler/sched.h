@@ -22,11 +22,11 @@
  */
 typedef struct flo__dslot {
     flo_runtime *rt;
-    _Atomic uint64_t gen;      /* Bumped at unregister (64 bits). */
-    bool inited;               /* Locks initialised (slot first used). */
-    atomic_int alive;          /* 1 until unregister begins. */
-    atomic_int acquired;       /* Outstanding acquires. */
-    struct flo__acq *acqs;     /* Acquire records, under dep_lock. */
+    _Atomic uint64_t gen;  /* Bumped at unregister (64 bits). */
+    bool inited;           /* Locks initialised (slot first used). */
+    atomic_int alive;      /* 1 until unregister begins. */
+    atomic_int acquired;   /* Outstanding acquires. */
+    struct flo__acq *acqs; /* Acquire records, under dep_lock. */
 
     /* Dependency state, under dep_lock: the last writer and the readers
      * submitted since it. Each holds a task reference. */
@@ -85,11 +85,11 @@ enum { FLO__ELIG_HOST = 1u << 0, FLO__ELIG_CUDA = 1u << 1 };
 
 typedef struct flo__acc {
     flo__dslot *d;
-    void *ptr;        /* Resolved on the executing node. */
-    uint8_t mode;     /* flo_access of this entry as given by the user. */
-    uint8_t merged;   /* Union of the modes of all entries for d. */
-    bool first;       /* First entry for d: carries the merged mode. */
-    int32_t lead;     /* Index of the first entry for d (i if first). */
+    void *ptr;      /* Resolved on the executing node. */
+    uint8_t mode;   /* flo_access of this entry as given by the user. */
+    uint8_t merged; /* Union of the modes of all entries for d. */
+    bool first;     /* First entry for d: carries the merged mode. */
+    int32_t lead;   /* Index of the first entry for d (i if first). */
 } flo__acc;
 
 /* One distinct handle of a submission, for its locked phase
@@ -117,13 +117,13 @@ struct flo__task {
      * FLO_ECANCELED (a predecessor failed) or the error that prevented
      * its dependencies from being recorded (FLO_ENOMEM). */
     atomic_int cancel;
-    atomic_int status;         /* Final flo_status, valid once DONE. */
-    uint32_t epoch;            /* rt->fail_epoch at submission. */
-    atomic_int nearly;         /* Early predecessors (see early[]). */
-    atomic_int early_worker;   /* Their worker id, or -1. */
+    atomic_int status;       /* Final flo_status, valid once DONE. */
+    uint32_t epoch;          /* rt->fail_epoch at submission. */
+    atomic_int nearly;       /* Early predecessors (see early[]). */
+    atomic_int early_worker; /* Their worker id, or -1. */
 
     int priority, device, worker;
-    unsigned eligible;         /* FLO__ELIG_* */
+    unsigned eligible; /* FLO__ELIG_* */
     flo_task_fn host_fn, cuda_fn;
     const char *name;
     int naccess;
@@ -132,12 +132,12 @@ struct flo__task {
     size_t args_size;
     flo_task_callback cb;
     void *cb_arg;
-    char *msg;                 /* Failure message (malloc'd), or NULL. */
-    uint64_t bytes;            /* Sum of buffer sizes (model key). */
-    uint64_t t_start, t_end;   /* For the trace and the model. */
-    int ran_on;                /* Worker id. */
-    double est_ns;             /* Placement estimate charged to a worker. */
-    void *dev_slot;            /* Backend's per-task state. */
+    char *msg;               /* Failure message (malloc'd), or NULL. */
+    uint64_t bytes;          /* Sum of buffer sizes (model key). */
+    uint64_t t_start, t_end; /* For the trace and the model. */
+    int ran_on;              /* Worker id. */
+    double est_ns;           /* Placement estimate charged to a worker. */
+    void *dev_slot;          /* Backend's per-task state. */
     /* Buffers that outlive one use of the record (grown, never shrunk,
      * freed at finalize) so that large tasks do not malloc each time.
      * acc_ext holds acc_ext_cap accesses followed by acc_ext_cap
@@ -218,7 +218,7 @@ typedef struct flo__tcache {
 
 /* Per-worker counters: written by their worker only, read by others
  * (statistics), so both sides use relaxed atomic accesses. */
-#define FLO__STAT_ADD(field, n)                                            \
+#define FLO__STAT_ADD(field, n)                                                \
     __atomic_store_n(&(field), (field) + (n), __ATOMIC_RELAXED)
 #define FLO__STAT_GET(field) __atomic_load_n(&(field), __ATOMIC_RELAXED)
 
@@ -229,19 +229,19 @@ typedef struct flo__worker_stats {
 
 struct flo__worker {
     FLO__ALIGNED int id;
-    int device;             /* 0 host, >= 1 GPU (memory node). */
+    int device; /* 0 host, >= 1 GPU (memory node). */
     flo_device_kind kind;
-    int core;               /* OS index of the PU it is bound to, or -1. */
+    int core; /* OS index of the PU it is bound to, or -1. */
     flo_runtime *rt;
     flo__device *dev;
     pthread_t thread;
     bool started;
     flo__tcache cache;
     flo__parker parker;
-    void *sched_priv;       /* The policy's per-worker state. */
+    void *sched_priv; /* The policy's per-worker state. */
     flo__trace_buf trace;
     int trace_row;
-    atomic_int in_task;     /* For EDEADLK detection from a task. */
+    atomic_int in_task; /* For EDEADLK detection from a task. */
     /* Worker-local values, by key slot (scheduler/worker_local.c).
      * Written and read by this worker's thread only: set by a key's init
      * task, cleared by its fini task. */
@@ -277,18 +277,18 @@ extern const flo__sched_ops flo__sched_locality;
  * table keyed by the event (runtime.fails), so its event reports the
  * failure however many tasks fail or are canceled after it. */
 typedef struct flo__failure {
-    uint64_t id, gen;     /* The event; id 0: empty slot. */
-    uint64_t seq;         /* Order of recording (1, 2, ...). */
+    uint64_t id, gen; /* The event; id 0: empty slot. */
+    uint64_t seq;     /* Order of recording (1, 2, ...). */
     flo_status status;
-    bool reported;        /* Returned by flo_event_wait/query. */
-    char *msg;            /* NULL for cancellations (message rebuilt). */
+    bool reported; /* Returned by flo_event_wait/query. */
+    char *msg;     /* NULL for cancellations (message rebuilt). */
 } flo__failure;
 
 /* An outstanding flo_data_acquire (list under the data's dep_lock). */
 typedef struct flo__acq {
     struct flo__acq *next;
-    flo__task *task;      /* Its pseudo-task. */
-    pthread_t thread;     /* The acquiring thread. */
+    flo__task *task;  /* Its pseudo-task. */
+    pthread_t thread; /* The acquiring thread. */
     flo_access mode;
     /* The data's last writer right after the acquire was recorded: for a
      * read acquire, a later read acquire by the same thread that sees the
@@ -305,9 +305,9 @@ typedef struct flo__wl_key {
      * flo_worker_local_get, which needs only this word. */
     _Atomic uint64_t live;
     /* The rest is under wl_mu. */
-    uint64_t gen;     /* Generation of the slot's last key (62 bits). */
-    int state;        /* FLO__WL_FREE, _BUSY, _LIVE or _RETIRED. */
-    unsigned which;   /* FLO_WORKERS_* of the key. */
+    uint64_t gen;   /* Generation of the slot's last key (62 bits). */
+    int state;      /* FLO__WL_FREE, _BUSY, _LIVE or _RETIRED. */
+    unsigned which; /* FLO_WORKERS_* of the key. */
     flo_worker_local_fini_fn fini;
     void *user;
 } flo__wl_key;
@@ -315,12 +315,12 @@ typedef struct flo__wl_key {
 /* ---- The runtime --------------------------------------------------------- */
 
 struct flo_runtime {
-    uint64_t serial;        /* Tag in every handle (40 bits, never 0). */
+    uint64_t serial; /* Tag in every handle (40 bits, never 0). */
     /* First generation of new task and data slots (0; tests start it
      * near old limits through FLO__TEST_GEN_BASE). */
     uint64_t gen_base;
-    flo_config cfg;         /* Resolved (environment applied). */
-    char *trace_path;       /* Owned copy. */
+    flo_config cfg;   /* Resolved (environment applied). */
+    char *trace_path; /* Owned copy. */
     uint64_t t_origin;
     flo__topology topo;
 
@@ -345,15 +345,15 @@ struct flo_runtime {
     /* Task records: slabs indexed by event ids; pool of batches. */
     flo__task *_Atomic *task_slabs;
     atomic_int ntask_slabs;
-    pthread_mutex_t pool_mu;       /* Guards the pools below. */
-    flo__task *task_pool;          /* Free task records. */
-    flo__edge *edge_pool;          /* Free edges. */
-    void **edge_slabs;             /* All edge slabs, freed at finalize. */
+    pthread_mutex_t pool_mu; /* Guards the pools below. */
+    flo__task *task_pool;    /* Free task records. */
+    flo__edge *edge_pool;    /* Free edges. */
+    void **edge_slabs;       /* All edge slabs, freed at finalize. */
     int nedge_slabs, edge_slabs_cap;
 
     /* Data handles: two-level table indexed by handle slot. */
     flo__dslot *_Atomic *data_chunks;
-    pthread_mutex_t data_mu;       /* Guards the free slot list. */
+    pthread_mutex_t data_mu; /* Guards the free slot list. */
     uint32_t *data_free;
     int ndata_free, data_free_cap;
     uint32_t data_next;
@@ -371,9 +371,9 @@ struct flo_runtime {
     pthread_mutex_t fail_mu;
     flo__failure *fails;
     size_t fails_cap, nfails;
-    uint64_t fail_seq;             /* Last seq handed out. */
-    uint64_t ack_seq;              /* fail_seq at the last flo_wait_all
-                                      that reported an error. */
+    uint64_t fail_seq; /* Last seq handed out. */
+    uint64_t ack_seq;  /* fail_seq at the last flo_wait_all
+                          that reported an error. */
     atomic_int have_first_error;
     /* Failures cancel the dependents submitted in the same epoch; a
      * flo_wait_all that reports errors starts a new epoch, so data that
@@ -381,11 +381,11 @@ struct flo_runtime {
     atomic_uint fail_epoch;
     flo_status first_error;
     char *first_error_msg;
-    char *last_reported_msg;       /* Message of the last returned error. */
+    char *last_reported_msg; /* Message of the last returned error. */
 
-    pthread_mutex_t mu;            /* Guards caches and graphs. */
-    flo__tcache *caches;           /* Caches of non-worker threads. */
-    struct flo_graph *graphs;      /* Live graphs (scheduler/graph.c). */
+    pthread_mutex_t mu;       /* Guards caches and graphs. */
+    flo__tcache *caches;      /* Caches of non-worker threads. */
+    struct flo_graph *graphs; /* Live graphs (scheduler/graph.c). */
 
     atomic_ulong n_failed, n_canceled;
     atomic_ulong n_stream_ordered; /* Early releases (flo__task_launched). */
@@ -398,8 +398,8 @@ struct flo_runtime {
     /* MPI (collectives/comm sets these in flo__coll_mpi_setup when
      * cfg.mpi_comm is given, with plat.node_rank/node_size; otherwise
      * rank 0 of 1). */
-    int mpi_rank, mpi_size;   /* In the user's communicator. */
-    void *mpi;                /* Collectives' MPI state. */
+    int mpi_rank, mpi_size; /* In the user's communicator. */
+    void *mpi;              /* Collectives' MPI state. */
     void (*mpi_fini)(flo_runtime *rt);
 
     /* Collectives state (collectives/comm), torn down first at finalize
@@ -444,8 +444,7 @@ void flo__tasks_fini(flo_runtime *rt);
 flo__worker *flo__self_worker(const flo_runtime *rt);
 /* The slot a handle names, or NULL with *st FLO_EINVAL (not a handle),
  * FLO_EFOREIGN (another runtime's) or FLO_ESTALE (unregistered). */
-flo__dslot *flo__data_lookup(const flo_runtime *rt, flo_data h,
-                             flo_status *st);
+flo__dslot *flo__data_lookup(const flo_runtime *rt, flo_data h, flo_status *st);
 
 /* ---- Between the scheduler's files ------------------------------------- */
 
@@ -485,11 +484,10 @@ void flo__task_unref(flo_runtime *rt, flo__tcache *c, flo__task *t);
 /* Return an edge to c (NULL: the runtime's pool). */
 void flo__edge_free(flo_runtime *rt, flo__tcache *c, flo__edge *e);
 /* Can worker w run task t? */
-static inline bool flo__worker_can_run(const flo__worker *w,
-                                       const flo__task *t)
+static inline bool flo__worker_can_run(const flo__worker *w, const flo__task *t)
 {
-    unsigned need = w->kind == FLO_DEVICE_HOST ? FLO__ELIG_HOST
-                                               : FLO__ELIG_CUDA;
+    unsigned need =
+        w->kind == FLO_DEVICE_HOST ? FLO__ELIG_HOST : FLO__ELIG_CUDA;
     if (!(t->eligible & need))
         return false;
     if (t->worker >= 0 && t->worker != w->id)

@@ -27,8 +27,8 @@
 #define MODEL_SLOTS 4096 /* Power of two. */
 
 typedef struct model_ent {
-    _Atomic uintptr_t key;  /* 0: empty. */
-    _Atomic uint64_t mean;  /* EMA of run time, ns. */
+    _Atomic uintptr_t key; /* 0: empty. */
+    _Atomic uint64_t mean; /* EMA of run time, ns. */
     atomic_uint n;
 } model_ent;
 
@@ -86,8 +86,8 @@ static void model_put(locality *l, uintptr_t key, uint64_t ns)
             /* Racy read-modify-write: concurrent updates may drop a
              * sample, which an average can afford. */
             uint64_t m = atomic_load_explicit(&e->mean, memory_order_relaxed);
-            unsigned n = atomic_fetch_add_explicit(&e->n, 1,
-                                                   memory_order_relaxed);
+            unsigned n =
+                atomic_fetch_add_explicit(&e->n, 1, memory_order_relaxed);
             double w = n < 8 ? 1.0 / (n + 1) : 0.125;
             atomic_store_explicit(
                 &e->mean, (uint64_t)((1 - w) * (double)m + w * (double)ns),
@@ -133,8 +133,8 @@ static double transfer_ns(flo_runtime *rt, const flo__task *t, int node)
 static bool device_can_run(flo_runtime *rt, const flo__task *t, int d)
 {
     flo__device *dev = rt->plat.devices[d];
-    unsigned need = dev->kind == FLO_DEVICE_HOST ? FLO__ELIG_HOST
-                                                 : FLO__ELIG_CUDA;
+    unsigned need =
+        dev->kind == FLO_DEVICE_HOST ? FLO__ELIG_HOST : FLO__ELIG_CUDA;
     return (t->eligible & need) && dev->nworkers > 0 &&
            (t->device < 0 || t->device == d);
 }
@@ -186,8 +186,7 @@ static void loc_push(flo_runtime *rt, flo__worker *self, flo__task *t)
         }
         if (n == 1 && rt->plat.devices[only]->kind != FLO_DEVICE_HOST) {
             flo__ws_push_to(rt, l->ws,
-                            flo__pick_device_worker(rt, only, &l->rr_dev),
-                            t);
+                            flo__pick_device_worker(rt, only, &l->rr_dev), t);
             return;
         }
     }
@@ -196,8 +195,7 @@ static void loc_push(flo_runtime *rt, flo__worker *self, flo__task *t)
         double q, est, fin;
         if (!device_can_run(rt, t, d))
             continue;
-        q = (double)atomic_load_explicit(&l->queued[d],
-                                         memory_order_relaxed);
+        q = (double)atomic_load_explicit(&l->queued[d], memory_order_relaxed);
         q /= dev->nworkers;
         est = (double)model_get(l, model_key(t, dev->kind));
         fin = q + transfer_ns(rt, t, d) + est;
@@ -216,9 +214,8 @@ static void loc_push(flo_runtime *rt, flo__worker *self, flo__task *t)
         flo__ws_push(rt, l->ws, self, t);
         return;
     }
-    flo__ws_push_to(rt, l->ws, flo__pick_device_worker(rt, best_dev,
-                                                       &l->rr_dev),
-                    t);
+    flo__ws_push_to(rt, l->ws,
+                    flo__pick_device_worker(rt, best_dev, &l->rr_dev), t);
 }
 
 static flo__task *loc_pop(flo_runtime *rt, flo__worker *w)

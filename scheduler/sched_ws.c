@@ -47,8 +47,7 @@ flo_status flo__ws_create(flo_runtime *rt, flo__ws **out)
     for (int k = 0; k < 2; k++)
         flo__heap_init(&ws->prio[k]);
     for (int i = 0; i < rt->nworkers; i++) {
-        ws_worker *p =
-            flo__calloc_aligned(1, sizeof(*p), _Alignof(ws_worker));
+        ws_worker *p = flo__calloc_aligned(1, sizeof(*p), _Alignof(ws_worker));
         if (!p || flo__deque_init(&p->dq, 1024) != FLO_OK) {
             free(p);
             flo__ws_destroy(rt, ws);
@@ -57,9 +56,8 @@ flo_status flo__ws_create(flo_runtime *rt, flo__ws **out)
         atomic_init(&p->pinned.in.head, NULL);
         p->pinned.local = NULL;
         /* GPU workers start with room for 256 pinned tasks (it grows). */
-        (void)flo__lheap_init(&p->gpu_pinned,
-                              rt->workers[i]->kind != FLO_DEVICE_HOST ? 256
-                                                                      : 0);
+        (void)flo__lheap_init(
+            &p->gpu_pinned, rt->workers[i]->kind != FLO_DEVICE_HOST ? 256 : 0);
         atomic_init(&p->shared.head, NULL);
         p->rng = 0x9e3779b9u * (unsigned)(i + 1);
         ws->pw[i] = p;
@@ -87,8 +85,7 @@ static inline int heap_of(const flo__task *t)
     return (t->eligible & FLO__ELIG_HOST) ? 0 : 1;
 }
 
-void flo__ws_push_to(flo_runtime *rt, flo__ws *ws, flo__worker *w,
-                     flo__task *t)
+void flo__ws_push_to(flo_runtime *rt, flo__ws *ws, flo__worker *w, flo__task *t)
 {
     FLO__UNUSED(rt);
     flo__inbox_push(&ws->pw[w->id]->pinned.in, t);
@@ -97,8 +94,7 @@ void flo__ws_push_to(flo_runtime *rt, flo__ws *ws, flo__worker *w,
         flo__sched_wake(w);
 }
 
-void flo__ws_push(flo_runtime *rt, flo__ws *ws, flo__worker *self,
-                  flo__task *t)
+void flo__ws_push(flo_runtime *rt, flo__ws *ws, flo__worker *self, flo__task *t)
 {
     flo__worker *target = NULL;
     unsigned elig;
@@ -109,8 +105,7 @@ void flo__ws_push(flo_runtime *rt, flo__ws *ws, flo__worker *self,
     }
     if (t->device >= 0) {
         flo__ws_push_to(rt, ws,
-                        flo__pick_device_worker(rt, t->device, &ws->rr_dev),
-                        t);
+                        flo__pick_device_worker(rt, t->device, &ws->rr_dev), t);
         return;
     }
     elig = t->eligible;
@@ -139,8 +134,8 @@ void flo__ws_push(flo_runtime *rt, flo__ws *ws, flo__worker *self,
     /* Round-robin over the workers that can run it. (Runs of several
      * tasks per inbox measured no better on 2 cores.) */
     for (int i = 0; i < rt->nworkers; i++) {
-        unsigned k = atomic_fetch_add_explicit(&ws->rr, 1,
-                                               memory_order_relaxed);
+        unsigned k =
+            atomic_fetch_add_explicit(&ws->rr, 1, memory_order_relaxed);
         target = rt->workers[k % (unsigned)rt->nworkers];
         if (flo__worker_can_run(target, t))
             break;
@@ -154,8 +149,7 @@ void flo__ws_push(flo_runtime *rt, flo__ws *ws, flo__worker *self,
     }
     flo__inbox_push(&ws->pw[target->id]->shared, t);
     atomic_thread_fence(memory_order_seq_cst);
-    if (atomic_load_explicit(&target->parker.sleeping,
-                             memory_order_relaxed))
+    if (atomic_load_explicit(&target->parker.sleeping, memory_order_relaxed))
         flo__sched_wake(target);
     else
         flo__sched_wake_for(rt, elig);

@@ -118,8 +118,8 @@ static flo_status validate_desc(flo_runtime *rt, const flo_task_desc *desc,
 
     if (desc->size != 0 && desc->size != sizeof(flo_task_desc)) {
         FLO__ERR("flo_task_desc.size is %zu, expected %zu (or 0): start "
-                 "from FLO_TASK_DESC_INIT", desc->size,
-                 sizeof(flo_task_desc));
+                 "from FLO_TASK_DESC_INIT",
+                 desc->size, sizeof(flo_task_desc));
         return FLO_EINVAL;
     }
     k = desc->kernel;
@@ -148,7 +148,7 @@ static flo_status validate_desc(flo_runtime *rt, const flo_task_desc *desc,
         e |= FLO__ELIG_CUDA;
     if (dev >= 0)
         e &= rt->plat.devices[dev]->kind == FLO_DEVICE_HOST ? FLO__ELIG_HOST
-                                                       : FLO__ELIG_CUDA;
+                                                            : FLO__ELIG_CUDA;
     if (wk >= 0) {
         flo__worker *w = rt->workers[wk];
         e &= w->kind == FLO_DEVICE_HOST ? FLO__ELIG_HOST : FLO__ELIG_CUDA;
@@ -361,10 +361,10 @@ static flo_status record_data_deps(flo_runtime *rt, flo__tcache *c,
 static void count_submission(flo_runtime *rt, flo__tcache *c)
 {
     atomic_fetch_add_explicit(&rt->outstanding, 1, memory_order_relaxed);
-    atomic_store_explicit(&c->submitted,
-                          atomic_load_explicit(&c->submitted,
-                                               memory_order_relaxed) + 1,
-                          memory_order_relaxed);
+    atomic_store_explicit(
+        &c->submitted,
+        atomic_load_explicit(&c->submitted, memory_order_relaxed) + 1,
+        memory_order_relaxed);
 }
 
 /* The explicit dependencies (desc->deps): an edge from each task still
@@ -387,8 +387,7 @@ static void record_event_deps(flo_runtime *rt, flo__tcache *c, flo__task *t,
             flo__task_unref(rt, c, p);
         } else {
             bool found;
-            if (flo__failure_lookup(rt, dep, NULL, 0, &found, false) !=
-                FLO_OK)
+            if (flo__failure_lookup(rt, dep, NULL, 0, &found, false) != FLO_OK)
                 flo__set_cancel(t);
         }
     }

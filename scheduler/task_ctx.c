@@ -49,8 +49,8 @@ void *flo_task_buffer_as(flo_task_ctx *ctx, int i, size_t elem_size,
 {
     void *p;
 
-    if (!ctx || i < 0 || i >= ctx->t->naccess || elem_size == 0 ||
-        align == 0 || (align & (align - 1)) != 0 ||
+    if (!ctx || i < 0 || i >= ctx->t->naccess || elem_size == 0 || align == 0 ||
+        (align & (align - 1)) != 0 ||
         ctx->t->acc[i].d->data.bytes % elem_size != 0)
         return NULL;
     p = ctx->t->acc[i].ptr;
@@ -106,8 +106,7 @@ int flo_task_cuda_ordinal(flo_task_ctx *ctx)
     return ctx->w->dev->info.ordinal;
 }
 
-static void vset_error(flo__task *t, flo_status st, const char *fmt,
-                       va_list ap)
+static void vset_error(flo__task *t, flo_status st, const char *fmt, va_list ap)
 {
     char buf[512];
 
@@ -164,8 +163,8 @@ flo_status flo__task_invoke(flo__worker *w, flo__task *t, flo_task_fn fn,
  * valid only during the call. A failure of fn fails the parent with fn's
  * message.
  */
-flo_status flo__task_invoke_inner(flo_task_ctx *parent, flo_task_fn fn,
-                                  int n, const int *uidx, const void *args,
+flo_status flo__task_invoke_inner(flo_task_ctx *parent, flo_task_fn fn, int n,
+                                  const int *uidx, const void *args,
                                   size_t args_size, const char *name,
                                   void *stream)
 {
@@ -201,7 +200,10 @@ flo_status flo__task_invoke_inner(flo_task_ctx *parent, flo_task_fn fn,
 
 /* ---- Accessors for backends ------------------------------------------- */
 
-int flo__task_naccess(const flo__task *t) { return t->naccess; }
+int flo__task_naccess(const flo__task *t)
+{
+    return t->naccess;
+}
 flo__data *flo__task_access_data(const flo__task *t, int i)
 {
     return &t->acc[i].d->data;
@@ -220,11 +222,26 @@ void flo__task_set_buffer(flo__task *t, int i, void *ptr)
 {
     t->acc[i].ptr = ptr;
 }
-const char *flo__task_name(const flo__task *t) { return t->name; }
-int flo__task_priority(const flo__task *t) { return t->priority; }
-flo_task_fn flo__task_host_fn(const flo__task *t) { return t->host_fn; }
-flo_task_fn flo__task_cuda_fn(const flo__task *t) { return t->cuda_fn; }
-void **flo__task_dev_slot(flo__task *t) { return &t->dev_slot; }
+const char *flo__task_name(const flo__task *t)
+{
+    return t->name;
+}
+int flo__task_priority(const flo__task *t)
+{
+    return t->priority;
+}
+flo_task_fn flo__task_host_fn(const flo__task *t)
+{
+    return t->host_fn;
+}
+flo_task_fn flo__task_cuda_fn(const flo__task *t)
+{
+    return t->cuda_fn;
+}
+void **flo__task_dev_slot(flo__task *t)
+{
+    return &t->dev_slot;
+}
 void flo__task_set_times(flo__task *t, uint64_t t0, uint64_t t1)
 {
     t->t_start = t0;

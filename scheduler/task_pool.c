@@ -72,8 +72,8 @@ static bool task_slab_new(flo_runtime *rt, flo__tcache *c)
 
     if (k >= FLO__TASK_MAX_SLABS)
         return false;
-    slab = flo__calloc_aligned(FLO__TASK_SLAB, sizeof(flo__task),
-                               FLO__CACHELINE);
+    slab =
+        flo__calloc_aligned(FLO__TASK_SLAB, sizeof(flo__task), FLO__CACHELINE);
     if (!slab)
         return false;
     for (int i = FLO__TASK_SLAB - 1; i >= 0; i--) {
@@ -170,8 +170,7 @@ flo__edge *flo__edge_alloc(flo_runtime *rt, flo__tcache *c)
             flo__edge *slab = NULL;
             if (rt->nedge_slabs == rt->edge_slabs_cap) {
                 int cap = rt->edge_slabs_cap ? 2 * rt->edge_slabs_cap : 64;
-                void **ns = realloc(rt->edge_slabs,
-                                    (size_t)cap * sizeof(*ns));
+                void **ns = realloc(rt->edge_slabs, (size_t)cap * sizeof(*ns));
                 if (ns) {
                     rt->edge_slabs = ns;
                     rt->edge_slabs_cap = cap;
@@ -318,4 +317,3 @@ void flo__tasks_fini(flo_runtime *rt)
     if (tls_cache_rt == rt)
         tls_cache_rt = NULL;
 }
-

@@ -107,8 +107,7 @@ static inline void flo__set_cancel(flo__task *s)
  * FLO_ECANCELED if that writer was itself canceled). */
 static inline void flo__cancel_dependent(flo__task *s, flo_status pst)
 {
-    if (atomic_load_explicit(&s->flags, memory_order_relaxed) &
-        FLO__TF_ACQUIRE)
+    if (atomic_load_explicit(&s->flags, memory_order_relaxed) & FLO__TF_ACQUIRE)
         flo__set_cancel_status(s, pst);
     else
         flo__set_cancel(s);

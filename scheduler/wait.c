@@ -36,8 +36,7 @@ static flo_status event_check(flo_runtime *rt, flo_event ev, bool block)
          * state read may belong to a later task. */
         uint64_t g1 = atomic_load_explicit(&t->gen, memory_order_acquire);
         int s = atomic_load_explicit(&t->state, memory_order_acquire);
-        flo_status st = atomic_load_explicit(&t->status,
-                                             memory_order_relaxed);
+        flo_status st = atomic_load_explicit(&t->status, memory_order_relaxed);
         uint64_t g2 = atomic_load_explicit(&t->gen, memory_order_acquire);
         if (g1 != ev.gen || g2 != g1) {
             if (g1 < ev.gen)

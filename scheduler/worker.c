@@ -97,8 +97,8 @@ void flo__sched_wake_for(flo_runtime *rt, unsigned elig)
         return;
     for (int i = 0; i < rt->nworkers; i++) {
         flo__worker *w = rt->workers[i];
-        unsigned kind = w->kind == FLO_DEVICE_HOST ? FLO__ELIG_HOST
-                                                   : FLO__ELIG_CUDA;
+        unsigned kind =
+            w->kind == FLO_DEVICE_HOST ? FLO__ELIG_HOST : FLO__ELIG_CUDA;
         if (!(elig & kind))
             continue;
         if (atomic_load_explicit(&w->parker.sleeping, memory_order_relaxed) &&
@@ -115,8 +115,7 @@ static void run_task(flo__worker *w, flo__task *t)
     bool timed;
 
     st = (flo_status)atomic_load_explicit(&t->cancel, memory_order_acquire);
-    if (st == FLO_OK && atomic_load_explicit(&t->nearly,
-                                             memory_order_relaxed))
+    if (st == FLO_OK && atomic_load_explicit(&t->nearly, memory_order_relaxed))
         st = flo__task_early_check(t);
     if (st != FLO_OK) {
         flo__task_complete(w, t, st);
@@ -139,8 +138,8 @@ static void run_task(flo__worker *w, flo__task *t)
         t->t_end = t1;
         FLO__STAT_ADD(w->st.busy_ns, t1 - t0);
         if (rt->plat.trace)
-            flo__trace_record(&w->trace, w->trace_row, t->name, "task", t0,
-                              t1, t->bytes);
+            flo__trace_record(&w->trace, w->trace_row, t->name, "task", t0, t1,
+                              t->bytes);
     }
     flo__task_complete(w, t, st);
 }
@@ -271,8 +270,7 @@ static void *worker_main(void *arg)
                     break;
                 /* On an overloaded machine each yield may cost a whole
                  * scheduling round: notice a stop at once. */
-                if (atomic_load_explicit(&rt->stopping,
-                                         memory_order_relaxed))
+                if (atomic_load_explicit(&rt->stopping, memory_order_relaxed))
                     break;
                 if (spins >= SPIN_ITERS / 4)
                     sched_yield();
@@ -301,9 +299,8 @@ flo_status flo__sched_start_workers(flo_runtime *rt)
         char name[96];
         if (rt->plat.trace) {
             if (w->kind == FLO_DEVICE_HOST)
-                snprintf(name, sizeof(name), "worker %d (host, core %d)",
-                         w->id, flo__topology_core_os_index(&rt->topo,
-                                                            w->core));
+                snprintf(name, sizeof(name), "worker %d (host, core %d)", w->id,
+                         flo__topology_core_os_index(&rt->topo, w->core));
             else
                 snprintf(name, sizeof(name), "worker %d (gpu %d, core %d)",
                          w->id, w->device,

@@ -65,8 +65,8 @@ static bool on_worker_thread(flo_runtime *rt)
  * The only place in this file that names a task's worker or device.
  */
 static flo_status submit_pinned(flo_runtime *rt, const flo_kernel *k,
-                                int worker, const void *args,
-                                size_t args_size, flo_event *ev)
+                                int worker, const void *args, size_t args_size,
+                                flo_event *ev)
 {
     flo_task_desc d = FLO_TASK_DESC_INIT;
 
@@ -122,8 +122,7 @@ static const flo_kernel fini_kernel = {"flo:worker_local_fini", fini_task,
  * could not be submitted are cleared in sel.
  */
 static flo_status run_on(flo_runtime *rt, const flo_kernel *k, bool *sel,
-                         const void *args, size_t args_size,
-                         flo_status *tst)
+                         const void *args, size_t args_size, flo_status *tst)
 {
     flo_event *ev = calloc((size_t)rt->nworkers, sizeof(*ev));
     flo_status first = FLO_OK;
@@ -369,8 +368,7 @@ void *flo_worker_local_get(flo_task_ctx *ctx, flo_worker_local key)
     if (!rt || flo__id_serial(key.id) != rt->serial ||
         slot >= FLO_WORKER_LOCAL_MAX)
         return NULL;
-    live = atomic_load_explicit(&rt->wl_keys[slot].live,
-                                memory_order_acquire);
+    live = atomic_load_explicit(&rt->wl_keys[slot].live, memory_order_acquire);
     w = rt->workers[flo_task_worker(ctx)];
     if ((live >> 2) != key.gen || !(live & worker_kind(w)))
         return NULL;
@@ -394,7 +392,8 @@ void flo__worker_local_fini_all(flo_runtime *rt)
             !(r = run_new(rt, slot, NULL, k->fini, k->user))) {
             if (k->state == FLO__WL_LIVE)
                 FLO__ERR("out of memory: worker-local values of key %u "
-                         "are not released", slot);
+                         "are not released",
+                         slot);
             pthread_mutex_unlock(&rt->wl_mu);
             continue;
         }

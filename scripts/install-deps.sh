@@ -44,6 +44,8 @@ PACKAGES=(
     # The API reference, warnings as errors (scripts/docs.sh); HTML only,
     # no Graphviz.
     doxygen
+    # scripts/check-format.sh: the sources follow .clang-format.
+    clang-format
 )
 
 missing=()

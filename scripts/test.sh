@@ -87,6 +87,10 @@ fi
 step "API reference (scripts/docs.sh, warnings are errors)" \
     bash scripts/docs.sh build/docs
 
+# ---- 1a'. Formatting: every source follows .clang-format (seconds) --------
+step "format (scripts/check-format.sh, .clang-format)" \
+    bash scripts/check-format.sh
+
 # ---- 1b. The same build on an overloaded machine --------------------------
 # Two CPU hogs per core (stress-ng) while the unit and integration suites
 # run again, and the scheduler suites three times over: results must not

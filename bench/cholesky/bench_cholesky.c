@@ -141,19 +141,19 @@ static int run_cusolver(const bench_opts *o, cusolver_result *out)
             int info = -1;
             cusolverStatus_t cs = CUSOLVER_STATUS_SUCCESS;
             if (pass == 0 &&
-                cu_check(cudaMemcpyAsync(d_a, h_a, bytes,
-                                         cudaMemcpyHostToDevice, s),
-                         "cudaMemcpyAsync"))
+                cu_check(
+                    cudaMemcpyAsync(d_a, h_a, bytes, cudaMemcpyHostToDevice, s),
+                    "cudaMemcpyAsync"))
                 goto out;
             if (cu_check(cudaEventRecord(e0, s), "cudaEventRecord"))
                 goto out;
             if (pass == 1 &&
-                cu_check(cudaMemcpyAsync(d_a, h_a, bytes,
-                                         cudaMemcpyHostToDevice, s),
-                         "cudaMemcpyAsync"))
+                cu_check(
+                    cudaMemcpyAsync(d_a, h_a, bytes, cudaMemcpyHostToDevice, s),
+                    "cudaMemcpyAsync"))
                 goto out;
-            cs = cusolverDnDpotrf(h, CUBLAS_FILL_MODE_LOWER, n, d_a, n,
-                                  d_work, lwork, d_info);
+            cs = cusolverDnDpotrf(h, CUBLAS_FILL_MODE_LOWER, n, d_a, n, d_work,
+                                  lwork, d_info);
             if (cs != CUSOLVER_STATUS_SUCCESS) {
                 fprintf(stderr, "bench_cholesky: cusolverDnDpotrf: %d\n",
                         (int)cs);
@@ -310,8 +310,8 @@ static double flo_once(flo_runtime *rt, tile_set *ts, int on_gpu, int check,
     double t0 = flo_bench_now();
     /* Host to host: each tile goes home as soon as it is final
      * (flo_data_flush), overlapping the rest of the factorisation. */
-    flo_status st = chol_submit(rt, ts->h, nt, ts->m.nb, &gpu_kernels,
-                                FLO_ANY, !on_gpu, &ntasks);
+    flo_status st = chol_submit(rt, ts->h, nt, ts->m.nb, &gpu_kernels, FLO_ANY,
+                                !on_gpu, &ntasks);
     int bad = flo_check(st, "chol_submit");
     bad |= wait_checked(rt, "factorisation");
     if (!on_gpu)
@@ -374,14 +374,14 @@ static int run_flotilla(flo_bench *b, const bench_opts *o, int nb,
              o->n, nb, ngpu);
     flo_bench_result(b, name, "TFLOP/s", tflops(o->n, sh), base ? bl : NULL,
                      base ? tflops(o->n, base->potrf_s) : 0.0, 1);
-    snprintf(name, sizeof(name), "n=%d/nb=%d/gpus=%d/flotilla_on_gpu", o->n,
-             nb, ngpu);
+    snprintf(name, sizeof(name), "n=%d/nb=%d/gpus=%d/flotilla_on_gpu", o->n, nb,
+             ngpu);
     flo_bench_result(b, name, "TFLOP/s", tflops(o->n, sg), base ? bl : NULL,
                      base ? tflops(o->n, base->potrf_s) : 0.0, 1);
     if (base) {
         snprintf(name, sizeof(name),
-                 "n=%d/nb=%d/gpus=%d/flotilla_host_to_host_vs_copies", o->n,
-                 nb, ngpu);
+                 "n=%d/nb=%d/gpus=%d/flotilla_host_to_host_vs_copies", o->n, nb,
+                 ngpu);
         flo_bench_result(b, name, "TFLOP/s", tflops(o->n, sh),
                          "cusolverDnDpotrf with pinned H2D + D2H copies",
                          tflops(o->n, base->copies_s), 1);
@@ -446,8 +446,10 @@ int main(int argc, char **argv)
     for (int i = 0; i < o.nnb && !bad; i++)
         bad = o.n % o.nb[i] != 0;
     if (bad) {
-        fprintf(stderr, "bench_cholesky: bad arguments (every --nb must "
-                        "divide --n)\n%s", usage);
+        fprintf(stderr,
+                "bench_cholesky: bad arguments (every --nb must "
+                "divide --n)\n%s",
+                usage);
         flo_bench_close(b);
         return 2;
     }

@@ -41,21 +41,21 @@ enum { OP_ALLREDUCE, OP_ALLGATHER, OP_REDUCE_SCATTER, OP_SCAN, OP_COUNT };
 static const char *const op_names[OP_COUNT] = {"allreduce", "allgather",
                                                "reduce_scatter", "scan"};
 
-#define NCHECK(call)                                                       \
-    do {                                                                   \
-        ncclResult_t r_ = (call);                                          \
-        if (r_ != ncclSuccess) {                                           \
-            fprintf(stderr, "%s: %s\n", #call, ncclGetErrorString(r_));    \
-            return -1;                                                     \
-        }                                                                  \
+#define NCHECK(call)                                                           \
+    do {                                                                       \
+        ncclResult_t r_ = (call);                                              \
+        if (r_ != ncclSuccess) {                                               \
+            fprintf(stderr, "%s: %s\n", #call, ncclGetErrorString(r_));        \
+            return -1;                                                         \
+        }                                                                      \
     } while (0)
-#define CCHECK(call)                                                       \
-    do {                                                                   \
-        cudaError_t e_ = (call);                                           \
-        if (e_ != cudaSuccess) {                                           \
-            fprintf(stderr, "%s: %s\n", #call, cudaGetErrorString(e_));    \
-            return -1;                                                     \
-        }                                                                  \
+#define CCHECK(call)                                                           \
+    do {                                                                       \
+        cudaError_t e_ = (call);                                               \
+        if (e_ != cudaSuccess) {                                               \
+            fprintf(stderr, "%s: %s\n", #call, cudaGetErrorString(e_));        \
+            return -1;                                                         \
+        }                                                                      \
     } while (0)
 
 typedef struct raw {
@@ -71,8 +71,7 @@ static int raw_init(raw *r, size_t bytes)
     NCHECK(ncclCommInitAll(r->comm, r->n, r->ord));
     for (int g = 0; g < r->n; g++) {
         CCHECK(cudaSetDevice(r->ord[g]));
-        CCHECK(cudaStreamCreateWithFlags(&r->stream[g],
-                                         cudaStreamNonBlocking));
+        CCHECK(cudaStreamCreateWithFlags(&r->stream[g], cudaStreamNonBlocking));
         CCHECK(cudaMalloc(&r->send[g], bytes));
         CCHECK(cudaMalloc(&r->recv[g], bytes));
         CCHECK(cudaMalloc(&r->scratch[g],
@@ -109,16 +108,15 @@ static int raw_once(raw *r, int op, size_t count)
                                  r->comm[g], r->stream[g]));
             break;
         case OP_REDUCE_SCATTER:
-            NCHECK(ncclReduceScatter(r->send[g], r->recv[g], count,
-                                     ncclFloat32, ncclSum, r->comm[g],
-                                     r->stream[g]));
+            NCHECK(ncclReduceScatter(r->send[g], r->recv[g], count, ncclFloat32,
+                                     ncclSum, r->comm[g], r->stream[g]));
             break;
         default: {
             char *x = r->scratch[g];
             char *part = x + 8 + 8 * (size_t)r->n;
             CCHECK(cudaSetDevice(r->ord[g]));
-            int nb = flo__cu_scan_partials(r->send[g], count, FLO_F32,
-                                           FLO_SUM, part, x, r->stream[g]);
+            int nb = flo__cu_scan_partials(r->send[g], count, FLO_F32, FLO_SUM,
+                                           part, x, r->stream[g]);
             if (nb < 0)
                 return -1;
             NCHECK(ncclAllGather(x, x + 8, 1, ncclFloat32, r->comm[g],
@@ -231,7 +229,8 @@ int main(int argc, char **argv)
         goto out;
     if (strcmp(flo_comm_transport(f.comm), "nccl") != 0) {
         printf("coll_bench: the communicator is not over NCCL (%s): "
-               "skipped\n", flo_comm_transport(f.comm));
+               "skipped\n",
+               flo_comm_transport(f.comm));
         rc = 77;
         goto out;
     }
@@ -252,9 +251,8 @@ int main(int argc, char **argv)
     int n = f.n;
     printf("%d GPU(s), %s, %d iterations per loop, median of %d\n", n,
            info.name, iters, reps);
-    printf("%-15s %12s | %10s %9s %9s | %10s %9s %9s | %6s\n", "op",
-           "bytes", "flo us", "algbw", "busbw", "nccl us", "algbw",
-           "busbw", "ratio");
+    printf("%-15s %12s | %10s %9s %9s | %10s %9s %9s | %6s\n", "op", "bytes",
+           "flo us", "algbw", "busbw", "nccl us", "algbw", "busbw", "ratio");
     for (int op = 0; op < OP_COUNT; op++) {
         if (only != NULL && strcmp(only, op_names[op]) != 0)
             continue;
@@ -288,9 +286,9 @@ int main(int argc, char **argv)
             double bw_f = (double)bytes / mf / 1e9;
             double bw_r = (double)bytes / mr / 1e9;
             printf("%-15s %12zu | %10.2f %9.2f %9.2f | %10.2f %9.2f %9.2f "
-                   "| %6.3f\n", op_names[op], bytes, mf * 1e6, bw_f,
-                   bw_f * factor, mr * 1e6, bw_r, bw_r * factor,
-                   bw_f / bw_r);
+                   "| %6.3f\n",
+                   op_names[op], bytes, mf * 1e6, bw_f, bw_f * factor, mr * 1e6,
+                   bw_r, bw_r * factor, bw_f / bw_r);
             char name[96];
             snprintf(name, sizeof(name), "%s/f32/%zu/time", op_names[op],
                      bytes);

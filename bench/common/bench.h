@@ -25,8 +25,8 @@ int flo_bench_warmup(flo_bench *b, int dflt);
 void flo_bench_set_device(flo_bench *b, const char *device);
 /* One result row. ratio = value / baseline_value is computed here. */
 void flo_bench_result(flo_bench *b, const char *case_name, const char *unit,
-                      double value, const char *baseline,
-                      double baseline_value, int higher_is_better);
+                      double value, const char *baseline, double baseline_value,
+                      int higher_is_better);
 /* Print the table, write JSON if --json, free. Returns 0 or 1 on error. */
 int flo_bench_close(flo_bench *b);
 

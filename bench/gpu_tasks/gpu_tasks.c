@@ -162,8 +162,8 @@ static double flo_graph_chain(flo_runtime *rt, int len, int reps,
     flo_data_unregister(rt, h);
     flo_graph_destroy(rt, g);
     if (v != (unsigned)(len * (reps + 1))) {
-        fprintf(stderr, "gpu_tasks: graph chain counted %u, expected %d\n",
-                v, len * (reps + 1));
+        fprintf(stderr, "gpu_tasks: graph chain counted %u, expected %d\n", v,
+                len * (reps + 1));
         return -1.0;
     }
     return t;

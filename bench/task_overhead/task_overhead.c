@@ -344,8 +344,7 @@ int main(int argc, char **argv)
     p.warmup = flo_bench_warmup(b, 1);
     long all = flo_bench_arg_long(b, "--workers", 0);
     if (p.tasks < 1 || p.fanout < 1 || p.fanout > 1000000 || all < 0 ||
-        all > 4096 ||
-        parse_sched(flo_bench_arg(b, "--sched"), &p.sched) != 0) {
+        all > 4096 || parse_sched(flo_bench_arg(b, "--sched"), &p.sched) != 0) {
         fprintf(stderr, "task_overhead: bad arguments (see --help)\n");
         flo_bench_close(b);
         return 2;

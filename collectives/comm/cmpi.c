@@ -80,13 +80,12 @@ flo_status flo__cmpi_node_unique(flo__cmpi *m, const uint64_t *ids, int n,
 flo_status flo__cmpi_bcast_bytes(flo__cmpi *m, void *buf, size_t bytes,
                                  int root)
 {
-    return mpi_ops ? mpi_ops->bcast_bytes(m, buf, bytes, root)
-                   : FLO_ENOTSUP;
+    return mpi_ops ? mpi_ops->bcast_bytes(m, buf, bytes, root) : FLO_ENOTSUP;
 }
 
-flo_status flo__cmpi_allreduce(flo__cmpi *m, void *buf, size_t n,
-                               flo_dtype t, flo_redop op,
-                               uint64_t timeout_ns, char *err, size_t len)
+flo_status flo__cmpi_allreduce(flo__cmpi *m, void *buf, size_t n, flo_dtype t,
+                               flo_redop op, uint64_t timeout_ns, char *err,
+                               size_t len)
 {
     if (!mpi_ops)
         return no_mpi(err, len);
@@ -103,8 +102,7 @@ flo_status flo__cmpi_reduce(flo__cmpi *m, void *buf, size_t n, flo_dtype t,
 }
 
 flo_status flo__cmpi_bcast(flo__cmpi *m, void *buf, size_t n, flo_dtype t,
-                           int root, uint64_t timeout_ns, char *err,
-                           size_t len)
+                           int root, uint64_t timeout_ns, char *err, size_t len)
 {
     if (!mpi_ops)
         return no_mpi(err, len);
@@ -117,15 +115,13 @@ flo_status flo__cmpi_allgatherv(flo__cmpi *m, void *buf, const int *counts,
 {
     if (!mpi_ops)
         return no_mpi(err, len);
-    return mpi_ops->allgatherv(m, buf, counts, displs, t, timeout_ns, err,
-                               len);
+    return mpi_ops->allgatherv(m, buf, counts, displs, t, timeout_ns, err, len);
 }
 
-flo_status flo__cmpi_reduce_scatter(flo__cmpi *m, const void *send,
-                                    void *recv, const int *counts,
-                                    flo_dtype t, flo_redop op,
-                                    uint64_t timeout_ns, char *err,
-                                    size_t len)
+flo_status flo__cmpi_reduce_scatter(flo__cmpi *m, const void *send, void *recv,
+                                    const int *counts, flo_dtype t,
+                                    flo_redop op, uint64_t timeout_ns,
+                                    char *err, size_t len)
 {
     if (!mpi_ops)
         return no_mpi(err, len);

@@ -27,7 +27,8 @@ static void coll_fini(flo_runtime *rt)
         while (atomic_load_explicit(&c->users, memory_order_acquire) > 0)
             nanosleep(&pause, NULL);
         FLO__WARN("collectives: communicator %p not destroyed before "
-                  "flo_finalize; freeing it", (void *)c);
+                  "flo_finalize; freeing it",
+                  (void *)c);
         comm_free_local(c);
     }
     for (int d = 0; d < FLO__MAX_NODES; d++)
@@ -77,8 +78,8 @@ static flo_status coll_reg_get(flo_runtime *rt, flo__coll_reg **out)
 
 /* ---- Helpers used by the transports ----------------------------------- */
 
-void flo__comm_break(flo_comm *c, flo_status st, uint64_t from,
-                     const char *fmt, ...)
+void flo__comm_break(flo_comm *c, flo_status st, uint64_t from, const char *fmt,
+                     ...)
 {
     va_list ap;
 
@@ -197,7 +198,8 @@ static flo_status pick_transport(flo_comm *c)
         ok = 0;
     else if (env != NULL && !want_nccl && strcmp(env, "auto") != 0)
         FLO__WARN("FLO_COLL_TRANSPORT=%s: expected host, nccl or auto; "
-                  "using auto", env);
+                  "using auto",
+                  env);
     if (c->mpi != NULL) {
         /* NCCL cannot give two ranks one GPU either: ranks of a node
          * that share a GPU (more ranks than GPUs) use the host. */
@@ -361,8 +363,8 @@ flo_status flo_comm_create_devices(flo_runtime *rt, const int *devs, int n,
     reg->head = c;
     pthread_mutex_unlock(&reg->mu);
     FLO__INFO("collectives: communicator of %d participants (%d local, "
-              "rank %d of %d) over %s", c->size, c->nlocal, c->rank,
-              c->nranks, c->ops->name);
+              "rank %d of %d) over %s",
+              c->size, c->nlocal, c->rank, c->nranks, c->ops->name);
     *out = c;
     return FLO_OK;
 
@@ -556,29 +558,39 @@ flo_status flo_coll_allreduce(flo_comm *comm, const flo_data *send,
                               const flo_data *recv, size_t count,
                               flo_dtype dtype, flo_redop op, flo_event *out)
 {
-    flo__coll_op o = {.kind = FLO__COLL_ALLREDUCE, .dtype = dtype, .op = op,
-                      .count = count, .send = send, .recv = recv};
-    return coll_submit(comm, &o, out);
-}
-
-flo_status flo_coll_reduce(flo_comm *comm, const flo_data *send,
-                           const flo_data *recv, size_t count,
-                           flo_dtype dtype, flo_redop op, int root,
-                           flo_event *out)
-{
-    flo__coll_op o = {.kind = FLO__COLL_REDUCE, .dtype = dtype, .op = op,
-                      .root = root, .count = count, .send = send,
+    flo__coll_op o = {.kind = FLO__COLL_ALLREDUCE,
+                      .dtype = dtype,
+                      .op = op,
+                      .count = count,
+                      .send = send,
                       .recv = recv};
     return coll_submit(comm, &o, out);
 }
 
-flo_status flo_coll_broadcast(flo_comm *comm, const flo_data *buf,
-                              size_t count, flo_dtype dtype, int root,
-                              flo_event *out)
+flo_status flo_coll_reduce(flo_comm *comm, const flo_data *send,
+                           const flo_data *recv, size_t count, flo_dtype dtype,
+                           flo_redop op, int root, flo_event *out)
 {
-    flo__coll_op o = {.kind = FLO__COLL_BCAST, .dtype = dtype,
-                      .op = FLO_SUM, .root = root, .count = count,
-                      .send = buf, .recv = buf};
+    flo__coll_op o = {.kind = FLO__COLL_REDUCE,
+                      .dtype = dtype,
+                      .op = op,
+                      .root = root,
+                      .count = count,
+                      .send = send,
+                      .recv = recv};
+    return coll_submit(comm, &o, out);
+}
+
+flo_status flo_coll_broadcast(flo_comm *comm, const flo_data *buf, size_t count,
+                              flo_dtype dtype, int root, flo_event *out)
+{
+    flo__coll_op o = {.kind = FLO__COLL_BCAST,
+                      .dtype = dtype,
+                      .op = FLO_SUM,
+                      .root = root,
+                      .count = count,
+                      .send = buf,
+                      .recv = buf};
     return coll_submit(comm, &o, out);
 }
 
@@ -586,8 +598,11 @@ flo_status flo_coll_allgather(flo_comm *comm, const flo_data *send,
                               const flo_data *recv, size_t count,
                               flo_dtype dtype, flo_event *out)
 {
-    flo__coll_op o = {.kind = FLO__COLL_ALLGATHER, .dtype = dtype,
-                      .op = FLO_SUM, .count = count, .send = send,
+    flo__coll_op o = {.kind = FLO__COLL_ALLGATHER,
+                      .dtype = dtype,
+                      .op = FLO_SUM,
+                      .count = count,
+                      .send = send,
                       .recv = recv};
     return coll_submit(comm, &o, out);
 }
@@ -597,8 +612,12 @@ flo_status flo_coll_reduce_scatter(flo_comm *comm, const flo_data *send,
                                    flo_dtype dtype, flo_redop op,
                                    flo_event *out)
 {
-    flo__coll_op o = {.kind = FLO__COLL_REDUCE_SCATTER, .dtype = dtype,
-                      .op = op, .count = count, .send = send, .recv = recv};
+    flo__coll_op o = {.kind = FLO__COLL_REDUCE_SCATTER,
+                      .dtype = dtype,
+                      .op = op,
+                      .count = count,
+                      .send = send,
+                      .recv = recv};
     return coll_submit(comm, &o, out);
 }
 
@@ -607,9 +626,13 @@ flo_status flo_coll_scan(flo_comm *comm, const flo_data *send,
                          flo_dtype dtype, flo_redop op, flo_scan_kind kind,
                          flo_event *out)
 {
-    flo__coll_op o = {.kind = FLO__COLL_SCAN, .dtype = dtype, .op = op,
-                      .exclusive = kind == FLO_SCAN_EXCLUSIVE, .send = send,
-                      .recv = recv, .counts = counts};
+    flo__coll_op o = {.kind = FLO__COLL_SCAN,
+                      .dtype = dtype,
+                      .op = op,
+                      .exclusive = kind == FLO_SCAN_EXCLUSIVE,
+                      .send = send,
+                      .recv = recv,
+                      .counts = counts};
 
     if (kind != FLO_SCAN_INCLUSIVE && kind != FLO_SCAN_EXCLUSIVE)
         return FLO_EINVAL;

@@ -27,9 +27,9 @@ typedef struct flo__coll_op {
     int kind;
     flo_dtype dtype;
     flo_redop op;
-    int root;           /* Global participant index (reduce, bcast). */
-    int exclusive;      /* Scan. */
-    size_t count;       /* As passed (per-participant counts for scan). */
+    int root;      /* Global participant index (reduce, bcast). */
+    int exclusive; /* Scan. */
+    size_t count;  /* As passed (per-participant counts for scan). */
     const flo_data *send, *recv; /* recv == send for broadcast. */
     const size_t *counts;        /* Scan only. */
 } flo__coll_op;
@@ -41,8 +41,7 @@ typedef struct flo__transport_ops {
     /* Called once no task of c is left (c->users == 0). */
     void (*fini)(flo_comm *c);
     /* Submit op's tasks. Called under c->submit_mu, after validation. */
-    flo_status (*submit)(flo_comm *c, const flo__coll_op *op,
-                         flo_event *out);
+    flo_status (*submit)(flo_comm *c, const flo__coll_op *op, flo_event *out);
 } flo__transport_ops;
 
 extern const flo__transport_ops flo__transport_host;
@@ -55,8 +54,8 @@ flo_status flo__nccl_gpu_ids(const int *ordinals, int n, uint64_t *ids);
 
 /* Process-wide collectives state of one runtime (rt->coll). */
 typedef struct flo__coll_reg {
-    pthread_mutex_t mu;        /* Guards head and seq[] creation. */
-    flo_comm *head;            /* Live communicators. */
+    pthread_mutex_t mu; /* Guards head and seq[] creation. */
+    flo_comm *head;     /* Live communicators. */
     /* Serialises the submissions of every communicator, so that the
      * collective tasks of all communicators enter each device in one
      * order: NCCL kernels of two communicators on one GPU, or MPI calls
@@ -72,16 +71,16 @@ struct flo_comm {
     flo_runtime *rt;
     flo__coll_reg *reg;
     const flo__transport_ops *ops;
-    int nlocal;                      /* Local participants. */
-    int devs[FLO_COMM_MAX_LOCAL];    /* Their devices. */
-    int size;                        /* Participants over all ranks. */
-    int first;                       /* Global index of local 0. */
-    int rank, nranks;                /* MPI rank / size (0 / 1). */
-    int *rank_first;                 /* nranks + 1 participant offsets. */
-    flo__cmpi *mpi;                  /* Per-communicator MPI, or NULL. */
-    void *tpriv;                     /* Transport state. */
+    int nlocal;                   /* Local participants. */
+    int devs[FLO_COMM_MAX_LOCAL]; /* Their devices. */
+    int size;                     /* Participants over all ranks. */
+    int first;                    /* Global index of local 0. */
+    int rank, nranks;             /* MPI rank / size (0 / 1). */
+    int *rank_first;              /* nranks + 1 participant offsets. */
+    flo__cmpi *mpi;               /* Per-communicator MPI, or NULL. */
+    void *tpriv;                  /* Transport state. */
 
-    uint64_t ncoll;        /* Collectives submitted (reg->submit_mu). */
+    uint64_t ncoll; /* Collectives submitted (reg->submit_mu). */
 
     /* Tasks of c not yet completed (their callbacks decrement it):
      * destroy waits for 0 before freeing what they point to. */
@@ -106,13 +105,12 @@ struct flo_comm {
      * by the usual access rules. */
     flo_data gtotal;
 
-    struct flo_comm *next;           /* Registry list (flo__coll_reg). */
+    struct flo_comm *next; /* Registry list (flo__coll_reg). */
 };
 
 /* Mark c broken (first call wins). */
-void flo__comm_break(flo_comm *c, flo_status st, uint64_t from,
-                     const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+void flo__comm_break(flo_comm *c, flo_status st, uint64_t from, const char *fmt,
+                     ...) __attribute__((format(printf, 4, 5)));
 /* Timeout of collectives in ns (cfg.coll_timeout_s, 0 -> 300 s). */
 uint64_t flo__comm_timeout_ns(const flo_comm *c);
 /* Completion callback for every task submitted for c: arg is c. */
@@ -148,27 +146,24 @@ typedef struct flo__mpi_ops {
     flo_status (*allreduce_min_int)(flo__cmpi *m, int *v);
     flo_status (*node_unique)(flo__cmpi *m, const uint64_t *ids, int n,
                               int *unique);
-    flo_status (*bcast_bytes)(flo__cmpi *m, void *buf, size_t bytes,
-                              int root);
+    flo_status (*bcast_bytes)(flo__cmpi *m, void *buf, size_t bytes, int root);
     flo_status (*allreduce)(flo__cmpi *m, void *buf, size_t n, flo_dtype t,
                             flo_redop op, uint64_t timeout_ns, char *err,
                             size_t len);
     flo_status (*reduce)(flo__cmpi *m, void *buf, size_t n, flo_dtype t,
-                         flo_redop op, int root, uint64_t timeout_ns,
-                         char *err, size_t len);
+                         flo_redop op, int root, uint64_t timeout_ns, char *err,
+                         size_t len);
     flo_status (*bcast)(flo__cmpi *m, void *buf, size_t n, flo_dtype t,
-                        int root, uint64_t timeout_ns, char *err,
-                        size_t len);
+                        int root, uint64_t timeout_ns, char *err, size_t len);
     flo_status (*allgatherv)(flo__cmpi *m, void *buf, const int *counts,
                              const int *displs, flo_dtype t,
                              uint64_t timeout_ns, char *err, size_t len);
     flo_status (*reduce_scatter)(flo__cmpi *m, const void *send, void *recv,
-                                 const int *counts, flo_dtype t,
-                                 flo_redop op, uint64_t timeout_ns,
-                                 char *err, size_t len);
-    flo_status (*exscan)(flo__cmpi *m, const void *in, void *out,
-                         flo_dtype t, flo_redop op, uint64_t timeout_ns,
-                         char *err, size_t len);
+                                 const int *counts, flo_dtype t, flo_redop op,
+                                 uint64_t timeout_ns, char *err, size_t len);
+    flo_status (*exscan)(flo__cmpi *m, const void *in, void *out, flo_dtype t,
+                         flo_redop op, uint64_t timeout_ns, char *err,
+                         size_t len);
 } flo__mpi_ops;
 
 /* The MPI transport (mpi.c); absent from builds without MPI. */
@@ -202,9 +197,9 @@ flo_status flo__cmpi_get(const flo__cmpi *m, flo_mpi_comm *out);
 /* Data collectives run by host tasks: they poll for completion and fail
  * with FLO_ETIMEDOUT after timeout_ns, or FLO_ECOMM with err filled.
  * Element counts must fit an int (checked by the caller). */
-flo_status flo__cmpi_allreduce(flo__cmpi *m, void *buf, size_t n,
-                               flo_dtype t, flo_redop op,
-                               uint64_t timeout_ns, char *err, size_t len);
+flo_status flo__cmpi_allreduce(flo__cmpi *m, void *buf, size_t n, flo_dtype t,
+                               flo_redop op, uint64_t timeout_ns, char *err,
+                               size_t len);
 flo_status flo__cmpi_reduce(flo__cmpi *m, void *buf, size_t n, flo_dtype t,
                             flo_redop op, int root, uint64_t timeout_ns,
                             char *err, size_t len);
@@ -216,15 +211,13 @@ flo_status flo__cmpi_allgatherv(flo__cmpi *m, void *buf, const int *counts,
                                 const int *displs, flo_dtype t,
                                 uint64_t timeout_ns, char *err, size_t len);
 /* send holds sum(counts) elements; rank r gets counts[r] into recv. */
-flo_status flo__cmpi_reduce_scatter(flo__cmpi *m, const void *send,
-                                    void *recv, const int *counts,
-                                    flo_dtype t, flo_redop op,
-                                    uint64_t timeout_ns, char *err,
-                                    size_t len);
+flo_status flo__cmpi_reduce_scatter(flo__cmpi *m, const void *send, void *recv,
+                                    const int *counts, flo_dtype t,
+                                    flo_redop op, uint64_t timeout_ns,
+                                    char *err, size_t len);
 /* out = fold of in over lower ranks; identity on rank 0. */
 flo_status flo__cmpi_exscan(flo__cmpi *m, const void *in, void *out,
                             flo_dtype t, flo_redop op, uint64_t timeout_ns,
                             char *err, size_t len);
-
 
 #endif

@@ -34,8 +34,7 @@ static void global_task(flo_task_ctx *ctx)
     flo_status st;
 
     if (atomic_load(&c->broken)) {
-        flo_task_fail(ctx, FLO_ECOMM, "communicator broken: %s",
-                      c->broken_msg);
+        flo_task_fail(ctx, FLO_ECOMM, "communicator broken: %s", c->broken_msg);
         return;
     }
     if (a->kind == GLOBAL_ALLREDUCE) {
@@ -66,8 +65,8 @@ static flo_status submit_exchange(flo_comm *c, int kind, flo_dtype t,
     flo_access_desc acc[2] = {{h, FLO_READ_WRITE},
                               {c->reg->seq[0], FLO_READ_WRITE}};
     flo_task_desc desc = FLO_TASK_DESC_INIT;
-    global_args a = {.c = c, .cid = c->ncoll, .kind = kind, .dtype = t,
-                     .op = op};
+    global_args a = {
+        .c = c, .cid = c->ncoll, .kind = kind, .dtype = t, .op = op};
     flo_status st;
 
     desc.kernel = &global_kernels[kind];
@@ -82,7 +81,8 @@ static flo_status submit_exchange(flo_comm *c, int kind, flo_dtype t,
     if (st != FLO_OK) {
         /* The local part is in but the exchange is not: the other ranks
          * would wait for this one. */
-        flo__comm_break(c, st, c->ncoll, "submitting the exchange of "
+        flo__comm_break(c, st, c->ncoll,
+                        "submitting the exchange of "
                         "collective #%llu failed: %s",
                         (unsigned long long)c->ncoll, flo_status_str(st));
         return st;
@@ -122,8 +122,8 @@ out:
     return st;
 }
 
-flo_status flo_array_reduce_global_sync(flo_comm *c, flo_array *a,
-                                        flo_redop op, void *value)
+flo_status flo_array_reduce_global_sync(flo_comm *c, flo_array *a, flo_redop op,
+                                        void *value)
 {
     uint64_t buf = 0;
     flo_data h;
@@ -161,8 +161,8 @@ static flo_status check_scan_arrays(flo_array *out, flo_array *x)
     for (int i = 0; i < nb; i++) {
         flo_array_block_info bo, bx;
         if (flo_array_block(out, i, &bo) != FLO_OK ||
-            flo_array_block(x, i, &bx) != FLO_OK ||
-            bo.offset != bx.offset || bo.count != bx.count)
+            flo_array_block(x, i, &bx) != FLO_OK || bo.offset != bx.offset ||
+            bo.count != bx.count)
             return FLO_EINVAL;
     }
     return FLO_OK;
@@ -206,8 +206,10 @@ flo_status flo_array_scan_global(flo_comm *c, flo_array *out, flo_array *x,
         goto out;
     st = flo_array_scan_carry(out, x, op, kind, c->gtotal, ev);
     if (st != FLO_OK)
-        flo__comm_break(c, st, c->ncoll, "local scan of a global scan not "
-                        "submitted: %s", flo_status_str(st));
+        flo__comm_break(c, st, c->ncoll,
+                        "local scan of a global scan not "
+                        "submitted: %s",
+                        flo_status_str(st));
 out:
     pthread_mutex_unlock(&c->reg->submit_mu);
     return st;

@@ -21,7 +21,7 @@
 #include "collectives/comm/comm_internal.h"
 
 typedef struct host_state {
-    int *mcounts;   /* nranks entries: MPI counts (task use only). */
+    int *mcounts; /* nranks entries: MPI counts (task use only). */
     int *mdispls;
     flo__scalar tot[FLO_COMM_MAX_LOCAL]; /* Scan totals. */
 } host_state;
@@ -86,8 +86,7 @@ static int local_root(const coll_run *r)
 /* Reduce the n elements of every local send into the scratch buffer
  * (first, since a receive may alias a send), which is grown to hold
  * extra more bytes after them; *out: the scratch buffer. */
-static flo_status reduce_local(coll_run *r, size_t n, size_t extra,
-                               void **out)
+static flo_status reduce_local(coll_run *r, size_t n, size_t extra, void **out)
 {
     const host_args *a = r->a;
     void *tmp;
@@ -191,9 +190,8 @@ static flo_status coll_allgather(coll_run *r)
         memcpy((char *)tmp + (size_t)(c->first + i) * blk, r->S[i], blk);
     if (r->mpi) {
         rank_layout(r, a->count);
-        st = flo__cmpi_allgatherv(c->mpi, tmp, r->hs->mcounts,
-                                  r->hs->mdispls, a->dtype, r->tmo, r->err,
-                                  sizeof(r->err));
+        st = flo__cmpi_allgatherv(c->mpi, tmp, r->hs->mcounts, r->hs->mdispls,
+                                  a->dtype, r->tmo, r->err, sizeof(r->err));
     }
     if (st == FLO_OK)
         for (int i = 0; i < a->nlocal; i++)
@@ -285,8 +283,7 @@ static void host_coll_task(flo_task_ctx *ctx)
     flo_status st;
 
     if (atomic_load(&c->broken)) {
-        flo_task_fail(ctx, FLO_ECOMM, "communicator broken: %s",
-                      c->broken_msg);
+        flo_task_fail(ctx, FLO_ECOMM, "communicator broken: %s", c->broken_msg);
         return;
     }
     for (int i = 0; i < a->nlocal; i++) {
@@ -301,7 +298,8 @@ static void host_coll_task(flo_task_ctx *ctx)
     }
 
     if (st == FLO_ENOMEM) {
-        flo_task_fail(ctx, st, "collective: out of host memory for the "
+        flo_task_fail(ctx, st,
+                      "collective: out of host memory for the "
                       "scratch buffer");
     } else if (st != FLO_OK) {
         /* The ranks may now disagree on what was exchanged: no later
@@ -352,8 +350,8 @@ static flo_status host_submit(flo_comm *c, const flo__coll_op *op,
         size_t most = op->count;
         if (op->kind == FLO__COLL_ALLGATHER ||
             op->kind == FLO__COLL_REDUCE_SCATTER)
-            most = op->count > INT_MAX / sz ? (size_t)INT_MAX + 1
-                                            : op->count * sz;
+            most =
+                op->count > INT_MAX / sz ? (size_t)INT_MAX + 1 : op->count * sz;
         if (most > INT_MAX)
             return FLO_ERANGE;
     }
@@ -383,9 +381,9 @@ static flo_status host_submit(flo_comm *c, const flo__coll_op *op,
             if (p == op->root)
                 a.sidx[i] = (int8_t)acc_add(acc, &n, op->send[i], FLO_READ);
             else
-                a.ridx[i] = (int8_t)acc_add(
-                    acc, &n, op->recv[i],
-                    flo__comm_write_mode(c, op->recv[i], nr));
+                a.ridx[i] =
+                    (int8_t)acc_add(acc, &n, op->recv[i],
+                                    flo__comm_write_mode(c, op->recv[i], nr));
             continue;
         }
         a.sidx[i] = (int8_t)acc_add(acc, &n, op->send[i], FLO_READ);

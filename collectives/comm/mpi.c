@@ -34,7 +34,7 @@ typedef struct flo__rt_mpi {
 
 struct flo__cmpi {
     flo__rt_mpi *g;
-    MPI_Comm comm;  /* The communicator's own duplicate. */
+    MPI_Comm comm; /* The communicator's own duplicate. */
     int rank, size;
 };
 
@@ -95,8 +95,10 @@ static flo_status cm_setup(flo_runtime *rt)
     MPI_Finalized(&fin);
     if (!init || fin) {
         FLO__ERR("flo_init: cfg.mpi_comm is set but MPI is %s; call "
-                 "MPI_Init_thread first", fin ? "finalized" : "not "
-                 "initialised");
+                 "MPI_Init_thread first",
+                 fin ? "finalized"
+                     : "not "
+                       "initialised");
         return FLO_EINVAL;
     }
     user = flo_mpi_comm_unwrap(rt->cfg.mpi_comm);
@@ -114,7 +116,8 @@ static flo_status cm_setup(flo_runtime *rt)
         FLO__ERR("flo_init: MPI provides thread level %d; Flotilla's "
                  "collectives run on worker threads and need "
                  "MPI_THREAD_SERIALIZED or MPI_THREAD_MULTIPLE "
-                 "(MPI_Init_thread)", g->level);
+                 "(MPI_Init_thread)",
+                 g->level);
         st = FLO_ENOTSUP;
         goto fail_mu;
     }
@@ -345,10 +348,11 @@ static flo_status wait_req(flo__cmpi *m, MPI_Request *req, const char *what,
         if (flo__now_ns() - t0 > tmo) {
             /* A started collective cannot be cancelled in MPI: the
              * request is abandoned and the communicator broken. */
-            snprintf(err, len, "MPI %s did not complete within %.1f s "
+            snprintf(err, len,
+                     "MPI %s did not complete within %.1f s "
                      "(FLO_COLL_TIMEOUT): a rank died or did not issue the "
-                     "same collectives in the same order", what,
-                     (double)tmo / 1e9);
+                     "same collectives in the same order",
+                     what, (double)tmo / 1e9);
             return FLO_ETIMEDOUT;
         }
         if (++spins < 2000)
@@ -359,23 +363,23 @@ static flo_status wait_req(flo__cmpi *m, MPI_Request *req, const char *what,
 }
 
 /* Start a non-blocking call (under the lock) and wait for it. */
-#define START_AND_WAIT(m, what, call)                                      \
-    do {                                                                   \
-        MPI_Request req_;                                                  \
-        int rc_;                                                           \
-        lock((m)->g);                                                      \
-        rc_ = (call);                                                      \
-        unlock((m)->g);                                                    \
-        if (rc_ != MPI_SUCCESS) {                                          \
-            mpi_errstr(rc_, what, err, len);                               \
-            return FLO_ECOMM;                                              \
-        }                                                                  \
-        return wait_req((m), &req_, what, tmo, err, len);                  \
+#define START_AND_WAIT(m, what, call)                                          \
+    do {                                                                       \
+        MPI_Request req_;                                                      \
+        int rc_;                                                               \
+        lock((m)->g);                                                          \
+        rc_ = (call);                                                          \
+        unlock((m)->g);                                                        \
+        if (rc_ != MPI_SUCCESS) {                                              \
+            mpi_errstr(rc_, what, err, len);                                   \
+            return FLO_ECOMM;                                                  \
+        }                                                                      \
+        return wait_req((m), &req_, what, tmo, err, len);                      \
     } while (0)
 
-static flo_status cm_allreduce(flo__cmpi *m, void *buf, size_t n,
-                               flo_dtype t, flo_redop op,
-                               uint64_t tmo, char *err, size_t len)
+static flo_status cm_allreduce(flo__cmpi *m, void *buf, size_t n, flo_dtype t,
+                               flo_redop op, uint64_t tmo, char *err,
+                               size_t len)
 {
     START_AND_WAIT(m, "MPI_Iallreduce",
                    MPI_Iallreduce(MPI_IN_PLACE, buf, (int)n,
@@ -384,8 +388,8 @@ static flo_status cm_allreduce(flo__cmpi *m, void *buf, size_t n,
 }
 
 static flo_status cm_reduce(flo__cmpi *m, void *buf, size_t n, flo_dtype t,
-                            flo_redop op, int root, uint64_t tmo,
-                            char *err, size_t len)
+                            flo_redop op, int root, uint64_t tmo, char *err,
+                            size_t len)
 {
     if (m->rank == root)
         START_AND_WAIT(m, "MPI_Ireduce",
@@ -401,13 +405,12 @@ static flo_status cm_bcast(flo__cmpi *m, void *buf, size_t n, flo_dtype t,
                            int root, uint64_t tmo, char *err, size_t len)
 {
     START_AND_WAIT(m, "MPI_Ibcast",
-                   MPI_Ibcast(buf, (int)n, mpi_type(t), root, m->comm,
-                              &req_));
+                   MPI_Ibcast(buf, (int)n, mpi_type(t), root, m->comm, &req_));
 }
 
 static flo_status cm_allgatherv(flo__cmpi *m, void *buf, const int *counts,
-                                const int *displs, flo_dtype t,
-                                uint64_t tmo, char *err, size_t len)
+                                const int *displs, flo_dtype t, uint64_t tmo,
+                                char *err, size_t len)
 {
     START_AND_WAIT(m, "MPI_Iallgatherv",
                    MPI_Iallgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, buf,
@@ -415,28 +418,27 @@ static flo_status cm_allgatherv(flo__cmpi *m, void *buf, const int *counts,
                                    &req_));
 }
 
-static flo_status cm_reduce_scatter(flo__cmpi *m, const void *send,
-                                    void *recv, const int *counts,
-                                    flo_dtype t, flo_redop op,
-                                    uint64_t tmo, char *err, size_t len)
+static flo_status cm_reduce_scatter(flo__cmpi *m, const void *send, void *recv,
+                                    const int *counts, flo_dtype t,
+                                    flo_redop op, uint64_t tmo, char *err,
+                                    size_t len)
 {
     START_AND_WAIT(m, "MPI_Ireduce_scatter",
-                   MPI_Ireduce_scatter(send, recv, counts,
-                                       mpi_red_type(t, op), mpi_op(op),
-                                       m->comm, &req_));
+                   MPI_Ireduce_scatter(send, recv, counts, mpi_red_type(t, op),
+                                       mpi_op(op), m->comm, &req_));
 }
 
 static flo_status cm_exscan(flo__cmpi *m, const void *in, void *out,
-                            flo_dtype t, flo_redop op, uint64_t tmo,
-                            char *err, size_t len)
+                            flo_dtype t, flo_redop op, uint64_t tmo, char *err,
+                            size_t len)
 {
     flo_status st;
     MPI_Request req;
     int rc;
 
     lock(m->g);
-    rc = MPI_Iexscan(in, out, 1, mpi_red_type(t, op), mpi_op(op), m->comm,
-                     &req);
+    rc =
+        MPI_Iexscan(in, out, 1, mpi_red_type(t, op), mpi_op(op), m->comm, &req);
     unlock(m->g);
     if (rc != MPI_SUCCESS) {
         mpi_errstr(rc, "MPI_Iexscan", err, len);

@@ -33,16 +33,14 @@
 
 /* Check a NCCL call: log the call, file and line; map to FLO_ECOMM.
  * CUDA calls go through FLO__CUDA (device/cuda/cuda_backend.h). */
-#define FLO__NCCL_CHECK(call)                                              \
-    flo__nccl_check((call), #call, __FILE__, __LINE__)
+#define FLO__NCCL_CHECK(call) flo__nccl_check((call), #call, __FILE__, __LINE__)
 
 static flo_status flo__nccl_check(ncclResult_t r, const char *what,
                                   const char *file, int line)
 {
     if (r == ncclSuccess)
         return FLO_OK;
-    FLO__ERR("%s failed (%s:%d): %s", what, file, line,
-             ncclGetErrorString(r));
+    FLO__ERR("%s failed (%s:%d): %s", what, file, line, ncclGetErrorString(r));
     return FLO_ECOMM;
 }
 
@@ -64,10 +62,10 @@ typedef struct track_slot {
 typedef struct nccl_dev {
     struct nccl_state *ns;
     flo_comm *c;
-    int li;                    /* Local participant index. */
-    int ordinal;               /* CUDA ordinal. */
+    int li;      /* Local participant index. */
+    int ordinal; /* CUDA ordinal. */
     ncclComm_t comm;
-    flo_data scratch;          /* Scan totals and partials (on the GPU). */
+    flo_data scratch; /* Scan totals and partials (on the GPU). */
     /* Indexed by cid % TRACK_RING. A slot still in use when its index
      * comes round again (more than TRACK_RING collectives in flight) is
      * left alone: that collective is then not timed. */
@@ -86,7 +84,7 @@ typedef struct nccl_state {
     bool wd_started;
     pthread_mutex_t wd_mu;
     pthread_cond_t wd_cv;
-    bool wd_stop;              /* Under wd_mu. */
+    bool wd_stop; /* Under wd_mu. */
 } nccl_state;
 
 /* Argument blobs (copied at submit). */
@@ -100,8 +98,8 @@ typedef struct nccl_args {
     int root;
     int exclusive;
     size_t count;
-    int sidx, ridx, xidx;      /* Access indices (-1: none). */
-    track_slot *slot;          /* Or NULL when not tracked. */
+    int sidx, ridx, xidx; /* Access indices (-1: none). */
+    track_slot *slot;     /* Or NULL when not tracked. */
 } nccl_args;
 
 typedef struct join_args {
@@ -150,8 +148,7 @@ static void abort_all(nccl_state *ns, flo_status st, const char *msg)
     for (int i = 0; i < ns->n; i++)
         for (int k = 0; k < TRACK_RING; k++)
             if (atomic_load(&ns->dev[i].track[k].state) != SLOT_FREE)
-                from = FLO__MIN(from,
-                                atomic_load(&ns->dev[i].track[k].cid));
+                from = FLO__MIN(from, atomic_load(&ns->dev[i].track[k].cid));
     if (from == UINT64_MAX)
         from = 0;
     flo__comm_break(ns->c, st, from, "%s", msg);
@@ -195,16 +192,16 @@ static void *watchdog_main(void *arg)
         flo_status st = FLO_OK;
         uint64_t now = flo__now_ns();
         if (pthread_rwlock_tryrdlock(&ns->lock) == 0) {
-            for (int i = 0; i < ns->n && st == FLO_OK && !ns->aborted;
-                 i++) {
+            for (int i = 0; i < ns->n && st == FLO_OK && !ns->aborted; i++) {
                 ncclResult_t ae = ncclSuccess;
                 if (ncclCommGetAsyncError(ns->dev[i].comm, &ae) ==
                         ncclSuccess &&
                     ae != ncclSuccess && ae != ncclInProgress) {
                     st = FLO_ECOMM;
-                    snprintf(msg, sizeof(msg), "NCCL asynchronous error on "
-                             "GPU %d: %s", ns->dev[i].ordinal,
-                             ncclGetErrorString(ae));
+                    snprintf(msg, sizeof(msg),
+                             "NCCL asynchronous error on "
+                             "GPU %d: %s",
+                             ns->dev[i].ordinal, ncclGetErrorString(ae));
                 }
             }
             pthread_rwlock_unlock(&ns->lock);
@@ -220,10 +217,12 @@ static void *watchdog_main(void *arg)
                 if (now <= t0 || now - t0 <= tmo)
                     continue;
                 st = FLO_ETIMEDOUT;
-                snprintf(msg, sizeof(msg), "NCCL collective on GPU %d did "
+                snprintf(msg, sizeof(msg),
+                         "NCCL collective on GPU %d did "
                          "not complete within %.1f s (FLO_COLL_TIMEOUT): a "
                          "rank died or did not issue the same collectives "
-                         "in the same order", d->ordinal, (double)tmo / 1e9);
+                         "in the same order",
+                         d->ordinal, (double)tmo / 1e9);
             }
         }
         if (st != FLO_OK)
@@ -269,8 +268,7 @@ static void nccl_dev_task(flo_task_ctx *ctx)
     const char *what = "";
 
     if (atomic_load(&c->broken)) {
-        flo_task_fail(ctx, FLO_ECOMM, "communicator broken: %s",
-                      c->broken_msg);
+        flo_task_fail(ctx, FLO_ECOMM, "communicator broken: %s", c->broken_msg);
         return;
     }
     pthread_rwlock_rdlock(&ns->lock);
@@ -283,8 +281,10 @@ static void nccl_dev_task(flo_task_ctx *ctx)
     if (ncclCommGetAsyncError(d->comm, &ae) == ncclSuccess &&
         ae != ncclSuccess && ae != ncclInProgress) {
         pthread_rwlock_unlock(&ns->lock);
-        flo__comm_break(c, FLO_ECOMM, a->cid, "NCCL asynchronous error on "
-                        "GPU %d: %s", d->ordinal, ncclGetErrorString(ae));
+        flo__comm_break(c, FLO_ECOMM, a->cid,
+                        "NCCL asynchronous error on "
+                        "GPU %d: %s",
+                        d->ordinal, ncclGetErrorString(ae));
         flo_task_fail(ctx, FLO_ECOMM, "NCCL asynchronous error: %s",
                       ncclGetErrorString(ae));
         return;
@@ -299,8 +299,7 @@ static void nccl_dev_task(flo_task_ctx *ctx)
     case FLO__COLL_REDUCE:
         what = "ncclReduce";
         if (a->count > 0)
-            r = ncclReduce(sbuf, rbuf, a->count, nt, no, a->root, d->comm,
-                           s);
+            r = ncclReduce(sbuf, rbuf, a->count, nt, no, a->root, d->comm, s);
         break;
     case FLO__COLL_BCAST: {
         void *b = sbuf != NULL ? sbuf : rbuf;
@@ -324,8 +323,8 @@ static void nccl_dev_task(flo_task_ctx *ctx)
          * (the fold of the totals of lower participants) in one pass. */
         char *x = flo_task_buffer(ctx, a->xidx);
         char *totals = x + 8, *part = x + 8 + 8 * (size_t)c->size;
-        int nb = flo__cu_scan_partials(sbuf, a->count, a->dtype, a->op,
-                                       part, x, stream);
+        int nb = flo__cu_scan_partials(sbuf, a->count, a->dtype, a->op, part, x,
+                                       stream);
         int e = 0;
         what = "ncclAllGather (scan totals)";
         if (nb < 0) {
@@ -333,9 +332,9 @@ static void nccl_dev_task(flo_task_ctx *ctx)
         } else {
             r = ncclAllGather(x, totals, 1, nt, d->comm, s);
             if (r == ncclSuccess)
-                e = -flo__cu_scan_apply(sbuf, rbuf, a->count, a->dtype,
-                                        a->op, a->exclusive, totals,
-                                        c->first + a->li, part, nb, stream);
+                e = -flo__cu_scan_apply(sbuf, rbuf, a->count, a->dtype, a->op,
+                                        a->exclusive, totals, c->first + a->li,
+                                        part, nb, stream);
         }
         if (e != 0) {
             pthread_rwlock_unlock(&ns->lock);
@@ -347,14 +346,13 @@ static void nccl_dev_task(flo_task_ctx *ctx)
     }
     default:
         pthread_rwlock_unlock(&ns->lock);
-        flo_task_fail(ctx, FLO_EINTERNAL, "unknown collective %d",
-                      a->kind);
+        flo_task_fail(ctx, FLO_EINTERNAL, "unknown collective %d", a->kind);
         return;
     }
     if (r != ncclSuccess && r != ncclInProgress) {
         pthread_rwlock_unlock(&ns->lock);
-        flo__comm_break(c, FLO_ECOMM, a->cid, "%s failed on GPU %d: %s",
-                        what, d->ordinal, ncclGetErrorString(r));
+        flo__comm_break(c, FLO_ECOMM, a->cid, "%s failed on GPU %d: %s", what,
+                        d->ordinal, ncclGetErrorString(r));
         flo_task_fail(ctx, FLO_ECOMM, "%s failed on GPU %d: %s", what,
                       d->ordinal, ncclGetErrorString(r));
         return;
@@ -387,8 +385,7 @@ static const flo_kernel dev_kernels[FLO__COLL_KIND_COUNT] = {
     {.name = "nccl_scan", .cuda = nccl_dev_task},
 };
 
-static const flo_kernel join_kernel = {.name = "coll_join",
-                                       .host = join_task};
+static const flo_kernel join_kernel = {.name = "coll_join", .host = join_task};
 
 /* ---- Submission ----------------------------------------------------------
  * One task per local GPU (dev_task_submit: its arguments and accesses,
@@ -426,9 +423,8 @@ static int dev_task_build(flo_comm *c, const flo__coll_op *op, int i,
 
     if (op->kind == FLO__COLL_BCAST) {
         acc[n].data = op->send[i];
-        acc[n].mode = p == op->root
-                          ? FLO_READ
-                          : flo__comm_write_mode(c, op->send[i], nr);
+        acc[n].mode =
+            p == op->root ? FLO_READ : flo__comm_write_mode(c, op->send[i], nr);
         if (p == op->root)
             a->sidx = n++;
         else
@@ -463,15 +459,13 @@ static int dev_task_build(flo_comm *c, const flo__coll_op *op, int i,
  * i's device and set the task's completion callback to match: tracked
  * (a->slot, dev_task_done) when the slot is free, else untracked (NULL,
  * dev_task_done_untracked), and the watchdog does not time it. */
-static void track_claim(flo_comm *c, int i, nccl_args *a,
-                        flo_task_desc *desc)
+static void track_claim(flo_comm *c, int i, nccl_args *a, flo_task_desc *desc)
 {
     nccl_state *ns = c->tpriv;
     track_slot *t = &ns->dev[i].track[c->ncoll % TRACK_RING];
     int expect = SLOT_FREE;
 
-    if (atomic_compare_exchange_strong(&t->state, &expect,
-                                       SLOT_SUBMITTED)) {
+    if (atomic_compare_exchange_strong(&t->state, &expect, SLOT_SUBMITTED)) {
         atomic_store(&t->cid, c->ncoll);
         a->slot = t;
         desc->callback = dev_task_done;
@@ -551,7 +545,8 @@ static flo_status nccl_submit(flo_comm *c, const flo__coll_op *op,
         /* Some GPUs got this collective and others not: their NCCL
          * sequences now differ, so the communicator cannot be used. */
         if (i > 0)
-            flo__comm_break(c, st, c->ncoll, "submitting collective #%llu "
+            flo__comm_break(c, st, c->ncoll,
+                            "submitting collective #%llu "
                             "failed after %d of %d GPUs: %s",
                             (unsigned long long)c->ncoll, i, c->nlocal,
                             flo_status_str(st));
@@ -571,9 +566,8 @@ flo_status flo__nccl_gpu_ids(const int *ordinals, int n, uint64_t *ids)
         if (st != FLO_OK)
             return st;
         for (const char *p = bus; *p; p++)
-            h = (h ^ (uint64_t)(unsigned char)(*p >= 'a' && *p <= 'f'
-                                                   ? *p - 32
-                                                   : *p)) *
+            h = (h ^ (uint64_t)(unsigned char)(*p >= 'a' && *p <= 'f' ? *p - 32
+                                                                      : *p)) *
                 1099511628211ull;
         ids[i] = h != 0 ? h : 1;
     }
@@ -618,8 +612,8 @@ static flo_status comms_init(flo_comm *c, nccl_state *ns)
             for (int i = 0; i < ns->n && st == FLO_OK; i++) {
                 st = FLO__CUDA(cudaSetDevice(ord[i]));
                 if (st == FLO_OK)
-                    st = FLO__NCCL_CHECK(ncclCommInitRank(
-                        &comms[i], c->size, m.id, c->first + i));
+                    st = FLO__NCCL_CHECK(ncclCommInitRank(&comms[i], c->size,
+                                                          m.id, c->first + i));
             }
             if (FLO__NCCL_CHECK(ncclGroupEnd()) != FLO_OK && st == FLO_OK)
                 st = FLO_ECOMM;

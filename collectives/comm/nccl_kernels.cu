@@ -15,7 +15,8 @@
 #include "collectives/comm/nccl_kernels.h"
 #include "collectives/elem/elem_cuda.cuh"
 
-namespace {
+namespace
+{
 
 constexpr int kThreads = 256;
 constexpr int kWarps = kThreads / 32;
@@ -28,26 +29,49 @@ constexpr size_t kMinChunk = 16 * kThreads;
  * the same width (flo_elem::wrap_t), so that they wrap. */
 template <typename T> struct Sum {
     static_assert(flo_elem::wraps_v<T>, "signed sums go through wrap_t");
-    __device__ static T id() { return flo_elem::identity<T>(FLO_SUM); }
-    __device__ static T f(T a, T b) { return a + b; }
+    __device__ static T id()
+    {
+        return flo_elem::identity<T>(FLO_SUM);
+    }
+    __device__ static T f(T a, T b)
+    {
+        return a + b;
+    }
 };
 template <typename T> struct Prod {
     static_assert(flo_elem::wraps_v<T>, "signed products go through wrap_t");
-    __device__ static T id() { return flo_elem::identity<T>(FLO_PROD); }
-    __device__ static T f(T a, T b) { return a * b; }
+    __device__ static T id()
+    {
+        return flo_elem::identity<T>(FLO_PROD);
+    }
+    __device__ static T f(T a, T b)
+    {
+        return a * b;
+    }
 };
 template <typename T> struct Min {
-    __device__ static T id() { return flo_elem::identity<T>(FLO_MIN); }
-    __device__ static T f(T a, T b) { return b < a ? b : a; }
+    __device__ static T id()
+    {
+        return flo_elem::identity<T>(FLO_MIN);
+    }
+    __device__ static T f(T a, T b)
+    {
+        return b < a ? b : a;
+    }
 };
 template <typename T> struct Max {
-    __device__ static T id() { return flo_elem::identity<T>(FLO_MAX); }
-    __device__ static T f(T a, T b) { return b > a ? b : a; }
+    __device__ static T id()
+    {
+        return flo_elem::identity<T>(FLO_MAX);
+    }
+    __device__ static T f(T a, T b)
+    {
+        return b > a ? b : a;
+    }
 };
 
 /* Reduce one value per thread; the result is valid in every thread. */
-template <typename T, typename Op>
-__device__ T block_reduce(T x, T *sh)
+template <typename T, typename Op> __device__ T block_reduce(T x, T *sh)
 {
     int lane = threadIdx.x & 31, wid = threadIdx.x >> 5;
 
@@ -102,8 +126,7 @@ __device__ T block_scan(T x, T *sh, T *tile_total)
 }
 
 template <typename T, typename Op>
-__global__ void partials_kernel(const T *src, size_t n, size_t chunk,
-                                T *part)
+__global__ void partials_kernel(const T *src, size_t n, size_t chunk, T *part)
 {
     __shared__ T sh[kWarps];
     size_t lo = (size_t)blockIdx.x * chunk;
@@ -156,8 +179,8 @@ __global__ void apply_kernel(const T *src, T *dst, size_t n, size_t chunk,
         if (exclusive) {
             prev[threadIdx.x] = incl;
             __syncthreads();
-            out = threadIdx.x == 0 ? carry
-                                   : Op::f(carry, prev[threadIdx.x - 1]);
+            out =
+                threadIdx.x == 0 ? carry : Op::f(carry, prev[threadIdx.x - 1]);
             __syncthreads();
         } else {
             out = Op::f(carry, incl);
@@ -181,24 +204,22 @@ int pick_blocks(size_t n, size_t *chunk)
 }
 
 template <typename T, typename Op>
-int partials(const void *src, size_t n, void *part, void *total,
-             cudaStream_t s)
+int partials(const void *src, size_t n, void *part, void *total, cudaStream_t s)
 {
     size_t chunk;
     int nb = pick_blocks(n, &chunk);
 
     partials_kernel<T, Op><<<nb, kThreads, 0, s>>>(
         static_cast<const T *>(src), n, chunk, static_cast<T *>(part));
-    total_kernel<T, Op><<<1, kThreads, 0, s>>>(
-        static_cast<const T *>(part), nb, static_cast<T *>(total));
+    total_kernel<T, Op><<<1, kThreads, 0, s>>>(static_cast<const T *>(part), nb,
+                                               static_cast<T *>(total));
     cudaError_t e = cudaGetLastError();
     return e == cudaSuccess ? nb : -(int)e;
 }
 
 template <typename T, typename Op>
 int apply(const void *src, void *dst, size_t n, int exclusive,
-          const void *totals, int p, const void *part, int nb,
-          cudaStream_t s)
+          const void *totals, int p, const void *part, int nb, cudaStream_t s)
 {
     size_t chunk = (n + (size_t)nb - 1) / (size_t)nb;
 
@@ -212,8 +233,8 @@ int apply(const void *src, void *dst, size_t n, int exclusive,
 
 /* Buffers of T are read and written as W for sums and products. */
 template <typename T>
-int partials_t(const void *src, size_t n, flo_redop op, void *part,
-               void *total, cudaStream_t s)
+int partials_t(const void *src, size_t n, flo_redop op, void *part, void *total,
+               cudaStream_t s)
 {
     using W = flo_elem::wrap_t<T>;
 
@@ -226,25 +247,21 @@ int partials_t(const void *src, size_t n, flo_redop op, void *part,
 }
 
 template <typename T>
-int apply_t(const void *src, void *dst, size_t n, flo_redop op,
-            int exclusive, const void *totals, int p, const void *part,
-            int nb, cudaStream_t s)
+int apply_t(const void *src, void *dst, size_t n, flo_redop op, int exclusive,
+            const void *totals, int p, const void *part, int nb, cudaStream_t s)
 {
     using W = flo_elem::wrap_t<T>;
 
     switch (op) {
     case FLO_SUM:
-        return apply<W, Sum<W>>(src, dst, n, exclusive, totals, p, part,
-                                nb, s);
+        return apply<W, Sum<W>>(src, dst, n, exclusive, totals, p, part, nb, s);
     case FLO_PROD:
-        return apply<W, Prod<W>>(src, dst, n, exclusive, totals, p, part,
-                                 nb, s);
+        return apply<W, Prod<W>>(src, dst, n, exclusive, totals, p, part, nb,
+                                 s);
     case FLO_MIN:
-        return apply<T, Min<T>>(src, dst, n, exclusive, totals, p, part,
-                                nb, s);
+        return apply<T, Min<T>>(src, dst, n, exclusive, totals, p, part, nb, s);
     default:
-        return apply<T, Max<T>>(src, dst, n, exclusive, totals, p, part,
-                                nb, s);
+        return apply<T, Max<T>>(src, dst, n, exclusive, totals, p, part, nb, s);
     }
 }
 
@@ -268,29 +285,29 @@ extern "C" int flo__cu_scan_partials(const void *src, size_t n, flo_dtype t,
 
 extern "C" int flo__cu_scan_apply(const void *src, void *dst, size_t n,
                                   flo_dtype t, flo_redop op, int exclusive,
-                                  const void *totals, int p,
-                                  const void *part, int nb, void *stream)
+                                  const void *totals, int p, const void *part,
+                                  int nb, void *stream)
 {
     cudaStream_t s = static_cast<cudaStream_t>(stream);
 
     switch (t) {
     case FLO_I32:
-        return apply_t<int32_t>(src, dst, n, op, exclusive, totals, p, part,
-                                nb, s);
+        return apply_t<int32_t>(src, dst, n, op, exclusive, totals, p, part, nb,
+                                s);
     case FLO_I64:
-        return apply_t<int64_t>(src, dst, n, op, exclusive, totals, p, part,
-                                nb, s);
+        return apply_t<int64_t>(src, dst, n, op, exclusive, totals, p, part, nb,
+                                s);
     case FLO_U32:
-        return apply_t<uint32_t>(src, dst, n, op, exclusive, totals, p,
-                                 part, nb, s);
+        return apply_t<uint32_t>(src, dst, n, op, exclusive, totals, p, part,
+                                 nb, s);
     case FLO_U64:
-        return apply_t<uint64_t>(src, dst, n, op, exclusive, totals, p,
-                                 part, nb, s);
+        return apply_t<uint64_t>(src, dst, n, op, exclusive, totals, p, part,
+                                 nb, s);
     case FLO_F32:
-        return apply_t<float>(src, dst, n, op, exclusive, totals, p, part,
-                              nb, s);
+        return apply_t<float>(src, dst, n, op, exclusive, totals, p, part, nb,
+                              s);
     default:
-        return apply_t<double>(src, dst, n, op, exclusive, totals, p, part,
-                               nb, s);
+        return apply_t<double>(src, dst, n, op, exclusive, totals, p, part, nb,
+                               s);
     }
 }

@@ -20,17 +20,16 @@ extern "C" {
 /* Fold src[0..n) per block into part[0..nblocks) and the whole into
  * *total (identity for n == 0). Returns nblocks (> 0), or a negative
  * cudaError_t if a launch failed. */
-int flo__cu_scan_partials(const void *src, size_t n, flo_dtype t,
-                          flo_redop op, void *part, void *total,
-                          void *stream);
+int flo__cu_scan_partials(const void *src, size_t n, flo_dtype t, flo_redop op,
+                          void *part, void *total, void *stream);
 
 /* dst = scan of src[0..n) (exclusive or inclusive) where block b starts
  * from the carry fold(totals[0..p)) op fold(part[0..b)); nblocks as
  * returned by flo__cu_scan_partials for the same n. dst may be src.
  * Returns 0 or a negative cudaError_t. */
 int flo__cu_scan_apply(const void *src, void *dst, size_t n, flo_dtype t,
-                       flo_redop op, int exclusive, const void *totals,
-                       int p, const void *part, int nblocks, void *stream);
+                       flo_redop op, int exclusive, const void *totals, int p,
+                       const void *part, int nblocks, void *stream);
 
 #ifdef __cplusplus
 }

@@ -173,11 +173,11 @@ typedef struct flo__cuda_fifo {
 /* ---- Staged copies (cuda_stage.c) ---------------------------------------- */
 
 enum {
-    FLO__XREQ_H2D = 0,  /* Pageable host -> this GPU. */
-    FLO__XREQ_D2D = 1,  /* Another GPU (no peer access) -> this GPU. */
-    FLO__XREQ_D2H = 2,  /* This GPU -> pageable host (a copy home). */
-    FLO__XREQ_HOME = 3  /* This GPU -> page-locked host, direct (no
-                           staging thread; a token of home_start). */
+    FLO__XREQ_H2D = 0, /* Pageable host -> this GPU. */
+    FLO__XREQ_D2D = 1, /* Another GPU (no peer access) -> this GPU. */
+    FLO__XREQ_D2H = 2, /* This GPU -> pageable host (a copy home). */
+    FLO__XREQ_HOME = 3 /* This GPU -> page-locked host, direct (no
+                          staging thread; a token of home_start). */
 };
 
 /* A copy request for the staging thread, or a copy-home token. */
@@ -211,10 +211,10 @@ typedef struct flo__cuda_dev {
     flo__platform *plat;
     flo__device *dev;
     flo__worker *w; /* Its one worker (set when the worker starts). */
-    int ordinal;  /* Physical CUDA ordinal. */
-    int logical;  /* Index among logical devices of this GPU. */
-    int node;     /* Memory node = dev->index. */
-    char pci[32]; /* PCI bus id. */
+    int ordinal;    /* Physical CUDA ordinal. */
+    int logical;    /* Index among logical devices of this GPU. */
+    int node;       /* Memory node = dev->index. */
+    char pci[32];   /* PCI bus id. */
     int sms;
     size_t mem_total;
 

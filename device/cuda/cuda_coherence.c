@@ -123,8 +123,8 @@ static flo_status fill(flo__cuda_dev *cd, flo__data *d, flo__cuda_op *op,
             st = FLO__CUDA(cudaMemcpyAsync(r->ptr, d->rep[0].ptr, d->bytes,
                                            cudaMemcpyHostToDevice, cd->h2d));
         else
-            st = flo__cuda_stage_fill(cd, FLO__XREQ_H2D, r->ptr,
-                                      d->rep[0].ptr, d->bytes, NULL, used);
+            st = flo__cuda_stage_fill(cd, FLO__XREQ_H2D, r->ptr, d->rep[0].ptr,
+                                      d->bytes, NULL, used);
         trace_copy_end(op, *used, d->bytes);
         atomic_fetch_add_explicit(&plat->bytes_h2d, d->bytes,
                                   memory_order_relaxed);
@@ -143,8 +143,8 @@ static flo_status fill(flo__cuda_dev *cd, flo__data *d, flo__cuda_op *op,
     if (!direct) {
         *used = cd->h2d;
         trace_copy_begin(op, cd->h2d, cd->row_h2d);
-        st = flo__cuda_stage_fill(cd, FLO__XREQ_D2D, r->ptr, rs->ptr,
-                                  d->bytes, (cudaEvent_t)rs->ready, used);
+        st = flo__cuda_stage_fill(cd, FLO__XREQ_D2D, r->ptr, rs->ptr, d->bytes,
+                                  (cudaEvent_t)rs->ready, used);
         trace_copy_end(op, *used, d->bytes);
         atomic_fetch_add_explicit(&plat->bytes_d2h, d->bytes,
                                   memory_order_relaxed);

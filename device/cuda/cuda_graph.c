@@ -45,13 +45,13 @@ typedef struct cg_state {
     int nbr;
     cudaStream_t br[CG_BRANCHES]; /* br[0]: the capture origin. */
     cudaEvent_t fork, join[CG_BRANCHES];
-    cudaEvent_t *ev;              /* One per task (capture edges). */
+    cudaEvent_t *ev; /* One per task (capture edges). */
     int nev;
-    int *branch;                  /* Task -> branch, during capture. */
+    int *branch; /* Task -> branch, during capture. */
     cudaGraphExec_t exec;
-    void **ptrs;                  /* Union buffer addresses captured. */
+    void **ptrs; /* Union buffer addresses captured. */
     int nptr;
-    int nw;                       /* Status words attached in capture. */
+    int nw; /* Status words attached in capture. */
     const int *w_dev[FLO__CUDA_OP_WORDS];
     const char *w_what[FLO__CUDA_OP_WORDS];
 } cg_state;
@@ -114,8 +114,8 @@ static flo_status cg_prepare(cg_state *s, const flo__cuda_dev *cd,
             return FLO_ENOMEM;
         s->ev = ev;
         for (; s->nev < g->ntasks; s->nev++) {
-            st = FLO__CUDA(cudaEventCreateWithFlags(&ev[s->nev],
-                                                    cudaEventDisableTiming));
+            st = FLO__CUDA(
+                cudaEventCreateWithFlags(&ev[s->nev], cudaEventDisableTiming));
             if (st)
                 return st;
         }
@@ -173,10 +173,9 @@ static int cg_capture(cg_state *s, flo__cuda_dev *cd, flo__gplan *g,
                     cudaSuccess)
                 goto abandon;
         cd->cur_stream = s->br[b]; /* For flo_task_cuda_status_word. */
-        flo_status st = flo__task_invoke_inner(ctx, t->k.cuda, t->naccess,
-                                               t->uidx, t->args,
-                                               t->args_size, t->name,
-                                               s->br[b]);
+        flo_status st =
+            flo__task_invoke_inner(ctx, t->k.cuda, t->naccess, t->uidx, t->args,
+                                   t->args_size, t->name, s->br[b]);
         cd->cur_stream = outer;
         if (st) {
             cg_abandon(s);
@@ -236,8 +235,8 @@ static void cg_plain(flo__gplan *g, flo_task_ctx *ctx, cudaStream_t stream)
 {
     for (int j = 0; j < g->ntasks; j++) {
         const flo__gtask *t = &g->tasks[j];
-        if (flo__task_invoke_inner(ctx, t->k.cuda, t->naccess, t->uidx,
-                                   t->args, t->args_size, t->name, stream))
+        if (flo__task_invoke_inner(ctx, t->k.cuda, t->naccess, t->uidx, t->args,
+                                   t->args_size, t->name, stream))
             return;
     }
 }
@@ -309,6 +308,8 @@ void flo__cuda_graph_run(flo_task_ctx *ctx)
     }
     cudaError_t e = cudaGraphLaunch(s->exec, stream);
     if (e != cudaSuccess)
-        flo_task_fail(ctx, FLO_EDEVICE, "graph '%s': cudaGraphLaunch on GPU "
-                      "%d: %s", g->name, node, cudaGetErrorString(e));
+        flo_task_fail(ctx, FLO_EDEVICE,
+                      "graph '%s': cudaGraphLaunch on GPU "
+                      "%d: %s",
+                      g->name, node, cudaGetErrorString(e));
 }

@@ -84,9 +84,8 @@ void flo__cuda_release(flo__cuda_dev *cd, cudaError_t e, const char *what)
     if (flo__cuda_error_is_sticky(e))
         flo__cuda_dev_fail(cd, e, what);
     else
-        FLO__ERR("GPU %d (cuda %d): %s failed: %s (%s)", cd->node,
-                 cd->ordinal, what, cudaGetErrorName(e),
-                 cudaGetErrorString(e));
+        FLO__ERR("GPU %d (cuda %d): %s failed: %s (%s)", cd->node, cd->ordinal,
+                 what, cudaGetErrorName(e), cudaGetErrorString(e));
 }
 
 /* ---- Event pools ------------------------------------------------------ */

@@ -329,9 +329,8 @@ static flo_status dev_create(flo__platform *plat, int ordinal, int logical,
     }
     cd->p2p_enabled = env_long(plat, "FLO_CUDA_P2P", 1) != 0;
     cd->spin_ns = (uint64_t)env_long(plat, "FLO_CUDA_SPIN_NS", 20000);
-    cd->max_inflight =
-        (int)env_long(plat, "FLO_CUDA_MAX_INFLIGHT",
-                      FLO__CUDA_DEFAULT_INFLIGHT);
+    cd->max_inflight = (int)env_long(plat, "FLO_CUDA_MAX_INFLIGHT",
+                                     FLO__CUDA_DEFAULT_INFLIGHT);
     if (cd->max_inflight < 1 || cd->max_inflight > (1 << 20))
         cd->max_inflight = FLO__CUDA_DEFAULT_INFLIGHT;
     cd->event_every = (int)env_long(plat, "FLO_CUDA_EVENT_EVERY", 8);
@@ -438,8 +437,8 @@ static void trace_rows(flo__platform *plat, flo__cuda_dev *cd)
 {
     char name[96];
     for (int s = 0; s < cd->nstreams + cd->nhi; s++) {
-        snprintf(name, sizeof name, "gpu %d (cuda %d.%d) stream %d%s",
-                 cd->node, cd->ordinal, cd->logical, s,
+        snprintf(name, sizeof name, "gpu %d (cuda %d.%d) stream %d%s", cd->node,
+                 cd->ordinal, cd->logical, s,
                  s >= cd->nstreams ? " (high priority)" : "");
         cd->row_compute[s] = flo__trace_row(plat->trace, name);
     }

@@ -38,8 +38,7 @@
 
 /* ---- Stream memory operations (driver entry points) --------------------- */
 
-typedef CUresult (*memop32_fn)(CUstream, CUdeviceptr, cuuint32_t,
-                               unsigned int);
+typedef CUresult (*memop32_fn)(CUstream, CUdeviceptr, cuuint32_t, unsigned int);
 static memop32_fn wait_value32, write_value32;
 static pthread_once_t memops_once = PTHREAD_ONCE_INIT;
 
@@ -52,9 +51,8 @@ static void memops_load(void)
                                          &q) != cudaSuccess ||
         q != cudaDriverEntryPointSuccess)
         w = NULL;
-    if (cudaGetDriverEntryPointByVersion("cuStreamWriteValue32",
-                                         (void **)&r, 12000,
-                                         cudaEnableDefault,
+    if (cudaGetDriverEntryPointByVersion("cuStreamWriteValue32", (void **)&r,
+                                         12000, cudaEnableDefault,
                                          &q) != cudaSuccess ||
         q != cudaDriverEntryPointSuccess)
         r = NULL;
@@ -82,11 +80,11 @@ static flo_status stage_error(flo__cuda_dev *cd, cudaError_t e,
     return st;
 }
 
-#define STAGE_CALL(cd, call)                                               \
-    do {                                                                   \
-        cudaError_t e_ = (call);                                           \
-        if (e_ != cudaSuccess)                                             \
-            return stage_error((cd), e_, #call);                           \
+#define STAGE_CALL(cd, call)                                                   \
+    do {                                                                       \
+        cudaError_t e_ = (call);                                               \
+        if (e_ != cudaSuccess)                                                 \
+            return stage_error((cd), e_, #call);                               \
     } while (0)
 
 /* ---- The staging thread ------------------------------------------------ */
@@ -107,14 +105,12 @@ static flo_status run_to_gpu(flo__cuda_dev *cd, flo__cuda_xreq *q)
             cd->stage_busy[i] = false;
         }
         if (from_dev)
-            STAGE_CALL(cd, cudaMemcpy(cd->stage[i],
-                                      (const char *)q->src + off, n,
-                                      cudaMemcpyDefault));
+            STAGE_CALL(cd, cudaMemcpy(cd->stage[i], (const char *)q->src + off,
+                                      n, cudaMemcpyDefault));
         else
             memcpy(cd->stage[i], (const char *)q->src + off, n);
-        STAGE_CALL(cd, cudaMemcpyAsync((char *)q->dst + off, cd->stage[i],
-                                       n, cudaMemcpyHostToDevice,
-                                       cd->s_h2d));
+        STAGE_CALL(cd, cudaMemcpyAsync((char *)q->dst + off, cd->stage[i], n,
+                                       cudaMemcpyHostToDevice, cd->s_h2d));
         STAGE_CALL(cd, cudaEventRecord(cd->stage_ev[i], cd->s_h2d));
         cd->stage_busy[i] = true;
         off += n;
@@ -135,10 +131,8 @@ static flo_status run_to_host(flo__cuda_dev *cd, flo__cuda_xreq *q)
             size_t off = i * chunk, n = FLO__MIN(chunk, q->bytes - off);
             STAGE_CALL(cd, cudaMemcpyAsync(cd->xstage[i & 1],
                                            (const char *)q->src + off, n,
-                                           cudaMemcpyDeviceToHost,
-                                           cd->s_d2h));
-            STAGE_CALL(cd, cudaEventRecord(cd->xstage_ev[i & 1],
-                                           cd->s_d2h));
+                                           cudaMemcpyDeviceToHost, cd->s_d2h));
+            STAGE_CALL(cd, cudaEventRecord(cd->xstage_ev[i & 1], cd->s_d2h));
         }
         if (i > 0) {
             size_t j = i - 1, off = j * chunk;
@@ -168,8 +162,8 @@ static flo_status stage_run(flo__cuda_dev *cd, flo__cuda_xreq *q)
     if (q->gated) {
         /* Open the gate even after an error: the worker's streams wait
          * on it (the device is failed then, so nothing uses the bytes). */
-        CUresult r = write_value32((CUstream)cd->s_h2d, gate_addr(cd),
-                                   q->seq, CU_STREAM_WRITE_VALUE_DEFAULT);
+        CUresult r = write_value32((CUstream)cd->s_h2d, gate_addr(cd), q->seq,
+                                   CU_STREAM_WRITE_VALUE_DEFAULT);
         if (r != CUDA_SUCCESS && st == FLO_OK) {
             FLO__ERR("GPU %d: cuStreamWriteValue32 failed (%d)", cd->node,
                      (int)r);
@@ -295,8 +289,7 @@ flo_status flo__cuda_stage_fill(flo__cuda_dev *cd, int kind, void *dst,
     CUresult r = wait_value32((CUstream)cd->gate, gate_addr(cd), seq,
                               CU_STREAM_WAIT_VALUE_GEQ);
     if (r != CUDA_SUCCESS) {
-        FLO__ERR("GPU %d: cuStreamWaitValue32 failed (%d)", cd->node,
-                 (int)r);
+        FLO__ERR("GPU %d: cuStreamWaitValue32 failed (%d)", cd->node, (int)r);
         /* The copy may still write dst after the task failed and its
          * replica was freed: the device is not trustworthy any more. */
         flo__cuda_dev_fail(cd, cudaErrorUnknown, "waiting on the gate");
@@ -363,8 +356,8 @@ flo_status flo__cuda_stage_init(flo__cuda_dev *cd)
                                                      cudaEventDisableTiming))))
             return st;
     }
-    if ((st = FLO__CUDA(cudaMalloc((void **)&cd->gate_flag,
-                                   sizeof *cd->gate_flag))))
+    if ((st = FLO__CUDA(
+             cudaMalloc((void **)&cd->gate_flag, sizeof *cd->gate_flag))))
         return st;
     if ((st = FLO__CUDA(cudaMemset(cd->gate_flag, 0, sizeof *cd->gate_flag))))
         return st;
@@ -375,7 +368,8 @@ flo_status flo__cuda_stage_init(flo__cuda_dev *cd)
     cd->gate_ok = v != 0 && gate_probe(cd);
     if (v != 0 && !cd->gate_ok)
         FLO__INFO("GPU %d: no stream memory operations; staged copies "
-                  "block the worker", cd->node);
+                  "block the worker",
+                  cd->node);
     if (pthread_create(&cd->stage_thread, NULL, stage_main, cd))
         return FLO_ESYS;
     cd->stage_running = true;
@@ -414,8 +408,7 @@ void flo__cuda_stage_fini(flo__cuda_dev *cd)
         cd->xstage_ev[i] = NULL;
     }
     if (cd->gate_flag)
-        flo__cuda_release(cd, cudaFree(cd->gate_flag),
-                          "freeing the gate flag");
+        flo__cuda_release(cd, cudaFree(cd->gate_flag), "freeing the gate flag");
     cd->gate_flag = NULL;
     pthread_cond_destroy(&cd->stage_done_cv);
     pthread_cond_destroy(&cd->stage_cv);
@@ -449,8 +442,7 @@ static int host_pin_one(void *ptr, size_t bytes)
     if (host_locked_already(ptr, bytes)) {
         how = FLO__PIN_EXT;
     } else {
-        cudaError_t e = cudaHostRegister(ptr, bytes,
-                                         cudaHostRegisterPortable);
+        cudaError_t e = cudaHostRegister(ptr, bytes, cudaHostRegisterPortable);
         if (e == cudaSuccess) {
             how = FLO__PIN_REG;
         } else {
@@ -551,8 +543,7 @@ static flo_status xfer_home_start(flo__device *dev, flo__data *d, void *dst,
         q->kind = FLO__XREQ_D2H;
         pthread_mutex_lock(&cd->stage_mu);
         if (r->ready)
-            st = private_ready_locked(cd, (cudaEvent_t)r->ready,
-                                      &q->src_ready);
+            st = private_ready_locked(cd, (cudaEvent_t)r->ready, &q->src_ready);
         if (st == FLO_OK)
             stage_push_locked(cd, q);
         pthread_mutex_unlock(&cd->stage_mu);

@@ -138,8 +138,7 @@ static void op_trace(flo__cuda_dev *cd, flo__worker *w, int s, flo__cuda_op *op)
         uint64_t c1 = gpu_time(cd, op->c_end);
         if (c0 && c1 >= c0)
             flo__trace_record(flo__worker_trace(w), op->c_row,
-                              flo__task_name(t), "copy", c0, c1,
-                              op->c_bytes);
+                              flo__task_name(t), "copy", c0, c1, op->c_bytes);
     }
 }
 
@@ -175,8 +174,8 @@ static flo_status op_check_words(flo__cuda_dev *cd, flo__cuda_fifo *f,
             flo__task_set_error(op->task, FLO_ETASK,
                                 "task '%s' failed on GPU %d (cuda %d): "
                                 "%s = %d",
-                                flo__task_name(op->task), cd->node,
-                                cd->ordinal, op->sw_what[k], v);
+                                flo__task_name(op->task), cd->node, cd->ordinal,
+                                op->sw_what[k], v);
             st = FLO_ETASK;
         }
     }
@@ -430,7 +429,7 @@ static int pick_stream(flo__cuda_dev *cd, int prio)
                 }
             }
         }
-decided:
+    decided:
         if (urgent) {
             base = cd->nstreams;
             n = cd->nhi;
@@ -792,8 +791,8 @@ static flo_status cuda_worker_start(flo__worker *w)
     /* Sample kernel times when the policy learns from task times (the
      * trace times every task anyway). The policy is chosen after the
      * probe, hence here. */
-    cd->time_on = cd->time_every > 0 && !cd->plat->trace &&
-                  cd->plat->learn_times;
+    cd->time_on =
+        cd->time_every > 0 && !cd->plat->trace && cd->plat->learn_times;
     if (cd->plat->trace) {
         /* The origin of GPU timestamps: an event and the host clock read
          * right after it completed. */

@@ -25,12 +25,12 @@ static flo_status host_execute(flo__worker *w, flo__task *t)
     for (int i = 0; i < n; i++) {
         flo__data *d = flo__task_access_data(t, i);
         void *p;
-        flo_status st = flo__coh_host_prepare(flo__worker_device(w)->plat,
-                                              d, flo__task_access_mode(t, i),
-                                              &p);
+        flo_status st = flo__coh_host_prepare(flo__worker_device(w)->plat, d,
+                                              flo__task_access_mode(t, i), &p);
         if (st != FLO_OK) {
-            flo__task_set_error(t, st, "task '%s': cannot make buffer %d "
-                                       "valid on the host: %s",
+            flo__task_set_error(t, st,
+                                "task '%s': cannot make buffer %d "
+                                "valid on the host: %s",
                                 flo__task_name(t), i, flo_status_str(st));
             return st;
         }
@@ -50,8 +50,7 @@ static flo_status host_copy_to_host(flo__device *dev, void *dst,
     return FLO_ENOTSUP;
 }
 
-static void host_replica_free(flo__device *dev, flo__replica *r,
-                              size_t bytes)
+static void host_replica_free(flo__device *dev, flo__replica *r, size_t bytes)
 {
     FLO__UNUSED(dev);
     FLO__UNUSED(r);

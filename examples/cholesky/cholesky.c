@@ -91,8 +91,12 @@ static int parse_ll(const char *s, long long lo, long long hi, long long *out)
 
 static int parse_options(int argc, char **argv, options *o)
 {
-    *o = (options){.n = 4096, .nb = 512, .workers = 0, .check_cols = -1,
-                   .dev = DEV_ANY, .seed = 1};
+    *o = (options){.n = 4096,
+                   .nb = 512,
+                   .workers = 0,
+                   .check_cols = -1,
+                   .dev = DEV_ANY,
+                   .seed = 1};
     for (int i = 1; i < argc; i++) {
         const char *f = argv[i];
         if (!strcmp(f, "--help") || !strcmp(f, "-h")) {
@@ -242,8 +246,8 @@ static int factorise(flo_runtime *rt, const chol_matrix *m,
         return -1;
     }
     for (; nreg < ntiles; nreg++) {
-        st = flo_data_register(rt, m->data + nreg * m->nb * m->nb,
-                               tile_bytes, &h[nreg]);
+        st = flo_data_register(rt, m->data + nreg * m->nb * m->nb, tile_bytes,
+                               &h[nreg]);
         if (st != FLO_OK) {
             fprintf(stderr, "flo-cholesky: flo_data_register: %s\n",
                     flo_status_str(st));
@@ -348,9 +352,10 @@ int main(int argc, char **argv)
         int r = chol_cuda_check_info(&bad_k, &bad_info);
         if (r != 0) {
             if (r > 0)
-                fprintf(stderr, "flo-cholesky: matrix not positive "
-                                "definite (leading minor %ld, GPU POTRF of "
-                                "tile %d)\n",
+                fprintf(stderr,
+                        "flo-cholesky: matrix not positive "
+                        "definite (leading minor %ld, GPU POTRF of "
+                        "tile %d)\n",
                         (long)bad_k * o.nb + bad_info, bad_k);
             goto done;
         }
@@ -371,8 +376,8 @@ int main(int argc, char **argv)
         }
         say("residual ||A - L L^T||_F / ||A||_F = %.3g over %s%d columns, "
             "tolerance %.3g (%.2f s): %s\n",
-            res, cols < o.n ? "a sample of " : "all ", cols, tol,
-            now_s() - t0, res <= tol ? "OK" : "WRONG");
+            res, cols < o.n ? "a sample of " : "all ", cols, tol, now_s() - t0,
+            res <= tol ? "OK" : "WRONG");
         if (!(res <= tol))
             goto done; /* NaN lands here too. */
     } else {

@@ -35,7 +35,7 @@
 
 typedef struct chol_stream {
     cudaStream_t stream;
-    void *blas_ws;   /* CHOL_BLAS_WS_BYTES. */
+    void *blas_ws; /* CHOL_BLAS_WS_BYTES. */
     double *potrf_ws;
     int potrf_lwork; /* Elements of potrf_ws. */
     int lwork_nb;    /* Tile side lwork_for was queried for; 0: none. */
@@ -112,8 +112,10 @@ static chol_gpu *gpu_state(flo_task_ctx *ctx)
 {
     int ord = flo_task_cuda_ordinal(ctx);
     if (ord < 0 || ord >= CHOL_MAX_GPUS) {
-        flo_task_fail(ctx, FLO_EDEVICE, "cholesky: GPU ordinal %d out of "
-                      "range", ord);
+        flo_task_fail(ctx, FLO_EDEVICE,
+                      "cholesky: GPU ordinal %d out of "
+                      "range",
+                      ord);
         return NULL;
     }
     unsigned gen = atomic_load(&generation);
@@ -145,8 +147,7 @@ static chol_gpu *gpu_state(flo_task_ctx *ctx)
 }
 
 /* The workspaces of stream s in g, created on first use. */
-static chol_stream *stream_state(flo_task_ctx *ctx, chol_gpu *g,
-                                 cudaStream_t s)
+static chol_stream *stream_state(flo_task_ctx *ctx, chol_gpu *g, cudaStream_t s)
 {
     for (int i = 0; i < g->nstreams; i++)
         if (g->streams[i].stream == s)
@@ -251,10 +252,10 @@ void chol_cuda_potrf(flo_task_ctx *ctx)
         double *w = NULL;
         if (!cu_ok(ctx, cudaStreamSynchronize(s->stream),
                    "cudaStreamSynchronize") ||
-            !cu_ok(ctx,
-                   cudaMalloc((void **)&w,
-                              (size_t)s->lwork_for * sizeof(double)),
-                   "cudaMalloc (potrf workspace)"))
+            !cu_ok(
+                ctx,
+                cudaMalloc((void **)&w, (size_t)s->lwork_for * sizeof(double)),
+                "cudaMalloc (potrf workspace)"))
             return;
         cudaFree(s->potrf_ws);
         s->potrf_ws = w;
@@ -291,8 +292,8 @@ void chol_cuda_syrk(flo_task_ctx *ctx)
         return;
     const int nb = c.a->nb;
     blas_ok(ctx,
-            cublasDsyrk(c.g->blas, CUBLAS_FILL_MODE_LOWER, CUBLAS_OP_N, nb,
-                        nb, &minus_one, flo_task_buffer(ctx, 0), nb, &one,
+            cublasDsyrk(c.g->blas, CUBLAS_FILL_MODE_LOWER, CUBLAS_OP_N, nb, nb,
+                        &minus_one, flo_task_buffer(ctx, 0), nb, &one,
                         flo_task_buffer(ctx, 1), nb),
             "cublasDsyrk");
 }
@@ -338,8 +339,8 @@ int chol_cuda_check_info(int *bad_k, int *bad_info)
         if (g->info_cap == 0)
             continue;
         int *h = malloc((size_t)g->info_cap * sizeof(int));
-        cudaError_t e = h == NULL ? cudaErrorMemoryAllocation
-                                  : cudaSetDevice(g->ordinal);
+        cudaError_t e =
+            h == NULL ? cudaErrorMemoryAllocation : cudaSetDevice(g->ordinal);
         if (e == cudaSuccess)
             e = cudaMemcpy(h, g->d_info, (size_t)g->info_cap * sizeof(int),
                            cudaMemcpyDeviceToHost);

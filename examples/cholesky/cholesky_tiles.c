@@ -252,8 +252,8 @@ static void resid_block(void *arg, long item, int thread)
     for (int tk = 0; tk < ti; tk++) {
         int ld;
         const double *l = chol_tile(m, ti, tk, &ld);
-        cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, nb, ns, nb,
-                    -1.0, l, ld, x + (size_t)tk * nb, n, 1.0, y, nb);
+        cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, nb, ns, nb, -1.0,
+                    l, ld, x + (size_t)tk * nb, n, 1.0, y, nb);
     }
     /* The diagonal tile is triangular: its strict upper part is not L. */
     int ld;
@@ -393,9 +393,9 @@ void chol_host_trsm(flo_task_ctx *ctx)
     if (a == NULL)
         return;
     /* A(i,k) <- A(i,k) L(k,k)^-T */
-    cblas_dtrsm(CblasColMajor, CblasRight, CblasLower, CblasTrans,
-                CblasNonUnit, a->nb, a->nb, 1.0, flo_task_buffer(ctx, 0),
-                a->nb, flo_task_buffer(ctx, 1), a->nb);
+    cblas_dtrsm(CblasColMajor, CblasRight, CblasLower, CblasTrans, CblasNonUnit,
+                a->nb, a->nb, 1.0, flo_task_buffer(ctx, 0), a->nb,
+                flo_task_buffer(ctx, 1), a->nb);
 }
 
 void chol_host_syrk(flo_task_ctx *ctx)

@@ -22,11 +22,11 @@
 #include <flotilla.h>
 
 typedef struct chol_matrix {
-    int n;        /* Order. */
-    int nb;       /* Tile side; divides n. */
-    int nt;       /* Tiles per side, n / nb. */
-    int full;     /* 0: packed lower tiles; 1: n x n column-major. */
-    double *data; /* chol_matrix_bytes(n, nb, full) bytes, caller's. */
+    int n;          /* Order. */
+    int nb;         /* Tile side; divides n. */
+    int nt;         /* Tiles per side, n / nb. */
+    int full;       /* 0: packed lower tiles; 1: n x n column-major. */
+    double *data;   /* chol_matrix_bytes(n, nb, full) bytes, caller's. */
     double **tiles; /* Tiled only, optional: tile k at tiles[k] instead
                        of data + k nb^2 (e.g. addresses from acquire). */
 } chol_matrix;

@@ -78,7 +78,10 @@ static inline flo_array_layout flo__array_layout_init_cxx(void)
 }
 #define FLO_ARRAY_LAYOUT_INIT (flo__array_layout_init_cxx())
 #else
-#define FLO_ARRAY_LAYOUT_INIT {.size = sizeof(flo_array_layout)}
+#define FLO_ARRAY_LAYOUT_INIT                                                  \
+    {                                                                          \
+        .size = sizeof(flo_array_layout)                                       \
+    }
 #endif
 
 /** @brief One block of an array (see flo_array_block). */

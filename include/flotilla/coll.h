@@ -303,9 +303,8 @@ flo_status flo_coll_allreduce(flo_comm *comm, const flo_data *send,
  * Allowed.
  */
 flo_status flo_coll_reduce(flo_comm *comm, const flo_data *send,
-                           const flo_data *recv, size_t count,
-                           flo_dtype dtype, flo_redop op, int root,
-                           flo_event *out);
+                           const flo_data *recv, size_t count, flo_dtype dtype,
+                           flo_redop op, int root, flo_event *out);
 
 /**
  * @brief Broadcast, in place: buf_p[i] = buf_root[i] for every
@@ -326,9 +325,8 @@ flo_status flo_coll_reduce(flo_comm *comm, const flo_data *send,
  * @par In a task:
  * Allowed.
  */
-flo_status flo_coll_broadcast(flo_comm *comm, const flo_data *buf,
-                              size_t count, flo_dtype dtype, int root,
-                              flo_event *out);
+flo_status flo_coll_broadcast(flo_comm *comm, const flo_data *buf, size_t count,
+                              flo_dtype dtype, int root, flo_event *out);
 
 /**
  * @brief All-gather: recv_p[q * count + i] = send_q[i].
@@ -451,9 +449,8 @@ flo_status flo_coll_scan(flo_comm *comm, const flo_data *send,
  * @par In a task:
  * Allowed (it waits for nothing).
  */
-flo_status flo_array_reduce_global(flo_comm *comm, flo_array *a,
-                                   flo_redop op, flo_data result,
-                                   flo_event *ev);
+flo_status flo_array_reduce_global(flo_comm *comm, flo_array *a, flo_redop op,
+                                   flo_data result, flo_event *ev);
 
 /**
  * @brief Blocking form of flo_array_reduce_global: *value gets the
@@ -499,9 +496,9 @@ flo_status flo_array_reduce_global_sync(flo_comm *comm, flo_array *a,
  * @par In a task:
  * Allowed (it waits for nothing).
  */
-flo_status flo_array_scan_global(flo_comm *comm, flo_array *out,
-                                 flo_array *x, flo_redop op,
-                                 flo_scan_kind kind, flo_event *ev);
+flo_status flo_array_scan_global(flo_comm *comm, flo_array *out, flo_array *x,
+                                 flo_redop op, flo_scan_kind kind,
+                                 flo_event *ev);
 
 /** @} */
 

@@ -163,9 +163,9 @@ flo_status flo_data_register_flags(flo_runtime *rt, void *ptr, size_t bytes,
  * @par In a task:
  * Allowed.
  */
-flo_status flo_data_register_many(flo_runtime *rt, size_t n,
-                                  void *const *ptrs, const size_t *sizes,
-                                  unsigned flags, flo_data *out);
+flo_status flo_data_register_many(flo_runtime *rt, size_t n, void *const *ptrs,
+                                  const size_t *sizes, unsigned flags,
+                                  flo_data *out);
 
 /**
  * @brief Make a handle of data owned by the runtime.

@@ -24,8 +24,12 @@
 #endif
 
 #ifdef __cplusplus
-#define FLO_BEGIN_DECLS extern "C" { FLO_VISIBILITY_PUSH_
-#define FLO_END_DECLS FLO_VISIBILITY_POP_ }
+#define FLO_BEGIN_DECLS                                                        \
+    extern "C" {                                                               \
+    FLO_VISIBILITY_PUSH_
+#define FLO_END_DECLS                                                          \
+    FLO_VISIBILITY_POP_                                                        \
+    }
 #else
 /**
  * @brief Opens the declarations of a public header: exported from the

@@ -152,16 +152,16 @@ flo_status flo_graph_launch(flo_runtime *rt, flo_graph *g,
 
 /** @brief What a graph is and how it ran (see flo_graph_get_info). */
 typedef struct flo_graph_info {
-    int ntasks;         /**< Recorded tasks. */
-    int nhandles;       /**< Distinct handles they access. */
-    int captured;       /**< 1: launches are one task per GPU (capture or
-                             replay of entry points); 0: ordinary tasks. */
-    const char *why;    /**< Why not, when captured is 0 (static string). */
-    uint64_t launches;  /**< flo_graph_launch calls that succeeded. */
-    uint64_t captures;  /**< CUDA graph captures (first launch on a GPU, or
-                             buffers that moved). */
-    uint64_t replays;   /**< Launches that replayed a captured CUDA graph. */
-    uint64_t plain;     /**< Launches on a GPU that could not capture. */
+    int ntasks;        /**< Recorded tasks. */
+    int nhandles;      /**< Distinct handles they access. */
+    int captured;      /**< 1: launches are one task per GPU (capture or
+                            replay of entry points); 0: ordinary tasks. */
+    const char *why;   /**< Why not, when captured is 0 (static string). */
+    uint64_t launches; /**< flo_graph_launch calls that succeeded. */
+    uint64_t captures; /**< CUDA graph captures (first launch on a GPU, or
+                            buffers that moved). */
+    uint64_t replays;  /**< Launches that replayed a captured CUDA graph. */
+    uint64_t plain;    /**< Launches on a GPU that could not capture. */
 } flo_graph_info;
 
 /**

@@ -87,38 +87,38 @@ typedef struct flo_mpi_comm {
  * program and the library come from the same release.
  */
 typedef struct flo_config {
-    size_t size;          /**< sizeof(flo_config), or 0 (see above). */
-    int version;          /**< FLO_VERSION of the program's header, or 0;
-                               informational. */
-    int host_workers;     /**< Host worker threads; 0: one per core not
-                               taken by a GPU worker (FLO_HOST_WORKERS). */
-    flo_sched_policy sched; /**< Policy; 0: default (FLO_SCHED). */
+    size_t size;             /**< sizeof(flo_config), or 0 (see above). */
+    int version;             /**< FLO_VERSION of the program's header, or 0;
+                                  informational. */
+    int host_workers;        /**< Host worker threads; 0: one per core not
+                                  taken by a GPU worker (FLO_HOST_WORKERS). */
+    flo_sched_policy sched;  /**< Policy; 0: default (FLO_SCHED). */
     flo_device_mask devices; /**< Backends; 0: auto (FLO_DEVICES). */
-    int no_bind;          /**< 1: leave worker threads unbound; 0: bind
-                               each to a core (FLO_BIND). */
-    const char *trace_path; /**< Chrome trace written at finalize, or NULL
-                                 (FLO_TRACE); copied. */
-    int stats;            /**< 1: print statistics at finalize (FLO_STATS). */
-    int gpus;             /**< GPUs to use; 0: all visible (FLO_GPUS). */
-    const char *gpu_list; /**< Comma list of CUDA ordinals, or NULL
-                               (FLO_GPUS with a comma). */
-    int streams_per_gpu;  /**< Compute streams per GPU; 0: 2
-                               (FLO_STREAMS_PER_GPU). */
-    size_t gpu_mem_limit; /**< Bytes per GPU Flotilla may use; 0: all
-                               (FLO_GPU_MEM_LIMIT). */
-    int logical_gpus;     /**< Debug: present each GPU as N devices;
-                               0: 1 (FLO_LOGICAL_GPUS). */
-    const char *topology; /**< hwloc synthetic description (tests), or
-                               NULL (FLO_TOPOLOGY). */
-    int log_level;        /**< 0 errors .. 3 debug (FLO_LOG_LEVEL). */
-    int ignore_env;       /**< 1: do not read FLO_* variables. */
+    int no_bind;             /**< 1: leave worker threads unbound; 0: bind
+                                  each to a core (FLO_BIND). */
+    const char *trace_path;  /**< Chrome trace written at finalize, or NULL
+                                  (FLO_TRACE); copied. */
+    int stats;             /**< 1: print statistics at finalize (FLO_STATS). */
+    int gpus;              /**< GPUs to use; 0: all visible (FLO_GPUS). */
+    const char *gpu_list;  /**< Comma list of CUDA ordinals, or NULL
+                                (FLO_GPUS with a comma). */
+    int streams_per_gpu;   /**< Compute streams per GPU; 0: 2
+                                (FLO_STREAMS_PER_GPU). */
+    size_t gpu_mem_limit;  /**< Bytes per GPU Flotilla may use; 0: all
+                                (FLO_GPU_MEM_LIMIT). */
+    int logical_gpus;      /**< Debug: present each GPU as N devices;
+                                0: 1 (FLO_LOGICAL_GPUS). */
+    const char *topology;  /**< hwloc synthetic description (tests), or
+                                NULL (FLO_TOPOLOGY). */
+    int log_level;         /**< 0 errors .. 3 debug (FLO_LOG_LEVEL). */
+    int ignore_env;        /**< 1: do not read FLO_* variables. */
     flo_mpi_comm mpi_comm; /**< Run across its ranks (flo_mpi_comm_wrap);
                                FLO_MPI_COMM_NONE: one process. */
-    double coll_timeout_s;/**< Collective timeout, seconds; 0: 300
-                               (FLO_COLL_TIMEOUT). */
-    int no_pin_host;      /**< 1: never page-lock registered host memory;
-                               0: page-lock it when GPUs are in use
-                               (FLO_PIN_HOST). */
+    double coll_timeout_s; /**< Collective timeout, seconds; 0: 300
+                                (FLO_COLL_TIMEOUT). */
+    int no_pin_host;       /**< 1: never page-lock registered host memory;
+                                0: page-lock it when GPUs are in use
+                                (FLO_PIN_HOST). */
 } flo_config;
 
 /**
@@ -139,7 +139,10 @@ static inline flo_config flo__config_init_cxx(void)
 }
 #define FLO_CONFIG_INIT (flo__config_init_cxx())
 #else
-#define FLO_CONFIG_INIT {.size = sizeof(flo_config), .version = FLO_VERSION}
+#define FLO_CONFIG_INIT                                                        \
+    {                                                                          \
+        .size = sizeof(flo_config), .version = FLO_VERSION                     \
+    }
 #endif
 
 /**
@@ -327,7 +330,7 @@ typedef struct flo_stats {
      *  device to host (bytes_d2h), between GPUs (bytes_p2p). */
     uint64_t bytes_h2d, bytes_d2h, bytes_p2p;
     /** @} */
-    uint64_t evictions;       /**< Device copies evicted under pressure. */
+    uint64_t evictions; /**< Device copies evicted under pressure. */
     /** Dependencies resolved in stream order on a GPU: the successor was
      *  launched behind its predecessor without waiting for the host to
      *  observe the predecessor's completion. */

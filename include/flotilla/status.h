@@ -28,12 +28,12 @@ FLO_BEGIN_DECLS
  * @param mi  minor version, 0 .. 99.
  * @param pa  patch level, 0 .. 99.
  */
-#define FLO_VERSION_CODE(ma, mi, pa) ((ma) * 10000 + (mi) * 100 + (pa))
+#define FLO_VERSION_CODE(ma, mi, pa) ((ma)*10000 + (mi)*100 + (pa))
 /**
  * @brief Version of the headers the program is compiled against, as
  * FLO_VERSION_CODE gives it; flo_version() is the library's.
  */
-#define FLO_VERSION                                                        \
+#define FLO_VERSION                                                            \
     FLO_VERSION_CODE(FLO_VERSION_MAJOR, FLO_VERSION_MINOR, FLO_VERSION_PATCH)
 
 /**

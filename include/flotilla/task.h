@@ -143,33 +143,38 @@ typedef void (*flo_task_callback)(void *user, flo_status status);
 typedef struct flo_task_desc {
     /** sizeof(flo_task_desc), or 0 for "the layout of this header". */
     size_t size;
-    const flo_kernel *kernel;       /**< Entry points and name. */
-    const flo_access_desc *access;  /**< Buffers, in the order seen by
-                                         flo_task_buffer(ctx, i). */
-    int naccess;                    /**< 0 .. FLO_TASK_MAX_ACCESS. */
-    const void *args;               /**< Argument bytes, copied at submit
-                                         (flo_task_args), or NULL. */
-    size_t args_size;               /**< Their size, at most
-                                         FLO_TASK_MAX_ARGS. */
-    int priority;                   /**< Higher runs first; default 0. */
+    const flo_kernel *kernel;      /**< Entry points and name. */
+    const flo_access_desc *access; /**< Buffers, in the order seen by
+                                        flo_task_buffer(ctx, i). */
+    int naccess;                   /**< 0 .. FLO_TASK_MAX_ACCESS. */
+    const void *args;              /**< Argument bytes, copied at submit
+                                        (flo_task_args), or NULL. */
+    size_t args_size;              /**< Their size, at most
+                                        FLO_TASK_MAX_ARGS. */
+    int priority;                  /**< Higher runs first; default 0. */
     /** 0: any device; FLO_DEVICE(d) (= d + 1) runs it on device d. */
     int on_device;
     /** 0: any worker; FLO_WORKER(w) (= w + 1) runs it on worker w. */
     int on_worker;
-    const flo_event *deps;          /**< Explicit predecessors. */
-    int ndeps;                      /**< Their number, at most
-                                         FLO_TASK_MAX_DEPS. */
-    flo_task_callback callback;     /**< Completion callback, or NULL. */
-    void *callback_arg;             /**< Its first argument. */
-    const char *name;               /**< Overrides kernel->name in traces. */
+    const flo_event *deps;      /**< Explicit predecessors. */
+    int ndeps;                  /**< Their number, at most
+                                     FLO_TASK_MAX_DEPS. */
+    flo_task_callback callback; /**< Completion callback, or NULL. */
+    void *callback_arg;         /**< Its first argument. */
+    const char *name;           /**< Overrides kernel->name in traces. */
 } flo_task_desc;
 
 /** @brief A descriptor with every field at its default (all zero), as
  *  an initializer. */
 #ifdef __cplusplus
-#define FLO_TASK_DESC_INIT {}
+#define FLO_TASK_DESC_INIT                                                     \
+    {                                                                          \
+    }
 #else
-#define FLO_TASK_DESC_INIT {.size = sizeof(flo_task_desc)}
+#define FLO_TASK_DESC_INIT                                                     \
+    {                                                                          \
+        .size = sizeof(flo_task_desc)                                          \
+    }
 #endif
 
 /**
@@ -293,7 +298,7 @@ flo_status flo_task_submit(flo_runtime *rt, const flo_task_desc *desc,
  * @par In a task:
  * As flo_task_submit: allowed.
  */
-#define flo_submit(rt, ev, ...)                                            \
+#define flo_submit(rt, ev, ...)                                                \
     flo_task_submit((rt), &(const flo_task_desc){__VA_ARGS__}, (ev))
 
 /**
@@ -306,9 +311,9 @@ flo_status flo_task_submit(flo_runtime *rt, const flo_task_desc *desc,
  *
  * @param ...  one or more flo_access_desc values.
  */
-#define FLO_ACCESS(...)                                                    \
-    .access = (const flo_access_desc[]){__VA_ARGS__},                      \
-    .naccess = (int)(sizeof((const flo_access_desc[]){__VA_ARGS__}) /      \
+#define FLO_ACCESS(...)                                                        \
+    .access = (const flo_access_desc[]){__VA_ARGS__},                          \
+    .naccess = (int)(sizeof((const flo_access_desc[]){__VA_ARGS__}) /          \
                      sizeof(flo_access_desc))
 
 /**
@@ -318,10 +323,10 @@ flo_status flo_task_submit(flo_runtime *rt, const flo_task_desc *desc,
  * @param ...  one or more flo_event values (a compound literal array that
  *             lives until the end of the enclosing block).
  */
-#define FLO_DEPS(...)                                                      \
-    .deps = (const flo_event[]){__VA_ARGS__},                              \
-    .ndeps = (int)(sizeof((const flo_event[]){__VA_ARGS__}) /              \
-                   sizeof(flo_event))
+#define FLO_DEPS(...)                                                          \
+    .deps = (const flo_event[]){__VA_ARGS__},                                  \
+    .ndeps =                                                                   \
+        (int)(sizeof((const flo_event[]){__VA_ARGS__}) / sizeof(flo_event))
 
 /**
  * @brief The .args and .args_size fields for flo_submit: the bytes of v,
@@ -520,11 +525,11 @@ void *flo_task_buffer_as(flo_task_ctx *ctx, int i, size_t elem_size,
  * @param type  the element type.
  */
 #ifdef __cplusplus
-#define FLO_TASK_BUFFER(ctx, i, type)                                      \
-    (static_cast<type *>(                                                  \
+#define FLO_TASK_BUFFER(ctx, i, type)                                          \
+    (static_cast<type *>(                                                      \
         flo_task_buffer_as((ctx), (i), sizeof(type), alignof(type))))
 #else
-#define FLO_TASK_BUFFER(ctx, i, type)                                      \
+#define FLO_TASK_BUFFER(ctx, i, type)                                          \
     ((type *)flo_task_buffer_as((ctx), (i), sizeof(type), _Alignof(type)))
 #endif
 
@@ -570,10 +575,10 @@ const void *flo_task_args_as(flo_task_ctx *ctx, size_t size);
  * @param type  the type of the value given to FLO_ARGS.
  */
 #ifdef __cplusplus
-#define FLO_TASK_ARGS(ctx, type)                                           \
+#define FLO_TASK_ARGS(ctx, type)                                               \
     (static_cast<type const *>(flo_task_args_as((ctx), sizeof(type))))
 #else
-#define FLO_TASK_ARGS(ctx, type)                                           \
+#define FLO_TASK_ARGS(ctx, type)                                               \
     ((type const *)flo_task_args_as((ctx), sizeof(type)))
 #endif
 

@@ -73,7 +73,7 @@ typedef struct flo_worker_local {
  * @return FLO_OK, or a negative flo_status to fail the creation.
  */
 typedef flo_status (*flo_worker_local_init_fn)(flo_task_ctx *ctx, void *user,
-                                                void **value);
+                                               void **value);
 
 /**
  * @brief The fini callback of a worker-local key: releases a worker's
@@ -97,11 +97,11 @@ typedef void (*flo_worker_local_fini_fn)(flo_task_ctx *ctx, void *user,
 /** @brief How to create a key (flo_worker_local_create). Start from
  *  FLO_WORKER_LOCAL_DESC_INIT or zero. */
 typedef struct flo_worker_local_desc {
-    size_t size;    /**< sizeof(flo_worker_local_desc), or 0. */
-    unsigned which; /**< FLO_WORKERS_HOST, _CUDA or _ALL. */
+    size_t size;                   /**< sizeof(flo_worker_local_desc), or 0. */
+    unsigned which;                /**< FLO_WORKERS_HOST, _CUDA or _ALL. */
     flo_worker_local_init_fn init; /**< Required. */
     flo_worker_local_fini_fn fini; /**< Optional (NULL: nothing to free). */
-    void *user;     /**< Passed to init and fini. */
+    void *user;                    /**< Passed to init and fini. */
 } flo_worker_local_desc;
 
 /** @brief A flo_worker_local_desc with every field at its default (size
@@ -115,7 +115,10 @@ static inline flo_worker_local_desc flo__worker_local_desc_init_cxx(void)
 }
 #define FLO_WORKER_LOCAL_DESC_INIT (flo__worker_local_desc_init_cxx())
 #else
-#define FLO_WORKER_LOCAL_DESC_INIT {.size = sizeof(flo_worker_local_desc)}
+#define FLO_WORKER_LOCAL_DESC_INIT                                             \
+    {                                                                          \
+        .size = sizeof(flo_worker_local_desc)                                  \
+    }
 #endif
 
 /**
@@ -142,12 +145,12 @@ static inline flo_worker_local_desc flo__worker_local_desc_init_cxx(void)
  *         bits, or a NULL init; FLO_ERANGE when the runtime already holds
  *         FLO_WORKER_LOCAL_MAX keys; FLO_EDEADLK when called from a worker
  *         thread (inside a task or a callback); FLO_EBUSY when the calling
- *         thread records a graph (flo_graph_begin); FLO_ESTALE when the call races
- *         with flo_finalize; the status the failing init returned, or its
- *         task's failure (FLO_EDEVICE, a code given to flo_task_fail), the one
- *         of the lowest-numbered worker when several failed; FLO_ENOMEM or
- *         another flo_task_submit error when the init tasks cannot be
- *         submitted. Nothing is left over on error.
+ *         thread records a graph (flo_graph_begin); FLO_ESTALE when the call
+ * races with flo_finalize; the status the failing init returned, or its task's
+ * failure (FLO_EDEVICE, a code given to flo_task_fail), the one of the
+ * lowest-numbered worker when several failed; FLO_ENOMEM or another
+ * flo_task_submit error when the init tasks cannot be submitted. Nothing is
+ * left over on error.
  *
  * @par Thread-safety:
  * Thread-safe: several threads may create and destroy keys at once. Not
@@ -179,11 +182,11 @@ flo_status flo_worker_local_create(flo_runtime *rt,
  *         being destroyed, or whose creation has not returned);
  *         FLO_EFOREIGN for a key of another runtime; FLO_EDEADLK from a
  *         worker thread (nothing changes); FLO_EBUSY while the calling
- *         thread records a graph (nothing changes); FLO_ENOMEM (nothing changes);
- *         the first failure of a fini task in worker order (FLO_EDEVICE,
- *         a code a fini gave to flo_task_fail, or a flo_task_submit error
- *         when a fini task cannot be submitted, whose worker then keeps
- *         its value): the key is destroyed all the same.
+ *         thread records a graph (nothing changes); FLO_ENOMEM (nothing
+ * changes); the first failure of a fini task in worker order (FLO_EDEVICE, a
+ * code a fini gave to flo_task_fail, or a flo_task_submit error when a fini
+ * task cannot be submitted, whose worker then keeps its value): the key is
+ * destroyed all the same.
  *
  * @par Thread-safety:
  * Thread-safe: of two concurrent destroys of one key, one succeeds and

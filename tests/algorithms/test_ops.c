@@ -239,10 +239,9 @@ static void fill_wrap(flo_dtype t, void *p, uint64_t n, uint64_t seed)
         uint64_t k = ((i + seed) * 2654435761u) % 97;
         ref_val v = {0, 0, 0.0};
         if (ref_is_signed(t))
-            v.i = (i + seed) % 3 == 0 ? (w64 ? INT64_MIN : INT32_MIN) +
-                                            (int64_t)(2 * k + 1)
-                                      : (w64 ? INT64_MAX : INT32_MAX) -
-                                            (int64_t)(2 * k);
+            v.i = (i + seed) % 3 == 0
+                      ? (w64 ? INT64_MIN : INT32_MIN) + (int64_t)(2 * k + 1)
+                      : (w64 ? INT64_MAX : INT32_MAX) - (int64_t)(2 * k);
         else
             v.u = (w64 ? UINT64_MAX : UINT32_MAX) - 2 * k;
         ref_put(t, p, i, v);
@@ -266,18 +265,19 @@ static void wrap_cases(flo_runtime *rt, const char *where)
                 flo_array *a, *o;
                 char what[160];
                 fill_wrap(dt, x, n, n + (uint64_t)li);
-                assert_int_equal(flo_array_create_from_host(
-                                     rt, dt, n, x, li ? &l : NULL, &a),
+                assert_int_equal(flo_array_create_from_host(rt, dt, n, x,
+                                                            li ? &l : NULL, &a),
                                  FLO_OK);
-                assert_int_equal(flo_array_create(rt, dt, n, li ? &l : NULL,
-                                                  &o),
-                                 FLO_OK);
+                assert_int_equal(
+                    flo_array_create(rt, dt, n, li ? &l : NULL, &o), FLO_OK);
                 for (int op = 0; op < FLO_REDOP_COUNT; op++) {
                     uint64_t r, cbuf; /* Aligned for every type. */
                     int64_t idx, ridx;
                     ref_val want1 = ref_reduce(dt, (flo_redop)op, x, n, &ridx);
-                    snprintf(what, sizeof(what), "%s wrap %s %s n=%llu "
-                             "layout %d", where, flo_redop_name((flo_redop)op),
+                    snprintf(what, sizeof(what),
+                             "%s wrap %s %s n=%llu "
+                             "layout %d",
+                             where, flo_redop_name((flo_redop)op),
                              flo_dtype_name(dt), (unsigned long long)n, li);
                     assert_int_equal(
                         flo_array_reduce_sync(a, (flo_redop)op, &r), FLO_OK);
@@ -288,8 +288,8 @@ static void wrap_cases(flo_runtime *rt, const char *where)
                                              a, (flo_redop)op, &r, &idx),
                                          FLO_OK);
                         if (idx != ridx)
-                            fail_msg("%s: argreduce index %lld want %lld",
-                                     what, (long long)idx, (long long)ridx);
+                            fail_msg("%s: argreduce index %lld want %lld", what,
+                                     (long long)idx, (long long)ridx);
                     }
                     /* A carry-in next to the end of the type as well. */
                     fill_wrap(dt, &cbuf, 1, 5);

@@ -45,8 +45,7 @@ enum ck_values { CK_SMALL, CK_WRAP };
 
 /* CK_WRAP input of participant p at index i of an integer type, as the
  * int64_t that tv_from converts (modulo 2^bits for unsigned types). */
-static inline int64_t ref_gen_wrap(flo_dtype t, flo_redop op, int p,
-                                   size_t i)
+static inline int64_t ref_gen_wrap(flo_dtype t, flo_redop op, int p, size_t i)
 {
     bool u = ref_unsigned(t), w64 = t == FLO_I64 || t == FLO_U64;
     int64_t k = (int64_t)(((uint64_t)p * 131 + i * 17) % 19);
@@ -71,12 +70,9 @@ static inline int64_t ref_gen_v(flo_dtype t, flo_redop op, int p, size_t i,
     if (values == CK_WRAP && t != FLO_F32 && t != FLO_F64)
         return ref_gen_wrap(t, op, p, i);
     switch (op) {
-    case FLO_SUM:
-        return (int64_t)((pu * 131 + i * 17) % 19) - (u ? 0 : 9);
-    case FLO_PROD:
-        return (pu * 31 + i * 7) % 13 == 0 ? (u ? 3 : -1) : 1;
-    default:
-        return (int64_t)((pu * 7919 + i * 104729) % 1000) - (u ? 0 : 500);
+    case FLO_SUM: return (int64_t)((pu * 131 + i * 17) % 19) - (u ? 0 : 9);
+    case FLO_PROD: return (pu * 31 + i * 7) % 13 == 0 ? (u ? 3 : -1) : 1;
+    default: return (int64_t)((pu * 7919 + i * 104729) % 1000) - (u ? 0 : 500);
     }
 }
 
@@ -117,10 +113,10 @@ static inline tval tv_identity(flo_dtype t, flo_redop op)
 
 /* W: the type sums and products are computed in (for integers, the
  * unsigned type of the same width: they wrap). */
-#define TV_APPLY(F, W, a, b, op)                                           \
-    ((op) == FLO_SUM    ? (W)((W)(a).F + (W)(b).F)                         \
-     : (op) == FLO_PROD ? (W)((W)(a).F * (W)(b).F)                         \
-     : (op) == FLO_MIN  ? (W)((a).F < (b).F ? (a).F : (b).F)               \
+#define TV_APPLY(F, W, a, b, op)                                               \
+    ((op) == FLO_SUM    ? (W)((W)(a).F + (W)(b).F)                             \
+     : (op) == FLO_PROD ? (W)((W)(a).F * (W)(b).F)                             \
+     : (op) == FLO_MIN  ? (W)((a).F < (b).F ? (a).F : (b).F)                   \
                         : (W)((a).F > (b).F ? (a).F : (b).F))
 
 static inline tval tv_op(flo_dtype t, flo_redop op, tval a, tval b)
@@ -174,8 +170,8 @@ static inline void ref_fill(void *buf, size_t n, flo_dtype t, flo_redop op,
 }
 
 /* Reduction over participants [0, size) of element i. */
-static inline tval ref_reduce_at(flo_dtype t, flo_redop op, int size,
-                                 size_t i, int values)
+static inline tval ref_reduce_at(flo_dtype t, flo_redop op, int size, size_t i,
+                                 int values)
 {
     tval acc = tv_from(t, ref_gen_v(t, op, 0, i, values));
     for (int p = 1; p < size; p++)
@@ -184,25 +180,32 @@ static inline tval ref_reduce_at(flo_dtype t, flo_redop op, int size,
 }
 
 /* Count of elements of buf[0..n) that differ from want(i). */
-#define REF_COUNT_BAD(bad, buf, n, t, want_expr)                           \
-    do {                                                                   \
-        for (size_t i_ = 0; i_ < (n); i_++) {                              \
-            size_t i = i_;                                                 \
-            tval w_ = (want_expr);                                         \
-            if (!tv_eq((t), tv_load((buf), i, (t)), w_))                   \
-                (bad)++;                                                   \
-        }                                                                  \
+#define REF_COUNT_BAD(bad, buf, n, t, want_expr)                               \
+    do {                                                                       \
+        for (size_t i_ = 0; i_ < (n); i_++) {                                  \
+            size_t i = i_;                                                     \
+            tval w_ = (want_expr);                                             \
+            if (!tv_eq((t), tv_load((buf), i, (t)), w_))                       \
+                (bad)++;                                                       \
+        }                                                                      \
     } while (0)
-
 
 /* ---- One collective, checked ------------------------------------------ */
 
-enum { CK_ALLREDUCE, CK_REDUCE, CK_BCAST, CK_ALLGATHER, CK_REDUCE_SCATTER,
-       CK_SCAN, CK_EXSCAN, CK_KIND_COUNT };
+enum {
+    CK_ALLREDUCE,
+    CK_REDUCE,
+    CK_BCAST,
+    CK_ALLGATHER,
+    CK_REDUCE_SCATTER,
+    CK_SCAN,
+    CK_EXSCAN,
+    CK_KIND_COUNT
+};
 
 static const char *const ck_names[CK_KIND_COUNT] = {
-    "allreduce", "reduce", "broadcast", "allgather", "reduce_scatter",
-    "scan", "exscan"};
+    "allreduce",      "reduce", "broadcast", "allgather",
+    "reduce_scatter", "scan",   "exscan"};
 
 /* Length of participant p's part in the scan tests: uneven, some 0. */
 static inline size_t ck_scan_count(int p, size_t count)
@@ -214,9 +217,9 @@ static inline size_t ck_scan_count(int p, size_t count)
 #define CK_TAIL 8
 
 typedef struct ck_result {
-    flo_status submit;  /* What the call returned. */
-    flo_status wait;    /* What the event returned. */
-    long bad;           /* Wrong elements (including clobbered tails). */
+    flo_status submit; /* What the call returned. */
+    flo_status wait;   /* What the event returned. */
+    long bad;          /* Wrong elements (including clobbered tails). */
 } ck_result;
 
 static inline bool ck_tail_ok(const unsigned char *b, size_t from)
@@ -343,33 +346,29 @@ static inline ck_result ck_run(flo_runtime *rt, flo_comm *c, int kind,
             break;
         case CK_BCAST:
             REF_COUNT_BAD(res.bad, r, count, t,
-                          tv_from(t, ref_gen_v(t, FLO_SUM, root, i,
-                                               values)));
+                          tv_from(t, ref_gen_v(t, FLO_SUM, root, i, values)));
             break;
         case CK_ALLGATHER:
             REF_COUNT_BAD(res.bad, r, nr, t,
-                          tv_from(t, ref_gen_v(t, FLO_SUM,
-                                               (int)(i / count), i % count,
-                                               values)));
+                          tv_from(t, ref_gen_v(t, FLO_SUM, (int)(i / count),
+                                               i % count, values)));
             break;
         case CK_REDUCE_SCATTER:
-            REF_COUNT_BAD(res.bad, r, nr, t,
-                          ref_reduce_at(t, op, size,
-                                        (size_t)p * count + i, values));
+            REF_COUNT_BAD(
+                res.bad, r, nr, t,
+                ref_reduce_at(t, op, size, (size_t)p * count + i, values));
             break;
         default:
             for (size_t i = 0; i < counts[li]; i++) {
                 tval x = tv_from(t, ref_gen_v(t, op, p, i, values));
-                tval want = kind == CK_EXSCAN ? carry
-                                              : tv_op(t, op, carry, x);
+                tval want = kind == CK_EXSCAN ? carry : tv_op(t, op, carry, x);
                 if (!tv_eq(t, tv_load(r, i, t), want))
                     res.bad++;
                 carry = tv_op(t, op, carry, x);
             }
             break;
         }
-        if (rbytes[li] > rneed[li] &&
-            !ck_tail_ok(r, rneed[li]))
+        if (rbytes[li] > rneed[li] && !ck_tail_ok(r, rneed[li]))
             res.bad++;
     }
     for (int li = 0; li < n; li++) {

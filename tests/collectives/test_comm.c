@@ -22,7 +22,7 @@
 
 typedef struct fixture {
     flo_runtime *rt;
-    flo_comm *c4;  /* Four host participants. */
+    flo_comm *c4; /* Four host participants. */
 } fixture;
 
 static int setup(void **state)
@@ -59,8 +59,7 @@ static const size_t counts[] = {0, 1, 7, 1001};
 
 /* Every kind x type x operator x count on comm c, with the inputs of
  * `values` (enum ck_values; CK_WRAP: the integer types only). */
-static void run_matrix(flo_runtime *rt, flo_comm *c, bool in_place,
-                       int values)
+static void run_matrix(flo_runtime *rt, flo_comm *c, bool in_place, int values)
 {
     char what[128];
 
@@ -70,22 +69,19 @@ static void run_matrix(flo_runtime *rt, flo_comm *c, bool in_place,
         for (int t = 0; t < FLO_DTYPE_COUNT; t++) {
             if (values == CK_WRAP && (t == FLO_F32 || t == FLO_F64))
                 continue;
-            int nops = k == CK_BCAST || k == CK_ALLGATHER ? 1
-                                                          : FLO_REDOP_COUNT;
+            int nops = k == CK_BCAST || k == CK_ALLGATHER ? 1 : FLO_REDOP_COUNT;
             for (int op = 0; op < nops; op++) {
                 for (size_t ci = 0; ci < sizeof(counts) / sizeof(*counts);
                      ci++) {
                     int root = (int)(ci + (size_t)op) % flo_comm_size(c);
-                    ck_result r = ck_run(rt, c, k, (flo_dtype)t,
-                                         (flo_redop)op, counts[ci], root,
-                                         in_place, values);
+                    ck_result r = ck_run(rt, c, k, (flo_dtype)t, (flo_redop)op,
+                                         counts[ci], root, in_place, values);
                     snprintf(what, sizeof(what), "%s %s %s count %zu%s%s",
                              ck_names[k], flo_dtype_name((flo_dtype)t),
                              flo_redop_name((flo_redop)op), counts[ci],
                              in_place ? " in place" : "",
                              values == CK_WRAP ? " (wrapping)" : "");
-                    if (r.submit != FLO_OK || r.wait != FLO_OK ||
-                        r.bad != 0)
+                    if (r.submit != FLO_OK || r.wait != FLO_OK || r.bad != 0)
                         print_error("%s: submit %d wait %d bad %ld\n", what,
                                     r.submit, r.wait, r.bad);
                     assert_int_equal(r.submit, FLO_OK);
@@ -168,8 +164,7 @@ static void wrap_one(flo_runtime *rt, flo_comm *c, flo_dtype t, flo_redop op,
         assert_memory_equal(&buf[p], want, es);
     }
     l.nblocks = 2;
-    assert_int_equal(flo_array_create_from_host(rt, t, 4, in, &l, &a),
-                     FLO_OK);
+    assert_int_equal(flo_array_create_from_host(rt, t, 4, in, &l, &a), FLO_OK);
     assert_int_equal(flo_array_reduce_sync(a, op, &got), FLO_OK);
     assert_memory_equal(&got, want, es);
     assert_int_equal(flo_array_destroy(a), FLO_OK);
@@ -177,9 +172,9 @@ static void wrap_one(flo_runtime *rt, flo_comm *c, flo_dtype t, flo_redop op,
 
 /* The scan collective over parts of lengths cnt[] of x, the scan of the
  * host array x (three blocks) and the reference: the same values. */
-static void wrap_scan(flo_runtime *rt, flo_comm *c, flo_dtype t,
-                      flo_redop op, flo_scan_kind kind, const void *x,
-                      size_t n, const size_t *cnt)
+static void wrap_scan(flo_runtime *rt, flo_comm *c, flo_dtype t, flo_redop op,
+                      flo_scan_kind kind, const void *x, size_t n,
+                      const size_t *cnt)
 {
     size_t es = flo_dtype_size(t), off = 0;
     unsigned char *coll = malloc(n * es), *arr = malloc(n * es);
@@ -196,11 +191,10 @@ static void wrap_scan(flo_runtime *rt, flo_comm *c, flo_dtype t,
     for (int p = 0; p < 4; p++) {
         /* An empty part still needs a handle, never touched. */
         void *part = cnt[p] > 0 ? (void *)(coll + off * es) : &spare;
-        assert_int_equal(flo_data_register(rt, part,
-                                           cnt[p] > 0 ? cnt[p] * es
-                                                      : sizeof(spare),
-                                           &h[p]),
-                         FLO_OK);
+        assert_int_equal(
+            flo_data_register(rt, part,
+                              cnt[p] > 0 ? cnt[p] * es : sizeof(spare), &h[p]),
+            FLO_OK);
         off += cnt[p];
     }
     assert_int_equal(off, n);
@@ -210,8 +204,7 @@ static void wrap_scan(flo_runtime *rt, flo_comm *c, flo_dtype t,
         assert_int_equal(flo_data_unregister(rt, h[p]), FLO_OK);
 
     l.nblocks = 3;
-    assert_int_equal(flo_array_create_from_host(rt, t, n, x, &l, &a),
-                     FLO_OK);
+    assert_int_equal(flo_array_create_from_host(rt, t, n, x, &l, &a), FLO_OK);
     assert_int_equal(flo_array_create(rt, t, n, &l, &o), FLO_OK);
     assert_int_equal(flo_array_scan_sync(o, a, op, kind, NULL), FLO_OK);
     assert_int_equal(flo_array_to_host(o, arr), FLO_OK);
@@ -310,8 +303,7 @@ static void test_ordering(void **state)
         assert_int_equal(flo_data_register(f->rt, recv[p], N * 8, &rh[p]),
                          FLO_OK);
     }
-    assert_int_equal(flo_data_register(f->rt, out, sizeof(out), &oh),
-                     FLO_OK);
+    assert_int_equal(flo_data_register(f->rt, out, sizeof(out), &oh), FLO_OK);
     /* Writers before, readers after, and the next round's writers
      * overwrite the sends while earlier collectives may still read them:
      * only the dependency rules make the final result right. */
@@ -375,12 +367,10 @@ static void test_bad_args(void **state)
 
     memset(buf, 0x11, sizeof(buf));
     for (int p = 0; p < 4; p++) {
-        assert_int_equal(flo_data_register(f->rt, buf[p], sizeof(buf[p]),
-                                           &h[p]),
-                         FLO_OK);
-        assert_int_equal(flo_data_register(f->rt, big[p], sizeof(big[p]),
-                                           &hb[p]),
-                         FLO_OK);
+        assert_int_equal(
+            flo_data_register(f->rt, buf[p], sizeof(buf[p]), &h[p]), FLO_OK);
+        assert_int_equal(
+            flo_data_register(f->rt, big[p], sizeof(big[p]), &hb[p]), FLO_OK);
     }
     assert_int_equal(flo_data_alloc(f->rt, 64, &stale), FLO_OK);
     assert_int_equal(flo_data_unregister(f->rt, stale), FLO_OK);
@@ -390,13 +380,11 @@ static void test_bad_args(void **state)
     /* Communicator creation. */
     assert_int_equal(flo_comm_create(NULL, &c), FLO_EINVAL);
     assert_int_equal(flo_comm_create(f->rt, NULL), FLO_EINVAL);
-    assert_int_equal(flo_comm_create_devices(f->rt, devs, 0, &c),
-                     FLO_EINVAL);
-    assert_int_equal(flo_comm_create_devices(f->rt, devs, 2, &c),
-                     FLO_EINVAL);
-    assert_int_equal(flo_comm_create_devices(f->rt, devs,
-                                             FLO_COMM_MAX_LOCAL + 1, &c),
-                     FLO_EINVAL);
+    assert_int_equal(flo_comm_create_devices(f->rt, devs, 0, &c), FLO_EINVAL);
+    assert_int_equal(flo_comm_create_devices(f->rt, devs, 2, &c), FLO_EINVAL);
+    assert_int_equal(
+        flo_comm_create_devices(f->rt, devs, FLO_COMM_MAX_LOCAL + 1, &c),
+        FLO_EINVAL);
     assert_null(c);
     assert_int_equal(flo_comm_destroy(NULL), FLO_EINVAL);
     assert_int_equal(flo_comm_size(NULL), -1);
@@ -498,16 +486,14 @@ static void test_array_global_one_rank(void **state)
         sum += in[i];
     }
     assert_int_equal(flo_comm_create(f->rt, &c), FLO_OK);
-    assert_int_equal(flo_array_create_from_host(f->rt, FLO_I64, N, in, NULL,
-                                                &x),
-                     FLO_OK);
+    assert_int_equal(
+        flo_array_create_from_host(f->rt, FLO_I64, N, in, NULL, &x), FLO_OK);
     assert_int_equal(flo_array_create(f->rt, FLO_I64, N, NULL, &y), FLO_OK);
-    assert_int_equal(flo_array_reduce_global_sync(c, x, FLO_SUM, &got),
-                     FLO_OK);
+    assert_int_equal(flo_array_reduce_global_sync(c, x, FLO_SUM, &got), FLO_OK);
     assert_int_equal(got, sum);
-    assert_int_equal(flo_array_scan_global(c, y, x, FLO_SUM,
-                                           FLO_SCAN_EXCLUSIVE, &ev),
-                     FLO_OK);
+    assert_int_equal(
+        flo_array_scan_global(c, y, x, FLO_SUM, FLO_SCAN_EXCLUSIVE, &ev),
+        FLO_OK);
     assert_int_equal(flo_event_wait(f->rt, ev), FLO_OK);
     assert_int_equal(flo_array_to_host(y, out), FLO_OK);
     for (int i = 0; i < N; i++) {
@@ -515,15 +501,15 @@ static void test_array_global_one_rank(void **state)
         acc += in[i];
     }
     /* Bad arguments. */
-    assert_int_equal(flo_array_scan_global(NULL, y, x, FLO_SUM,
-                                           FLO_SCAN_INCLUSIVE, NULL),
-                     FLO_EINVAL);
+    assert_int_equal(
+        flo_array_scan_global(NULL, y, x, FLO_SUM, FLO_SCAN_INCLUSIVE, NULL),
+        FLO_EINVAL);
     assert_int_equal(flo_array_scan_global(c, y, x, FLO_REDOP_COUNT,
                                            FLO_SCAN_INCLUSIVE, NULL),
                      FLO_EINVAL);
-    assert_int_equal(flo_array_reduce_global(c, x, FLO_SUM, FLO_DATA_NULL,
-                                             NULL),
-                     FLO_EINVAL);
+    assert_int_equal(
+        flo_array_reduce_global(c, x, FLO_SUM, FLO_DATA_NULL, NULL),
+        FLO_EINVAL);
     assert_int_equal(flo_array_destroy(y), FLO_OK);
     assert_int_equal(flo_array_destroy(x), FLO_OK);
     assert_int_equal(flo_comm_destroy(c), FLO_OK);

@@ -47,27 +47,24 @@ static long run_matrix(flo_runtime *r, flo_comm *c, const size_t *counts,
         for (int t = 0; t < FLO_DTYPE_COUNT; t++) {
             if (values == CK_WRAP && (t == FLO_F32 || t == FLO_F64))
                 continue;
-            int nops = k == CK_BCAST || k == CK_ALLGATHER ? 1
-                                                          : FLO_REDOP_COUNT;
+            int nops = k == CK_BCAST || k == CK_ALLGATHER ? 1 : FLO_REDOP_COUNT;
             for (int op = 0; op < nops; op++) {
                 for (int ci = 0; ci < ncounts; ci++) {
                     /* Large sizes for two types only: time. */
                     if (counts[ci] > 100000 && t != FLO_I64 && t != FLO_F32)
                         continue;
                     int root = (ci + op) % flo_comm_size(c);
-                    ck_result res = ck_run(r, c, k, (flo_dtype)t,
-                                           (flo_redop)op, counts[ci], root,
-                                           in_place, values);
+                    ck_result res = ck_run(r, c, k, (flo_dtype)t, (flo_redop)op,
+                                           counts[ci], root, in_place, values);
                     if (res.submit != FLO_OK || res.wait != FLO_OK ||
                         res.bad != 0) {
                         char msg[256] = "";
-                        flo_error_message(r, FLO_EVENT_NULL, msg,
-                                          sizeof(msg));
+                        flo_error_message(r, FLO_EVENT_NULL, msg, sizeof(msg));
                         print_error("%s %s %s count %zu%s%s: submit %s "
-                                    "wait %s bad %ld (%s)\n", ck_names[k],
-                                    flo_dtype_name((flo_dtype)t),
-                                    flo_redop_name((flo_redop)op),
-                                    counts[ci], in_place ? " in place" : "",
+                                    "wait %s bad %ld (%s)\n",
+                                    ck_names[k], flo_dtype_name((flo_dtype)t),
+                                    flo_redop_name((flo_redop)op), counts[ci],
+                                    in_place ? " in place" : "",
                                     values == CK_WRAP ? " (wrapping)" : "",
                                     flo_status_str(res.submit),
                                     flo_status_str(res.wait), res.bad, msg);
@@ -126,9 +123,9 @@ static void test_scan_large(void **state)
         assert_int_equal(flo_data_register(rt, buf[g], cnt[g] * 8, &h[g]),
                          FLO_OK);
     }
-    assert_int_equal(flo_coll_scan(c, h, h, cnt, FLO_I64, FLO_SUM,
-                                   FLO_SCAN_INCLUSIVE, &ev),
-                     FLO_OK);
+    assert_int_equal(
+        flo_coll_scan(c, h, h, cnt, FLO_I64, FLO_SUM, FLO_SCAN_INCLUSIVE, &ev),
+        FLO_OK);
     assert_int_equal(flo_event_wait(rt, ev), FLO_OK);
     for (int g = 0; g < ngpu; g++) {
         assert_int_equal(flo_data_unregister(rt, h[g]), FLO_OK);

@@ -51,25 +51,24 @@ static long run_matrix(flo_comm *c, bool in_place, int values)
         for (int t = 0; t < FLO_DTYPE_COUNT; t++) {
             if (values == CK_WRAP && (t == FLO_F32 || t == FLO_F64))
                 continue;
-            int nops = k == CK_BCAST || k == CK_ALLGATHER ? 1
-                                                          : FLO_REDOP_COUNT;
+            int nops = k == CK_BCAST || k == CK_ALLGATHER ? 1 : FLO_REDOP_COUNT;
             for (int op = 0; op < nops; op++) {
                 for (size_t ci = 0; ci < sizeof(counts) / sizeof(*counts);
                      ci++) {
                     /* Roots move around, including to the last rank. */
                     int root = (int)(ci * 2 + (size_t)op + (size_t)t) %
                                flo_comm_size(c);
-                    ck_result r = ck_run(rt, c, k, (flo_dtype)t,
-                                         (flo_redop)op, counts[ci], root,
-                                         in_place, values);
-                    long bad = (r.submit != FLO_OK) + (r.wait != FLO_OK) +
-                               r.bad;
+                    ck_result r = ck_run(rt, c, k, (flo_dtype)t, (flo_redop)op,
+                                         counts[ci], root, in_place, values);
+                    long bad =
+                        (r.submit != FLO_OK) + (r.wait != FLO_OK) + r.bad;
                     if (bad != 0)
-                        fprintf(stderr, "rank %d: %s %s %s count %zu root "
-                                "%d%s%s: submit %s wait %s bad %ld\n", rank,
-                                ck_names[k], flo_dtype_name((flo_dtype)t),
-                                flo_redop_name((flo_redop)op), counts[ci],
-                                root, in_place ? " in place" : "",
+                        fprintf(stderr,
+                                "rank %d: %s %s %s count %zu root "
+                                "%d%s%s: submit %s wait %s bad %ld\n",
+                                rank, ck_names[k], flo_dtype_name((flo_dtype)t),
+                                flo_redop_name((flo_redop)op), counts[ci], root,
+                                in_place ? " in place" : "",
                                 values == CK_WRAP ? " (wrapping)" : "",
                                 flo_status_str(r.submit),
                                 flo_status_str(r.wait), r.bad);
@@ -153,9 +152,9 @@ static void test_two_comms(void **state)
         for (int r = 0; r < ROUNDS; r++) {
             for (int i = 0; i < N; i++)
                 v[k][r][i] = (int64_t)(rank + 1) * (k * 1000 + r) + i;
-            assert_int_equal(flo_data_register(rt, v[k][r], sizeof(v[k][r]),
-                                               &h[k][r]),
-                             FLO_OK);
+            assert_int_equal(
+                flo_data_register(rt, v[k][r], sizeof(v[k][r]), &h[k][r]),
+                FLO_OK);
         }
     for (int r = 0; r < ROUNDS; r++)
         for (int k = 0; k < 2; k++)
@@ -214,8 +213,7 @@ static void test_array_global(void **state)
     for (size_t i = 0; i < n; i++)
         in[i] = gval(off + i);
     assert_int_equal(flo_comm_create(rt, &c), FLO_OK);
-    assert_int_equal(flo_array_create_from_host(rt, FLO_I64, n, in, NULL,
-                                                &x),
+    assert_int_equal(flo_array_create_from_host(rt, FLO_I64, n, in, NULL, &x),
                      FLO_OK);
     assert_int_equal(flo_array_create(rt, FLO_I64, n, NULL, &y), FLO_OK);
 
@@ -338,8 +336,7 @@ int main(int argc, char **argv)
      * test out rather than report CMocka's TAP skip, which reads as a
      * failure. */
     size_t ntests = sizeof(tests) / sizeof(tests[0]) - (nranks < 2);
-    rc = _cmocka_run_group_tests("collectives_mpi", tests, ntests, NULL,
-                                 NULL);
+    rc = _cmocka_run_group_tests("collectives_mpi", tests, ntests, NULL, NULL);
     if (flo_finalize(rt) != FLO_OK)
         rc++;
     rc = (int)all_sum(rc);

@@ -149,8 +149,8 @@ static void run_seq(const seq_cfg *c, seq_out *o)
                 char m[256];
                 flo_wait_all(rt);
                 flo_error_message(rt, FLO_EVENT_NULL, m, sizeof m);
-                fail_msg("acquire after task %d: %s; first task error: %s",
-                         t, flo_status_str(ast), m);
+                fail_msg("acquire after task %d: %s; first task error: %s", t,
+                         flo_status_str(ast), m);
             }
             p[c->elems / 2] += 7u;
             assert_int_equal(flo_data_release(rt, h[a]), FLO_OK);

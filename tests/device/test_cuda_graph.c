@@ -170,8 +170,7 @@ static void run_graph(int logical, unsigned flags, int dev, bool sync,
             submit(rt, &k_mix_host, FLO_ANY, &acc, 1, kk);
             ref_mix(ref[a], NULL, kk);
         } else {
-            flo_access_desc acc[2] = {{h[a], FLO_READ_WRITE},
-                                      {h[b], FLO_READ}};
+            flo_access_desc acc[2] = {{h[a], FLO_READ_WRITE}, {h[b], FLO_READ}};
             submit(rt, &k_mix_host, FLO_ANY, acc, 2, kk);
             ref_mix(ref[a], ref[b], kk);
         }
@@ -291,8 +290,7 @@ static void test_status_word(void **state)
     flo_graph *bad, *good;
     for (int v = 0; v < 2; v++) {
         flo_graph **g = v == 0 ? &bad : &good;
-        assert_int_equal(flo_graph_begin(rt, v ? "good" : "bad", 0, g),
-                         FLO_OK);
+        assert_int_equal(flo_graph_begin(rt, v ? "good" : "bad", 0, g), FLO_OK);
         flo_access_desc wy = {hy, FLO_WRITE};
         submit(rt, &k_set_gpu, FLO_ANY, &wy, 1, 3);
         flo_task_desc d = FLO_TASK_DESC_INIT;

@@ -85,8 +85,8 @@ static void priority_case(flo_sched_policy sched, int device)
         submit(rt, &k_ticket, device, 0, NULL, 0, &a, sizeof a);
     }
     flo_test_ticket_args hi = {flag_d, counter, &slots[NLOW]};
-    flo_event ev_hi = submit(rt, &k_ticket, device, 10, NULL, 0, &hi,
-                             sizeof hi);
+    flo_event ev_hi =
+        submit(rt, &k_ticket, device, 10, NULL, 0, &hi, sizeof hi);
     /* Release: every task is ready (or launched and spinning). */
     __atomic_store_n(flag_h, 1, __ATOMIC_SEQ_CST);
     flo_status st_hi = flo_event_wait(rt, ev_hi);
@@ -214,8 +214,8 @@ static void test_status_word(void **state)
 
     flo_test_args zero = {0, 1}, bad = {7, 1}, zero_first = {0, 2};
     flo_event ok1 = submit(rt, &k_status, 1, 0, &acc, 1, &zero, sizeof zero);
-    flo_event ok2 = submit(rt, &k_status, 1, 0, &acc, 1, &zero_first,
-                           sizeof zero_first);
+    flo_event ok2 =
+        submit(rt, &k_status, 1, 0, &acc, 1, &zero_first, sizeof zero_first);
     flo_event fail = submit(rt, &k_status, 1, 0, &acc, 1, &bad, sizeof bad);
     /* A dependent of the failed task is canceled, not run. */
     flo_event dep = submit(rt, &k_status, 1, 0, &acc, 1, &zero, sizeof zero);
@@ -227,13 +227,14 @@ static void test_status_word(void **state)
     assert_int_equal(flo_error_message(rt, fail, msg, sizeof msg), FLO_OK);
     if (!strstr(msg, "test info = 7") || !strstr(msg, "solver"))
         fail_msg("status word message lacks the label, value or task: "
-                 "\"%s\"", msg);
+                 "\"%s\"",
+                 msg);
     assert_int_equal(flo_wait_all(rt), FLO_ETASK);
 
     /* Attached before its kernel: still read after it. */
     flo_test_args bad_first = {-3 & 0xffffffffu, 2};
-    flo_event f2 = submit(rt, &k_status, 1, 0, &acc, 1, &bad_first,
-                          sizeof bad_first);
+    flo_event f2 =
+        submit(rt, &k_status, 1, 0, &acc, 1, &bad_first, sizeof bad_first);
     assert_int_equal(flo_event_wait(rt, f2), FLO_ETASK);
     assert_int_equal(flo_error_message(rt, f2, msg, sizeof msg), FLO_OK);
     assert_non_null(strstr(msg, "test info = -3"));
@@ -249,8 +250,7 @@ static void test_status_word(void **state)
     for (int i = 0; i < N; i++) {
         words[i] = 0;
         assert_int_equal(
-            flo_data_register(rt, &words[i], sizeof words[i], &hs[i]),
-            FLO_OK);
+            flo_data_register(rt, &words[i], sizeof words[i], &hs[i]), FLO_OK);
     }
     for (int i = 0; i < N; i++) {
         flo_access_desc a = {hs[i], FLO_WRITE};

@@ -126,8 +126,7 @@ static void run_random(int logical, flo_sched_policy sched, uint64_t seed)
             submit(rt, k, dev, &acc, 1, kk);
             ref_mix(ref[a], NULL, N, kk);
         } else {
-            flo_access_desc acc[2] = {{h[a], FLO_READ_WRITE},
-                                      {h[b], FLO_READ}};
+            flo_access_desc acc[2] = {{h[a], FLO_READ_WRITE}, {h[b], FLO_READ}};
             submit(rt, k, dev, acc, 2, kk);
             ref_mix(ref[a], ref[b], N, kk);
         }

@@ -94,7 +94,8 @@ static void test_launch_error(void **state)
          !strstr(msg, "cudaErrorInvalidConfiguration")) ||
         !strstr(msg, "launch") || !strstr(msg, "bad-launch"))
         fail_msg("launch error message lacks the CUDA error or the task "
-                 "name: \"%s\"", msg);
+                 "name: \"%s\"",
+                 msg);
     assert_int_equal(flo_wait_all(rt), FLO_EDEVICE);
 
     /* Not sticky: later tasks run. */

@@ -87,8 +87,7 @@ static void ref_set(uint32_t *x, size_t n, uint32_t k)
 /* Sizes in uint32 words: multi-MB (several staging chunks, not a
  * multiple of them), odd, one word. */
 static const size_t sizes[] = {
-    (5u << 20) / 4 + 3, 777777, 1, (9u << 20) / 4, 4099, 1u << 20,
-    12345, 3,
+    (5u << 20) / 4 + 3, 777777, 1, (9u << 20) / 4, 4099, 1u << 20, 12345, 3,
 };
 #define NSIZES (sizeof sizes / sizeof sizes[0])
 
@@ -97,8 +96,8 @@ static void check_equal(const uint32_t *got, const uint32_t *want, size_t n,
 {
     for (size_t i = 0; i < n; i++)
         if (got[i] != want[i])
-            fail_msg("%s: handle %d word %zu of %zu: %u, expected %u", what,
-                     h, i, n, got[i], want[i]);
+            fail_msg("%s: handle %d word %zu of %zu: %u, expected %u", what, h,
+                     i, n, got[i], want[i]);
 }
 
 /*
@@ -119,9 +118,9 @@ static void run_alternating(flo_runtime *rt, int ngpu, unsigned reg_flags,
         assert_non_null(ref[j]);
         for (size_t i = 0; i < sizes[j]; i++)
             buf[j][i] = ref[j][i] = (uint32_t)flo_test_rand(&seed);
-        assert_int_equal(flo_data_register_flags(rt, buf[j], sizes[j] * 4,
-                                                 reg_flags, &h[j]),
-                         FLO_OK);
+        assert_int_equal(
+            flo_data_register_flags(rt, buf[j], sizes[j] * 4, reg_flags, &h[j]),
+            FLO_OK);
     }
     for (int r = 0; r < rounds; r++)
         for (size_t j = 0; j < NSIZES; j++) {
@@ -136,8 +135,7 @@ static void run_alternating(flo_runtime *rt, int ngpu, unsigned reg_flags,
     for (size_t j = 0; j < NSIZES; j++) {
         if (j % 2 == 0) {
             void *p = NULL;
-            assert_int_equal(flo_data_acquire(rt, h[j], FLO_READ, &p),
-                             FLO_OK);
+            assert_int_equal(flo_data_acquire(rt, h[j], FLO_READ, &p), FLO_OK);
             check_equal(p, ref[j], sizes[j], what, (int)j);
             assert_int_equal(flo_data_release(rt, h[j]), FLO_OK);
         }
@@ -221,18 +219,15 @@ static void run_host_reads(int pin_host)
     flo_data ht[NT], ho[NT], hs;
     uint64_t spin_word = 0;
     assert_non_null(want);
-    assert_int_equal(flo_data_register(rt, &spin_word, sizeof spin_word,
-                                       &hs),
+    assert_int_equal(flo_data_register(rt, &spin_word, sizeof spin_word, &hs),
                      FLO_OK);
     for (int t = 0; t < NT; t++) {
         tile[t] = calloc(n, 4);
         out[t] = calloc(n, 4);
         assert_non_null(tile[t]);
         assert_non_null(out[t]);
-        assert_int_equal(flo_data_register(rt, tile[t], n * 4, &ht[t]),
-                         FLO_OK);
-        assert_int_equal(flo_data_register(rt, out[t], n * 4, &ho[t]),
-                         FLO_OK);
+        assert_int_equal(flo_data_register(rt, tile[t], n * 4, &ht[t]), FLO_OK);
+        assert_int_equal(flo_data_register(rt, out[t], n * 4, &ho[t]), FLO_OK);
     }
     for (int t = 0; t < NT; t++) {
         flo_access_desc w = {ht[t], FLO_WRITE};
@@ -283,8 +278,7 @@ static void test_prefetch(void **state)
     assert_non_null(x);
     assert_non_null(ref);
     flo_data h;
-    assert_int_equal(flo_data_register_flags(rt, x, n * 4, FLO_DATA_NO_PIN,
-                                             &h),
+    assert_int_equal(flo_data_register_flags(rt, x, n * 4, FLO_DATA_NO_PIN, &h),
                      FLO_OK);
     assert_int_equal(flo_data_prefetch(rt, h, flo_device_count(rt)),
                      FLO_EINVAL);
@@ -295,9 +289,10 @@ static void test_prefetch(void **state)
     assert_int_equal(flo_data_prefetch(rt, h, 1), FLO_OK);
     assert_int_equal(flo_wait_all(rt), FLO_OK);
     /* The prefetch made the GPU copy valid (it ran after the writer). */
-    assert_int_not_equal(atomic_load(&flo__data_lookup(rt, h, &(flo_status){
-                                         0})->data.rep[1].state),
-                         FLO__REP_INVALID);
+    assert_int_not_equal(
+        atomic_load(
+            &flo__data_lookup(rt, h, &(flo_status){0})->data.rep[1].state),
+        FLO__REP_INVALID);
     flo_access_desc rw = {h, FLO_READ_WRITE};
     submit(rt, &k_mix, 1, &rw, 1, 3u);
     ref_mix(ref, n, 3u);

@@ -24,7 +24,7 @@
 
 typedef struct rec {
     atomic_int inits[MAXW], finis[MAXW];
-    atomic_int bad;           /* Wrong device, no stream, CUDA error. */
+    atomic_int bad; /* Wrong device, no stream, CUDA error. */
     pthread_t init_thread[MAXW], fini_thread[MAXW];
     int host_val[MAXW];       /* Host workers' values. */
     unsigned char seen[MAXW]; /* Byte read back from GPU values at fini. */
@@ -72,8 +72,7 @@ static flo_status init_cb(flo_task_ctx *ctx, void *user, void **value)
     }
     void *p = NULL;
     if (cudaMalloc(&p, 256) != cudaSuccess ||
-        cudaMemsetAsync(p, 0, 256, flo_task_cuda_stream(ctx)) !=
-            cudaSuccess) {
+        cudaMemsetAsync(p, 0, 256, flo_task_cuda_stream(ctx)) != cudaSuccess) {
         atomic_fetch_add(&r->bad, 1);
         return FLO_EDEVICE;
     }
@@ -116,8 +115,7 @@ static void use_cuda(flo_task_ctx *ctx)
     int w = flo_task_worker(ctx);
     void *v = flo_worker_local_get(ctx, a->key);
     if (!v || !device_current(ctx) ||
-        cudaMemsetAsync(v, w + 1, 1, flo_task_cuda_stream(ctx)) !=
-            cudaSuccess)
+        cudaMemsetAsync(v, w + 1, 1, flo_task_cuda_stream(ctx)) != cudaSuccess)
         atomic_fetch_add(&a->r->bad, 1);
     atomic_fetch_add(a->gpu_runs, 1);
 }
@@ -235,6 +233,6 @@ int main(void)
         cmocka_unit_test(test_gpu_values),
         cmocka_unit_test(test_gpu_init_failure),
     };
-    return cmocka_run_group_tests_name("device_cuda_worker_local", tests,
-                                       NULL, NULL);
+    return cmocka_run_group_tests_name("device_cuda_worker_local", tests, NULL,
+                                       NULL);
 }

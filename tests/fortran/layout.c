@@ -116,8 +116,7 @@ size_t flo_ftest_layout(int which, size_t *out, size_t max)
         v[n++] = F(flo_array_kernel, cuda);
         v[n++] = sizeof(flo_array_kernel);
         break;
-    default:
-        return 0;
+    default: return 0;
     }
     if (n > max)
         return 0;

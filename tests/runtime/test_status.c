@@ -86,8 +86,7 @@ static void test_version(void **state)
     int ma = -1, mi = -1, pa = -1;
     /* The header's version is the project's (meson.build), and the
      * library's is the header's. */
-    assert_int_equal(sscanf(FLO_VERSION_STRING, "%d.%d.%d", &ma, &mi, &pa),
-                     3);
+    assert_int_equal(sscanf(FLO_VERSION_STRING, "%d.%d.%d", &ma, &mi, &pa), 3);
     assert_int_equal(FLO_VERSION_MAJOR, ma);
     assert_int_equal(FLO_VERSION_MINOR, mi);
     assert_int_equal(FLO_VERSION_PATCH, pa);

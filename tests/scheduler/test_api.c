@@ -60,9 +60,9 @@ static void runs_elsewhere(flo_sched_policy pol, int busy, int how)
     atomic_store(&gate_started, 0);
     atomic_store(&free_ran, 0);
     atomic_store(&free_worker, -1);
-    assert_int_equal(flo_submit(rt, &gev, .kernel = &kgate,
-                                .on_worker = FLO_WORKER(busy)),
-                     FLO_OK);
+    assert_int_equal(
+        flo_submit(rt, &gev, .kernel = &kgate, .on_worker = FLO_WORKER(busy)),
+        FLO_OK);
     uint64_t end = flot_now_ns() + FLOT_GUARANTEE_NS;
     while (!atomic_load(&gate_started) && flot_now_ns() < end)
         flot_sleep_us(100);
@@ -180,9 +180,9 @@ static void test_size_and_placement(void **s)
     expect_refused(rt, &d, FLO_EINVAL, "FLO_DEVICE(device count)");
     d.on_device = FLO_DEVICE(-2);
     expect_refused(rt, &d, FLO_EINVAL, "FLO_DEVICE(-2)");
-    assert_int_equal(flo_submit(rt, &ev, .kernel = &kwhere,
-                                .on_worker = FLO_WORKER(7)),
-                     FLO_EINVAL);
+    assert_int_equal(
+        flo_submit(rt, &ev, .kernel = &kwhere, .on_worker = FLO_WORKER(7)),
+        FLO_EINVAL);
     assert_int_equal(flo_wait_all(rt), FLO_OK);
     assert_int_equal(atomic_load(&pl_runs), 5);
     assert_int_equal(flo_finalize(rt), FLO_OK);
@@ -264,8 +264,7 @@ static void test_flo_submit(void **s)
     }
     assert_int_equal(flo_data_register(rt, x, sizeof(x), &hx), FLO_OK);
     assert_int_equal(flo_data_register(rt, y, sizeof(y), &hy), FLO_OK);
-    assert_int_equal(flo_data_register(rt, &one, sizeof(one), &stale),
-                     FLO_OK);
+    assert_int_equal(flo_data_register(rt, &one, sizeof(one), &stale), FLO_OK);
     assert_int_equal(flo_data_unregister(rt, stale), FLO_OK);
 
     /* Every form: a compound-literal argument, an lvalue, priorities,
@@ -300,12 +299,12 @@ static void test_flo_submit(void **s)
     /* FLO_DEPS: explicit order between tasks sharing no data. */
     atomic_store(&order_clock, 0);
     int ids[3] = {0, 1, 2};
-    assert_int_equal(flo_submit(rt, &e0, .kernel = &korder,
-                                FLO_ARGS(ids[0]), .on_worker = FLO_WORKER(0)),
+    assert_int_equal(flo_submit(rt, &e0, .kernel = &korder, FLO_ARGS(ids[0]),
+                                .on_worker = FLO_WORKER(0)),
                      FLO_OK);
-    assert_int_equal(flo_submit(rt, &e1, .kernel = &korder, FLO_ARGS(ids[1]),
-                                FLO_DEPS(e0)),
-                     FLO_OK);
+    assert_int_equal(
+        flo_submit(rt, &e1, .kernel = &korder, FLO_ARGS(ids[1]), FLO_DEPS(e0)),
+        FLO_OK);
     assert_int_equal(flo_submit(rt, NULL, .kernel = &korder, FLO_ARGS(ids[2]),
                                 FLO_DEPS(e1, e0, FLO_EVENT_NULL)),
                      FLO_OK);
@@ -316,9 +315,9 @@ static void test_flo_submit(void **s)
                                 FLO_ACCESS(FLO_R(hx), FLO_RW(stale))),
                      FLO_ESTALE);
     assert_int_equal(flo_submit(rt, &keep, .kernel = NULL), FLO_EINVAL);
-    assert_int_equal(flo_submit(rt, &keep, .kernel = &kaxpy,
-                                .access = NULL, .naccess = 1),
-                     FLO_EINVAL);
+    assert_int_equal(
+        flo_submit(rt, &keep, .kernel = &kaxpy, .access = NULL, .naccess = 1),
+        FLO_EINVAL);
     assert_int_equal(flo_submit(NULL, &keep, .kernel = &kaxpy), FLO_EINVAL);
     assert_int_equal(keep.id, 0x1234);
     assert_int_equal(keep.gen, 5);
@@ -343,10 +342,10 @@ typedef struct args16 {
 
 /* Bit k of acc_bad: check k failed. */
 static atomic_int acc_bad, acc_runs;
-#define CHECK(k, cond)                                                    \
-    do {                                                                  \
-        if (!(cond))                                                      \
-            atomic_fetch_or(&acc_bad, 1 << (k));                          \
+#define CHECK(k, cond)                                                         \
+    do {                                                                       \
+        if (!(cond))                                                           \
+            atomic_fetch_or(&acc_bad, 1 << (k));                               \
     } while (0)
 
 /* Buffers: 0 = three doubles, 1 = ten bytes, 2 = eight bytes at an odd
@@ -369,8 +368,8 @@ static void k_accessors(flo_task_ctx *ctx)
     CHECK(11, flo_task_buffer_count(ctx, -1, 1) == 0);
 
     double *d0 = FLO_TASK_BUFFER(ctx, 0, double);
-    CHECK(12, d0 != NULL && (void *)d0 == flo_task_buffer(ctx, 0) &&
-                  d0[2] == 2.5);
+    CHECK(12,
+          d0 != NULL && (void *)d0 == flo_task_buffer(ctx, 0) && d0[2] == 2.5);
     CHECK(13, FLO_TASK_BUFFER(ctx, 1, double) == NULL);
     CHECK(14, FLO_TASK_BUFFER(ctx, 1, char) == flo_task_buffer(ctx, 1));
     CHECK(15, FLO_TASK_BUFFER(ctx, 1, int16_t) == NULL); /* Odd address. */

@@ -30,10 +30,10 @@
 
 typedef struct cs_task {
     int nh;
-    int h[MAXH];          /* Handle indices. */
+    int h[MAXH]; /* Handle indices. */
     flo_access mode[MAXH];
-    uint64_t seen[MAXH];  /* Writer id found (written by the task). */
-    uint64_t dep;         /* Task id of an explicit predecessor, or 0. */
+    uint64_t seen[MAXH]; /* Writer id found (written by the task). */
+    uint64_t dep;        /* Task id of an explicit predecessor, or 0. */
     atomic_int runs;
 } cs_task;
 
@@ -41,7 +41,7 @@ typedef struct cs_run {
     int nthreads, per_thread, nhandles;
     uint64_t seed;
     flo_runtime *rt;
-    uint64_t *buf;        /* Per handle: id of its last writer. */
+    uint64_t *buf; /* Per handle: id of its last writer. */
     flo_data *h;
     cs_task *tasks;       /* Indexed by task id - 1. */
     flo_event *events;    /* Indexed by task id - 1 (set by submitters). */
@@ -83,8 +83,8 @@ static void *cs_submitter(void *arg)
 
     for (int k = 0; k < r->per_thread; k++) {
         /* Task ids: thread-major, so a thread's tasks are consecutive. */
-        uint64_t id = (uint64_t)th->index * (uint64_t)r->per_thread +
-                      (uint64_t)k + 1;
+        uint64_t id =
+            (uint64_t)th->index * (uint64_t)r->per_thread + (uint64_t)k + 1;
         cs_task *t = &r->tasks[id - 1];
         flo_access_desc acc[MAXH];
         flo_task_desc d = FLO_TASK_DESC_INIT;
@@ -103,8 +103,7 @@ static void *cs_submitter(void *arg)
             } while (dup);
             uint64_t m = flot_rand(&s) % 8;
             t->h[i] = x;
-            t->mode[i] = m < 3 ? FLO_READ : m < 7 ? FLO_READ_WRITE
-                                                  : FLO_WRITE;
+            t->mode[i] = m < 3 ? FLO_READ : m < 7 ? FLO_READ_WRITE : FLO_WRITE;
             acc[i].data = r->h[x];
             acc[i].mode = t->mode[i];
         }
@@ -135,8 +134,7 @@ static void *cs_submitter(void *arg)
         /* Publish only thread 0's events, in order: the published range
          * is then always fully written. */
         if (th->index == 0)
-            atomic_store_explicit(&r->published, (int)id,
-                                  memory_order_release);
+            atomic_store_explicit(&r->published, (int)id, memory_order_release);
     }
     return NULL;
 }
@@ -147,8 +145,8 @@ static void cs_check(cs_run *r)
     int n = r->nthreads * r->per_thread;
     /* next[h][w]: the writer that overwrote writer w on handle h (task
      * ids, 0 = the initial value), from the records of RW/W tasks. */
-    uint64_t *next = calloc((size_t)r->nhandles * (size_t)(n + 1),
-                            sizeof(uint64_t));
+    uint64_t *next =
+        calloc((size_t)r->nhandles * (size_t)(n + 1), sizeof(uint64_t));
     int *nwriters = calloc((size_t)r->nhandles, sizeof(int));
     /* Edges: up to (MAXH * 2 + 2) per task. */
     size_t cap = (size_t)n * (MAXH * 2 + 2) + 16, ne = 0;
@@ -192,8 +190,7 @@ static void cs_check(cs_run *r)
         if (r->buf[h] != w)
             fail_msg("handle %d: final value from task %llu, chain ends "
                      "at %llu",
-                     h, (unsigned long long)r->buf[h],
-                     (unsigned long long)w);
+                     h, (unsigned long long)r->buf[h], (unsigned long long)w);
     }
     /* The graph (node 0 is the initial state). */
     for (int i = 0; i < n; i++) {
@@ -291,14 +288,13 @@ static void run_submitters(int nthreads, uint64_t seed, flo_sched_policy p)
     assert_non_null(r.tasks);
     assert_non_null(r.events);
     for (int i = 0; i < r.nhandles; i++)
-        assert_int_equal(flo_data_register(r.rt, &r.buf[i], sizeof(uint64_t),
-                                           &r.h[i]),
-                         FLO_OK);
+        assert_int_equal(
+            flo_data_register(r.rt, &r.buf[i], sizeof(uint64_t), &r.h[i]),
+            FLO_OK);
     for (int i = 0; i < nthreads; i++) {
         ta[i].run = &r;
         ta[i].index = i;
-        assert_int_equal(pthread_create(&th[i], NULL, cs_submitter, &ta[i]),
-                         0);
+        assert_int_equal(pthread_create(&th[i], NULL, cs_submitter, &ta[i]), 0);
     }
     for (int i = 0; i < nthreads; i++)
         pthread_join(th[i], NULL);
@@ -423,8 +419,8 @@ static void *race_submitter(void *arg)
         ;
     /* Bounded, so that a round's chain of tasks stays short. */
     for (int i = 0; i < 2000; i++) {
-        flo_status st = flot_submit(r->rt, &kincr, &acc, 1, &r, sizeof(r),
-                                    NULL);
+        flo_status st =
+            flot_submit(r->rt, &kincr, &acc, 1, &r, sizeof(r), NULL);
         if (st == FLO_OK) {
             atomic_fetch_add(&r->ok, 1);
         } else {
@@ -476,14 +472,12 @@ static void test_unregister_races_submit(void **s)
         memset(&r, 0, sizeof(r));
         r.rt = rt;
         if (owned)
-            assert_int_equal(flo_data_alloc(rt, sizeof(int64_t), &r.h),
-                             FLO_OK);
+            assert_int_equal(flo_data_alloc(rt, sizeof(int64_t), &r.h), FLO_OK);
         else
             assert_int_equal(flo_data_register(rt, &x, sizeof(x), &r.h),
                              FLO_OK);
         for (int i = 0; i < 2; i++)
-            assert_int_equal(pthread_create(&sub[i], NULL, race_submitter,
-                                            &r),
+            assert_int_equal(pthread_create(&sub[i], NULL, race_submitter, &r),
                              0);
         assert_int_equal(pthread_create(&acq, NULL, race_acquirer, &r), 0);
         atomic_store(&r.go, 1);

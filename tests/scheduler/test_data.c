@@ -502,8 +502,7 @@ static void test_acquire_self_deadlock(void **state)
     assert_int_equal(flo_data_register(rt, &x, 8, &d), FLO_OK);
     /* Write then anything. */
     assert_int_equal(flo_data_acquire(rt, d, FLO_READ_WRITE, &p), FLO_OK);
-    assert_int_equal(flo_data_acquire(rt, d, FLO_READ_WRITE, &q),
-                     FLO_EDEADLK);
+    assert_int_equal(flo_data_acquire(rt, d, FLO_READ_WRITE, &q), FLO_EDEADLK);
     assert_int_equal(flo_data_acquire(rt, d, FLO_READ, &q), FLO_EDEADLK);
     assert_ptr_equal(q, (void *)(uintptr_t)0x55);
     assert_int_equal(flo_data_release(rt, d), FLO_OK);
@@ -515,8 +514,7 @@ static void test_acquire_self_deadlock(void **state)
     assert_int_equal(flo_data_release(rt, d), FLO_OK);
     /* Read, a writer submitted since, then read: the second read would
      * wait for the writer, which waits for the first read. */
-    assert_int_equal(submit1(rt, &kadd, d, FLO_READ_WRITE, 1, 0, &ev),
-                     FLO_OK);
+    assert_int_equal(submit1(rt, &kadd, d, FLO_READ_WRITE, 1, 0, &ev), FLO_OK);
     assert_int_equal(flo_data_acquire(rt, d, FLO_READ, &q), FLO_EDEADLK);
     assert_int_equal(flo_event_query(rt, ev), FLO_INPROGRESS);
     assert_int_equal(flo_data_release(rt, d), FLO_OK);
@@ -558,8 +556,7 @@ static void test_release_other_thread(void **state)
     pthread_join(th, NULL);
     assert_int_equal(r.st, FLO_EINVAL);
     /* Still acquired: a writer waits, unregister is refused. */
-    assert_int_equal(submit1(rt, &kadd, d, FLO_READ_WRITE, 1, 0, &ev),
-                     FLO_OK);
+    assert_int_equal(submit1(rt, &kadd, d, FLO_READ_WRITE, 1, 0, &ev), FLO_OK);
     assert_int_equal(flo_data_unregister(rt, d), FLO_EBUSY);
     assert_int_equal(flo_event_query(rt, ev), FLO_INPROGRESS);
     *(int64_t *)p = 20;
@@ -649,11 +646,8 @@ static void test_alloc_huge(void **state)
      * large comes from mmap, which refuses it (malloc under ASan would
      * abort the process instead of returning NULL). */
     static const size_t sizes[] = {
-        SIZE_MAX,
-        SIZE_MAX - 10,
-        SIZE_MAX / 2 + 1,
-        (size_t)1 << 62,
-        (size_t)1 << 50,
+        SIZE_MAX,        SIZE_MAX - 10,   SIZE_MAX / 2 + 1,
+        (size_t)1 << 62, (size_t)1 << 50,
     };
     for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
         flo_data d;

@@ -143,8 +143,8 @@ static void test_many_roundtrip(void **state)
     flo_data sentinel = {1, 2};
     assert_int_equal(flo_data_register_many(rt, 0, NULL, NULL, 0, NULL),
                      FLO_OK);
-    assert_int_equal(flo_data_register_many(rt, 0, (void *const *)b.p,
-                                            b.sizes, 0, &sentinel),
+    assert_int_equal(flo_data_register_many(rt, 0, (void *const *)b.p, b.sizes,
+                                            0, &sentinel),
                      FLO_OK);
     assert_int_equal(sentinel.id, 1);
     assert_int_equal(flo_data_unregister_many(rt, 0, NULL), FLO_OK);
@@ -164,38 +164,38 @@ static void test_register_many_bad(void **state)
     assert_non_null(out);
     bufs_make(&b, N);
     /* A free list to check that it is left in order. */
-    assert_int_equal(flo_data_register_many(rt, 10, (void *const *)b.p,
-                                            b.sizes, 0, b.h),
-                     FLO_OK);
+    assert_int_equal(
+        flo_data_register_many(rt, 10, (void *const *)b.p, b.sizes, 0, b.h),
+        FLO_OK);
     assert_int_equal(flo_data_unregister_many(rt, 10, b.h), FLO_OK);
     table_state before = table_of(rt);
     memset(out, 0xab, N * sizeof(*out));
 
     int64_t *saved = b.p[N / 2];
     b.p[N / 2] = NULL;
-    assert_int_equal(flo_data_register_many(rt, N, (void *const *)b.p,
-                                            b.sizes, 0, out),
-                     FLO_EINVAL);
+    assert_int_equal(
+        flo_data_register_many(rt, N, (void *const *)b.p, b.sizes, 0, out),
+        FLO_EINVAL);
     b.p[N / 2] = saved;
     b.sizes[N - 1] = 0;
-    assert_int_equal(flo_data_register_many(rt, N, (void *const *)b.p,
-                                            b.sizes, 0, out),
-                     FLO_EINVAL);
+    assert_int_equal(
+        flo_data_register_many(rt, N, (void *const *)b.p, b.sizes, 0, out),
+        FLO_EINVAL);
     b.sizes[N - 1] = sizeof(int64_t);
-    assert_int_equal(flo_data_register_many(rt, N, (void *const *)b.p,
-                                            b.sizes, 0x10, out),
-                     FLO_EINVAL);
-    assert_int_equal(flo_data_register_many(NULL, N, (void *const *)b.p,
-                                            b.sizes, 0, out),
-                     FLO_EINVAL);
+    assert_int_equal(
+        flo_data_register_many(rt, N, (void *const *)b.p, b.sizes, 0x10, out),
+        FLO_EINVAL);
+    assert_int_equal(
+        flo_data_register_many(NULL, N, (void *const *)b.p, b.sizes, 0, out),
+        FLO_EINVAL);
     assert_int_equal(flo_data_register_many(rt, N, NULL, b.sizes, 0, out),
                      FLO_EINVAL);
-    assert_int_equal(flo_data_register_many(rt, N, (void *const *)b.p, NULL,
-                                            0, out),
-                     FLO_EINVAL);
-    assert_int_equal(flo_data_register_many(rt, N, (void *const *)b.p,
-                                            b.sizes, 0, NULL),
-                     FLO_EINVAL);
+    assert_int_equal(
+        flo_data_register_many(rt, N, (void *const *)b.p, NULL, 0, out),
+        FLO_EINVAL);
+    assert_int_equal(
+        flo_data_register_many(rt, N, (void *const *)b.p, b.sizes, 0, NULL),
+        FLO_EINVAL);
     for (size_t i = 0; i < N * sizeof(*out); i++)
         assert_int_equal(((unsigned char *)out)[i], 0xab);
     assert_table_equal(table_of(rt), before);
@@ -233,12 +233,11 @@ static void test_register_many_full(void **state)
     flo_data *out = calloc(LIMIT + 1, sizeof(*out));
     assert_non_null(out);
     memset(out, 0xcd, (LIMIT + 1) * sizeof(*out));
-    assert_int_equal(flo_data_register_many(rt, 81, (void *const *)b.p,
+    assert_int_equal(
+        flo_data_register_many(rt, 81, (void *const *)b.p, b.sizes, 0, out),
+        FLO_ENOMEM);
+    assert_int_equal(flo_data_register_many(rt, LIMIT + 1, (void *const *)b.p,
                                             b.sizes, 0, out),
-                     FLO_ENOMEM);
-    assert_int_equal(flo_data_register_many(rt, LIMIT + 1,
-                                            (void *const *)b.p, b.sizes, 0,
-                                            out),
                      FLO_ENOMEM);
     for (size_t i = 0; i < (LIMIT + 1) * sizeof(*out); i++)
         assert_int_equal(((unsigned char *)out)[i], 0xcd);
@@ -248,9 +247,9 @@ static void test_register_many_full(void **state)
         assert_int_equal(flo_data_size(rt, b.h[i], &(size_t){0}), FLO_OK);
 
     /* Exactly the 80 that fit. */
-    assert_int_equal(flo_data_register_many(rt, 80, (void *const *)b.p,
-                                            b.sizes, 0, out),
-                     FLO_OK);
+    assert_int_equal(
+        flo_data_register_many(rt, 80, (void *const *)b.p, b.sizes, 0, out),
+        FLO_OK);
     flo_data one;
     assert_int_equal(flo_data_register(rt, b.p[0], b.sizes[0], &one),
                      FLO_ENOMEM);
@@ -283,9 +282,9 @@ static void test_unregister_many_bad(void **state)
     assert_non_null(rt);
     assert_non_null(rt2);
     bufs_make(&b, N);
-    assert_int_equal(flo_data_register_many(rt, N, (void *const *)b.p,
-                                            b.sizes, 0, b.h),
-                     FLO_OK);
+    assert_int_equal(
+        flo_data_register_many(rt, N, (void *const *)b.p, b.sizes, 0, b.h),
+        FLO_OK);
     flo_data *v = calloc(N, sizeof(*v));
     assert_non_null(v);
 
@@ -298,8 +297,7 @@ static void test_unregister_many_bad(void **state)
     v[N / 2] = stale;
     assert_int_equal(flo_data_unregister_many(rt, N, v), FLO_ESTALE);
     /* A handle of another runtime, the null handle, a duplicate. */
-    assert_int_equal(flo_data_register(rt2, &x, sizeof(x), &foreign),
-                     FLO_OK);
+    assert_int_equal(flo_data_register(rt2, &x, sizeof(x), &foreign), FLO_OK);
     v[N / 2] = foreign;
     assert_int_equal(flo_data_unregister_many(rt, N, v), FLO_EFOREIGN);
     v[N / 2] = FLO_DATA_NULL;
@@ -318,9 +316,9 @@ static void test_unregister_many_bad(void **state)
     flo_data hst;
     assert_int_equal(flo_data_register(rt, &tst, sizeof(tst), &hst), FLO_OK);
     flo_access_desc acc = {hst, FLO_WRITE};
-    assert_int_equal(flot_submit(rt, &kunreg, &acc, 1, b.h,
-                                 2 * sizeof(flo_data), NULL),
-                     FLO_OK);
+    assert_int_equal(
+        flot_submit(rt, &kunreg, &acc, 1, b.h, 2 * sizeof(flo_data), NULL),
+        FLO_OK);
     assert_int_equal(flo_data_unregister(rt, hst), FLO_OK);
     assert_int_equal(tst, FLO_EDEADLK);
 
@@ -356,8 +354,8 @@ static void *th_main(void *arg)
         return NULL;
     }
     for (int r = 0; r < a->rounds; r++) {
-        if (flo_data_register_many(a->rt, b.n, (void *const *)b.p, b.sizes,
-                                   0, b.h) != FLO_OK) {
+        if (flo_data_register_many(a->rt, b.n, (void *const *)b.p, b.sizes, 0,
+                                   b.h) != FLO_OK) {
             a->errors++;
             break;
         }
@@ -403,7 +401,7 @@ enum { RN = 64, OVER = 16 };
 
 typedef struct race {
     flo_runtime *rt;
-    flo_data *h;        /* 2 * RN - OVER handles. */
+    flo_data *h; /* 2 * RN - OVER handles. */
     atomic_int go;
     flo_status st[2];
     long ok_submits[2 * RN];
@@ -415,8 +413,8 @@ static void *race_unreg(void *arg)
     int which = (int)(intptr_t)((void **)arg)[1];
     while (!atomic_load(&r->go))
         ;
-    r->st[which] = flo_data_unregister_many(
-        r->rt, RN, r->h + (which ? RN - OVER : 0));
+    r->st[which] =
+        flo_data_unregister_many(r->rt, RN, r->h + (which ? RN - OVER : 0));
     return NULL;
 }
 
@@ -461,10 +459,8 @@ static void test_unregister_race(void **state)
         r.h = h;
         pthread_t th[3];
         void *args[2][2] = {{&r, (void *)0}, {&r, (void *)1}};
-        assert_int_equal(pthread_create(&th[0], NULL, race_unreg, args[0]),
-                         0);
-        assert_int_equal(pthread_create(&th[1], NULL, race_unreg, args[1]),
-                         0);
+        assert_int_equal(pthread_create(&th[0], NULL, race_unreg, args[0]), 0);
+        assert_int_equal(pthread_create(&th[1], NULL, race_unreg, args[1]), 0);
         assert_int_equal(pthread_create(&th[2], NULL, race_submit, &r), 0);
         atomic_store(&r.go, 1);
         for (int t = 0; t < 3; t++)
@@ -487,9 +483,8 @@ static void test_unregister_race(void **state)
             }
         }
         int olo = won ? 0 : RN, ohi = won ? RN - OVER : M;
-        assert_int_equal(flo_data_unregister_many(rt, (size_t)(ohi - olo),
-                                                  h + olo),
-                         FLO_OK);
+        assert_int_equal(
+            flo_data_unregister_many(rt, (size_t)(ohi - olo), h + olo), FLO_OK);
         for (int i = olo; i < ohi; i++)
             assert_int_equal(v[i], r.ok_submits[i]);
     }

@@ -709,8 +709,8 @@ static const flo_kernel kobserve = {"observe", k_observe, NULL};
 typedef struct mb_thread {
     flo_runtime *rt;
     int id;
-    flo_data h[NHB];   /* Private handles, then the shared ones. */
-    int nerr;          /* Submissions refused. */
+    flo_data h[NHB]; /* Private handles, then the shared ones. */
+    int nerr;        /* Submissions refused. */
 } mb_thread;
 
 static void *mb_submitter(void *arg)
@@ -752,9 +752,8 @@ static void many_buffers(flo_sched_policy pol, int nthreads)
     memset(mb_obs, 0xff, sizeof(mb_obs));
     for (int k = NPRIV; k < NHB; k++) {
         shared[k - NPRIV] = 0;
-        assert_int_equal(flo_data_register(rt, &shared[k - NPRIV], 8,
-                                           &th[0].h[k]),
-                         FLO_OK);
+        assert_int_equal(
+            flo_data_register(rt, &shared[k - NPRIV], 8, &th[0].h[k]), FLO_OK);
     }
     for (int t = 0; t < nthreads; t++) {
         th[t].rt = rt;
@@ -762,15 +761,15 @@ static void many_buffers(flo_sched_policy pol, int nthreads)
         th[t].nerr = 0;
         for (int k = 0; k < NPRIV; k++) {
             priv[t][k] = k + 1000 * t;
-            assert_int_equal(
-                flo_data_register(rt, &priv[t][k], 8, &th[t].h[k]), FLO_OK);
+            assert_int_equal(flo_data_register(rt, &priv[t][k], 8, &th[t].h[k]),
+                             FLO_OK);
         }
         for (int k = NPRIV; k < NHB; k++)
             th[t].h[k] = th[0].h[k];
     }
     for (int t = 0; t < nthreads; t++)
-        assert_int_equal(
-            pthread_create(&tid[t], NULL, mb_submitter, &th[t]), 0);
+        assert_int_equal(pthread_create(&tid[t], NULL, mb_submitter, &th[t]),
+                         0);
     for (int t = 0; t < nthreads; t++)
         pthread_join(tid[t], NULL);
     assert_int_equal(flo_wait_all(rt), FLO_OK);
@@ -778,8 +777,7 @@ static void many_buffers(flo_sched_policy pol, int nthreads)
         assert_int_equal(th[t].nerr, 0);
         for (int k = 0; k < NHB; k++)
             if (k < NPRIV || t == 0)
-                assert_int_equal(flo_data_unregister(rt, th[t].h[k]),
-                                 FLO_OK);
+                assert_int_equal(flo_data_unregister(rt, th[t].h[k]), FLO_OK);
     }
     assert_int_equal(atomic_load(&mb_bad), 0);
 
@@ -804,8 +802,7 @@ static void many_buffers(flo_sched_policy pol, int nthreads)
                     fail_msg("%s, %d threads: thread %d round %d: the "
                              "reader of handle %d saw %lld, expected %lld",
                              flot_sched_name(pol), nthreads, t, r, 200 + j,
-                             (long long)mb_obs[t][r][j],
-                             (long long)v[200 + j]);
+                             (long long)mb_obs[t][r][j], (long long)v[200 + j]);
                 v[j] *= 2;
             }
         }
@@ -902,9 +899,9 @@ static void test_merged_modes_order(void **s)
             while (!atomic_load(&mm_started) && flot_now_ns() < end)
                 flot_sleep_us(100);
             assert_int_equal(atomic_load(&mm_started), 1);
-            assert_int_equal(flo_submit(rt, &b, .kernel = &kmm_reader,
-                                        FLO_ACCESS(FLO_R(h))),
-                             FLO_OK);
+            assert_int_equal(
+                flo_submit(rt, &b, .kernel = &kmm_reader, FLO_ACCESS(FLO_R(h))),
+                FLO_OK);
             flot_sleep_us(20000); /* Room for a wrongly free B to run. */
             if (flo_event_query(rt, b) != FLO_INPROGRESS) {
                 atomic_store(&mm_gate, 1);
@@ -996,8 +993,7 @@ static const flo_kernel krd = {"rd", k_rd, NULL};
 
 static void test_random_duplicates(void **s)
 {
-    static const flo_access modes[] = {FLO_READ, FLO_WRITE,
-                                       FLO_READ_WRITE};
+    static const flo_access modes[] = {FLO_READ, FLO_WRITE, FLO_READ_WRITE};
     static rd_args args[RD_TASKS];
     flo_runtime *rt = flot_rt(FLO_SCHED_WS, 4);
     int64_t v[RD_POOL] = {0}, sim[RD_POOL] = {0};

@@ -525,9 +525,8 @@ static void test_failure_not_evicted_by_cancels(void **s)
     atomic_store(&late_runs, 0);
     assert_int_equal(flo_data_register(rt, &x, sizeof(x), &dx), FLO_OK);
     flo_access_desc rw = {dx, FLO_READ_WRITE};
-    assert_int_equal(flot_submit(rt, &kfail_n, &rw, 1, &root, sizeof(root),
-                                 &bad),
-                     FLO_OK);
+    assert_int_equal(
+        flot_submit(rt, &kfail_n, &rw, 1, &root, sizeof(root), &bad), FLO_OK);
     for (long i = 0; i < ncancel; i++)
         assert_int_equal(flot_submit(rt, &knothing, &rw, 1, NULL, 0, NULL),
                          FLO_OK);
@@ -565,11 +564,9 @@ static void test_finalize_after_event_wait(void **s)
     assert_non_null(rt);
     assert_int_equal(flo_data_register(rt, &x, sizeof(x), &dx), FLO_OK);
     flo_access_desc rw = {dx, FLO_READ_WRITE};
-    assert_int_equal(flot_submit(rt, &kfail_n, &rw, 1, &root, sizeof(root),
-                                 &bad),
-                     FLO_OK);
-    assert_int_equal(flot_submit(rt, &knothing, &rw, 1, NULL, 0, &dep),
-                     FLO_OK);
+    assert_int_equal(
+        flot_submit(rt, &kfail_n, &rw, 1, &root, sizeof(root), &bad), FLO_OK);
+    assert_int_equal(flot_submit(rt, &knothing, &rw, 1, NULL, 0, &dep), FLO_OK);
     assert_int_equal(flo_event_wait(rt, bad), FLO_ETASK);
     assert_int_equal(flo_event_wait(rt, dep), FLO_ECANCELED);
     assert_int_equal(flo_finalize(rt), FLO_OK);
@@ -577,12 +574,10 @@ static void test_finalize_after_event_wait(void **s)
     /* Another failure nobody waited for is still reported. */
     rt = flot_rt(FLO_SCHED_DEFAULT, 2);
     assert_non_null(rt);
-    assert_int_equal(flot_submit(rt, &kfail_n, NULL, 0, &root, sizeof(root),
-                                 &bad),
-                     FLO_OK);
-    assert_int_equal(flot_submit(rt, &kfail_n, NULL, 0, &root, sizeof(root),
-                                 &dep),
-                     FLO_OK);
+    assert_int_equal(
+        flot_submit(rt, &kfail_n, NULL, 0, &root, sizeof(root), &bad), FLO_OK);
+    assert_int_equal(
+        flot_submit(rt, &kfail_n, NULL, 0, &root, sizeof(root), &dep), FLO_OK);
     assert_int_equal(flo_event_wait(rt, bad), FLO_ETASK);
     assert_int_equal(flo_finalize(rt), FLO_ETASK);
 }

@@ -61,9 +61,8 @@ static void random_steps(flo_runtime *rt, flo_data *h, uint64_t *ref, int n,
         int64_t k = (int64_t)(flot_rand(s) % 1000);
         if (flot_rand(s) % 4 == 0) {
             if (submit)
-                assert_int_equal(sub(rt, &k_set, h[a], FLO_WRITE, NULL, k,
-                                     NULL),
-                                 FLO_OK);
+                assert_int_equal(
+                    sub(rt, &k_set, h[a], FLO_WRITE, NULL, k, NULL), FLO_OK);
             ref[a] = (uint64_t)k;
         } else {
             if (submit)
@@ -88,9 +87,8 @@ static void test_replay_matches_sequential(void **state)
             assert_non_null(rt);
             for (int i = 0; i < H; i++) {
                 x[i] = ref[i] = i + 1;
-                assert_int_equal(flo_data_register(rt, &x[i], sizeof x[i],
-                                                   &h[i]),
-                                 FLO_OK);
+                assert_int_equal(
+                    flo_data_register(rt, &x[i], sizeof x[i], &h[i]), FLO_OK);
             }
             uint64_t s = seed, s_graph;
             flo_graph *g;
@@ -126,9 +124,8 @@ static void test_replay_matches_sequential(void **state)
                 if (x[i] != ref[i])
                     fail_msg("%s seed %llu: handle %d is %llu, expected "
                              "%llu",
-                             flot_sched_name(pols[p]),
-                             (unsigned long long)seed, i,
-                             (unsigned long long)x[i],
+                             flot_sched_name(pols[p]), (unsigned long long)seed,
+                             i, (unsigned long long)x[i],
                              (unsigned long long)ref[i]);
             }
             assert_int_equal(flo_finalize(rt), FLO_OK);
@@ -193,8 +190,7 @@ static void test_launch_event_and_deps(void **state)
     assert_int_equal(flo_graph_begin(rt, "bad", 0, &bad), FLO_OK);
     assert_int_equal(sub(rt, &k_fail, hx, FLO_READ_WRITE, NULL, 0, NULL),
                      FLO_OK);
-    assert_int_equal(sub(rt, &k_mix, hy, FLO_READ_WRITE, &hx, 0, NULL),
-                     FLO_OK);
+    assert_int_equal(sub(rt, &k_mix, hy, FLO_READ_WRITE, &hx, 0, NULL), FLO_OK);
     assert_int_equal(flo_graph_end(rt, bad), FLO_OK);
     assert_int_equal(flo_graph_launch(rt, bad, NULL, 0, &ev), FLO_OK);
     flo_status st = flo_event_wait(rt, ev);
@@ -227,8 +223,7 @@ static void *thr_main(void *p)
     flo_graph *g = NULL;
     flo_status st = flo_graph_begin(a->rt, "own", 0, &g);
     for (int i = 0; st == FLO_OK && i < 3; i++)
-        st = sub(a->rt, &k_add, a->own, FLO_READ_WRITE, &a->common, 1,
-                 NULL);
+        st = sub(a->rt, &k_add, a->own, FLO_READ_WRITE, &a->common, 1, NULL);
     if (st == FLO_OK)
         st = flo_graph_end(a->rt, g);
     for (long l = 0; st == FLO_OK && l < a->launches; l++) {
@@ -253,8 +248,8 @@ static void test_threads(void **state)
     flo_data hown[T], hcommon, hcounter;
     assert_int_equal(flo_data_register(rt, &common, sizeof common, &hcommon),
                      FLO_OK);
-    assert_int_equal(
-        flo_data_register(rt, &counter, sizeof counter, &hcounter), FLO_OK);
+    assert_int_equal(flo_data_register(rt, &counter, sizeof counter, &hcounter),
+                     FLO_OK);
     flo_graph *shared;
     assert_int_equal(flo_graph_begin(rt, "shared", 0, &shared), FLO_OK);
     assert_int_equal(sub(rt, &k_add, hcounter, FLO_READ_WRITE, NULL, 2, NULL),
@@ -267,9 +262,8 @@ static void test_threads(void **state)
     long launches = flot_scaled(50, 5);
     for (int i = 0; i < T; i++) {
         own[i] = 0;
-        assert_int_equal(flo_data_register(rt, &own[i], sizeof own[i],
-                                           &hown[i]),
-                         FLO_OK);
+        assert_int_equal(
+            flo_data_register(rt, &own[i], sizeof own[i], &hown[i]), FLO_OK);
         a[i] = (thr){rt, shared, hown[i], hcommon, &own[i], launches, FLO_OK};
         assert_int_equal(pthread_create(&tid[i], NULL, thr_main, &a[i]), 0);
     }
@@ -320,9 +314,9 @@ static void test_inside_task(void **state)
     atomic_int begin_st = 12345;
     in_task_args ia = {g, &begin_st};
     for (int i = 0; i < 10; i++)
-        assert_int_equal(flot_submit(rt, &k_launcher, NULL, 0, &ia,
-                                     sizeof ia, NULL),
-                         FLO_OK);
+        assert_int_equal(
+            flot_submit(rt, &k_launcher, NULL, 0, &ia, sizeof ia, NULL),
+            FLO_OK);
     assert_int_equal(flo_wait_all(rt), FLO_OK);
     assert_int_equal(atomic_load(&begin_st), FLO_EINVAL);
     assert_int_equal(flo_data_unregister(rt, hx), FLO_OK);

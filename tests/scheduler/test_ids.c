@@ -42,8 +42,7 @@ static void check_data_wrap(uint64_t base)
     size_t sz;
     assert_non_null(rt);
     for (int i = 0; i < N; i++) {
-        assert_int_equal(flo_data_register(rt, &x, sizeof(x), &old[i]),
-                         FLO_OK);
+        assert_int_equal(flo_data_register(rt, &x, sizeof(x), &old[i]), FLO_OK);
         assert_int_equal(flo_data_unregister(rt, old[i]), FLO_OK);
     }
     flo_data live;
@@ -84,7 +83,6 @@ static void test_data_generation_wrap(void **s)
     check_data_wrap(UINT64_MAX / 2);
 }
 
-
 static void k_gate(flo_task_ctx *ctx)
 {
     atomic_int *gate = *(atomic_int *const *)flo_task_args(ctx, NULL);
@@ -104,13 +102,11 @@ static void check_event_wrap(uint64_t base)
     atomic_int *gp = &gate;
     assert_non_null(rt);
     atomic_store(&nop_runs, 0);
-    assert_int_equal(flot_submit(rt, &knop, NULL, 0, NULL, 0, &first),
-                     FLO_OK);
+    assert_int_equal(flot_submit(rt, &knop, NULL, 0, NULL, 0, &first), FLO_OK);
     assert_int_equal(flo_wait_all(rt), FLO_OK);
     /* Recycle the records a few times over. */
     for (int i = 0; i < 4 * 256 * 4; i++)
-        assert_int_equal(flot_submit(rt, &knop, NULL, 0, NULL, 0, &ev),
-                         FLO_OK);
+        assert_int_equal(flot_submit(rt, &knop, NULL, 0, NULL, 0, &ev), FLO_OK);
     assert_int_equal(flo_wait_all(rt), FLO_OK);
     /* A gate task holds some record while it waits. */
     flo_event g;
@@ -175,8 +171,7 @@ static void test_serial_wrap(void **s)
         char v[32];
         flo_runtime *b;
         flo_data hb;
-        snprintf(v, sizeof(v), "%llu",
-                 (unsigned long long)(serial + steps[i]));
+        snprintf(v, sizeof(v), "%llu", (unsigned long long)(serial + steps[i]));
         setenv("FLO__TEST_SERIAL_NEXT", v, 1);
         b = flot_rt(FLO_SCHED_DEFAULT, 1);
         unsetenv("FLO__TEST_SERIAL_NEXT");

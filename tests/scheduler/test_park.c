@@ -197,7 +197,7 @@ static void test_wake_during_recheck_parks_short(void **s)
 
 typedef struct pool_state {
     park_rt *p;
-    atomic_long items;    /* Published, not yet taken. */
+    atomic_long items; /* Published, not yet taken. */
     atomic_long taken;
     long total;
     long per_worker[MAXW];
@@ -258,8 +258,8 @@ static void test_no_lost_wakeup_threads(void **s)
     pool.total = flot_scaled(20000, 2000);
     for (int i = 0; i < nw; i++) {
         args[i].i = i;
-        assert_int_equal(pthread_create(&th[i], NULL, worker_thread,
-                                        &args[i]), 0);
+        assert_int_equal(pthread_create(&th[i], NULL, worker_thread, &args[i]),
+                         0);
     }
     /* Publish one item at a time, sometimes a burst, and wake a
      * sleeper after each (the policies' push does the same). */

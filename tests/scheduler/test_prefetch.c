@@ -120,8 +120,7 @@ static void test_register_flags(void **state)
     assert_int_equal(flo_data_register_flags(rt, v, sizeof v, 0, NULL),
                      FLO_EINVAL);
     assert_int_equal(
-        flo_data_register_flags(rt, v, sizeof v, FLO_DATA_NO_PIN, &d),
-        FLO_OK);
+        flo_data_register_flags(rt, v, sizeof v, FLO_DATA_NO_PIN, &d), FLO_OK);
     assert_int_equal(submit_inc(rt, d), FLO_OK);
     assert_int_equal(flo_data_unregister(rt, d), FLO_OK);
     for (int i = 0; i < 4; i++)
@@ -149,13 +148,10 @@ int main(void)
 {
     flot_apply_filter();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_hints_host_only, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_hints_host_only, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hint_errors, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_register_flags, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_register_flags, setup, teardown),
         cmocka_unit_test(test_pin_host_config),
     };
-    return cmocka_run_group_tests_name("scheduler_prefetch", tests, NULL,
-                                       NULL);
+    return cmocka_run_group_tests_name("scheduler_prefetch", tests, NULL, NULL);
 }

@@ -20,8 +20,8 @@
 
 static flo__task *tasks_new(long n)
 {
-    flo__task *t = flo__calloc_aligned((size_t)n, sizeof(flo__task),
-                                       _Alignof(flo__task));
+    flo__task *t =
+        flo__calloc_aligned((size_t)n, sizeof(flo__task), _Alignof(flo__task));
     assert_non_null(t);
     return t;
 }
@@ -358,14 +358,12 @@ static void inbox_case(long per, int nconsumers, uint64_t seed)
     for (int c = 0; c < nconsumers; c++) {
         ca[c].r = &r;
         ca[c].id = c;
-        assert_int_equal(pthread_create(&ct[c], NULL, ib_consumer, &ca[c]),
-                         0);
+        assert_int_equal(pthread_create(&ct[c], NULL, ib_consumer, &ca[c]), 0);
     }
     for (int p = 0; p < NPROD; p++) {
         pa[p].r = &r;
         pa[p].id = p;
-        assert_int_equal(pthread_create(&pt[p], NULL, ib_producer, &pa[p]),
-                         0);
+        assert_int_equal(pthread_create(&pt[p], NULL, ib_producer, &pa[p]), 0);
     }
     for (int p = 0; p < NPROD; p++)
         assert_int_equal(pthread_join(pt[p], NULL), 0);
@@ -431,8 +429,7 @@ static void test_inbox_sequential(void **state)
 {
     (void)state;
     flo__task *t = tasks_new(5);
-    flo__inbox *in = flo__calloc_aligned(1, sizeof(*in),
-                                         _Alignof(flo__inbox));
+    flo__inbox *in = flo__calloc_aligned(1, sizeof(*in), _Alignof(flo__inbox));
     assert_non_null(in);
     atomic_init(&in->head, NULL);
     assert_true(flo__inbox_empty(in));

@@ -9,7 +9,7 @@
 
 #include "testutil.h"
 
-#define NW 4      /* Host workers of most runtimes here. */
+#define NW 4 /* Host workers of most runtimes here. */
 #define MAXW 16
 
 /* What the callbacks of one key record. */
@@ -17,10 +17,10 @@ typedef struct rec {
     atomic_int inits[MAXW], finis[MAXW];
     pthread_t init_thread[MAXW], fini_thread[MAXW];
     void *fini_value[MAXW];
-    int vals[MAXW];        /* The value of worker w is &vals[w]. */
-    int fail_on[2];        /* Workers whose init fails, or -1. */
+    int vals[MAXW]; /* The value of worker w is &vals[w]. */
+    int fail_on[2]; /* Workers whose init fails, or -1. */
     flo_status fail_code[2];
-    atomic_int bad_ctx;    /* A callback saw an unexpected context. */
+    atomic_int bad_ctx; /* A callback saw an unexpected context. */
 } rec;
 
 static void rec_init(rec *r)
@@ -171,16 +171,15 @@ static void test_lifecycle(void **state)
         /* Worker threads are distinct. */
         for (int w = 0; w < NW; w++)
             for (int v = w + 1; v < NW; v++)
-                assert_false(pthread_equal(r.init_thread[w],
-                                           r.init_thread[v]));
+                assert_false(pthread_equal(r.init_thread[w], r.init_thread[v]));
 
         atomic_int ok = 0, bad = 0;
         any_arg aa = {key, &r, &ok, &bad};
         long n = flot_scaled(400, 50);
         for (long i = 0; i < n; i++)
-            assert_int_equal(flot_submit(rt, &k_any, NULL, 0, &aa,
-                                         sizeof(aa), NULL),
-                             FLO_OK);
+            assert_int_equal(
+                flot_submit(rt, &k_any, NULL, 0, &aa, sizeof(aa), NULL),
+                FLO_OK);
         assert_int_equal(flo_wait_all(rt), FLO_OK);
         assert_int_equal(atomic_load(&ok), n);
         assert_int_equal(atomic_load(&bad), 0);
@@ -272,8 +271,7 @@ static void test_init_failure(void **state)
     assert_int_equal(flo_worker_local_create(rt, &d, &key), FLO_ERANGE);
     assert_memory_equal(&key, &sentinel, sizeof(key));
     for (int w = 0; w < NW; w++)
-        assert_int_equal(atomic_load(&r.finis[w]),
-                         (w == 1 || w == 3) ? 0 : 1);
+        assert_int_equal(atomic_load(&r.finis[w]), (w == 1 || w == 3) ? 0 : 1);
     rec_init(&r);
     r.fail_on[0] = 0;
     r.fail_code[0] = FLO_INPROGRESS;
@@ -287,8 +285,7 @@ static void test_init_failure(void **state)
     rec_init(&full);
     flo_worker_local_desc df = desc_of(&full, FLO_WORKERS_HOST);
     for (int i = 0; i < FLO_WORKER_LOCAL_MAX; i++)
-        assert_int_equal(flo_worker_local_create(rt, &df, &keys[i]),
-                         FLO_OK);
+        assert_int_equal(flo_worker_local_create(rt, &df, &keys[i]), FLO_OK);
     assert_int_equal(run_probe(rt, &p, keys[0]), FLO_OK);
     for (int w = 0; w < NW; w++)
         assert_ptr_equal(p.got[w], &full.vals[w]);
@@ -413,11 +410,11 @@ static void test_bad_input(void **state)
     assert_int_equal(flo_execute_on_each_worker(NULL, count_host, NULL, &pp,
                                                 sizeof(pp), FLO_WORKERS_HOST),
                      FLO_EINVAL);
-    assert_int_equal(flo_execute_on_each_worker(rt, count_host, NULL, &pp,
-                                                sizeof(pp), 0),
-                     FLO_EINVAL);
-    assert_int_equal(flo_execute_on_each_worker(rt, count_host, count_host,
-                                                &pp, sizeof(pp), 0x10),
+    assert_int_equal(
+        flo_execute_on_each_worker(rt, count_host, NULL, &pp, sizeof(pp), 0),
+        FLO_EINVAL);
+    assert_int_equal(flo_execute_on_each_worker(rt, count_host, count_host, &pp,
+                                                sizeof(pp), 0x10),
                      FLO_EINVAL);
     assert_int_equal(flo_execute_on_each_worker(rt, NULL, count_host, &pp,
                                                 sizeof(pp), FLO_WORKERS_HOST),
@@ -426,8 +423,8 @@ static void test_bad_input(void **state)
     assert_int_equal(flo_execute_on_each_worker(rt, count_host, NULL, &pp,
                                                 sizeof(pp), FLO_WORKERS_ALL),
                      FLO_EINVAL);
-    assert_int_equal(flo_execute_on_each_worker(rt, count_host, NULL, NULL,
-                                                8, FLO_WORKERS_HOST),
+    assert_int_equal(flo_execute_on_each_worker(rt, count_host, NULL, NULL, 8,
+                                                FLO_WORKERS_HOST),
                      FLO_EINVAL);
     assert_int_equal(flo_execute_on_each_worker(rt, count_host, NULL, &pp,
                                                 FLO_TASK_MAX_ARGS + 1,
@@ -475,8 +472,7 @@ static void test_execute(void **state)
     memset(&p, 0, sizeof(p));
     fail_arg a = {&p, -1, -1};
     assert_int_equal(flo_execute_on_each_worker(rt, failing_host, cuda_never,
-                                                &a, sizeof(a),
-                                                FLO_WORKERS_ALL),
+                                                &a, sizeof(a), FLO_WORKERS_ALL),
                      FLO_OK);
     for (int w = 0; w < NW; w++)
         assert_int_equal(atomic_load(&p.runs[w]), 1);
@@ -537,8 +533,7 @@ static void deadlock_host(flo_task_ctx *ctx)
     a->p->edeadlk[0] = flo_worker_local_create(rt, &d, &k);
     a->p->edeadlk[1] = flo_worker_local_destroy(rt, a->key);
     a->p->edeadlk[2] = flo_execute_on_each_worker(rt, count_host, NULL, &pp,
-                                                  sizeof(pp),
-                                                  FLO_WORKERS_HOST);
+                                                  sizeof(pp), FLO_WORKERS_HOST);
 }
 
 static const flo_kernel k_deadlock = {"wl_deadlock", deadlock_host, NULL};
@@ -557,8 +552,7 @@ static void test_from_task(void **state)
     flo_worker_local_desc d = desc_of(&r, FLO_WORKERS_HOST);
     assert_int_equal(flo_worker_local_create(rt, &d, &key), FLO_OK);
     probe_arg a = {&p, key, &r2};
-    assert_int_equal(flot_submit(rt, &k_deadlock, NULL, 0, &a, sizeof(a),
-                                 NULL),
+    assert_int_equal(flot_submit(rt, &k_deadlock, NULL, 0, &a, sizeof(a), NULL),
                      FLO_OK);
     assert_int_equal(flo_wait_all(rt), FLO_OK);
     for (int i = 0; i < 3; i++)
@@ -599,8 +593,7 @@ static void *ct_main(void *arg)
         rec *r = &c->recs[i];
         flo_worker_local_desc d = desc_of(r, FLO_WORKERS_HOST);
         int s = i % CT_LIVE;
-        if (i >= CT_LIVE &&
-            flo_worker_local_destroy(c->rt, keys[s]) != FLO_OK)
+        if (i >= CT_LIVE && flo_worker_local_destroy(c->rt, keys[s]) != FLO_OK)
             c->errors++;
         if (flo_worker_local_create(c->rt, &d, &keys[s]) != FLO_OK) {
             c->errors++;
@@ -613,8 +606,8 @@ static void *ct_main(void *arg)
                 c->errors++;
     }
     for (int i = c->iters - CT_LIVE; i < c->iters; i++)
-        if (i >= 0 && flo_worker_local_destroy(c->rt, keys[i % CT_LIVE]) !=
-                          FLO_OK)
+        if (i >= 0 &&
+            flo_worker_local_destroy(c->rt, keys[i % CT_LIVE]) != FLO_OK)
             c->errors++;
     free(p);
     return NULL;
@@ -686,8 +679,7 @@ static void test_destroy_race(void **state)
         assert_int_equal(flo_worker_local_create(rt, &d, &key), FLO_OK);
         for (int t = 0; t < 2; t++) {
             a[t] = (race_arg){rt, key, &go, FLO_OK};
-            assert_int_equal(pthread_create(&th[t], NULL, race_main, &a[t]),
-                             0);
+            assert_int_equal(pthread_create(&th[t], NULL, race_main, &a[t]), 0);
         }
         atomic_store(&go, 1);
         for (int t = 0; t < 2; t++)
