@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "scheduler/graph.h"
+#include "scheduler/tasks.h"
 
 _Thread_local flo_graph *flo__graph_rec;
 
@@ -73,30 +74,19 @@ flo_status flo__graph_record(flo_graph *g, const flo_task_desc *desc,
 {
     flo_runtime *rt = g->rt;
     const flo_kernel *k;
+    unsigned elig;
+    flo_status st;
 
-    if (!desc || (desc->size != 0 && desc->size != sizeof(flo_task_desc)))
-        return FLO_EINVAL;
-    k = desc->kernel;
-    if (!k || (!k->host && !k->cuda))
-        return FLO_EINVAL;
-    if (desc->naccess < 0 || desc->naccess > FLO_TASK_MAX_ACCESS ||
-        (desc->naccess > 0 && !desc->access))
-        return FLO_EINVAL;
-    if (desc->args_size > FLO_TASK_MAX_ARGS ||
-        (desc->args_size > 0 && !desc->args))
+    if (!desc)
         return FLO_EINVAL;
     /* Events of recorded tasks do not exist: order through data. */
     if (desc->ndeps != 0 || desc->callback)
         return FLO_EINVAL;
-    if (desc->on_device < 0 || desc->on_device > rt->plat.ndevices ||
-        desc->on_worker < 0 || desc->on_worker > rt->nworkers)
-        return FLO_EINVAL;
+    if ((st = flo__task_desc_check(rt, desc, &elig)))
+        return st;
+    k = desc->kernel;
     for (int i = 0; i < desc->naccess; i++) {
-        flo_access m = desc->access[i].mode;
         size_t bytes;
-        flo_status st;
-        if (m != FLO_READ && m != FLO_WRITE && m != FLO_READ_WRITE)
-            return FLO_EINVAL;
         if ((st = flo_data_size(rt, desc->access[i].data, &bytes)))
             return st;
     }

@@ -142,7 +142,7 @@ void flo__ws_push(flo_runtime *rt, flo__ws *ws, flo__worker *self, flo__task *t)
         target = NULL;
     }
     if (!target) {
-        /* validate_desc guarantees some worker can run it. */
+        /* flo__task_desc_check guarantees some worker can run it. */
         for (int i = 0; i < rt->nworkers && !target; i++)
             if (flo__worker_can_run(rt->workers[i], t))
                 target = rt->workers[i];

@@ -109,7 +109,7 @@ static void sort_lockents(flo__lockent *v, int n)
 
 /* ---- Submission ---------------------------------------------------------- */
 
-static flo_status validate_desc(flo_runtime *rt, const flo_task_desc *desc,
+flo_status flo__task_desc_check(flo_runtime *rt, const flo_task_desc *desc,
                                 unsigned *elig)
 {
     const flo_kernel *k;
@@ -304,7 +304,7 @@ static flo_status attach_args(flo__task *t, const flo_task_desc *desc)
 }
 
 /* What t runs, where and how it reports: desc's placement, priority,
- * entry points, name and callback (elig from validate_desc). */
+ * entry points, name and callback (elig from flo__task_desc_check). */
 static void describe_task(flo__tcache *c, flo__task *t,
                           const flo_task_desc *desc, unsigned elig)
 {
@@ -419,7 +419,7 @@ flo_status flo_task_submit(flo_runtime *rt, const flo_task_desc *desc,
         return flo__graph_record(flo__graph_rec, desc, out);
     if (atomic_load_explicit(&rt->stopping, memory_order_relaxed))
         return FLO_ESTALE;
-    st = validate_desc(rt, desc, &elig);
+    st = flo__task_desc_check(rt, desc, &elig);
     if (st != FLO_OK)
         return st;
     c = flo__tcache_get(rt);

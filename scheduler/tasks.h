@@ -133,4 +133,10 @@ static inline bool flo__data_current(const flo__dslot *d, uint64_t gen)
            atomic_load_explicit(&d->gen, memory_order_acquire) == gen;
 }
 
+/* Check a task description as flo_task_submit does (submit.c): sizes,
+ * limits, placement, modes, event ids; *elig gets the kinds of worker
+ * that may run it. Also used by graph recording (graph.c). */
+flo_status flo__task_desc_check(flo_runtime *rt, const flo_task_desc *desc,
+                                unsigned *elig);
+
 #endif /* FLO_SCHEDULER_TASKS_H */
