@@ -77,5 +77,6 @@
 #include "flotilla/worker.h"
 #include "flotilla/array.h"
 #include "flotilla/coll.h"
+#include "flotilla/resilience.h"
 
 #endif

@@ -25,6 +25,8 @@ const char *flo_status_str(flo_status status)
     case FLO_ESYS: return "FLO_ESYS: operating-system call failed";
     case FLO_ERANGE: return "FLO_ERANGE: out of range";
     case FLO_EINTERNAL: return "FLO_EINTERNAL: internal error";
+    case FLO_EAGAIN: return "FLO_EAGAIN: transient failure, try again";
+    case FLO_EDATALOSS: return "FLO_EDATALOSS: data lost with a failed device";
     }
     return "FLO_?: unknown status";
 }

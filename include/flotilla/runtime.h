@@ -119,6 +119,15 @@ typedef struct flo_config {
     int no_pin_host;       /**< 1: never page-lock registered host memory;
                                 0: page-lock it when GPUs are in use
                                 (FLO_PIN_HOST). */
+    const char *faults;    /**< Fault injection specification
+                                (docs/resilience.md), or NULL: none
+                                (FLO_FAULTS); copied. */
+    int write_through;     /**< 1: keep a host copy of everything GPUs
+                                write, so that losing a GPU loses no
+                                data; 0: off (FLO_WRITE_THROUGH). */
+    int lineage;           /**< Writers remembered per data handle to
+                                recompute a copy lost with a GPU;
+                                0: 16, -1: none (FLO_LINEAGE). */
 } flo_config;
 
 /**
@@ -250,6 +259,9 @@ typedef struct flo_device_info {
     int workers;          /**< Worker threads serving this device. */
     size_t memory_bytes;  /**< Total memory (GPU) or 0 for the host. */
     char name[64];        /**< e.g. "NVIDIA H100 80GB HBM3" or "host". */
+    int failed;           /**< 1 once the device failed or was disabled
+                               (flo_device_disable): it runs no more
+                               tasks and holds no valid data. */
 } flo_device_info;
 
 /**
@@ -335,6 +347,17 @@ typedef struct flo_stats {
      *  launched behind its predecessor without waiting for the host to
      *  observe the predecessor's completion. */
     uint64_t stream_ordered;
+    /** @{ */
+    /** Resilience (docs/resilience.md): attempts run again after
+     *  FLO_EAGAIN (retries); tasks moved off a failed device before they
+     *  ran (replaced) or run again elsewhere after it failed under them
+     *  (reexecuted); tasks replayed to recompute data lost with a device
+     *  (recomputed); handles whose only valid copy was lost and could
+     *  not be recomputed (data_lost); devices failed or disabled
+     *  (devices_lost); faults injected (faults_injected). */
+    uint64_t retries, replaced, reexecuted, recomputed, data_lost;
+    uint64_t devices_lost, faults_injected;
+    /** @} */
 } flo_stats;
 
 /**

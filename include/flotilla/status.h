@@ -62,7 +62,16 @@ typedef enum flo_status {
     FLO_ECOMM = -13,     /**< A communication (NCCL/MPI) error. */
     FLO_ESYS = -14,      /**< An operating-system call failed. */
     FLO_ERANGE = -15,    /**< A size or index is out of range. */
-    FLO_EINTERNAL = -16  /**< An internal invariant broke: a bug. */
+    FLO_EINTERNAL = -16, /**< An internal invariant broke: a bug. */
+    /** A transient failure: the task may succeed if run again. An entry
+     *  point reports it with flo_task_fail; a task with a retry budget
+     *  (flo_task_desc.retries) is then run again, with the buffers it
+     *  reads and writes restored (docs/resilience.md). */
+    FLO_EAGAIN = -17,
+    /** Data lost: the only valid copy of a handle the task needs was on
+     *  a device that failed, and it could not be recomputed. The message
+     *  names the handle. */
+    FLO_EDATALOSS = -18
 } flo_status;
 
 /**

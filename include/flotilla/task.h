@@ -52,6 +52,9 @@ typedef struct flo_kernel {
                            "task". */
     flo_task_fn host; /**< Runs on a host worker. */
     flo_task_fn cuda; /**< Runs on a GPU worker. */
+    /** Retry budget of every task of this kernel (see
+     *  flo_task_desc.retries, which overrides it when nonzero). */
+    int retries;
 } flo_kernel;
 
 /** @brief One buffer a task uses and how (an entry of
@@ -162,6 +165,17 @@ typedef struct flo_task_desc {
     flo_task_callback callback; /**< Completion callback, or NULL. */
     void *callback_arg;         /**< Its first argument. */
     const char *name;           /**< Overrides kernel->name in traces. */
+    /**
+     * Retry budget, 0 .. FLO_TASK_MAX_RETRIES; 0: kernel->retries. A
+     * task whose attempt fails with FLO_EAGAIN (reported by its entry
+     * point, or an injected transient fault) runs again, up to this
+     * many more times, on the same or another worker; the buffers it
+     * writes are restored to their contents before the attempt. The
+     * runtime keeps a copy of every buffer the task writes in
+     * FLO_READ_WRITE mode until an attempt succeeds: a cost paid only by
+     * tasks with a budget (docs/resilience.md).
+     */
+    int retries;
 } flo_task_desc;
 
 /** @brief A descriptor with every field at its default (all zero), as
@@ -188,6 +202,8 @@ typedef struct flo_task_desc {
 #define FLO_TASK_MAX_ACCESS (1 << 20)
 /** @brief Most argument bytes of one task (flo_task_desc.args_size). */
 #define FLO_TASK_MAX_ARGS (64 * 1024)
+/** @brief Largest retry budget (flo_task_desc.retries). */
+#define FLO_TASK_MAX_RETRIES 1000
 /** @brief Most explicit predecessors of one task (flo_task_desc.ndeps). */
 #define FLO_TASK_MAX_DEPS 1024
 
