@@ -318,6 +318,7 @@ struct flo__data {
     /* An evacuation's scratch: roll back to version roll (roll_node: the
      * lost node + 1, 0: none). */
     int16_t roll_node;
+    bool roll_unsure;
     uint64_t roll;
     flo__replica rep[FLO__MAX_NODES];
 };
@@ -441,6 +442,13 @@ void flo__task_set_times(flo__task *t, uint64_t t0, uint64_t t1);
  * tasks to the surviving devices (scheduler/resilience.c). why is for
  * the log. Any thread; idempotent. */
 void flo__device_lost(flo__device *dev, const char *why);
+/* For a backend's abandon: t finished on the lost device and its
+ * results are safe (its write-through copies completed): complete it
+ * with st instead of handing it back. */
+void flo__task_complete_kept(flo__worker *w, flo__task *t, flo_status st);
+/* For a backend's abandon: t's write-through copies may have run in
+ * part; the host memory of the buffers it writes cannot be trusted. */
+void flo__task_mark_unsure(flo__task *t);
 /* Whether the caller's write-through mode is on (flo_config). */
 bool flo__write_through(const flo__platform *plat);
 

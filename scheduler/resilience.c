@@ -38,12 +38,27 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "scheduler/tasks.h"
+
+/* Times a task runs again after the device it ran on was lost. */
+#define FLO__REEXEC_MAX 1
 
 static flo_runtime *dev_runtime(flo__device *dev)
 {
     return (flo_runtime *)((char *)dev->plat - offsetof(flo_runtime, plat));
+}
+
+void flo__task_complete_kept(flo__worker *w, flo__task *t, flo_status st)
+{
+    atomic_fetch_or(&t->flags, FLO__TF_KEEP);
+    flo__task_complete(w, t, st);
+}
+
+void flo__task_mark_unsure(flo__task *t)
+{
+    atomic_fetch_or(&t->flags, FLO__TF_UNSURE);
 }
 
 bool flo__write_through(const flo__platform *plat)
@@ -113,6 +128,10 @@ void flo__device_lost(flo__device *dev, const char *why)
         !atomic_compare_exchange_strong(&dev->lost, &zero, 1))
         return;
     dev->info.failed = 1;
+    pthread_mutex_lock(&rt->mu);
+    snprintf(rt->loss_msg, sizeof(rt->loss_msg), "device %d lost: %s",
+             dev->index, why);
+    pthread_mutex_unlock(&rt->mu);
     atomic_store(&rt->t_lost, flo__now_ns());
     atomic_fetch_add(&rt->ndead, 1);
     FLO__ERR("device %d (%s) lost: %s; its tasks move to the other devices",
@@ -171,9 +190,15 @@ void flo__resil_replace(flo_runtime *rt, flo__task *t)
         return;
     /* Nobody left to run it: it finishes with FLO_ENODEV on a host
      * worker, without running. */
-    if (!t->msg)
+    if (!t->msg) {
+        char why[256];
+        pthread_mutex_lock(&rt->mu);
+        memcpy(why, rt->loss_msg, sizeof(why));
+        pthread_mutex_unlock(&rt->mu);
         flo__task_set_error(t, FLO_ENODEV,
-                            "task '%s': no surviving device can run it", t->name);
+                            "task '%s': no surviving device can run it (%s)",
+                            t->name, why);
+    }
     flo__set_cancel_status(t, FLO_ENODEV);
     t->device = -1;
     t->worker = rt->plat.devices[0]->first_worker;
@@ -184,14 +209,20 @@ void flo__resil_replace(flo_runtime *rt, flo__task *t)
  * that runs again (a GPU launch recorded it in acc->ver). */
 static void note_rollback(flo__task *t, int node)
 {
+    bool unsure = atomic_load(&t->flags) & FLO__TF_UNSURE;
     for (int i = 0; i < t->naccess; i++) {
         flo__acc *a = &t->acc[i];
         flo__data *d = &a->d->data;
         if (!a->first || !a->ver)
             continue;
         pthread_mutex_lock(&d->coh_lock);
-        if (d->roll_node != node + 1 || a->ver - 1 < d->roll)
+        if (d->roll_node != node + 1) {
             d->roll = a->ver - 1;
+            d->roll_unsure = false;
+        } else if (a->ver - 1 < d->roll) {
+            d->roll = a->ver - 1;
+        }
+        d->roll_unsure |= unsure;
         d->roll_node = (int16_t)(node + 1);
         pthread_mutex_unlock(&d->coh_lock);
         a->ver = 0;
@@ -221,7 +252,9 @@ static void fix_data(flo__dslot *ds, void *arg)
         return;
     }
     target = roll ? d->roll : d->ver;
+    bool unsure = roll && d->roll_unsure;
     d->roll_node = 0;
+    d->roll_unsure = false;
     atomic_store(&d->rep[node].state, FLO__REP_INVALID);
     if (target == d->ver) {
         for (int i = 0; i < fa->rt->plat.ndevices && !others; i++)
@@ -243,7 +276,8 @@ static void fix_data(flo__dslot *ds, void *arg)
         d->ever_written = d->user_ptr != NULL;
         if (d->user_ptr)
             atomic_store(&d->rep[0].state, FLO__REP_OWNER);
-    } else if (d->host_ver == target && d->rep[0].ptr && !d->home_tok) {
+    } else if (d->host_ver == target && d->rep[0].ptr && !d->home_tok &&
+               !unsure) {
         atomic_store(&d->rep[0].state, FLO__REP_OWNER);
     } else {
         d->lost = 1;
@@ -275,15 +309,32 @@ static void requeue(flo__worker *w, flo__task *t)
     }
     atomic_store(&t->nearly, 0);
     atomic_store(&t->early_worker, -1);
-    atomic_fetch_and(&t->flags, ~(unsigned)(FLO__TF_LAUNCHED | FLO__TF_EVAC));
+    atomic_fetch_and(&t->flags, ~(unsigned)(FLO__TF_LAUNCHED | FLO__TF_EVAC |
+                                            FLO__TF_UNSURE));
     t->dev_slot = NULL;
-    free(t->msg);
-    t->msg = NULL;
     atomic_store(&t->status, FLO_OK);
-    if (t->ran_on >= 0)
-        atomic_fetch_add(&rt->n_reexec, 1);
-    else
-        atomic_fetch_add(&rt->n_replaced, 1);
+    if (t->ran_on >= 0 && t->reexecs >= FLO__REEXEC_MAX) {
+        /* It was running on every device it was lost with: a task that
+         * brings its device down (a kernel that faults) must not take
+         * the others with it. It finishes with the error. */
+        if (!t->msg)
+            flo__task_set_error(t, FLO_EDEVICE,
+                                "task '%s' was running on %d devices that "
+                                "were lost",
+                                t->name, t->reexecs + 1);
+        flo__set_cancel_status(t, FLO_EDEVICE);
+    } else {
+        if (t->msg)
+            FLO__INFO("task '%s' runs again: %s", t->name, t->msg);
+        free(t->msg);
+        t->msg = NULL;
+        if (t->ran_on >= 0) {
+            t->reexecs++;
+            atomic_fetch_add(&rt->n_reexec, 1);
+        } else {
+            atomic_fetch_add(&rt->n_replaced, 1);
+        }
+    }
     t->ran_on = -1;
     if (t->worker == w->id)
         t->worker = -1;
@@ -393,7 +444,7 @@ bool flo__resil_again(flo__worker *w, flo__task *t, flo_status st)
     flo_runtime *rt;
 
     if (atomic_load_explicit(&t->flags, memory_order_relaxed) &
-        FLO__TF_ACQUIRE)
+        (FLO__TF_ACQUIRE | FLO__TF_KEEP))
         return false;
     if (w && atomic_load_explicit(&w->dead, memory_order_relaxed)) {
         /* Whatever it did there is lost with the device. */

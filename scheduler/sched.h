@@ -79,6 +79,12 @@ enum {
     /* Handed back by the worker of a lost device, to run again elsewhere
      * (scheduler/resilience.c): not done, but no longer the backend's. */
     FLO__TF_EVAC = 1u << 3,
+    /* Finished on a lost device with its results safe elsewhere
+     * (write-through): completes, is not handed back. */
+    FLO__TF_KEEP = 1u << 4,
+    /* Handed back with write-through copies of unknown fate: the host
+     * memory of what it writes cannot be trusted. */
+    FLO__TF_UNSURE = 1u << 5,
 };
 
 /* Predecessors a task may wait for in stream order (at most). */
@@ -149,6 +155,7 @@ struct flo__task {
      * decided for it at submission (runtime/faults.h). */
     int retries;
     bool saving; /* Submitted with a budget: RW buffers are saved. */
+    uint8_t reexecs; /* Runs again after losing its device so far. */
     flo__task_fault fault;
     struct flo__task *evac_next; /* A lost worker's hand-back list. */
     void *dev_slot;          /* Backend's per-task state. */
@@ -439,6 +446,7 @@ struct flo_runtime {
     /* Time of the last device loss and of the end of its hand-back (ns,
      * flo__now_ns), for bench/resilience. */
     _Atomic uint64_t t_lost, t_recovered;
+    char loss_msg[256]; /* Why the last device was lost (under mu). */
 
     /* Collectives state (collectives/comm), torn down first at finalize
      * (after all tasks completed, before workers stop). */

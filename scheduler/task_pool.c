@@ -285,6 +285,7 @@ void flo__task_record_init(flo_runtime *rt, flo__task *t, unsigned flags)
     t->dev_slot = NULL;
     t->retries = 0;
     t->saving = false;
+    t->reexecs = 0;
     t->fault.kind = FLO__FAULT_NONE;
     t->fault.times = 0;
     t->evac_next = NULL;

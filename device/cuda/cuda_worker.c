@@ -183,6 +183,8 @@ static flo_status op_check_words(flo__cuda_dev *cd, flo__cuda_fifo *f,
     return st;
 }
 
+static void wt_publish(flo__cuda_dev *cd, flo__task *t);
+
 /* Finish the oldest op of stream s with status st. */
 static void op_complete(flo__cuda_dev *cd, flo__worker *w, int s, flo_status st)
 {
@@ -864,14 +866,23 @@ static int cuda_abandon(flo__worker *w,
 {
     flo__cuda_dev *cd = wdev(w);
     int n = 0;
-    for (int s = 0; s < nall(cd); s++)
-        if (cudaStreamSynchronize(cd->compute[s]) != cudaSuccess)
+    bool healthy = !atomic_load(&cd->failed);
+    for (int s = 0; s < nall(cd); s++) {
+        if (cudaStreamSynchronize(cd->compute[s]) != cudaSuccess) {
             (void)cudaGetLastError();
+            healthy = false;
+        }
+    }
     for (int s = 0; s < nall(cd); s++) {
         flo__cuda_fifo *f = &cd->fifo[s];
         while (f->head != f->tail) {
             flo__cuda_op *op = &f->ops[f->head & (f->cap - 1)];
             flo__task *t = op->task;
+            bool kept = healthy && op->wt && op->status == FLO_OK;
+            if (kept)
+                wt_publish(cd, t); /* Its results reached the host. */
+            else if (op->wt)
+                flo__task_mark_unsure(t);
             unpin_all(op);
             op_events_put(cd, op);
             op->task = NULL;
@@ -880,7 +891,10 @@ static int cuda_abandon(flo__worker *w,
             f->head++;
             if (--cd->inflight == 0)
                 flo__worker_add_busy(w, flo__now_ns() - cd->busy_since);
-            give(w, t);
+            if (kept)
+                flo__task_complete_kept(w, t, FLO_OK);
+            else
+                give(w, t);
             n++;
         }
     }
