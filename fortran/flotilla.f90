@@ -62,6 +62,8 @@ module flotilla
     integer(c_int), parameter, public :: FLO_ESYS = -14
     integer(c_int), parameter, public :: FLO_ERANGE = -15
     integer(c_int), parameter, public :: FLO_EINTERNAL = -16
+    integer(c_int), parameter, public :: FLO_EAGAIN = -17
+    integer(c_int), parameter, public :: FLO_EDATALOSS = -18
 
     ! flo_dtype, flo_redop, flo_scan_kind.
     integer(c_int), parameter, public :: FLO_I32 = 0
@@ -156,6 +158,9 @@ module flotilla
         type(flo_mpi_comm) :: mpi_comm
         real(c_double) :: coll_timeout_s = 0
         integer(c_int) :: no_pin_host = 0
+        type(c_ptr) :: faults = c_null_ptr
+        integer(c_int) :: write_through = 0
+        integer(c_int) :: lineage = 0
     end type flo_config
 
     ! A kernel: a name (C string) and entry points (c_funloc of a
@@ -188,6 +193,7 @@ module flotilla
         type(c_funptr) :: callback = c_null_funptr
         type(c_ptr) :: callback_arg = c_null_ptr
         type(c_ptr) :: name = c_null_ptr
+        integer(c_int) :: retries = 0
     end type flo_task_desc
 
     ! flo_array_layout (set size to c_sizeof of it, as flo_init_f does

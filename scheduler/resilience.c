@@ -178,10 +178,17 @@ void flo__resil_replace(flo_runtime *rt, flo__task *t)
     for (int i = 0; i < n; i++)
         if (atomic_load(&ep[i]->state) != FLO__TASK_DONE)
             return;
-    if (t->worker >= 0 && atomic_load(&rt->workers[t->worker]->dead))
+    if (t->worker >= 0 && atomic_load(&rt->workers[t->worker]->dead)) {
         t->worker = -1;
+        t->eligible = (t->host_fn ? FLO__ELIG_HOST : 0u) |
+                      (t->cuda_fn ? FLO__ELIG_CUDA : 0u);
+    }
     if (t->device >= 0 && atomic_load(&rt->plat.devices[t->device]->lost)) {
+        /* Placed on the lost device: now wherever its entry points can
+         * run. */
         t->device = -1;
+        t->eligible = (t->host_fn ? FLO__ELIG_HOST : 0u) |
+                      (t->cuda_fn ? FLO__ELIG_CUDA : 0u);
         atomic_fetch_add(&rt->n_replaced, 1);
     }
     for (int i = 0; i < rt->nworkers && !ok; i++)
@@ -338,8 +345,11 @@ static void requeue(flo__worker *w, flo__task *t)
     t->ran_on = -1;
     if (t->worker == w->id)
         t->worker = -1;
-    if (t->device == w->device)
+    if (t->device == w->device) {
         t->device = -1;
+        t->eligible = (t->host_fn ? FLO__ELIG_HOST : 0u) |
+                      (t->cuda_fn ? FLO__ELIG_CUDA : 0u);
+    }
     atomic_store(&t->state, FLO__TASK_PENDING);
     /* A predecessor still running (again, elsewhere) is waited for; one
      * that finished is not (flo__add_edge; a failure cancels t). */

@@ -27,7 +27,8 @@ from .errors import (BusyError, CanceledError, CommError,
                      InternalError, InvalidArgumentError, NoDeviceError,
                      NotSupportedError, OutOfMemoryError, RangeError,
                      StaleError, Status, SystemCallError, TaskError,
-                     TimedOutError, status_str)
+                     TimedOutError, TryAgainError, DataLossError,
+                     status_str)
 from .runtime import (Access, CKernel, Data, DeviceInfo,
                       DeviceKind, Devices, Event, Kernel, R, RW, Runtime,
                       Sched, Stats, TaskContext, W)
@@ -49,7 +50,8 @@ __all__ = [
     "OutOfMemoryError", "NotSupportedError", "CanceledError", "TaskError",
     "BusyError", "StaleError", "ForeignError", "DeviceError",
     "TimedOutError", "NoDeviceError", "DeadlockError", "CommError",
-    "SystemCallError", "RangeError", "InternalError",
+    "SystemCallError", "RangeError", "InternalError", "TryAgainError",
+    "DataLossError",
     # the library
     "version", "library_path",
 ]

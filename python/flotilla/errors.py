@@ -33,6 +33,8 @@ class Status(enum.IntEnum):
     ESYS = -14
     ERANGE = -15
     EINTERNAL = -16
+    EAGAIN = -17
+    EDATALOSS = -18
 
 
 def status_str(status):
@@ -132,11 +134,20 @@ class InternalError(Error):
     status = Status.EINTERNAL
 
 
+class TryAgainError(Error):
+    status = Status.EAGAIN
+
+
+class DataLossError(Error):
+    status = Status.EDATALOSS
+
+
 _BY_STATUS = {c.status: c for c in (
     InvalidArgumentError, OutOfMemoryError, NotSupportedError,
     CanceledError, TaskError, BusyError, StaleError, ForeignError,
     DeviceError, TimedOutError, NoDeviceError, DeadlockError, CommError,
-    SystemCallError, RangeError, InternalError)}
+    SystemCallError, RangeError, InternalError, TryAgainError,
+    DataLossError)}
 
 
 def error_for(status, message=None):

@@ -98,7 +98,7 @@ def RW(data):
 
 
 DeviceInfo = namedtuple("DeviceInfo", "kind ordinal logical_index workers "
-                        "memory_bytes name")
+                        "memory_bytes name failed")
 Stats = namedtuple("Stats", [f[0] for f in _lib.flo_stats._fields_])
 
 # ---- Runtime ---------------------------------------------------------------
@@ -108,7 +108,8 @@ _CONFIG_FIELDS = {
     "trace_path": str, "stats": int, "gpus": int, "gpu_list": str,
     "streams_per_gpu": int, "gpu_mem_limit": int, "logical_gpus": int,
     "topology": str, "log_level": int, "ignore_env": int,
-    "coll_timeout_s": float, "no_pin_host": int,
+    "coll_timeout_s": float, "no_pin_host": int, "faults": str,
+    "write_through": int, "lineage": int,
 }
 
 # Runtimes not finalized yet: held here, so that a runtime the program
@@ -254,7 +255,8 @@ class Runtime:
         check(lib.flo_device_get_info(self.ptr, dev, byref(info)))
         return DeviceInfo(DeviceKind(info.kind), info.ordinal,
                           info.logical_index, info.workers,
-                          info.memory_bytes, info.name.decode())
+                          info.memory_bytes, info.name.decode(),
+                          bool(info.failed))
 
     @property
     def devices(self):

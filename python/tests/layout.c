@@ -38,6 +38,9 @@ int main(void)
     FIELD(flo_config, mpi_comm);
     FIELD(flo_config, coll_timeout_s);
     FIELD(flo_config, no_pin_host);
+    FIELD(flo_config, faults);
+    FIELD(flo_config, write_through);
+    FIELD(flo_config, lineage);
 
     SIZE(flo_device_info);
     FIELD(flo_device_info, kind);
@@ -46,6 +49,7 @@ int main(void)
     FIELD(flo_device_info, workers);
     FIELD(flo_device_info, memory_bytes);
     FIELD(flo_device_info, name);
+    FIELD(flo_device_info, failed);
 
     SIZE(flo_stats);
     FIELD(flo_stats, tasks_submitted);
@@ -58,6 +62,13 @@ int main(void)
     FIELD(flo_stats, bytes_p2p);
     FIELD(flo_stats, evictions);
     FIELD(flo_stats, stream_ordered);
+    FIELD(flo_stats, retries);
+    FIELD(flo_stats, replaced);
+    FIELD(flo_stats, reexecuted);
+    FIELD(flo_stats, recomputed);
+    FIELD(flo_stats, data_lost);
+    FIELD(flo_stats, devices_lost);
+    FIELD(flo_stats, faults_injected);
 
     SIZE(flo_data);
     FIELD(flo_data, id);
@@ -90,6 +101,7 @@ int main(void)
     FIELD(flo_task_desc, ndeps);
     FIELD(flo_task_desc, callback);
     FIELD(flo_task_desc, callback_arg);
+    FIELD(flo_task_desc, retries);
     FIELD(flo_task_desc, name);
 
     SIZE(flo_array_layout);

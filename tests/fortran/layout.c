@@ -55,6 +55,9 @@ size_t flo_ftest_layout(int which, size_t *out, size_t max)
         v[n++] = F(flo_config, mpi_comm);
         v[n++] = F(flo_config, coll_timeout_s);
         v[n++] = F(flo_config, no_pin_host);
+        v[n++] = F(flo_config, faults);
+        v[n++] = F(flo_config, write_through);
+        v[n++] = F(flo_config, lineage);
         v[n++] = sizeof(flo_config);
         break;
     case 4:
@@ -83,6 +86,7 @@ size_t flo_ftest_layout(int which, size_t *out, size_t max)
         v[n++] = F(flo_task_desc, callback);
         v[n++] = F(flo_task_desc, callback_arg);
         v[n++] = F(flo_task_desc, name);
+        v[n++] = F(flo_task_desc, retries);
         v[n++] = sizeof(flo_task_desc);
         break;
     case 7:

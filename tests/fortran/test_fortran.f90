@@ -206,7 +206,9 @@ contains
             off(p, c_loc(c%logical_gpus)), off(p, c_loc(c%topology)), &
             off(p, c_loc(c%log_level)), off(p, c_loc(c%ignore_env)), &
             off(p, c_loc(c%mpi_comm)), off(p, c_loc(c%coll_timeout_s)), &
-            off(p, c_loc(c%no_pin_host)), c_sizeof(c)])
+            off(p, c_loc(c%no_pin_host)), off(p, c_loc(c%faults)), &
+            off(p, c_loc(c%write_through)), off(p, c_loc(c%lineage)), &
+            c_sizeof(c)])
         p = c_loc(k)
         call same(4, 'flo_kernel', [off(p, c_loc(k%name)), &
             off(p, c_loc(k%host)), off(p, c_loc(k%cuda)), c_sizeof(k)])
@@ -221,7 +223,7 @@ contains
             off(p, c_loc(t%on_device)), off(p, c_loc(t%on_worker)), &
             off(p, c_loc(t%deps)), off(p, c_loc(t%ndeps)), &
             off(p, c_loc(t%callback)), off(p, c_loc(t%callback_arg)), &
-            off(p, c_loc(t%name)), c_sizeof(t)])
+            off(p, c_loc(t%name)), off(p, c_loc(t%retries)), c_sizeof(t)])
         p = c_loc(l)
         call same(7, 'flo_array_layout', [off(p, c_loc(l%size)), &
             off(p, c_loc(l%nblocks)), off(p, c_loc(l%devices)), &

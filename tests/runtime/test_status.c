@@ -16,7 +16,7 @@ static const flo_status all_codes[] = {
     FLO_OK,        FLO_INPROGRESS, FLO_EINVAL,    FLO_ENOMEM,  FLO_ENOTSUP,
     FLO_ECANCELED, FLO_ETASK,      FLO_EBUSY,     FLO_ESTALE,  FLO_EFOREIGN,
     FLO_EDEVICE,   FLO_ETIMEDOUT,  FLO_ENODEV,    FLO_EDEADLK, FLO_ECOMM,
-    FLO_ESYS,      FLO_ERANGE,     FLO_EINTERNAL,
+    FLO_ESYS,      FLO_ERANGE,     FLO_EINTERNAL, FLO_EAGAIN,  FLO_EDATALOSS,
 };
 #define NCODES (sizeof(all_codes) / sizeof(all_codes[0]))
 
@@ -25,7 +25,7 @@ static const char *const code_names[] = {
     "FLO_ENOTSUP", "FLO_ECANCELED",  "FLO_ETASK",   "FLO_EBUSY",
     "FLO_ESTALE",  "FLO_EFOREIGN",   "FLO_EDEVICE", "FLO_ETIMEDOUT",
     "FLO_ENODEV",  "FLO_EDEADLK",    "FLO_ECOMM",   "FLO_ESYS",
-    "FLO_ERANGE",  "FLO_EINTERNAL",
+    "FLO_ERANGE",  "FLO_EINTERNAL",  "FLO_EAGAIN",  "FLO_EDATALOSS",
 };
 
 /* The name part of "FLO_EINVAL: invalid argument". */
@@ -69,7 +69,7 @@ static void test_names_distinct(void **state)
 static void test_unknown_code(void **state)
 {
     (void)state;
-    static const int unknown[] = {2, 17, -17, -100, 1000, -2147483647 - 1};
+    static const int unknown[] = {2, 17, -19, -100, 1000, -2147483647 - 1};
     for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++) {
         const char *s = flo_status_str((flo_status)unknown[i]);
         assert_non_null(s);
