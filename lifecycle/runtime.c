@@ -338,6 +338,10 @@ flo_status flo_stats_get(const flo_runtime *rt, flo_stats *out)
     s.data_lost = atomic_load(&rt->n_data_lost);
     s.devices_lost = (uint64_t)atomic_load(&rt->ndead);
     s.faults_injected = atomic_load(&rt->n_faults);
+    {
+        uint64_t a = atomic_load(&rt->t_lost), z = atomic_load(&rt->t_recovered);
+        s.recovery_ns = a && z >= a ? z - a : 0;
+    }
     *out = s;
     return FLO_OK;
 }

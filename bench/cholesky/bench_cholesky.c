@@ -328,7 +328,8 @@ static double flo_once(flo_runtime *rt, tile_set *ts, int on_gpu, int check,
 }
 
 static int run_flotilla(flo_bench *b, const bench_opts *o, int nb,
-                        flo_runtime *rt, const cusolver_result *base)
+                        flo_runtime *rt, const cusolver_result *base,
+                        double *out_sh, double *out_sg)
 {
     tile_set ts = {.m = {o->n, nb, o->n / nb, 0, NULL, NULL}, .seed = o->seed};
     const size_t tile_elems = (size_t)nb * nb;
@@ -364,6 +365,14 @@ static int run_flotilla(flo_bench *b, const bench_opts *o, int nb,
     }
     double sh = flo_bench_median(th + o->warmup, o->reps);
     double sg = flo_bench_median(tg + o->warmup, o->reps);
+    if (out_sh)
+        *out_sh = sh;
+    if (out_sg)
+        *out_sg = sg;
+    if (!b) {
+        rc = 0;
+        goto out;
+    }
     int ngpu = flo_device_count(rt) - 1;
     printf("Flotilla n %d nb %d on %d GPU(s): host to host %.4f s, on GPU "
            "%.4f s\n",
@@ -398,6 +407,88 @@ out:
     free(tg);
     return rc;
 }
+
+#ifdef FLO_BENCH_RESILIENCE
+/*
+ * bench/resilience: the same factorisation with resilience features on,
+ * each against resilience off measured in the same process (a runtime
+ * per case, same matrix): fault rules present that never fire, a retry
+ * budget on every task (each read-write tile saved on the GPU before
+ * each task), write-through (each tile a task writes copied to the
+ * host). Then a device lost in the middle: two logical GPUs, the second
+ * lost at its 200th task (a device rule), write-through on so that
+ * nothing is lost; the factor is checked, and the time from the loss to
+ * the end of the hand-back (flo_stats.recovery_ns) is reported.
+ */
+static int run_case(flo_bench *b, const bench_opts *o, int nb,
+                    const char *label, const flo_config *cfg, int retries,
+                    const double base[2], double out[2])
+{
+    flo_runtime *rt = NULL;
+    flo_stats s;
+    char name[128];
+    int rc;
+    chol_task_retries = retries;
+    if (flo_check(flo_init(cfg, &rt), "flo_init"))
+        return 1;
+    rc = run_flotilla(NULL, o, nb, rt, NULL, &out[0], &out[1]);
+    flo_stats_get(rt, &s);
+    if (flo_check(flo_finalize(rt), "flo_finalize"))
+        rc = 1;
+    chol_task_retries = 0;
+    if (rc)
+        return rc;
+    for (int k = 0; k < 2; k++) {
+        snprintf(name, sizeof(name), "n=%d/nb=%d/%s/%s", o->n, nb, label,
+                 k ? "on_gpu" : "host_to_host");
+        flo_bench_result(b, name, "TFLOP/s", tflops(o->n, out[k]),
+                         base ? "resilience off, same run" : NULL,
+                         base ? tflops(o->n, base[k]) : 0.0, 1);
+    }
+    if (s.devices_lost) {
+        printf("  %s: %llu devices lost, %llu tasks moved, %llu run again, "
+               "%llu handles lost; loss to hand-back done %.3f ms\n",
+               label, (unsigned long long)s.devices_lost,
+               (unsigned long long)s.replaced,
+               (unsigned long long)s.reexecuted,
+               (unsigned long long)s.data_lost, (double)s.recovery_ns / 1e6);
+        snprintf(name, sizeof(name), "n=%d/nb=%d/%s/recovery", o->n, nb, label);
+        flo_bench_result(b, name, "ms", (double)s.recovery_ns / 1e6, NULL, 0.0,
+                         0);
+    }
+    return 0;
+}
+
+static int run_resilience(flo_bench *b, const bench_opts *o, flo_runtime *rt0)
+{
+    int rc = 0;
+    (void)rt0;
+    for (int i = 0; i < o->nnb && rc == 0; i++) {
+        int nb = o->nb[i];
+        double off[2], t[2];
+        flo_config cfg = FLO_CONFIG_INIT;
+        cfg.devices = FLO_DEVICES_CUDA;
+        if ((rc = run_case(b, o, nb, "off", &cfg, 0, NULL, off)))
+            break;
+        cfg.faults = "task:kernel=no_such_kernel,nth=1";
+        rc |= run_case(b, o, nb, "fault_rules_idle", &cfg, 0, off, t);
+        cfg.faults = NULL;
+        rc |= run_case(b, o, nb, "retries_1", &cfg, 1, off, t);
+        cfg.write_through = 1;
+        rc |= run_case(b, o, nb, "write_through", &cfg, 0, off, t);
+        /* Two logical GPUs: the same device split, with and without a
+         * loss. */
+        cfg.logical_gpus = 2;
+        cfg.write_through = 1;
+        double off2[2];
+        rc |= run_case(b, o, nb, "2_logical_write_through", &cfg, 0, NULL,
+                       off2);
+        cfg.faults = "device:dev=2,at_task=200";
+        rc |= run_case(b, o, nb, "2_logical_lose_one", &cfg, 0, off2, t);
+    }
+    return rc;
+}
+#endif
 
 /* ---- Main --------------------------------------------------------------- */
 
@@ -493,9 +584,13 @@ int main(int argc, char **argv)
         if (flo_check(flo_init(&cfg, &rt), "flo_init")) {
             rc = 1;
         } else {
+#ifndef FLO_BENCH_RESILIENCE
             for (int i = 0; i < o.nnb && rc == 0; i++)
                 rc = run_flotilla(b, &o, o.nb[i], rt,
-                                  o.do_cusolver ? &base : NULL);
+                                  o.do_cusolver ? &base : NULL, NULL, NULL);
+#else
+            rc = run_resilience(b, &o, rt);
+#endif
             if (flo_check(flo_finalize(rt), "flo_finalize"))
                 rc = 1;
         }

@@ -433,6 +433,8 @@ int chol_priority(int kind, int nt, int k, int i, int j)
     return 4 * (3 * nt - (i + j + k)) + bias[kind];
 }
 
+int chol_task_retries = 0;
+
 static flo_status submit1(flo_runtime *rt, const flo_kernel *kern,
                           const flo_access_desc *acc, int nacc,
                           const chol_args *a, int prio, int device)
@@ -445,6 +447,7 @@ static flo_status submit1(flo_runtime *rt, const flo_kernel *kern,
     d.args_size = sizeof(*a);
     d.priority = prio;
     d.on_device = FLO_DEVICE(device);
+    d.retries = chol_task_retries;
     return flo_task_submit(rt, &d, NULL);
 }
 

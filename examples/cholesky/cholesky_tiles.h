@@ -127,6 +127,10 @@ flo_status chol_submit(flo_runtime *rt, const flo_data *tiles, int nt, int nb,
                        const chol_kernels *ks, int device, int flush,
                        long *ntasks);
 
+/* Retry budget of the tasks chol_submit submits (flo_task_desc.retries;
+ * 0 by default; bench/resilience sets it). */
+extern int chol_task_retries;
+
 /* Flops of a Cholesky factorisation of order n: n^3 / 3. */
 double chol_flops(int n);
 

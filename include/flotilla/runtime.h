@@ -357,6 +357,9 @@ typedef struct flo_stats {
      *  (devices_lost); faults injected (faults_injected). */
     uint64_t retries, replaced, reexecuted, recomputed, data_lost;
     uint64_t devices_lost, faults_injected;
+    /** Time from the last device loss to the end of the hand-back of
+     *  its tasks (ns; 0 if none). */
+    uint64_t recovery_ns;
     /** @} */
 } flo_stats;
 

@@ -157,7 +157,8 @@ class flo_stats(Structure):
         "tasks_submitted", "tasks_completed", "tasks_failed",
         "tasks_canceled", "steals", "bytes_h2d", "bytes_d2h", "bytes_p2p",
         "evictions", "stream_ordered", "retries", "replaced", "reexecuted",
-        "recomputed", "data_lost", "devices_lost", "faults_injected")]
+        "recomputed", "data_lost", "devices_lost", "faults_injected",
+        "recovery_ns")]
 
 
 class flo_data(Structure):

@@ -69,6 +69,7 @@ int main(void)
     FIELD(flo_stats, data_lost);
     FIELD(flo_stats, devices_lost);
     FIELD(flo_stats, faults_injected);
+    FIELD(flo_stats, recovery_ns);
 
     SIZE(flo_data);
     FIELD(flo_data, id);
