@@ -101,6 +101,10 @@ void flo__sched_wake_for(flo_runtime *rt, unsigned elig)
             w->kind == FLO_DEVICE_HOST ? FLO__ELIG_HOST : FLO__ELIG_CUDA;
         if (!(elig & kind))
             continue;
+        /* The worker of a lost device takes no work: waking it would
+         * leave the task to a sleeper nobody wakes. */
+        if (FLO__UNLIKELY(atomic_load_explicit(&w->dead, memory_order_relaxed)))
+            continue;
         if (atomic_load_explicit(&w->parker.sleeping, memory_order_relaxed) &&
             flo__parker_wake(&w->parker))
             return;
