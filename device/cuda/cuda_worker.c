@@ -829,4 +829,5 @@ const flo__device_ops flo__cuda_ops = {
     .replica_free = flo__cuda_replica_free,
     .fini = flo__cuda_fini,
     .graph_entry = flo__cuda_graph_run,
+    .copy_entry = flo__cuda_copy_entry,
 };

@@ -4,6 +4,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "device/device.h"
 
@@ -62,6 +63,20 @@ static void host_fini(flo__device *dev)
     FLO__UNUSED(dev);
 }
 
+/* copy_entry: n host buffers into the next n (device/device.h). */
+static void host_copy_entry(flo_task_ctx *ctx)
+{
+    const flo__copy_args *a = FLO_TASK_ARGS(ctx, flo__copy_args);
+
+    if (!a) {
+        flo_task_fail(ctx, FLO_EINTERNAL, "copy task without arguments");
+        return;
+    }
+    for (int i = 0; i < a->n; i++)
+        memcpy(flo_task_buffer(ctx, a->n + i), flo_task_buffer(ctx, i),
+               flo_task_buffer_size(ctx, i));
+}
+
 static const flo__device_ops host_ops = {
     .name = "host",
     .worker_start = host_worker_start,
@@ -74,6 +89,7 @@ static const flo__device_ops host_ops = {
     .copy_to_host = host_copy_to_host,
     .replica_free = host_replica_free,
     .fini = host_fini,
+    .copy_entry = host_copy_entry,
 };
 
 /* The host device, memory node 0: always there. Its workers are made by
