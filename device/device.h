@@ -167,7 +167,20 @@ typedef struct flo__device_ops {
      * are a flo__gplan pointer: runs the recorded entry points as one
      * task. */
     flo_task_fn graph_entry;
+    /* Optional: the entry point of a copy task on this device. Its
+     * arguments are an int n; its buffers are n sources followed by n
+     * destinations of the same sizes, all on the task's device; it copies
+     * each source into its destination (a GPU backend enqueues the copies
+     * on the task's stream). Used by replicated tasks
+     * (scheduler/replicate.c) to start a copy's private versions where
+     * the copy runs. */
+    flo_task_fn copy_entry;
 } flo__device_ops;
+
+/* The arguments of a copy_entry task. */
+typedef struct flo__copy_args {
+    int n; /* Pairs of buffers (sources, then destinations). */
+} flo__copy_args;
 
 struct flo__device {
     int index; /* Device index = memory node. */

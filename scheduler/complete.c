@@ -30,8 +30,8 @@ void flo__task_complete(flo__worker *w, flo__task *t, flo_status st)
     flo_runtime *rt = w ? w->rt : NULL;
     flo__tcache *c;
     flo__edge *e;
-    bool pseudo =
-        atomic_load_explicit(&t->flags, memory_order_relaxed) & FLO__TF_ACQUIRE;
+    unsigned flags = atomic_load_explicit(&t->flags, memory_order_relaxed);
+    bool pseudo = flags & FLO__TF_ACQUIRE;
 
     if (!rt) {
         /* Only acquire pseudo-tasks complete off a worker; their runtime
@@ -68,7 +68,9 @@ void flo__task_complete(flo__worker *w, flo__task *t, flo_status st)
             else
                 FLO__STAT_ADD(w->st.failed, 1);
         }
-        if (!pseudo)
+        /* A contained failure is judged (and reported) by the task that
+         * contains it: it is not the program's. */
+        if (!pseudo && !(flags & FLO__TF_CONTAINED))
             flo__failure_record(rt, t, st);
     }
     /* Before state = DONE (a sequentially consistent store below), which
@@ -91,7 +93,7 @@ void flo__task_complete(flo__worker *w, flo__task *t, flo_status st)
     while (e) {
         flo__edge *n = e->next;
         flo__task *s = e->task;
-        if (st != FLO_OK && (e->hard || s->epoch == t->epoch))
+        if (st != FLO_OK && flo__failure_cancels(t, s, e->hard))
             flo__cancel_dependent(s, st);
         /* A successor released at launch was counted then (and the edge
          * holds a reference on it). */

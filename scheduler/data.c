@@ -592,6 +592,29 @@ flo_status flo_data_unregister(flo_runtime *rt, flo_data h)
     return FLO_OK;
 }
 
+void flo__data_discard(flo_runtime *rt, flo_data h)
+{
+    flo_status st;
+    flo__dslot *d = flo__data_lookup(rt, h, &st);
+    int one = 1;
+    bool won;
+
+    if (!d)
+        return;
+    flo__spin_lock(&d->dep_lock);
+    won = atomic_compare_exchange_strong(&d->alive, &one, 0);
+    flo__spin_unlock(&d->dep_lock);
+    if (!won)
+        return;
+    /* Nobody else names it, and the tasks recorded on it have run: no
+     * final wait (data_retire's pseudo-task would wait for the caller's
+     * own task) and nothing to write back. */
+    drop_dep_refs(rt, d);
+    flo__coh_free_replicas(&rt->plat, &d->data);
+    atomic_fetch_add_explicit(&d->gen, 1, memory_order_release);
+    slot_release(rt, d);
+}
+
 /* A handle of an unregister_many call, sorted by the address of its
  * flo__dslot (the order in which dependency locks are taken). */
 typedef struct unreg_ent {

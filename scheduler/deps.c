@@ -99,7 +99,7 @@ flo_status flo__task_early_check(flo__task *t)
     for (int i = 0; i < n; i++) {
         flo__task *p = ep[i];
         if (flo__task_is_done(p) && p->status != FLO_OK &&
-            (t->early_hard[i] || p->epoch == t->epoch))
+            flo__failure_cancels(p, t, t->early_hard[i]))
             return FLO_ECANCELED;
     }
     return FLO_OK;
@@ -145,7 +145,7 @@ flo_status flo__add_edge(flo_runtime *rt, flo__tcache *c, flo__task *p,
 
 finished:
     /* p completed; its status was written before the list was closed. */
-    if (p->status != FLO_OK && (hard || p->epoch == s->epoch))
+    if (p->status != FLO_OK && flo__failure_cancels(p, s, hard))
         flo__cancel_dependent(s, (flo_status)p->status);
     return FLO_OK;
 }

@@ -85,6 +85,12 @@ enum {
     /* Handed back with write-through copies of unknown fate: the host
      * memory of what it writes cannot be trusted. */
     FLO__TF_UNSURE = 1u << 5,
+    /* Part of a replicated task (a copy or the copy of its inputs,
+     * scheduler/replicate.c): its failure cancels only the successors
+     * bound to it by a hard edge, and is no failure of the program (not
+     * in the failure table, never the first error): the vote task that
+     * contains it reports it (flo__failure_cancels). */
+    FLO__TF_CONTAINED = 1u << 6,
 };
 
 /* Predecessors a task may wait for in stream order (at most). */
@@ -510,6 +516,16 @@ void flo__sched_wake_for(flo_runtime *rt, unsigned elig);
 void flo__set_self_worker(flo__worker *w);
 /* Add w's completions not yet counted to rt->outstanding. */
 void flo__worker_flush(flo__worker *w);
+/*
+ * Unregister a runtime-owned handle at once, without waiting and without
+ * writing anything back: for handles the library made for itself and
+ * gave to no one (a replicated task's private versions,
+ * scheduler/replicate.c), once every task recorded on it has run; the
+ * last of them may be completing (its callback is the caller). Allowed
+ * on a worker, in a completion callback. A handle that is not current
+ * is left alone.
+ */
+void flo__data_discard(flo_runtime *rt, flo_data h);
 
 /*
  * The pseudo-task of an acquire (a != NULL: flo_data_acquire, checked

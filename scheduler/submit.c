@@ -399,12 +399,56 @@ static void record_event_deps(flo_runtime *rt, flo__tcache *c, flo__task *t,
 }
 
 /*
+ * Take a record from c and fill it from desc (checked: elig from
+ * flo__task_desc_check): its accesses, arguments, placement, name and
+ * flags (FLO__TF_*). *locks gets the distinct handles for its locked
+ * phase (in ent_inline, FLO__TASK_INLINE_ACC entries of the caller's, or
+ * in the record's own space), *nlocks their number. FLO_ENOMEM or the
+ * status of a handle that does not name live data, with the record given
+ * back.
+ */
+static flo_status task_prepare(flo_runtime *rt, flo__tcache *c,
+                               const flo_task_desc *desc, unsigned elig,
+                               unsigned flags, flo__lockent *ent_inline,
+                               flo__task **out, flo__lockent **locks,
+                               int *nlocks)
+{
+    flo__task *t = flo__task_alloc(rt, c);
+    flo_status st;
+
+    if (!t)
+        return FLO_ENOMEM;
+    st = attach_accesses(rt, t, desc, ent_inline, locks);
+    if (st == FLO_OK)
+        st = attach_args(t, desc);
+    if (st != FLO_OK) {
+        flo__task_free(rt, c, t);
+        return st;
+    }
+    *nlocks = plan_accesses(t, desc, desc->naccess, *locks);
+    flo__task_record_init(rt, t, flags);
+    describe_task(c, t, desc, elig);
+    if (FLO__UNLIKELY(atomic_load_explicit(&rt->faults, memory_order_relaxed)))
+        flo__resil_submit(rt, t);
+    *out = t;
+    return FLO_OK;
+}
+
+/* Drop t's submission guard: it is ready now if nothing is left to wait
+ * for. */
+static void drop_guard(flo_runtime *rt, flo__task *t)
+{
+    if (atomic_fetch_sub_explicit(&t->pending, 1, memory_order_acq_rel) == 1)
+        flo__task_ready(rt, flo__self_worker(rt), t);
+}
+
+/*
  * Submission, step by step: check the description (nothing is allocated
- * before), take a record from the thread's cache, copy the accesses and
- * arguments into it, plan the locked phase, describe the task, record
- * its data dependencies under all its handles' locks (the point at which
- * it takes effect), count it, add its explicit dependencies, and drop the
- * submission guard: the task is ready now if nothing is left to wait for.
+ * before), take a record from the thread's cache and fill it (accesses,
+ * arguments, the plan of the locked phase, what it runs), record its
+ * data dependencies under all its handles' locks (the point at which it
+ * takes effect), count it, add its explicit dependencies, and drop the
+ * submission guard.
  */
 flo_status flo_task_submit(flo_runtime *rt, const flo_task_desc *desc,
                            flo_event *out)
@@ -430,21 +474,9 @@ flo_status flo_task_submit(flo_runtime *rt, const flo_task_desc *desc,
     c = flo__tcache_get(rt);
     if (!c)
         return FLO_ENOMEM;
-    t = flo__task_alloc(rt, c);
-    if (!t)
-        return FLO_ENOMEM;
-    st = attach_accesses(rt, t, desc, ent_inline, &locks);
-    if (st == FLO_OK)
-        st = attach_args(t, desc);
-    if (st != FLO_OK) {
-        flo__task_free(rt, c, t);
+    st = task_prepare(rt, c, desc, elig, 0, ent_inline, &t, &locks, &nlocks);
+    if (st != FLO_OK)
         return st;
-    }
-    nlocks = plan_accesses(t, desc, desc->naccess, locks);
-    flo__task_record_init(rt, t, 0);
-    describe_task(c, t, desc, elig);
-    if (FLO__UNLIKELY(atomic_load_explicit(&rt->faults, memory_order_relaxed)))
-        flo__resil_submit(rt, t);
     ev = flo__task_event(rt, t);
 
     st = record_data_deps(rt, c, t, locks, nlocks);
@@ -454,9 +486,159 @@ flo_status flo_task_submit(flo_runtime *rt, const flo_task_desc *desc,
     }
     count_submission(rt, c);
     record_event_deps(rt, c, t, desc);
-    if (atomic_fetch_sub_explicit(&t->pending, 1, memory_order_acq_rel) == 1)
-        flo__task_ready(rt, flo__self_worker(rt), t);
+    drop_guard(rt, t);
     if (out)
         *out = ev;
     return FLO_OK;
+}
+
+/* ---- Group submission ---------------------------------------------------
+ * Several tasks that must take effect at one point (a replicated task's
+ * copies and vote, scheduler/replicate.c): each is prepared like a task
+ * of flo_task_submit, then the dependency locks of every handle of the
+ * group are taken at once, in the canonical order, and the tasks'
+ * dependencies are recorded in the group's order before any lock is
+ * released. Nothing else is recorded between them on any of their
+ * handles, and a handle unregistered meanwhile fails the whole group
+ * before anything was recorded. */
+
+/* What a group submission keeps per task while it records. */
+typedef struct group_ent {
+    flo__task *t;
+    unsigned elig;
+    flo__lockent *locks; /* Its distinct handles (task_prepare). */
+    int nlocks;
+    flo__lockent *reads; /* Its dependency-only reads, looked up. */
+    flo__lockent inl[FLO__TASK_INLINE_ACC];
+} group_ent;
+
+flo_status flo__task_submit_group(flo_runtime *rt, flo__group_task *g, int n)
+{
+    flo__lockent *all = NULL, *reads = NULL;
+    flo__tcache *c = NULL;
+    group_ent *ge;
+    flo_status st = FLO_OK;
+    int nreads = 0, nall = 0, made = 0;
+
+    if (n <= 0)
+        return FLO_EINVAL;
+    if (atomic_load_explicit(&rt->stopping, memory_order_relaxed))
+        return FLO_ESTALE;
+    for (int i = 0; i < n; i++)
+        nreads += g[i].ndep_reads;
+    ge = calloc((size_t)n, sizeof(*ge));
+    if (!ge)
+        return FLO_ENOMEM;
+    if (nreads) {
+        reads = malloc((size_t)nreads * sizeof(*reads));
+        if (!reads) {
+            free(ge);
+            return FLO_ENOMEM;
+        }
+    }
+    /* Check everything before taking a record. */
+    for (int i = 0, r = 0; i < n; i++) {
+        st = flo__task_desc_check(rt, g[i].desc, &ge[i].elig);
+        if (st != FLO_OK)
+            goto out;
+        if (g[i].ndep_reads == 0)
+            continue;
+        ge[i].reads = reads + r;
+        for (int j = 0; j < g[i].ndep_reads; j++, r++) {
+            ge[i].reads[j].d = flo__data_lookup(rt, g[i].dep_reads[j], &st);
+            if (!ge[i].reads[j].d)
+                goto out;
+            ge[i].reads[j].gen = g[i].dep_reads[j].gen;
+        }
+    }
+    c = flo__tcache_get(rt);
+    if (!c) {
+        st = FLO_ENOMEM;
+        goto out;
+    }
+    for (; made < n; made++) {
+        group_ent *e = &ge[made];
+        st = task_prepare(rt, c, g[made].desc, e->elig, g[made].flags, e->inl,
+                          &e->t, &e->locks, &e->nlocks);
+        if (st != FLO_OK)
+            goto out;
+        g[made].ev = flo__task_event(rt, e->t);
+        nall += e->nlocks;
+    }
+    nall += nreads;
+    all = malloc((size_t)(nall ? nall : 1) * sizeof(*all));
+    if (!all) {
+        st = FLO_ENOMEM;
+        goto out;
+    }
+    nall = 0;
+    for (int i = 0; i < n; i++) {
+        for (int j = 0; j < ge[i].nlocks; j++)
+            all[nall++] = ge[i].locks[j];
+        for (int j = 0; j < g[i].ndep_reads; j++)
+            all[nall++] = ge[i].reads[j];
+    }
+    /* One lock per distinct handle: sorted, the entries of a handle are
+     * adjacent (the index only makes the order total). */
+    for (int i = 0; i < nall; i++)
+        all[i].idx = i;
+    sort_lockents(all, nall);
+    for (int i = 0; i < nall; i++)
+        if (i == 0 || all[i].d != all[i - 1].d)
+            flo__spin_lock(&all[i].d->dep_lock);
+    for (int i = 0; i < nall && st == FLO_OK; i++)
+        if (!flo__data_current(all[i].d, all[i].gen))
+            st = FLO_ESTALE;
+    if (st == FLO_OK) {
+        /* Committed: as in record_data_deps, a dependency that cannot be
+         * recorded fails its task instead of the call. */
+        for (int i = 0; i < n; i++) {
+            flo__task *t = ge[i].t;
+            flo_status st2;
+            for (int j = 0; j < ge[i].nlocks; j++) {
+                const flo__lockent *l = &ge[i].locks[j];
+                st2 = flo__dep_add_data(rt, c, t, l->d, t->acc[l->idx].merged);
+                if (st2 != FLO_OK)
+                    flo__set_cancel_status(t, st2);
+            }
+            for (int j = 0; j < g[i].ndep_reads; j++) {
+                st2 = flo__dep_add_data(rt, c, t, ge[i].reads[j].d, FLO_READ);
+                if (st2 != FLO_OK)
+                    flo__set_cancel_status(t, st2);
+            }
+        }
+    }
+    for (int i = nall - 1; i >= 0; i--)
+        if (i == 0 || all[i].d != all[i - 1].d)
+            flo__spin_unlock(&all[i].d->dep_lock);
+    if (st != FLO_OK)
+        goto out;
+
+    for (int i = 0; i < n; i++) {
+        flo__task *t = ge[i].t;
+        count_submission(rt, c);
+        record_event_deps(rt, c, t, g[i].desc);
+        if (g[i].after >= 0 && g[i].after < i) {
+            /* The earlier task's guard is still held: it has not
+             * completed, so the edge always waits. */
+            flo_status st2 = flo__add_edge(rt, c, ge[g[i].after].t, t, true);
+            if (st2 != FLO_OK)
+                flo__set_cancel_status(t, st2);
+        }
+        if (g[i].keep) {
+            atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
+            *g[i].keep = t;
+        }
+    }
+    for (int i = 0; i < n; i++)
+        drop_guard(rt, ge[i].t);
+    made = 0; /* Submitted: nothing to give back. */
+
+out:
+    for (int i = 0; i < made; i++)
+        flo__task_free(rt, c, ge[i].t);
+    free(all);
+    free(reads);
+    free(ge);
+    return st;
 }

@@ -113,6 +113,21 @@ static inline void flo__cancel_dependent(flo__task *s, flo_status pst)
         flo__set_cancel(s);
 }
 
+/* Whether p, finished with a failure, cancels its successor s through
+ * an edge: an explicit (hard) edge always does, a data edge within the
+ * failure epoch, unless p is contained (FLO__TF_CONTAINED: a copy of a
+ * replicated task, whose failure its vote task judges instead). */
+static inline bool flo__failure_cancels(flo__task *p, const flo__task *s,
+                                        bool hard)
+{
+    if (hard)
+        return true;
+    if (atomic_load_explicit(&p->flags, memory_order_relaxed) &
+        FLO__TF_CONTAINED)
+        return false;
+    return p->epoch == s->epoch;
+}
+
 /* Make s wait for p (hard: an explicit event dependency). The caller
  * holds a reference on p. FLO_ENOMEM if no edge could be had. */
 flo_status flo__add_edge(flo_runtime *rt, flo__tcache *c, flo__task *p,
@@ -132,6 +147,41 @@ static inline bool flo__data_current(const flo__dslot *d, uint64_t gen)
     return atomic_load_explicit(&d->alive, memory_order_acquire) &&
            atomic_load_explicit(&d->gen, memory_order_acquire) == gen;
 }
+
+/*
+ * One task of a group submission (flo__task_submit_group). The caller
+ * fills the inputs; the outputs are written before any task of the group
+ * can run.
+ */
+typedef struct flo__group_task {
+    const flo_task_desc *desc; /* The task (checked as flo_task_submit
+                                  checks it). */
+    unsigned flags;            /* FLO__TF_CONTAINED, or 0. */
+    /* Handles the task depends on as a reader without accessing them (no
+     * buffer, no transfer): it waits for their last writer, and their
+     * next writer waits for it. Not handles of desc->access. */
+    const flo_data *dep_reads;
+    int ndep_reads;
+    /* An earlier task of the group this one also waits for through a
+     * hard edge (its failure cancels this one even when contained), or
+     * -1. */
+    int after;
+    /* Where to store a reference on the record (the caller drops it with
+     * flo__task_unref), or NULL. */
+    flo__task **keep;
+    flo_event ev; /* Out: the task's event. */
+} flo__group_task;
+
+/*
+ * Submit n tasks as one submission: their dependencies are recorded
+ * under the dependency locks of all their handles at once (two-phase
+ * locking, as flo_task_submit does for one task), in the group's order,
+ * so that no other submission is ordered between two of them on any
+ * handle. All or nothing: an error (those of flo_task_submit, checked
+ * for every task first) leaves nothing submitted. Not while the calling
+ * thread records a graph (the caller checks).
+ */
+flo_status flo__task_submit_group(flo_runtime *rt, flo__group_task *g, int n);
 
 /* Check a task description as flo_task_submit does (submit.c): sizes,
  * limits, placement, modes, event ids; *elig gets the kinds of worker

@@ -430,6 +430,10 @@ void flo__cuda_dev_fail(flo__cuda_dev *cd, cudaError_t e, const char *what);
 /* The entry point of a graph launch task (cuda_graph.c). */
 void flo__cuda_graph_run(flo_task_ctx *ctx);
 
+/* The entry point of a copy task (flo__device_ops.copy_entry,
+ * cuda_copy.c): device-to-device copies on the task's stream. */
+void flo__cuda_copy_entry(flo_task_ctx *ctx);
+
 /*
  * The result e of a call that releases something of cd (a destroy, a
  * free, the wait for a stream before its teardown), described by what.

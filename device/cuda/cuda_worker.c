@@ -994,4 +994,5 @@ const flo__device_ops flo__cuda_ops = {
     .restore = cuda_restore,
     .discard = cuda_discard,
     .abandon = cuda_abandon,
+    .copy_entry = flo__cuda_copy_entry,
 };

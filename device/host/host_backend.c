@@ -98,6 +98,20 @@ static void host_fini(flo__device *dev)
     FLO__UNUSED(dev);
 }
 
+/* copy_entry: n host buffers into the next n (device/device.h). */
+static void host_copy_entry(flo_task_ctx *ctx)
+{
+    const flo__copy_args *a = FLO_TASK_ARGS(ctx, flo__copy_args);
+
+    if (!a) {
+        flo_task_fail(ctx, FLO_EINTERNAL, "copy task without arguments");
+        return;
+    }
+    for (int i = 0; i < a->n; i++)
+        memcpy(flo_task_buffer(ctx, a->n + i), flo_task_buffer(ctx, i),
+               flo_task_buffer_size(ctx, i));
+}
+
 static const flo__device_ops host_ops = {
     .name = "host",
     .worker_start = host_worker_start,
@@ -113,6 +127,7 @@ static const flo__device_ops host_ops = {
     .save = host_save,
     .restore = host_restore,
     .discard = host_discard,
+    .copy_entry = host_copy_entry,
 };
 
 /* The host device, memory node 0: always there. Its workers are made by

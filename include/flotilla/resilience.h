@@ -84,24 +84,34 @@ flo_status flo_device_disable(flo_runtime *rt, int device);
 /** @brief How the copies of a replicated task agree. */
 typedef enum flo_replicate_vote {
     /** The first copy to finish whose result the validate function
-     *  accepts (every copy when there is none) is the task's result. */
+     *  accepts (every copy when there is none) is the task's result.
+     *  "First" is the order in which the copies finished: once every copy
+     *  has finished, validate is called on them in that order until one
+     *  is accepted. */
     FLO_REPLICATE_FIRST = 0,
     /** A result more than half of the copies produced, bit for bit,
-     *  among those the validate function accepts. */
+     *  among those the validate function accepts (of 3 copies 2 must
+     *  agree, of 4 copies 3). */
     FLO_REPLICATE_MAJORITY = 1
 } flo_replicate_vote;
 
 /**
  * @brief Checks one copy's result (a host function, run on a host
- * worker).
+ * worker by the replicated task's vote).
+ *
+ * It runs inside a task: it may submit tasks but not wait (the waiting
+ * calls return FLO_EDEADLK there). It is called only for copies that
+ * finished without error, at most once per copy, one call at a time for
+ * a given replicated task.
  *
  * @param arg    flo_replicate_desc.validate_arg.
  * @param copy   the copy's number, 0 .. copies - 1.
  * @param bufs   host pointers to the copy's version of every buffer the
- *               task writes (FLO_WRITE or FLO_READ_WRITE), in access
- *               order; read only.
+ *               task writes (FLO_WRITE or FLO_READ_WRITE), each handle
+ *               once, in the order of its first entry in the task's
+ *               access list; read only, valid during the call.
  * @param sizes  their sizes in bytes.
- * @param nbufs  their number.
+ * @param nbufs  their number (0 for a task that writes nothing).
  * @return nonzero to accept the copy's result.
  */
 typedef int (*flo_replicate_validate_fn)(void *arg, int copy,
@@ -113,11 +123,11 @@ typedef int (*flo_replicate_validate_fn)(void *arg, int copy,
 
 /** @brief How to replicate a task (flo_task_submit_replicated). */
 typedef struct flo_replicate_desc {
-    size_t size; /**< sizeof(flo_replicate_desc), or 0. */
-    int copies;  /**< 2 .. FLO_REPLICATE_MAX. */
-    flo_replicate_vote vote;
+    size_t size;             /**< sizeof(flo_replicate_desc), or 0. */
+    int copies;              /**< 2 .. FLO_REPLICATE_MAX. */
+    flo_replicate_vote vote; /**< How a result is chosen. */
     flo_replicate_validate_fn validate; /**< Or NULL: accept all. */
-    void *validate_arg;
+    void *validate_arg;                 /**< validate's first argument. */
 } flo_replicate_desc;
 
 /**
@@ -125,31 +135,67 @@ typedef struct flo_replicate_desc {
  * (HPX's replicate), to detect silent corruption.
  *
  * Each copy runs the task's entry point on private versions of the
- * buffers it writes (a FLO_READ_WRITE buffer's private version starts
- * as its contents), placed on distinct devices that can run the kernel
- * while there are enough, then wrapped around. The result chosen by
- * rep->vote is then written to the task's buffers. For the program the
- * whole is one task: later tasks depend on it as on the task itself.
+ * buffers it writes and on the real buffers it only reads. A
+ * FLO_READ_WRITE buffer's private version starts as its contents, copied
+ * on the device where the copy runs; a FLO_WRITE buffer's starts as
+ * zeros (bytes a copy does not write compare, and are written back, as
+ * zeros). Copy k runs on the (k mod n)-th of the n devices that can run
+ * the kernel: the GPUs in device order, then the host when the kernel
+ * has a host entry point; copies that share a device run on distinct
+ * workers of it while it has enough. Once every copy has finished, a
+ * vote task on a host worker chooses a result as rep->vote says and
+ * writes the whole of it to the task's written buffers; when no result
+ * is chosen they keep their contents. For the program the whole is one
+ * task: it takes effect at one point, as one flo_task_submit does, and
+ * later tasks depend on it (through its buffers or its event) as on the
+ * task itself.
+ *
+ * A copy that fails (flo_task_fail, a device error, ...) counts as not
+ * accepted: its failure is not the program's (flo_wait_all does not
+ * report it) and cancels nothing. desc->retries applies to each copy.
+ * desc->callback runs once, with the status of the whole. The cost: the
+ * task's work times the copies, plus per copy a private version of each
+ * written buffer (made on the copy's device; a FLO_READ_WRITE one is
+ * copied there from the real buffer), the transfer of every copy's
+ * versions to the host for the vote, and the written buffers made valid
+ * on the host (where the result is written).
  *
  * @param[in]  rt    the runtime.
  * @param[in]  desc  the task, as for flo_task_submit (on_device and
- *                   on_worker must be 0; retries apply to each copy).
+ *                   on_worker must be 0).
  * @param[in]  rep   the replication.
- * @param[out] out   the event of the whole, or NULL.
- * @return FLO_OK, or what flo_task_submit returns for @p desc, and
- *         FLO_EINVAL for a NULL or malformed @p rep or a pinned @p desc.
- *         The event fails with FLO_ETASK when no result is accepted (or
- *         none has a majority), naming the copies' outcomes.
+ * @param[out] out   the event of the whole, or NULL; written only on
+ *                   success.
+ * @return FLO_OK, or, with nothing submitted and nothing left behind,
+ *         what flo_task_submit returns for @p desc, and:
+ *   - FLO_EINVAL: a NULL @p rt, @p desc or @p rep; rep->size neither 0
+ *     nor sizeof(flo_replicate_desc); rep->copies out of
+ *     2 .. FLO_REPLICATE_MAX; an unknown rep->vote; a pinned @p desc
+ *     (on_device or on_worker not 0); more written buffers than the vote
+ *     can access ((copies + 1) times their number above
+ *     FLO_TASK_MAX_ACCESS);
+ *   - FLO_ENODEV: also when the runtime has no host worker (the vote
+ *     runs on one);
+ *   - FLO_ENOTSUP: the calling thread records a graph of @p rt;
+ *   - FLO_ENOMEM: also no memory or no handle left for the private
+ *     versions.
+ *
+ *   The event fails with FLO_ETASK when no result is accepted (or none
+ *   has a majority), with a message naming each copy, its device and
+ *   its outcome (accepted, rejected by validate, or its error and
+ *   message); it is canceled (FLO_ECANCELED) when a predecessor of the
+ *   task failed, as the task would be.
  *
  * @par Thread-safety:
- * Thread-safe.
+ * Thread-safe: like flo_task_submit, concurrent submissions on shared
+ * handles are ordered as if they had happened one at a time.
  * @par In a task:
- * Allowed.
+ * Allowed (also in a completion callback).
  */
 flo_status flo_task_submit_replicated(flo_runtime *rt,
-                                              const flo_task_desc *desc,
-                                              const flo_replicate_desc *rep,
-                                              flo_event *out);
+                                      const flo_task_desc *desc,
+                                      const flo_replicate_desc *rep,
+                                      flo_event *out);
 
 FLO_END_DECLS
 #endif
