@@ -160,8 +160,7 @@ bool flo__comm_fault(flo_comm *c, flo_task_ctx *ctx, uint64_t cid, int fault,
 
 void flo__comm_fault_pick(flo_comm *c, int *fault, uint32_t *stall_ms)
 {
-    flo__faults *f =
-        atomic_load_explicit(&c->rt->faults, memory_order_acquire);
+    flo__faults *f = atomic_load_explicit(&c->rt->faults, memory_order_acquire);
 
     *fault = FLO__CFAULT_NONE;
     *stall_ms = 0;
@@ -432,8 +431,7 @@ flo_status flo_comm_create_devices(flo_runtime *rt, const int *devs, int n,
         return st;
 
     if (rt->mpi != NULL) {
-        st = flo__cmpi_create(rt, flo__comm_timeout_ns(c), &c->broken,
-                              &c->mpi);
+        st = flo__cmpi_create(rt, flo__comm_timeout_ns(c), &c->broken, &c->mpi);
         if (st != FLO_OK)
             goto fail;
     }
@@ -543,9 +541,8 @@ flo_status flo_comm_shrink(flo_comm *c, const int *exclude_ranks, int n,
         return st;
     }
     if (c->mpi != NULL) {
-        st = flo__cmpi_shrink(c->mpi, exclude_ranks, n,
-                              flo__comm_timeout_ns(c), &nc->broken, &nc->mpi,
-                              gone);
+        st = flo__cmpi_shrink(c->mpi, exclude_ranks, n, flo__comm_timeout_ns(c),
+                              &nc->broken, &nc->mpi, gone);
         if (st != FLO_OK)
             goto fail;
     }

@@ -40,8 +40,7 @@ static void global_task(flo_task_ctx *ctx)
         flo_task_fail(ctx, FLO_ECOMM, "communicator broken: %s", c->broken_msg);
         return;
     }
-    if (a->fault != 0 &&
-        flo__comm_fault(c, ctx, a->cid, a->fault, a->stall_ms))
+    if (a->fault != 0 && flo__comm_fault(c, ctx, a->cid, a->fault, a->stall_ms))
         return;
     /* MPI works in the communicator's scratch buffer (host tasks of c
      * are serialised), which an abandoned exchange keeps. */
@@ -55,8 +54,8 @@ static void global_task(flo_task_ctx *ctx)
         st = flo__cmpi_allreduce(c->mpi, &x[0], 1, a->dtype, a->op, tmo, err,
                                  sizeof(err));
     else
-        st = flo__cmpi_exscan(c->mpi, &x[0], &x[1], a->dtype, a->op, tmo,
-                              err, sizeof(err));
+        st = flo__cmpi_exscan(c->mpi, &x[0], &x[1], a->dtype, a->op, tmo, err,
+                              sizeof(err));
     if (st == FLO_OK) {
         memcpy(buf, &x[a->kind == GLOBAL_ALLREDUCE ? 0 : 1], es);
     } else {

@@ -214,8 +214,7 @@ static flo_status coll_allgather(coll_run *r)
 
     if (a->count == 0)
         return FLO_OK;
-    st = flo__comm_scratch(r->c, r->mpi ? layout_bytes(r, total) : total,
-                           &tmp);
+    st = flo__comm_scratch(r->c, r->mpi ? layout_bytes(r, total) : total, &tmp);
     if (st != FLO_OK)
         return st;
     for (int i = 0; i < a->nlocal; i++)
@@ -284,8 +283,8 @@ static flo_status coll_scan(coll_run *r)
         if (st != FLO_OK)
             return st;
         x[0] = rank_tot;
-        st = flo__cmpi_exscan(r->c->mpi, &x[0], &x[1], a->dtype, a->op,
-                              r->tmo, r->err, sizeof(r->err));
+        st = flo__cmpi_exscan(r->c->mpi, &x[0], &x[1], a->dtype, a->op, r->tmo,
+                              r->err, sizeof(r->err));
         carry = x[1];
     } else {
         carry = flo__elem_identity(a->dtype, a->op);
@@ -326,8 +325,7 @@ static void host_coll_task(flo_task_ctx *ctx)
         flo_task_fail(ctx, FLO_ECOMM, "communicator broken: %s", c->broken_msg);
         return;
     }
-    if (a->fault != 0 &&
-        flo__comm_fault(c, ctx, a->cid, a->fault, a->stall_ms))
+    if (a->fault != 0 && flo__comm_fault(c, ctx, a->cid, a->fault, a->stall_ms))
         return;
     for (int i = 0; i < a->nlocal; i++) {
         r.S[i] = a->sidx[i] >= 0 ? flo_task_buffer(ctx, a->sidx[i]) : NULL;

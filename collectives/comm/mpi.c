@@ -407,9 +407,9 @@ static flo_status cm_allgather_int(flo__cmpi *m, int v, int *all)
     if (b == NULL)
         return FLO_ENOMEM;
     b[0] = v;
-    SETUP_XCHG(m, "MPI_Iallgather",
-               MPI_Iallgather(b, 1, MPI_INT, b + 1, 1, MPI_INT, m->comm,
-                              &req_));
+    SETUP_XCHG(
+        m, "MPI_Iallgather",
+        MPI_Iallgather(b, 1, MPI_INT, b + 1, 1, MPI_INT, m->comm, &req_));
     memcpy(all, b + 1, (size_t)m->size * sizeof(int));
     return FLO_OK;
 }
@@ -421,9 +421,9 @@ static flo_status cm_allreduce_min_int(flo__cmpi *m, int *v)
     if (b == NULL)
         return FLO_ENOMEM;
     b[0] = *v;
-    SETUP_XCHG(m, "MPI_Iallreduce",
-               MPI_Iallreduce(MPI_IN_PLACE, b, 1, MPI_INT, MPI_MIN, m->comm,
-                              &req_));
+    SETUP_XCHG(
+        m, "MPI_Iallreduce",
+        MPI_Iallreduce(MPI_IN_PLACE, b, 1, MPI_INT, MPI_MIN, m->comm, &req_));
     *v = b[0];
     return FLO_OK;
 }
@@ -448,8 +448,8 @@ static flo_status cm_node_unique(flo__cmpi *m, const uint64_t *ids, int n,
     memcpy(b + 1, ids, (size_t)n * sizeof(uint64_t));
     all = b + W;
     SETUP_XCHG(m, "MPI_Iallgather",
-               MPI_Iallgather(b, W, MPI_UINT64_T, all, W, MPI_UINT64_T,
-                              m->comm, &req_));
+               MPI_Iallgather(b, W, MPI_UINT64_T, all, W, MPI_UINT64_T, m->comm,
+                              &req_));
     /* Any id (0 is "none") present twice on one node. */
     for (int r = 0; r < m->size && !dup; r++)
         for (int q = r; q < m->size && !dup; q++) {
@@ -598,16 +598,14 @@ static flo_status cm_shrink(flo__cmpi *m, const int *exclude, int nexclude,
             live[exclude[i]] = 0;
     } else {
         /* Round 0: who answers within the deadline. */
-        st = shrink_round(m, 0, live, live, got, heard,
-                          flo__now_ns() + tmo);
+        st = shrink_round(m, 0, live, live, got, heard, flo__now_ns() + tmo);
         if (st != FLO_OK)
             goto out;
         for (int r = 0; r < n; r++)
             live[r] = r == m->rank || heard[r];
         /* Round 1: what the others heard; a rank that some survivor did
          * not hear is dropped by all. */
-        st = shrink_round(m, 1, live, live, got, heard,
-                          flo__now_ns() + tmo);
+        st = shrink_round(m, 1, live, live, got, heard, flo__now_ns() + tmo);
         if (st != FLO_OK)
             goto out;
         memcpy(next, live, (size_t)n);

@@ -330,8 +330,7 @@ static void nccl_dev_task(flo_task_ctx *ctx)
         flo_task_fail(ctx, FLO_ECOMM, "communicator broken: %s", c->broken_msg);
         return;
     }
-    if (a->fault != 0 &&
-        flo__comm_fault(c, ctx, a->cid, a->fault, a->stall_ms))
+    if (a->fault != 0 && flo__comm_fault(c, ctx, a->cid, a->fault, a->stall_ms))
         return;
     pthread_rwlock_rdlock(&ns->lock);
     if (ns->aborted) {
@@ -675,8 +674,7 @@ static flo_status comms_wait(ncclComm_t *comms, int n, uint64_t tmo,
         bool busy = false;
         for (int i = 0; i < n; i++) {
             ncclResult_t ae = ncclSuccess;
-            if (FLO__NCCL_CHECK(ncclCommGetAsyncError(comms[i], &ae)) !=
-                FLO_OK)
+            if (FLO__NCCL_CHECK(ncclCommGetAsyncError(comms[i], &ae)) != FLO_OK)
                 return FLO_ECOMM;
             if (ae == ncclInProgress) {
                 busy = true;
@@ -833,13 +831,12 @@ static flo_status comms_shrink(flo_comm *c, nccl_state *ns, flo_comm *parent,
                 st = FLO__NCCL_CHECK(r);
         }
         r = ncclGroupEnd();
-        if (r != ncclInProgress && FLO__NCCL_CHECK(r) != FLO_OK &&
-            st == FLO_OK)
+        if (r != ncclInProgress && FLO__NCCL_CHECK(r) != FLO_OK && st == FLO_OK)
             st = FLO_ECOMM;
     }
     if (st == FLO_OK)
-        st = comms_wait(comms, ns->n, flo__comm_timeout_ns(c),
-                        "ncclCommShrink");
+        st =
+            comms_wait(comms, ns->n, flo__comm_timeout_ns(c), "ncclCommShrink");
     if (st != FLO_OK)
         comms_abort(comms, ns->n);
     /* The parent is done with, whatever happened: never destroyed (which

@@ -73,10 +73,10 @@ typedef struct flo_comm flo_comm;
  *         take part within coll_timeout_s (it died, or does not call:
  *         every exchange of the creation, NCCL's included, is
  *         non-blocking and polled, so the call does not hang); FLO_ECOMM
- *         if NCCL or MPI failed to set up; FLO_ENOTSUP when FLO_COLL_TRANSPORT=nccl asks for NCCL and
- *         the participants cannot use it; FLO_EDEVICE for a CUDA error
- *         while NCCL is set up; FLO_ENOMEM, FLO_ESYS. Nothing is left over
- *         on error.
+ *         if NCCL or MPI failed to set up; FLO_ENOTSUP when
+ * FLO_COLL_TRANSPORT=nccl asks for NCCL and the participants cannot use it;
+ * FLO_EDEVICE for a CUDA error while NCCL is set up; FLO_ENOMEM, FLO_ESYS.
+ * Nothing is left over on error.
  *
  * @par Thread-safety:
  * Thread-safe. Under MPI, the ranks must create their communicators in
