@@ -10,7 +10,6 @@
 #include "device/device.h"
 #include "runtime/internal.h"
 #include "runtime/topology.h"
-#include "runtime/faults.h" /* TEMP shim */
 
 /* ---- Data handles ------------------------------------------------------ */
 
@@ -407,10 +406,6 @@ struct flo_runtime {
      * (after all tasks completed, before workers stop). */
     void *coll;
     void (*coll_fini)(flo_runtime *rt);
-
-    /* TEMP (until runtime/faults.c lands on main): the fault rules. */
-    _Atomic(struct flo__faults *) faults;
-    atomic_ulong n_faults;
 };
 
 /* ---- For the lifecycle (lifecycle/runtime.c), in call order ------------ */
