@@ -21,6 +21,11 @@
 
 void flo__coh_mark_written(flo__data *d, int node)
 {
+    /* The host memory keeps the version it had when it is invalidated
+     * (see flo__data.host_ver). */
+    if (node != 0 && atomic_load_explicit(&d->rep[0].state,
+                                          memory_order_relaxed) != FLO__REP_INVALID)
+        d->host_ver = d->ver;
     for (int i = 0; i < FLO__MAX_NODES; i++) {
         if (i == node)
             continue;
@@ -118,6 +123,7 @@ static flo_status home_wait(flo__platform *plat, flo__data *d)
                                       memory_order_relaxed);
             if (atomic_load(&d->rep[src].state) == FLO__REP_OWNER)
                 atomic_store(&d->rep[src].state, FLO__REP_SHARED);
+            flo__coh_host_valid(d);
             atomic_store_explicit(&d->rep[0].state, FLO__REP_SHARED,
                                   memory_order_release);
         }
@@ -155,6 +161,7 @@ static flo_status home_start(flo__platform *plat, flo__data *d)
                                           memory_order_relaxed);
                 if (atomic_load(&rs->state) == FLO__REP_OWNER)
                     atomic_store(&rs->state, FLO__REP_SHARED);
+                flo__coh_host_valid(d);
                 atomic_store_explicit(&r->state, FLO__REP_SHARED,
                                       memory_order_release);
             }
@@ -198,6 +205,12 @@ flo_status flo__coh_host_prepare(flo__platform *plat, flo__data *d,
         return FLO_OK;
     }
     pthread_mutex_lock(&d->coh_lock);
+    if (FLO__UNLIKELY(d->lost)) {
+        if (mode & FLO_READ) {
+            st = FLO_EDATALOSS;
+            goto out;
+        }
+    }
     if (!r->ptr) {
         if (d->user_ptr)
             r->ptr = d->user_ptr;
@@ -209,6 +222,7 @@ flo_status flo__coh_host_prepare(flo__platform *plat, flo__data *d,
                FLO__REP_INVALID) {
         if (!d->ever_written) {
             memset(r->ptr, 0, d->bytes);
+            flo__coh_host_valid(d);
             atomic_store_explicit(&r->state, FLO__REP_SHARED,
                                   memory_order_release);
             break;
@@ -229,8 +243,10 @@ flo_status flo__coh_host_prepare(flo__platform *plat, flo__data *d,
         if (st != FLO_OK)
             goto out;
     }
-    if (mode & FLO_WRITE)
+    if (mode & FLO_WRITE) {
         flo__coh_mark_written(d, 0);
+        flo__coh_new_version(d, 0);
+    }
     *ptr = r->ptr;
 out:
     pthread_mutex_unlock(&d->coh_lock);

@@ -148,6 +148,21 @@ typedef struct flo__device_ops {
     void (*replica_free)(flo__device *dev, flo__replica *r, size_t bytes);
     /* Stop and free the device (after its workers stopped). */
     void (*fini)(flo__device *dev);
+    /* Optional (resilience, scheduler/resilience.c): keep a copy of the
+     * bytes at ptr, a buffer of a running task on this device, in stream
+     * order on stream (NULL on failure: the retry is then not possible
+     * and the task fails); write it back over ptr; free it. Run on w's
+     * thread during the task's entry point call. The host backend's use
+     * host memory, the CUDA backend's device memory. */
+    void *(*save)(flo__worker *w, const void *ptr, size_t bytes, void *stream);
+    void (*restore)(flo__worker *w, void *saved, void *ptr, size_t bytes,
+                    void *stream);
+    void (*discard)(flo__worker *w, void *saved, void *stream);
+    /* Optional: w's device was lost. Give up every task in flight on w
+     * without completing it: wait for or abandon their work, release
+     * what they hold, and hand each to give(w, t) in launch order.
+     * Returns how many. */
+    int (*abandon)(flo__worker *w, void (*give)(flo__worker *w, flo__task *t));
     /* Optional: the entry point of a graph launch task, whose arguments
      * are a flo__gplan pointer: runs the recorded entry points as one
      * task. */
@@ -169,6 +184,9 @@ struct flo__device {
     /* A GPU device: the core its worker is bound to, claimed by its
      * backend at probe (-1: unbound). flo_init creates the worker. */
     int worker_core;
+    /* 1 once the device failed or was disabled (flo__device_lost): its
+     * worker runs nothing more, its replicas are invalid. */
+    atomic_int lost;
 };
 
 /* ---- Recorded task graphs ------------------------------------------------
@@ -282,8 +300,44 @@ struct flo__data {
     int home_waiters;
     bool home_done;
     flo_status home_st;
+    /*
+     * Versions, for recovery from a lost device (scheduler/resilience.c),
+     * under coh_lock: ver counts the writes launched on the handle (a
+     * GPU writer at its launch, a host writer when it takes the host
+     * copy); host_ver is the version the host memory holds (the current
+     * one while rep[0] is valid, else the one it held when it was last
+     * invalidated: nothing writes host memory while it is invalid but a
+     * copy that makes it valid). lost: the only valid copy was on a
+     * device that failed (lost_node) and no recovery applied; a task
+     * that reads the handle then fails with FLO_EDATALOSS, one that only
+     * writes it clears the flag.
+     */
+    uint64_t ver, host_ver;
+    uint8_t lost;
+    int16_t lost_node;
+    /* An evacuation's scratch: roll back to version roll (roll_node: the
+     * lost node + 1, 0: none). */
+    int16_t roll_node;
+    bool roll_unsure;
+    uint64_t roll;
     flo__replica rep[FLO__MAX_NODES];
 };
+
+/* d is about to be written on node (caller holds coh_lock): a new
+ * version. */
+static inline void flo__coh_new_version(flo__data *d, int node)
+{
+    d->ver++;
+    d->lost = 0;
+    if (node == 0)
+        d->host_ver = d->ver;
+}
+
+/* The host copy of d just became valid (caller holds coh_lock). */
+static inline void flo__coh_host_valid(flo__data *d)
+{
+    d->host_ver = d->ver;
+}
 
 /* Make d's host replica valid for mode; returns its address. Called by
  * host workers, acquire and unregister; may call a device's copy_to_host. */
@@ -351,6 +405,10 @@ flo_status flo__task_invoke_inner(flo_task_ctx *parent, flo_task_fn fn, int n,
  * debug log with their status. */
 void flo__task_set_error(flo__task *t, flo_status st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* The version of entry i's handle that t's write produces (set by a GPU
+ * backend at launch, under the handle's coh_lock; 0: none). */
+void flo__task_set_version(flo__task *t, int i, uint64_t ver);
+uint64_t flo__task_version(const flo__task *t, int i);
 /* Backend slot for per-task state (e.g. the completion event). */
 void **flo__task_dev_slot(flo__task *t);
 /* Complete a task that execute left in flight (from progress). */
@@ -370,11 +428,29 @@ void flo__task_complete(flo__worker *w, flo__task *t, flo_status st);
 void flo__task_launched(flo__worker *w, flo__task *t);
 /* The early predecessors of t (at most FLO__EARLY_MAX); their count. */
 int flo__task_early(const flo__task *t, flo__task *const **out);
-/* Whether t has completed (flo__task_complete ran). */
+/* Whether t has completed (flo__task_complete ran), or was handed back
+ * for re-execution after its device was lost. */
 bool flo__task_is_done(const flo__task *t);
 /* Timestamps for the trace and the model (set by the backend for GPU
  * tasks once their completion is observed). */
 void flo__task_set_times(flo__task *t, uint64_t t0, uint64_t t1);
+
+/* ---- ... when a device fails -------------------------------------------- */
+
+/* The device failed (a sticky error, an injected fault, or
+ * flo_device_disable): mark it lost and wake its worker, which hands its
+ * tasks to the surviving devices (scheduler/resilience.c). why is for
+ * the log. Any thread; idempotent. */
+void flo__device_lost(flo__device *dev, const char *why);
+/* For a backend's abandon: t finished on the lost device and its
+ * results are safe (its write-through copies completed): complete it
+ * with st instead of handing it back. */
+void flo__task_complete_kept(flo__worker *w, flo__task *t, flo_status st);
+/* For a backend's abandon: t's write-through copies may have run in
+ * part; the host memory of the buffers it writes cannot be trusted. */
+void flo__task_mark_unsure(flo__task *t);
+/* Whether the caller's write-through mode is on (flo_config). */
+bool flo__write_through(const flo__platform *plat);
 
 /* ---- ... to sleep (a backend's wait_progress) --------------------------- */
 

@@ -94,6 +94,7 @@ static void destroy(flo_runtime *rt)
     if (rt->mpi_fini)
         rt->mpi_fini(rt);
     flo__tasks_fini(rt);
+    flo__resil_fini(rt);
     for (int i = 0; i < rt->nworkers; i++) {
         flo__parker_destroy(&rt->workers[i]->parker);
         free(rt->workers[i]);
@@ -170,6 +171,14 @@ flo_status flo_init(const flo_config *cfg, flo_runtime **out)
     /* The config keeps no pointers into the caller's or the environment's
      * strings beyond flo_init. */
     rt->cfg.trace_path = rt->trace_path;
+    if (rt->cfg.faults) {
+        flo__faults *f;
+        st = flo__faults_parse(rt->cfg.faults, &f);
+        if (st != FLO_OK)
+            goto fail;
+        atomic_store(&rt->faults, f);
+    }
+    rt->cfg.faults = NULL; /* The rules are parsed; the string is not kept. */
     st = flo__topology_load(&rt->topo, rt->cfg.topology);
     rt->cfg.topology = NULL;
     if (st != FLO_OK)
@@ -279,6 +288,7 @@ flo_status flo_device_get_info(const flo_runtime *rt, int dev,
     if (!rt || !info || dev < 0 || dev >= rt->plat.ndevices)
         return FLO_EINVAL;
     *info = rt->plat.devices[dev]->info;
+    info->failed = atomic_load(&rt->plat.devices[dev]->lost) != 0;
     return FLO_OK;
 }
 
@@ -321,6 +331,13 @@ flo_status flo_stats_get(const flo_runtime *rt, flo_stats *out)
     s.bytes_p2p = atomic_load(&rt->plat.bytes_p2p);
     s.evictions = atomic_load(&rt->plat.evictions);
     s.stream_ordered = atomic_load(&rt->n_stream_ordered);
+    s.retries = atomic_load(&rt->n_retries);
+    s.replaced = atomic_load(&rt->n_replaced);
+    s.reexecuted = atomic_load(&rt->n_reexec);
+    s.recomputed = atomic_load(&rt->n_recomputed);
+    s.data_lost = atomic_load(&rt->n_data_lost);
+    s.devices_lost = (uint64_t)atomic_load(&rt->ndead);
+    s.faults_injected = atomic_load(&rt->n_faults);
     *out = s;
     return FLO_OK;
 }
@@ -347,6 +364,18 @@ flo_status flo_stats_print(const flo_runtime *rt, FILE *out)
             s.bytes_h2d / 1e6, s.bytes_d2h / 1e6, s.bytes_p2p / 1e6,
             (unsigned long long)s.evictions,
             (unsigned long long)s.stream_ordered);
+    if (s.retries || s.replaced || s.reexecuted || s.data_lost ||
+        s.devices_lost || s.faults_injected)
+        fprintf(f,
+                "  resilience: %llu faults injected, %llu retries, %llu "
+                "devices lost, %llu tasks moved, %llu run again, %llu "
+                "handles lost\n",
+                (unsigned long long)s.faults_injected,
+                (unsigned long long)s.retries,
+                (unsigned long long)s.devices_lost,
+                (unsigned long long)s.replaced,
+                (unsigned long long)s.reexecuted,
+                (unsigned long long)s.data_lost);
     fprintf(f, "  %-8s %-6s %-6s %10s %8s %8s %8s %10s %10s\n", "worker",
             "kind", "core", "tasks", "steals", "failed", "canceled", "busy ms",
             "idle ms");

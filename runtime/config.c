@@ -110,6 +110,12 @@ static void apply_env(flo_config *c)
         c->log_level = (int)v;
     if (env_int("FLO_PIN_HOST", &v))
         c->no_pin_host = v == 0;
+    if ((s = flo__env_str("FLO_FAULTS")))
+        c->faults = s;
+    if (env_int("FLO_WRITE_THROUGH", &v))
+        c->write_through = v != 0;
+    if (env_int("FLO_LINEAGE", &v))
+        c->lineage = (int)v;
     if ((s = flo__env_str("FLO_COLL_TIMEOUT"))) {
         char *end;
         double d = strtod(s, &end);
@@ -184,6 +190,15 @@ flo_status flo__config_resolve(const flo_config *in, flo_config *out)
     }
     if (c.no_pin_host != 0 && c.no_pin_host != 1) {
         FLO__ERR("no_pin_host %d out of range (0 or 1)", c.no_pin_host);
+        return FLO_EINVAL;
+    }
+    if (c.write_through != 0 && c.write_through != 1) {
+        FLO__ERR("write_through %d out of range (0 or 1)", c.write_through);
+        return FLO_EINVAL;
+    }
+    if (c.lineage < -1 || c.lineage > 1024) {
+        FLO__ERR("lineage %d out of range (-1: none, 0: 16, or 1..1024)",
+                 c.lineage);
         return FLO_EINVAL;
     }
     if (c.mpi_comm.valid != 0 && c.mpi_comm.valid != 1) {

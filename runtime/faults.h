@@ -45,7 +45,12 @@ typedef struct flo__task_fault {
  * FLO_EINVAL (the log names the bad rule) or FLO_ENOMEM; nothing is
  * allocated then. */
 flo_status flo__faults_parse(const char *spec, flo__faults **out);
+/* Free f and the sets chained behind it. */
 void flo__faults_free(flo__faults *f);
+/* The set chained behind f, or NULL. */
+flo__faults *flo__faults_next(flo__faults *f);
+/* Make the older rules apply after f's (flo_fault_inject). */
+void flo__faults_chain(flo__faults *f, flo__faults *older);
 
 /* The fault a task of kernel `name` gets, decided at its submission
  * (thread-safe: per-rule atomic counters). */

@@ -38,6 +38,11 @@ void flo__task_complete(flo__worker *w, flo__task *t, flo_status st)
          * is that of their data. */
         rt = t->acc[0].d->rt;
     }
+    if (FLO__UNLIKELY(st == FLO_EAGAIN ||
+                      (w && atomic_load_explicit(&w->dead,
+                                                 memory_order_relaxed))) &&
+        flo__resil_again(w, t, st))
+        return;
     c = w ? &w->cache : flo__tcache_get(rt);
     /* Launched behind a predecessor that then failed (its failure was
      * only known at its completion, e.g. a device status word): the task
@@ -147,6 +152,8 @@ void flo__task_ready(flo_runtime *rt, flo__worker *self, flo__task *t)
         if (ew >= 0)
             t->worker = ew;
     }
+    if (FLO__UNLIKELY(atomic_load_explicit(&rt->ndead, memory_order_relaxed)))
+        flo__resil_replace(rt, t);
     atomic_store_explicit(&t->state, FLO__TASK_READY, memory_order_relaxed);
     rt->sched_ops->push(rt, self, t);
 }

@@ -138,6 +138,9 @@ static flo_status data_init_slot(flo_runtime *rt, flo__dslot *d, void *ptr,
     d->nreaders = 0;
     d->reader_compact_at = 64;
     d->data.ever_written = ptr != NULL;
+    d->data.ver = d->data.host_ver = 0;
+    d->data.lost = 0;
+    d->data.lost_node = 0;
     /* Replicas of memory nodes the runtime does not have are never
      * written: they keep the zeros (INVALID, NULL) of the chunk's
      * memset. The slot is published later by the release store of
@@ -719,4 +722,20 @@ void flo__data_fini_all(flo_runtime *rt)
     rt->data_chunks = NULL;
     free(rt->data_free);
     rt->data_free = NULL;
+}
+
+void flo__data_foreach(flo_runtime *rt, void (*fn)(flo__dslot *d, void *arg),
+                       void *arg)
+{
+    for (int k = 0; k < DATA_MAX_CHUNKS; k++) {
+        flo__dslot *chunk =
+            atomic_load_explicit(&rt->data_chunks[k], memory_order_acquire);
+        if (!chunk)
+            break;
+        for (int i = 0; i < DATA_CHUNK; i++) {
+            flo__dslot *d = &chunk[i];
+            if (d->inited && atomic_load(&d->alive))
+                fn(d, arg);
+        }
+    }
 }

@@ -34,7 +34,8 @@ static bool try_early(flo_runtime *rt, flo__task *p, flo__task *s, bool hard,
     if (wid < 0 || wid >= rt->nworkers)
         return false;
     w = rt->workers[wid];
-    if (!gpu_only_on(rt, s, w))
+    if (!gpu_only_on(rt, s, w) ||
+        atomic_load_explicit(&w->dead, memory_order_seq_cst))
         return false;
     if (!atomic_compare_exchange_strong(&s->early_worker, &exp, wid) &&
         exp != wid)
@@ -84,7 +85,9 @@ int flo__task_early(const flo__task *t, flo__task *const **out)
 bool flo__task_is_done(const flo__task *t)
 {
     return atomic_load_explicit(&t->state, memory_order_acquire) ==
-           FLO__TASK_DONE;
+               FLO__TASK_DONE ||
+           (atomic_load_explicit(&t->flags, memory_order_relaxed) &
+            FLO__TF_EVAC);
 }
 
 /* Before t runs: FLO_ECANCELED if an early predecessor already finished

@@ -161,5 +161,7 @@ void flo__ws_push(flo_runtime *rt, flo__ws *ws, flo__worker *self,
 void flo__ws_push_to(flo_runtime *rt, flo__ws *ws, flo__worker *w,
                      flo__task *t);
 flo__task *flo__ws_pop(flo_runtime *rt, flo__ws *ws, flo__worker *w);
+/* A task queued for w alone (pinned, its deque, its inbox), or NULL. */
+flo__task *flo__ws_take_own(flo_runtime *rt, flo__ws *ws, flo__worker *w);
 
 #endif

@@ -8,6 +8,7 @@
 #define FLO_SCHEDULER_SCHED_H
 
 #include "device/device.h"
+#include "runtime/faults.h"
 #include "runtime/internal.h"
 #include "runtime/topology.h"
 
@@ -75,6 +76,15 @@ enum {
     /* Enqueued on a GPU's streams, not finished: GPU-only successors on
      * the same worker may be released now (see flo__task_launched). */
     FLO__TF_LAUNCHED = 1u << 2,
+    /* Handed back by the worker of a lost device, to run again elsewhere
+     * (scheduler/resilience.c): not done, but no longer the backend's. */
+    FLO__TF_EVAC = 1u << 3,
+    /* Finished on a lost device with its results safe elsewhere
+     * (write-through): completes, is not handed back. */
+    FLO__TF_KEEP = 1u << 4,
+    /* Handed back with write-through copies of unknown fate: the host
+     * memory of what it writes cannot be trusted. */
+    FLO__TF_UNSURE = 1u << 5,
 };
 
 /* Predecessors a task may wait for in stream order (at most). */
@@ -90,6 +100,10 @@ typedef struct flo__acc {
     uint8_t merged; /* Union of the modes of all entries for d. */
     bool first;     /* First entry for d: carries the merged mode. */
     int32_t lead;   /* Index of the first entry for d (i if first). */
+    /* The version of d this task's write produces, set when a GPU
+     * launches it (0: not launched): recovery rolls d back to the
+     * version before the first write it re-executes. */
+    uint64_t ver;
 } flo__acc;
 
 /* One distinct handle of a submission, for its locked phase
@@ -137,6 +151,13 @@ struct flo__task {
     uint64_t t_start, t_end; /* For the trace and the model. */
     int ran_on;              /* Worker id. */
     double est_ns;           /* Placement estimate charged to a worker. */
+    /* Resilience: attempts left after a FLO_EAGAIN; the fault injection
+     * decided for it at submission (runtime/faults.h). */
+    int retries;
+    bool saving; /* Submitted with a budget: RW buffers are saved. */
+    uint8_t reexecs; /* Runs again after losing its device so far. */
+    flo__task_fault fault;
+    struct flo__task *evac_next; /* A lost worker's hand-back list. */
     void *dev_slot;          /* Backend's per-task state. */
     /* Buffers that outlive one use of the record (grown, never shrunk,
      * freed at finalize) so that large tasks do not malloc each time.
@@ -250,6 +271,13 @@ struct flo__worker {
      * epoch of flo__now_ns), kept by the locality policy. */
     _Atomic uint64_t ready_at;
     flo__worker_stats st;
+    /* Resilience (scheduler/resilience.c): 1 once the worker's device
+     * was lost; tasks started (device fault rules count them); tasks
+     * handed back, to be placed elsewhere (this worker's thread only). */
+    atomic_int dead;
+    bool evacuated; /* Its first evacuation ran. */
+    uint64_t nstarted;
+    flo__task *evac;
 };
 
 /* ---- Scheduling policies ----------------------------------------------- */
@@ -265,6 +293,9 @@ typedef struct flo__sched_ops {
     flo__task *(*pop)(flo_runtime *rt, flo__worker *w);
     /* Optional: t finished on w (for estimates). */
     void (*done)(flo_runtime *rt, flo__worker *w, flo__task *t);
+    /* A task queued for w alone (pinned to it, or in its own queues), or
+     * NULL: the worker of a lost device hands them back. */
+    flo__task *(*take_own)(flo_runtime *rt, flo__worker *w);
 } flo__sched_ops;
 
 extern const flo__sched_ops flo__sched_eager;
@@ -402,6 +433,21 @@ struct flo_runtime {
     void *mpi;              /* Collectives' MPI state. */
     void (*mpi_fini)(flo_runtime *rt);
 
+    /* Resilience (scheduler/resilience.c). faults: the fault-injection
+     * rules (NULL: none; the newest set, older ones chained behind it);
+     * sets replaced by flo_fault_clear wait in faults_old (under mu)
+     * until finalize, since a thread may still read them. ndead: devices
+     * lost. The counters are flo_stats'. */
+    _Atomic(flo__faults *) faults;
+    flo__faults *faults_old;
+    atomic_int ndead;
+    atomic_ulong n_retries, n_replaced, n_reexec, n_recomputed, n_data_lost;
+    atomic_ulong n_faults;
+    /* Time of the last device loss and of the end of its hand-back (ns,
+     * flo__now_ns), for bench/resilience. */
+    _Atomic uint64_t t_lost, t_recovered;
+    char loss_msg[256]; /* Why the last device was lost (under mu). */
+
     /* Collectives state (collectives/comm), torn down first at finalize
      * (after all tasks completed, before workers stop). */
     void *coll;
@@ -486,6 +532,8 @@ void flo__edge_free(flo_runtime *rt, flo__tcache *c, flo__edge *e);
 /* Can worker w run task t? */
 static inline bool flo__worker_can_run(const flo__worker *w, const flo__task *t)
 {
+    if (FLO__UNLIKELY(atomic_load_explicit(&w->dead, memory_order_relaxed)))
+        return false;
     unsigned need =
         w->kind == FLO_DEVICE_HOST ? FLO__ELIG_HOST : FLO__ELIG_CUDA;
     if (!(t->eligible & need))
@@ -496,5 +544,29 @@ static inline bool flo__worker_can_run(const flo__worker *w, const flo__task *t)
         return false;
     return true;
 }
+
+/* ---- Resilience (scheduler/resilience.c) ------------------------------ */
+
+/* The faults the rules give t at its submission (rt->faults set). */
+void flo__resil_submit(flo_runtime *rt, flo__task *t);
+/* Before w runs t: apply t's injected fault or a device rule. Returns
+ * true when t was dealt with (failed, retried, handed back): the caller
+ * must not run it. */
+bool flo__resil_before_run(flo__worker *w, flo__task *t);
+/* t finished with st on w (NULL: not a worker). Returns true when t
+ * runs again instead of completing (a retry after FLO_EAGAIN, or a hand
+ * back from a lost device). */
+bool flo__resil_again(flo__worker *w, flo__task *t, flo_status st);
+/* A task about to be queued while devices are lost: move its placement
+ * off them; fail it with FLO_ENODEV when no surviving worker can run
+ * it. */
+void flo__resil_replace(flo_runtime *rt, flo__task *t);
+/* The worker of a lost device: hand its tasks back to the others. */
+void flo__resil_evacuate(flo__worker *w);
+/* Call fn on every registered handle (resilience). */
+void flo__data_foreach(flo_runtime *rt, void (*fn)(flo__dslot *d, void *arg),
+                       void *arg);
+/* Free the fault rules (finalize). */
+void flo__resil_fini(flo_runtime *rt);
 
 #endif /* FLO_SCHEDULER_SCHED_H */

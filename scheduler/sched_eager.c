@@ -158,6 +158,14 @@ static flo__task *eager_pop(flo_runtime *rt, flo__worker *w)
     return NULL;
 }
 
+static flo__task *eager_take_own(flo_runtime *rt, flo__worker *w)
+{
+    eager *e = rt->sched;
+    if (w->kind != FLO_DEVICE_HOST)
+        return flo__pinq_pop_best(&e->pinned[w->id], &e->gpu_pinned[w->id]);
+    return flo__pinq_pop(&e->pinned[w->id]);
+}
+
 const flo__sched_ops flo__sched_eager = {
     .name = "eager",
     .init = eager_init,
@@ -165,4 +173,5 @@ const flo__sched_ops flo__sched_eager = {
     .push = eager_push,
     .pop = eager_pop,
     .done = NULL,
+    .take_own = eager_take_own,
 };

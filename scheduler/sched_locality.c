@@ -136,7 +136,8 @@ static bool device_can_run(flo_runtime *rt, const flo__task *t, int d)
     unsigned need =
         dev->kind == FLO_DEVICE_HOST ? FLO__ELIG_HOST : FLO__ELIG_CUDA;
     return (t->eligible & need) && dev->nworkers > 0 &&
-           (t->device < 0 || t->device == d);
+           (t->device < 0 || t->device == d) &&
+           !atomic_load_explicit(&dev->lost, memory_order_relaxed);
 }
 
 static flo_status loc_init(flo_runtime *rt, void **priv)
@@ -224,6 +225,12 @@ static flo__task *loc_pop(flo_runtime *rt, flo__worker *w)
     return flo__ws_pop(rt, l->ws, w);
 }
 
+static flo__task *loc_take_own(flo_runtime *rt, flo__worker *w)
+{
+    locality *l = rt->sched;
+    return flo__ws_take_own(rt, l->ws, w);
+}
+
 static void loc_done(flo_runtime *rt, flo__worker *w, flo__task *t)
 {
     locality *l = rt->sched;
@@ -242,4 +249,5 @@ const flo__sched_ops flo__sched_locality = {
     .push = loc_push,
     .pop = loc_pop,
     .done = loc_done,
+    .take_own = loc_take_own,
 };

@@ -288,6 +288,27 @@ flo__task *flo__ws_pop(flo_runtime *rt, flo__ws *ws, flo__worker *w)
     return flo__heap_pop(h);
 }
 
+flo__task *flo__ws_take_own(flo_runtime *rt, flo__ws *ws, flo__worker *w)
+{
+    ws_worker *p = ws->pw[w->id];
+    flo__task *t;
+
+    if (w->kind != FLO_DEVICE_HOST)
+        t = flo__pinq_pop_best(&p->pinned, &p->gpu_pinned);
+    else
+        t = flo__pinq_pop(&p->pinned);
+    if (t)
+        return t;
+    if ((t = flo__deque_pop(&p->dq)))
+        return t;
+    return adopt(rt, p, flo__inbox_take_fifo(&p->shared));
+}
+
+static flo__task *ws_take_own(flo_runtime *rt, flo__worker *w)
+{
+    return flo__ws_take_own(rt, rt->sched, w);
+}
+
 static flo_status ws_init(flo_runtime *rt, void **priv)
 {
     return flo__ws_create(rt, (flo__ws **)priv);
@@ -315,4 +336,5 @@ const flo__sched_ops flo__sched_ws = {
     .push = ws_push,
     .pop = ws_pop,
     .done = NULL,
+    .take_own = ws_take_own,
 };

@@ -134,6 +134,8 @@ flo_status flo__task_desc_check(flo_runtime *rt, const flo_task_desc *desc,
     if (desc->ndeps < 0 || desc->ndeps > FLO_TASK_MAX_DEPS ||
         (desc->ndeps > 0 && !desc->deps))
         return FLO_EINVAL;
+    if (desc->retries < 0 || desc->retries > FLO_TASK_MAX_RETRIES)
+        return FLO_EINVAL;
     /* on_device / on_worker: 0 for any, index + 1 otherwise. */
     if (desc->on_device < 0 || desc->on_device > rt->plat.ndevices)
         return FLO_EINVAL;
@@ -277,6 +279,7 @@ static flo_status attach_accesses(flo_runtime *rt, flo__task *t,
         t->acc[i].d = flo__data_lookup(rt, desc->access[i].data, &st);
         if (!t->acc[i].d)
             return st;
+        t->acc[i].ver = 0;
     }
     t->naccess = n;
     return FLO_OK;
@@ -321,6 +324,8 @@ static void describe_task(flo__tcache *c, flo__task *t,
     t->name = intern_name(c, t->name);
     t->cb = desc->callback;
     t->cb_arg = desc->callback_arg;
+    t->retries = desc->retries;
+    t->saving = desc->retries > 0;
 }
 
 /*
@@ -438,6 +443,8 @@ flo_status flo_task_submit(flo_runtime *rt, const flo_task_desc *desc,
     nlocks = plan_accesses(t, desc, desc->naccess, locks);
     flo__task_record_init(rt, t, 0);
     describe_task(c, t, desc, elig);
+    if (FLO__UNLIKELY(atomic_load_explicit(&rt->faults, memory_order_relaxed)))
+        flo__resil_submit(rt, t);
     ev = flo__task_event(rt, t);
 
     st = record_data_deps(rt, c, t, locks, nlocks);

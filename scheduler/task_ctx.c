@@ -143,11 +143,71 @@ void flo_task_fail(flo_task_ctx *ctx, flo_status code, const char *fmt, ...)
     va_end(ap);
 }
 
+/*
+ * An attempt of a task that may retry: its buffers written in read-write
+ * mode are saved first (by its device, in stream order) and written back
+ * if the attempt fails with FLO_EAGAIN, so that the next attempt reads
+ * what this one read. A buffer that cannot be saved makes the task
+ * unable to retry (its budget drops to 0).
+ */
+static flo_status invoke_saving(flo__worker *w, flo__task *t, flo_task_fn fn,
+                                void *stream)
+{
+    const flo__device_ops *ops = w->dev->ops;
+    flo_task_ctx ctx = {w->rt, w, t, stream, FLO_OK};
+    void *inl[8], **saved = inl;
+    int n = t->naccess;
+
+    bool ok = true;
+
+    if (n > 8 && !(saved = calloc((size_t)n, sizeof(*saved))))
+        ok = false;
+    for (int i = 0; i < n && ok; i++) {
+        flo__acc *a = &t->acc[i];
+        saved[i] = NULL;
+        if (!a->first || (a->merged & FLO_READ_WRITE) != FLO_READ_WRITE)
+            continue;
+        saved[i] = ops->save ? ops->save(w, a->ptr, a->d->data.bytes, stream)
+                             : NULL;
+        if (!saved[i]) {
+            FLO__WARN("task '%s': cannot save buffer %d for a retry; it "
+                      "will not be retried",
+                      t->name, i);
+            ok = false;
+            t->retries = 0;
+            t->saving = false;
+            for (int k = 0; k < i; k++)
+                if (saved[k])
+                    ops->discard(w, saved[k], stream);
+        }
+    }
+    atomic_store_explicit(&w->in_task, 1, memory_order_relaxed);
+    fn(&ctx);
+    atomic_store_explicit(&w->in_task, 0, memory_order_relaxed);
+    if (ok) {
+        for (int i = 0; i < n; i++) {
+            if (!saved[i])
+                continue;
+            if (ctx.failed == FLO_EAGAIN)
+                ops->restore(w, saved[i], t->acc[i].ptr, t->acc[i].d->data.bytes,
+                             stream);
+            ops->discard(w, saved[i], stream);
+        }
+    }
+    if (saved != inl && saved)
+        free(saved);
+    if (ctx.failed != FLO_OK && !t->msg)
+        flo__task_set_error(t, ctx.failed, "task '%s' failed", t->name);
+    return ctx.failed;
+}
+
 flo_status flo__task_invoke(flo__worker *w, flo__task *t, flo_task_fn fn,
                             void *stream)
 {
     flo_task_ctx ctx = {w->rt, w, t, stream, FLO_OK};
 
+    if (FLO__UNLIKELY(t->saving))
+        return invoke_saving(w, t, fn, stream);
     atomic_store_explicit(&w->in_task, 1, memory_order_relaxed);
     fn(&ctx);
     atomic_store_explicit(&w->in_task, 0, memory_order_relaxed);
@@ -221,6 +281,14 @@ int flo__task_access_lead(const flo__task *t, int i)
 void flo__task_set_buffer(flo__task *t, int i, void *ptr)
 {
     t->acc[i].ptr = ptr;
+}
+void flo__task_set_version(flo__task *t, int i, uint64_t ver)
+{
+    t->acc[i].ver = ver;
+}
+uint64_t flo__task_version(const flo__task *t, int i)
+{
+    return t->acc[i].ver;
 }
 const char *flo__task_name(const flo__task *t)
 {

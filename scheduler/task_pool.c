@@ -283,6 +283,12 @@ void flo__task_record_init(flo_runtime *rt, flo__task *t, unsigned flags)
     t->ran_on = -1;
     t->est_ns = 0;
     t->dev_slot = NULL;
+    t->retries = 0;
+    t->saving = false;
+    t->reexecs = 0;
+    t->fault.kind = FLO__FAULT_NONE;
+    t->fault.times = 0;
+    t->evac_next = NULL;
     atomic_store_explicit(&t->state, FLO__TASK_PENDING, memory_order_relaxed);
 }
 

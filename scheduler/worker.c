@@ -121,6 +121,12 @@ static void run_task(flo__worker *w, flo__task *t)
         flo__task_complete(w, t, st);
         return;
     }
+    /* Injected faults, a lost device (scheduler/resilience.c). */
+    if (FLO__UNLIKELY(t->fault.kind ||
+                      atomic_load_explicit(&w->dead, memory_order_relaxed) ||
+                      atomic_load_explicit(&rt->faults, memory_order_relaxed)) &&
+        flo__resil_before_run(w, t))
+        return;
     atomic_store_explicit(&t->state, FLO__TASK_RUNNING, memory_order_relaxed);
     t->ran_on = w->id;
     /* Clock reads cost tens of ns on some VMs: take them only when the
@@ -210,6 +216,14 @@ static bool recheck_pop(flo__worker *w, void *arg)
     return *t != NULL;
 }
 
+/* A dead worker's park: nothing to look for. */
+static bool recheck_none(flo__worker *w, void *arg)
+{
+    FLO__UNUSED(w);
+    FLO__UNUSED(arg);
+    return false;
+}
+
 /* Park until woken. Returns a task found on the last check, if any. */
 static flo__task *worker_sleep(flo__worker *w)
 {
@@ -240,6 +254,16 @@ static void *worker_main(void *arg)
         flo__task *t;
         int spins;
 
+        if (FLO__UNLIKELY(atomic_load_explicit(&w->dead, memory_order_relaxed))) {
+            /* Its device was lost: hand everything back, then keep an eye
+             * on its own queues (a task pinned to it may still come). */
+            flo__resil_evacuate(w);
+            flo__worker_flush(w);
+            if (atomic_load(&rt->stopping))
+                break;
+            flo__sched_park(w, 1000000, recheck_none, NULL, NULL);
+            continue;
+        }
         /* Polling for finished device work costs a driver call: do it
          * when there is nothing to launch, or every 16 launches. */
         t = try_pop(w);

@@ -40,7 +40,7 @@ LAYERS = [  # (name, directory prefix), bottom up
 # What a layer offers the layers above it. The CUDA backend's header is
 # for code that needs CUDA types (the NCCL transport).
 EXPORTS = {
-    'base': {'runtime/internal.h', 'runtime/topology.h'},
+    'base': {'runtime/internal.h', 'runtime/topology.h', 'runtime/faults.h'},
     'devices': {'device/device.h', 'device/cuda/cuda_backend.h'},
     'scheduler': {'scheduler/sched.h'},
     'algorithms': {'collectives/algo/algo.h'},

@@ -154,6 +154,9 @@ typedef struct flo__cuda_op {
     const char *sw_what[FLO__CUDA_OP_WORDS];
     int stream; /* Index of the compute stream it was launched on. */
     int prio;   /* The task's priority (read by pick_stream). */
+    /* Write-through (flo_config.write_through): the copies of what it
+     * wrote into host memory were enqueued after its work. */
+    bool wt;
 } flo__cuda_op;
 
 /* Per compute stream: a FIFO of ops (they complete in order). */

@@ -70,8 +70,8 @@ void flo__cuda_dev_fail(flo__cuda_dev *cd, cudaError_t e, const char *what)
              "GPU %d (cuda %d) failed: %s (%s) during %s", cd->node,
              cd->ordinal, cudaGetErrorName(e), cudaGetErrorString(e), what);
     atomic_store(&cd->failed, 1);
-    FLO__ERR("%s; later tasks on this device fail with FLO_EDEVICE",
-             cd->failed_msg);
+    /* The scheduler moves its tasks to the other devices. */
+    flo__device_lost(cd->dev, cd->failed_msg);
 }
 
 void flo__cuda_release(flo__cuda_dev *cd, cudaError_t e, const char *what)

@@ -183,6 +183,8 @@ static flo_status op_check_words(flo__cuda_dev *cd, flo__cuda_fifo *f,
     return st;
 }
 
+static void wt_publish(flo__cuda_dev *cd, flo__task *t);
+
 /* Finish the oldest op of stream s with status st. */
 static void op_complete(flo__cuda_dev *cd, flo__worker *w, int s, flo_status st)
 {
@@ -198,6 +200,9 @@ static void op_complete(flo__cuda_dev *cd, flo__worker *w, int s, flo_status st)
         else
             op_sample(op);
     }
+    if (op->wt && st == FLO_OK)
+        wt_publish(cd, t);
+    op->wt = false;
     unpin_all(op);
     op_events_put(cd, op);
     op->task = NULL;
@@ -381,6 +386,16 @@ static flo_status prepare_buffers(flo__cuda_dev *cd, flo__task *t,
         /* The first entry's mode is the union of all entries for d. */
         flo_access mode = flo__task_access_mode(t, i);
         pthread_mutex_lock(&d->coh_lock);
+        if (FLO__UNLIKELY(d->lost) && (mode & FLO_READ)) {
+            int lost = d->lost_node;
+            pthread_mutex_unlock(&d->coh_lock);
+            unpin_all(op);
+            flo__task_set_error(t, FLO_EDATALOSS,
+                                "task '%s': buffer %d (data handle %u, %zu "
+                                "bytes) was lost with device %d",
+                                flo__task_name(t), i, d->slot, d->bytes, lost);
+            return FLO_EDATALOSS;
+        }
         flo_status st = flo__cuda_prepare(cd, d, mode, stream, op);
         void *ptr = d->rep[cd->node].ptr;
         pthread_mutex_unlock(&d->coh_lock);
@@ -399,6 +414,10 @@ static flo_status prepare_buffers(flo__cuda_dev *cd, flo__task *t,
         if (d->rep[cd->node].state != FLO__REP_OWNER)
             flo__coh_mark_written(d, cd->node);
         d->ever_written = true;
+        if (flo__task_access_lead(t, i) == i) {
+            flo__coh_new_version(d, cd->node);
+            flo__task_set_version(t, i, d->ver);
+        }
         pthread_mutex_unlock(&d->coh_lock);
     }
     return FLO_OK;
@@ -496,6 +515,63 @@ static flo_status copy_words(flo__cuda_dev *cd, flo__cuda_fifo *f,
         }
     }
     return FLO_OK;
+}
+
+/*
+ * Write-through: copy what t writes into host memory after its work, on
+ * its stream (the completion then covers the copies), so that the host
+ * copy can be made valid at completion (wt_publish) and losing this GPU
+ * loses nothing. False if a copy could not be enqueued (the host copy
+ * then stays invalid: the data is as safe as without write-through).
+ */
+static bool write_through(flo__cuda_dev *cd, flo__task *t, cudaStream_t stream)
+{
+    int n = flo__task_naccess(t);
+    for (int i = 0; i < n; i++) {
+        flo__data *d = flo__task_access_data(t, i);
+        if (flo__task_access_lead(t, i) != i ||
+            !(flo__task_access_mode(t, i) & FLO_WRITE))
+            continue;
+        pthread_mutex_lock(&d->coh_lock);
+        flo_status st = FLO_OK;
+        if (!d->rep[0].ptr) {
+            if (d->user_ptr)
+                d->rep[0].ptr = d->user_ptr;
+            else
+                st = flo__coh_host_alloc(cd->plat, d);
+        }
+        void *host = d->rep[0].ptr, *dev = d->rep[cd->node].ptr;
+        pthread_mutex_unlock(&d->coh_lock);
+        if (st != FLO_OK ||
+            FLO__CUDA(cudaMemcpyAsync(host, dev, d->bytes,
+                                      cudaMemcpyDeviceToHost, stream)))
+            return false;
+        atomic_fetch_add_explicit(&cd->plat->bytes_d2h, d->bytes,
+                                  memory_order_relaxed);
+    }
+    return true;
+}
+
+/* A write-through task completed: its host copies are valid, unless a
+ * later write (launched in stream order since) made a newer version. */
+static void wt_publish(flo__cuda_dev *cd, flo__task *t)
+{
+    int n = flo__task_naccess(t);
+    for (int i = 0; i < n; i++) {
+        flo__data *d = flo__task_access_data(t, i);
+        if (flo__task_access_lead(t, i) != i ||
+            !(flo__task_access_mode(t, i) & FLO_WRITE))
+            continue;
+        pthread_mutex_lock(&d->coh_lock);
+        if (d->ver == flo__task_version(t, i) &&
+            atomic_load(&d->rep[cd->node].state) == FLO__REP_OWNER) {
+            atomic_store(&d->rep[cd->node].state, FLO__REP_SHARED);
+            flo__coh_host_valid(d);
+            atomic_store_explicit(&d->rep[0].state, FLO__REP_SHARED,
+                                  memory_order_release);
+        }
+        pthread_mutex_unlock(&d->coh_lock);
+    }
 }
 
 static flo_status cuda_execute(flo__worker *w, flo__task *t)
@@ -637,6 +713,9 @@ static flo_status cuda_execute(flo__worker *w, flo__task *t)
     } else if (op->nsw > 0) {
         op->status = copy_words(cd, f, op, stream);
     }
+    op->wt = false;
+    if (op->status == FLO_OK && FLO__UNLIKELY(flo__write_through(cd->plat)))
+        op->wt = write_through(cd, t, stream);
 
     /* Even a failed task completes through an event: the copies and
      * whatever it enqueued must finish before its buffers are released. */
@@ -776,6 +855,88 @@ static void cuda_wait_progress(flo__worker *w, uint64_t timeout_ns)
         cuda_progress(w);
 }
 
+/* ---- Resilience (scheduler/resilience.c) ------------------------------- */
+
+/* The device was lost: give every task in flight back to the scheduler.
+ * A lost logical GPU still runs its work: wait for it, so that nothing
+ * writes into memory the re-executed tasks use; a failed context
+ * returns at once. */
+static int cuda_abandon(flo__worker *w,
+                        void (*give)(flo__worker *w, flo__task *t))
+{
+    flo__cuda_dev *cd = wdev(w);
+    int n = 0;
+    bool healthy = !atomic_load(&cd->failed);
+    for (int s = 0; s < nall(cd); s++) {
+        if (cudaStreamSynchronize(cd->compute[s]) != cudaSuccess) {
+            (void)cudaGetLastError();
+            healthy = false;
+        }
+    }
+    for (int s = 0; s < nall(cd); s++) {
+        flo__cuda_fifo *f = &cd->fifo[s];
+        while (f->head != f->tail) {
+            flo__cuda_op *op = &f->ops[f->head & (f->cap - 1)];
+            flo__task *t = op->task;
+            bool kept = healthy && op->wt && op->status == FLO_OK;
+            if (kept)
+                wt_publish(cd, t); /* Its results reached the host. */
+            else if (op->wt)
+                flo__task_mark_unsure(t);
+            unpin_all(op);
+            op_events_put(cd, op);
+            op->task = NULL;
+            op->nsw = 0;
+            op->wt = false;
+            f->head++;
+            if (--cd->inflight == 0)
+                flo__worker_add_busy(w, flo__now_ns() - cd->busy_since);
+            if (kept)
+                flo__task_complete_kept(w, t, FLO_OK);
+            else
+                give(w, t);
+            n++;
+        }
+    }
+    return n;
+}
+
+/* Retries: a device copy of a buffer, in stream order. */
+static void *cuda_save(flo__worker *w, const void *ptr, size_t bytes,
+                       void *stream)
+{
+    flo__cuda_dev *cd = wdev(w);
+    void *p = NULL;
+    cudaStream_t s = stream;
+    if (cudaMallocAsync(&p, bytes, s) != cudaSuccess) {
+        (void)cudaGetLastError();
+        return NULL;
+    }
+    if (cudaMemcpyAsync(p, ptr, bytes, cudaMemcpyDeviceToDevice, s) !=
+        cudaSuccess) {
+        (void)cudaGetLastError();
+        flo__cuda_release(cd, cudaFreeAsync(p, s), "freeing a retry copy");
+        return NULL;
+    }
+    return p;
+}
+
+static void cuda_restore(flo__worker *w, void *saved, void *ptr, size_t bytes,
+                         void *stream)
+{
+    flo__cuda_release(wdev(w),
+                      cudaMemcpyAsync(ptr, saved, bytes,
+                                      cudaMemcpyDeviceToDevice,
+                                      (cudaStream_t)stream),
+                      "restoring a buffer for a retry");
+}
+
+static void cuda_discard(flo__worker *w, void *saved, void *stream)
+{
+    flo__cuda_release(wdev(w), cudaFreeAsync(saved, (cudaStream_t)stream),
+                      "freeing a retry copy");
+}
+
 static flo_status cuda_worker_start(flo__worker *w)
 {
     flo__cuda_dev *cd = wdev(w);
@@ -829,4 +990,8 @@ const flo__device_ops flo__cuda_ops = {
     .replica_free = flo__cuda_replica_free,
     .fini = flo__cuda_fini,
     .graph_entry = flo__cuda_graph_run,
+    .save = cuda_save,
+    .restore = cuda_restore,
+    .discard = cuda_discard,
+    .abandon = cuda_abandon,
 };

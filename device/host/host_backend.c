@@ -4,6 +4,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "device/device.h"
 
@@ -27,6 +28,14 @@ static flo_status host_execute(flo__worker *w, flo__task *t)
         void *p;
         flo_status st = flo__coh_host_prepare(flo__worker_device(w)->plat, d,
                                               flo__task_access_mode(t, i), &p);
+        if (st == FLO_EDATALOSS) {
+            flo__task_set_error(t, st,
+                                "task '%s': buffer %d (data handle %u, %zu "
+                                "bytes) was lost with device %d",
+                                flo__task_name(t), i, d->slot, d->bytes,
+                                d->lost_node);
+            return st;
+        }
         if (st != FLO_OK) {
             flo__task_set_error(t, st,
                                 "task '%s': cannot make buffer %d "
@@ -37,6 +46,33 @@ static flo_status host_execute(flo__worker *w, flo__task *t)
         flo__task_set_buffer(t, i, p);
     }
     return flo__task_invoke(w, t, flo__task_host_fn(t), NULL);
+}
+
+/* Retries (scheduler/task_ctx.c): a host copy of a buffer. */
+static void *host_save(flo__worker *w, const void *ptr, size_t bytes,
+                       void *stream)
+{
+    FLO__UNUSED(w);
+    FLO__UNUSED(stream);
+    void *p = malloc(bytes);
+    if (p)
+        memcpy(p, ptr, bytes);
+    return p;
+}
+
+static void host_restore(flo__worker *w, void *saved, void *ptr, size_t bytes,
+                         void *stream)
+{
+    FLO__UNUSED(w);
+    FLO__UNUSED(stream);
+    memcpy(ptr, saved, bytes);
+}
+
+static void host_discard(flo__worker *w, void *saved, void *stream)
+{
+    FLO__UNUSED(w);
+    FLO__UNUSED(stream);
+    free(saved);
 }
 
 static flo_status host_copy_to_host(flo__device *dev, void *dst,
@@ -74,6 +110,9 @@ static const flo__device_ops host_ops = {
     .copy_to_host = host_copy_to_host,
     .replica_free = host_replica_free,
     .fini = host_fini,
+    .save = host_save,
+    .restore = host_restore,
+    .discard = host_discard,
 };
 
 /* The host device, memory node 0: always there. Its workers are made by

@@ -52,9 +52,6 @@ typedef struct flo_kernel {
                            "task". */
     flo_task_fn host; /**< Runs on a host worker. */
     flo_task_fn cuda; /**< Runs on a GPU worker. */
-    /** Retry budget of every task of this kernel (see
-     *  flo_task_desc.retries, which overrides it when nonzero). */
-    int retries;
 } flo_kernel;
 
 /** @brief One buffer a task uses and how (an entry of
@@ -166,7 +163,7 @@ typedef struct flo_task_desc {
     void *callback_arg;         /**< Its first argument. */
     const char *name;           /**< Overrides kernel->name in traces. */
     /**
-     * Retry budget, 0 .. FLO_TASK_MAX_RETRIES; 0: kernel->retries. A
+     * Retry budget, 0 .. FLO_TASK_MAX_RETRIES (0: none). A
      * task whose attempt fails with FLO_EAGAIN (reported by its entry
      * point, or an injected transient fault) runs again, up to this
      * many more times, on the same or another worker; the buffers it

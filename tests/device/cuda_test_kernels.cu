@@ -87,6 +87,38 @@ const flo_test_args *args_of(flo_task_ctx *ctx)
 
 } // namespace
 
+/* The random graph of the resilience tests (tests/scheduler/resil_dag.h,
+ * whose rd_args this mirrors): out[j] = out[j] * mul + add + the inputs'
+ * words (j + 1) % 16. */
+struct rd_args_mirror {
+    uint64_t mul, add;
+    int nin;
+};
+
+__global__ void k_rd(uint64_t *out, const uint64_t *a, const uint64_t *b,
+                     int nin, uint64_t mul, uint64_t add)
+{
+    int j = threadIdx.x;
+    uint64_t v = out[j] * mul + add;
+    if (nin > 0)
+        v += a[(j + 1) % 16];
+    if (nin > 1)
+        v += b[(j + 1) % 16];
+    out[j] = v;
+}
+
+__global__ void k_poison(int64_t *v, int n)
+{
+    for (int i = threadIdx.x; i < n; i += blockDim.x)
+        v[i] = -777;
+}
+
+__global__ void k_add1(int64_t *v, int n)
+{
+    for (int i = threadIdx.x; i < n; i += blockDim.x)
+        v[i] += 1;
+}
+
 extern "C" {
 
 void flo_test_cuda_mix(flo_task_ctx *ctx)
@@ -253,6 +285,32 @@ int flo_test_gpu_count(void)
         return 0;
     }
     return n;
+}
+
+void flo_test_cuda_rd(flo_task_ctx *ctx)
+{
+    const rd_args_mirror *a =
+        (const rd_args_mirror *)flo_task_args(ctx, NULL);
+    k_rd<<<1, 16, 0, flo_task_cuda_stream(ctx)>>>(
+        (uint64_t *)flo_task_buffer(ctx, 0),
+        a->nin > 0 ? (const uint64_t *)flo_task_buffer(ctx, 1) : NULL,
+        a->nin > 1 ? (const uint64_t *)flo_task_buffer(ctx, 2) : NULL, a->nin,
+        a->mul, a->add);
+}
+
+void flo_test_cuda_flaky(flo_task_ctx *ctx)
+{
+    const flo_test_flaky_args *a =
+        (const flo_test_flaky_args *)flo_task_args(ctx, NULL);
+    int n = (int)(flo_task_buffer_size(ctx, 0) / sizeof(int64_t));
+    int k = __atomic_fetch_add(a->attempts, 1, __ATOMIC_SEQ_CST);
+    int64_t *v = (int64_t *)flo_task_buffer(ctx, 0);
+    if (k < a->fail_first) {
+        k_poison<<<1, 128, 0, flo_task_cuda_stream(ctx)>>>(v, n);
+        flo_task_fail(ctx, FLO_EAGAIN, "attempt %d fails after writing", k);
+        return;
+    }
+    k_add1<<<1, 128, 0, flo_task_cuda_stream(ctx)>>>(v, n);
 }
 
 } // extern "C"

@@ -40,6 +40,16 @@ void flo_test_cuda_bad_launch(flo_task_ctx *ctx);
 void flo_test_cuda_illegal(flo_task_ctx *ctx);
 /* Writes flo_task_cuda_ordinal(ctx) + 1 into byte 0 of buffer 0. */
 void flo_test_cuda_ordinal(flo_task_ctx *ctx);
+/* The random graph's task (tests/scheduler/resil_dag.h) on the GPU. */
+void flo_test_cuda_rd(flo_task_ctx *ctx);
+/* Arguments of flo_test_cuda_flaky. */
+typedef struct flo_test_flaky_args {
+    int *attempts; /* Host counter of attempts. */
+    int fail_first;
+} flo_test_flaky_args;
+/* Attempts below fail_first overwrite buffer 0 (int64) with -777 on the
+ * GPU, then fail with FLO_EAGAIN; later ones add 1 to each word. */
+void flo_test_cuda_flaky(flo_task_ctx *ctx);
 /* Visible CUDA devices (0 without a driver). */
 int flo_test_gpu_count(void);
 
