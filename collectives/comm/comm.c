@@ -79,22 +79,45 @@ static flo_status coll_reg_get(flo_runtime *rt, flo__coll_reg **out)
 
 /* ---- Helpers used by the transports ----------------------------------- */
 
+/* Mark c broken with the message fmt/ap (first call wins); logged as an
+ * error unless quiet (a communicator retired on purpose). */
+static void comm_vbreak(flo_comm *c, flo_status st, uint64_t from, bool quiet,
+                        const char *fmt, va_list ap)
+{
+    pthread_mutex_lock(&c->broken_mu);
+    if (!atomic_load(&c->broken)) {
+        c->broken_status = st;
+        c->broken_from = from;
+        vsnprintf(c->broken_msg, sizeof(c->broken_msg), fmt, ap);
+        atomic_store(&c->broken, 1);
+        if (quiet)
+            FLO__INFO("collectives: communicator retired: %s", c->broken_msg);
+        else
+            FLO__ERR("collectives: communicator broken: %s", c->broken_msg);
+    }
+    pthread_mutex_unlock(&c->broken_mu);
+}
+
 void flo__comm_break(flo_comm *c, flo_status st, uint64_t from, const char *fmt,
                      ...)
 {
     va_list ap;
 
-    pthread_mutex_lock(&c->broken_mu);
-    if (!atomic_load(&c->broken)) {
-        c->broken_status = st;
-        c->broken_from = from;
-        va_start(ap, fmt);
-        vsnprintf(c->broken_msg, sizeof(c->broken_msg), fmt, ap);
-        va_end(ap);
-        atomic_store(&c->broken, 1);
-        FLO__ERR("collectives: communicator broken: %s", c->broken_msg);
-    }
-    pthread_mutex_unlock(&c->broken_mu);
+    va_start(ap, fmt);
+    comm_vbreak(c, st, from, false, fmt, ap);
+    va_end(ap);
+}
+
+/* As flo__comm_break, logged as information: c is replaced. */
+static void comm_retire(flo_comm *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void comm_retire(flo_comm *c, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    comm_vbreak(c, FLO_ECOMM, c->ncoll, true, fmt, ap);
+    va_end(ap);
 }
 
 uint64_t flo__comm_timeout_ns(const flo_comm *c)
@@ -559,9 +582,8 @@ flo_status flo_comm_shrink(flo_comm *c, const int *exclude_ranks, int n,
     }
     /* c is replaced: its later collectives fail with FLO_ECOMM (a
      * failure that broke it before stays its status). */
-    flo__comm_break(c, FLO_ECOMM, c->ncoll,
-                    "replaced by flo_comm_shrink (%d of %d ranks left)",
-                    nc->nranks, c->nranks);
+    comm_retire(c, "replaced by flo_comm_shrink (%d of %d ranks left)",
+                nc->nranks, c->nranks);
     comm_register(nc);
     free(gone);
     *out = nc;

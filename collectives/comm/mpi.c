@@ -39,6 +39,9 @@ typedef struct flo__rt_mpi {
     int level;      /* Thread level MPI provides. */
     bool serialize; /* level < MULTIPLE: calls under mu. */
     uint64_t host;  /* Hash of MPI_Get_processor_name: the node. */
+    /* A request on comm was abandoned (MPI_Comm_idup): comm is never
+     * freed (see flo__cmpi.abandoned). */
+    atomic_int abandoned;
     pthread_mutex_t mu;
 } flo__rt_mpi;
 
@@ -49,6 +52,11 @@ struct flo__cmpi {
     uint64_t tmo;             /* Deadline of each setup exchange (ns). */
     const atomic_int *cancel; /* Nonzero: waits end with FLO_ECOMM. */
     unsigned shrinks;         /* cm_shrink calls so far (their tags). */
+    /* A request on comm was abandoned (a timeout or a cancel): comm is
+     * then never freed. A late rank may still complete the request, and
+     * Open MPI progresses it inside later MPI calls of this process,
+     * which crashes once its communicator is freed (seen with 4.1). */
+    atomic_int abandoned;
     /* Buffer of the setup exchanges (the user's thread only); given up
      * to MPI, never freed, when an exchange is abandoned. */
     void *buf;
@@ -100,7 +108,8 @@ static void mpi_fini(flo_runtime *rt)
     MPI_Finalized(&fin);
     if (!fin) {
         MPI_Comm_free(&g->node);
-        MPI_Comm_free(&g->comm);
+        if (!atomic_load(&g->abandoned))
+            MPI_Comm_free(&g->comm);
     } else {
         FLO__WARN("MPI was finalized before flo_finalize: call "
                   "flo_finalize first");
@@ -221,6 +230,7 @@ static flo_status wait_req(flo__cmpi *m, MPI_Request *req, const char *what,
             return FLO_OK;
         if (m->cancel != NULL &&
             atomic_load_explicit(m->cancel, memory_order_relaxed)) {
+            atomic_store(&m->abandoned, 1);
             snprintf(err, len,
                      "%s abandoned: the communicator was broken or "
                      "aborted meanwhile",
@@ -228,6 +238,7 @@ static flo_status wait_req(flo__cmpi *m, MPI_Request *req, const char *what,
             return FLO_ECOMM;
         }
         if (flo__now_ns() - t0 > tmo) {
+            atomic_store(&m->abandoned, 1);
             snprintf(err, len,
                      "%s did not complete within %.1f s "
                      "(FLO_COLL_TIMEOUT): a rank died or did not issue the "
@@ -335,7 +346,8 @@ static flo_status cm_create(flo_runtime *rt, uint64_t tmo,
     }
     if (st != FLO_OK) {
         /* MPI may still write the new communicator into m->comm: m is
-         * given up to it. */
+         * given up to it, and the runtime's communicator kept. */
+        atomic_store(&g->abandoned, 1);
         FLO__ERR("collectives: creating a communicator: %s", err);
         return st;
     }
@@ -353,7 +365,7 @@ static void cm_destroy(flo__cmpi *m)
     int fin = 0;
 
     MPI_Finalized(&fin);
-    if (!fin && m->comm != MPI_COMM_NULL) {
+    if (!fin && m->comm != MPI_COMM_NULL && !atomic_load(&m->abandoned)) {
         /* Local in practice (MPI frees it once its pending operations,
          * abandoned ones included, are done or never). */
         lock(m->g);
