@@ -35,9 +35,19 @@ flo_status flo__coll_mpi_setup(flo_runtime *rt)
     return mpi_ops->setup(rt);
 }
 
-flo_status flo__cmpi_create(flo_runtime *rt, flo__cmpi **out)
+flo_status flo__cmpi_create(flo_runtime *rt, uint64_t timeout_ns,
+                            const atomic_int *cancel, flo__cmpi **out)
 {
-    return mpi_ops ? mpi_ops->create(rt, out) : FLO_ENOTSUP;
+    return mpi_ops ? mpi_ops->create(rt, timeout_ns, cancel, out) : FLO_ENOTSUP;
+}
+
+flo_status flo__cmpi_shrink(flo__cmpi *m, const int *exclude, int nexclude,
+                            uint64_t timeout_ns, const atomic_int *cancel,
+                            flo__cmpi **out, uint8_t *gone)
+{
+    if (!mpi_ops)
+        return FLO_ENOTSUP;
+    return mpi_ops->shrink(m, exclude, nexclude, timeout_ns, cancel, out, gone);
 }
 
 void flo__cmpi_destroy(flo__cmpi *m)

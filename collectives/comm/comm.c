@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "collectives/comm/comm_internal.h"
 
@@ -78,22 +79,45 @@ static flo_status coll_reg_get(flo_runtime *rt, flo__coll_reg **out)
 
 /* ---- Helpers used by the transports ----------------------------------- */
 
+/* Mark c broken with the message fmt/ap (first call wins); logged as an
+ * error unless quiet (a communicator retired on purpose). */
+static void comm_vbreak(flo_comm *c, flo_status st, uint64_t from, bool quiet,
+                        const char *fmt, va_list ap)
+{
+    pthread_mutex_lock(&c->broken_mu);
+    if (!atomic_load(&c->broken)) {
+        c->broken_status = st;
+        c->broken_from = from;
+        vsnprintf(c->broken_msg, sizeof(c->broken_msg), fmt, ap);
+        atomic_store(&c->broken, 1);
+        if (quiet)
+            FLO__INFO("collectives: communicator retired: %s", c->broken_msg);
+        else
+            FLO__ERR("collectives: communicator broken: %s", c->broken_msg);
+    }
+    pthread_mutex_unlock(&c->broken_mu);
+}
+
 void flo__comm_break(flo_comm *c, flo_status st, uint64_t from, const char *fmt,
                      ...)
 {
     va_list ap;
 
-    pthread_mutex_lock(&c->broken_mu);
-    if (!atomic_load(&c->broken)) {
-        c->broken_status = st;
-        c->broken_from = from;
-        va_start(ap, fmt);
-        vsnprintf(c->broken_msg, sizeof(c->broken_msg), fmt, ap);
-        va_end(ap);
-        atomic_store(&c->broken, 1);
-        FLO__ERR("collectives: communicator broken: %s", c->broken_msg);
-    }
-    pthread_mutex_unlock(&c->broken_mu);
+    va_start(ap, fmt);
+    comm_vbreak(c, st, from, false, fmt, ap);
+    va_end(ap);
+}
+
+/* As flo__comm_break, logged as information: c is replaced. */
+static void comm_retire(flo_comm *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void comm_retire(flo_comm *c, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    comm_vbreak(c, FLO_ECOMM, c->ncoll, true, fmt, ap);
+    va_end(ap);
 }
 
 uint64_t flo__comm_timeout_ns(const flo_comm *c)
@@ -123,6 +147,57 @@ flo_status flo__comm_submit(flo_comm *c, const flo_task_desc *desc,
     if (st != FLO_OK)
         atomic_fetch_sub(&c->users, 1);
     return st;
+}
+
+bool flo__comm_fault(flo_comm *c, flo_task_ctx *ctx, uint64_t cid, int fault,
+                     uint32_t stall_ms)
+{
+    struct timespec pause;
+
+    switch (fault) {
+    case FLO__CFAULT_STALL:
+        FLO__WARN("collective #%llu: injected stall of %u ms",
+                  (unsigned long long)cid, stall_ms);
+        pause.tv_sec = stall_ms / 1000;
+        pause.tv_nsec = (long)(stall_ms % 1000) * 1000000L;
+        while (nanosleep(&pause, &pause) != 0 && errno == EINTR)
+            ;
+        return false;
+    case FLO__CFAULT_ERROR:
+        flo__comm_break(c, FLO_ECOMM, cid,
+                        "collective #%llu: injected error (FLO_FAULTS)",
+                        (unsigned long long)cid);
+        flo_task_fail(ctx, FLO_ECOMM,
+                      "collective #%llu: injected error (FLO_FAULTS)",
+                      (unsigned long long)cid);
+        return true;
+    case FLO__CFAULT_DROP:
+        /* A rank that dies: no clean-up, no flush, as a crash. */
+        FLO__ERR("collective #%llu: injected drop: this rank exits "
+                 "(FLO_FAULTS)",
+                 (unsigned long long)cid);
+        _exit(86);
+    default: return false;
+    }
+}
+
+void flo__comm_fault_pick(flo_comm *c, int *fault, uint32_t *stall_ms)
+{
+    flo__faults *f = atomic_load_explicit(&c->rt->faults, memory_order_acquire);
+
+    *fault = FLO__CFAULT_NONE;
+    *stall_ms = 0;
+    if (f == NULL)
+        return;
+    *fault = flo__faults_coll(f, c->rt->mpi_rank, c->ncoll, stall_ms);
+    if (*fault != FLO__CFAULT_NONE)
+        atomic_fetch_add_explicit(&c->rt->n_faults, 1, memory_order_relaxed);
+}
+
+void flo__comm_scratch_abandon(flo_comm *c)
+{
+    c->scratch = NULL;
+    c->scratch_bytes = 0;
 }
 
 flo_access flo__comm_write_mode(const flo_comm *c, flo_data h, size_t bytes)
@@ -273,34 +348,25 @@ static flo_status reg_seq(flo__coll_reg *reg, flo_runtime *rt, int dev)
     return st;
 }
 
-flo_status flo_comm_create_devices(flo_runtime *rt, const int *devs, int n,
-                                   flo_comm **out)
+/* A new communicator of rt with local participants devs[0..n), not yet
+ * joined to other ranks (one rank of one until comm_layout). */
+static flo_status comm_alloc(flo_runtime *rt, const int *devs, int n,
+                             flo_comm **out)
 {
     flo__coll_reg *reg;
     flo_comm *c;
-    int *counts = NULL;
-    flo_status st;
-    int ndev;
+    flo_status st = coll_reg_get(rt, &reg);
 
-    if (rt == NULL || devs == NULL || out == NULL || n < 1 ||
-        n > FLO_COMM_MAX_LOCAL)
-        return FLO_EINVAL;
-    ndev = flo_device_count(rt);
-    for (int i = 0; i < n; i++)
-        if (devs[i] < 0 || devs[i] >= ndev)
-            return FLO_EINVAL;
-    if (flo__self_worker(rt) != NULL)
-        return FLO_EDEADLK;
-    st = coll_reg_get(rt, &reg);
     if (st != FLO_OK)
         return st;
-
     c = calloc(1, sizeof(*c));
     if (c == NULL)
         return FLO_ENOMEM;
     c->rt = rt;
     c->reg = reg;
     c->nlocal = n;
+    c->rank = 0;
+    c->nranks = 1;
     memcpy(c->devs, devs, (size_t)n * sizeof(int));
     atomic_init(&c->users, 0);
     atomic_init(&c->broken, 0);
@@ -317,38 +383,84 @@ flo_status flo_comm_create_devices(flo_runtime *rt, const int *devs, int n,
         free(c);
         return st;
     }
+    *out = c;
+    return FLO_OK;
+}
 
-    if (rt->mpi != NULL) {
-        st = flo__cmpi_create(rt, &c->mpi);
-        if (st != FLO_OK)
-            goto fail;
+/* Number the participants: c->rank and nranks from c->mpi (when set),
+ * then every rank's count of local participants (collective across
+ * ranks, bounded by the timeout). */
+static flo_status comm_layout(flo_comm *c)
+{
+    int *counts;
+    flo_status st = FLO_OK;
+
+    if (c->mpi != NULL) {
         c->rank = flo__cmpi_rank(c->mpi);
         c->nranks = flo__cmpi_size(c->mpi);
-    } else {
-        c->rank = 0;
-        c->nranks = 1;
     }
     c->rank_first = malloc(((size_t)c->nranks + 1) * sizeof(int));
     counts = malloc((size_t)c->nranks * sizeof(int));
     if (c->rank_first == NULL || counts == NULL) {
-        st = FLO_ENOMEM;
-        goto fail;
+        free(counts);
+        return FLO_ENOMEM;
     }
-    if (c->mpi != NULL) {
-        st = flo__cmpi_allgather_int(c->mpi, n, counts);
+    if (c->mpi != NULL)
+        st = flo__cmpi_allgather_int(c->mpi, c->nlocal, counts);
+    else
+        counts[0] = c->nlocal;
+    if (st == FLO_OK) {
+        c->rank_first[0] = 0;
+        for (int r = 0; r < c->nranks; r++)
+            c->rank_first[r + 1] = c->rank_first[r] + counts[r];
+        c->size = c->rank_first[c->nranks];
+        c->first = c->rank_first[c->rank];
+    }
+    free(counts);
+    return st;
+}
+
+/* Make c live: in the registry (freed at finalize if the program does
+ * not destroy it). */
+static void comm_register(flo_comm *c)
+{
+    pthread_mutex_lock(&c->reg->mu);
+    c->next = c->reg->head;
+    c->reg->head = c;
+    pthread_mutex_unlock(&c->reg->mu);
+    FLO__INFO("collectives: communicator of %d participants (%d local, "
+              "rank %d of %d) over %s",
+              c->size, c->nlocal, c->rank, c->nranks, c->ops->name);
+}
+
+flo_status flo_comm_create_devices(flo_runtime *rt, const int *devs, int n,
+                                   flo_comm **out)
+{
+    flo_comm *c;
+    flo_status st;
+    int ndev;
+
+    if (rt == NULL || devs == NULL || out == NULL || n < 1 ||
+        n > FLO_COMM_MAX_LOCAL)
+        return FLO_EINVAL;
+    ndev = flo_device_count(rt);
+    for (int i = 0; i < n; i++)
+        if (devs[i] < 0 || devs[i] >= ndev)
+            return FLO_EINVAL;
+    if (flo__self_worker(rt) != NULL)
+        return FLO_EDEADLK;
+    st = comm_alloc(rt, devs, n, &c);
+    if (st != FLO_OK)
+        return st;
+
+    if (rt->mpi != NULL) {
+        st = flo__cmpi_create(rt, flo__comm_timeout_ns(c), &c->broken, &c->mpi);
         if (st != FLO_OK)
             goto fail;
-    } else {
-        counts[0] = n;
     }
-    c->rank_first[0] = 0;
-    for (int r = 0; r < c->nranks; r++)
-        c->rank_first[r + 1] = c->rank_first[r] + counts[r];
-    c->size = c->rank_first[c->nranks];
-    c->first = c->rank_first[c->rank];
-    free(counts);
-    counts = NULL;
-
+    st = comm_layout(c);
+    if (st != FLO_OK)
+        goto fail;
     st = pick_transport(c);
     if (st != FLO_OK)
         goto fail;
@@ -357,19 +469,11 @@ flo_status flo_comm_create_devices(flo_runtime *rt, const int *devs, int n,
         c->ops = NULL; /* init cleaned up after itself. */
         goto fail;
     }
-
-    pthread_mutex_lock(&reg->mu);
-    c->next = reg->head;
-    reg->head = c;
-    pthread_mutex_unlock(&reg->mu);
-    FLO__INFO("collectives: communicator of %d participants (%d local, "
-              "rank %d of %d) over %s",
-              c->size, c->nlocal, c->rank, c->nranks, c->ops->name);
+    comm_register(c);
     *out = c;
     return FLO_OK;
 
 fail:
-    free(counts);
     c->ops = NULL;
     comm_free_local(c);
     return st;
@@ -388,6 +492,108 @@ flo_status flo_comm_create(flo_runtime *rt, flo_comm **out)
     if (n == 0)
         devs[n++] = 0;
     return flo_comm_create_devices(rt, devs, n, out);
+}
+
+/* ---- Failure: abort, status, shrink -------------------------------------- */
+
+flo_status flo_comm_abort(flo_comm *c)
+{
+    if (c == NULL)
+        return FLO_EINVAL;
+    /* From 0: every collective not yet reported fails, whatever it had
+     * done (its data is not to be trusted). */
+    flo__comm_break(c, FLO_ECOMM, 0, "aborted by flo_comm_abort");
+    if (c->ops != NULL && c->ops->abort != NULL)
+        c->ops->abort(c);
+    return FLO_OK;
+}
+
+flo_status flo_comm_status(flo_comm *c, char *msg, size_t len)
+{
+    flo_status st = FLO_OK;
+
+    if (c == NULL || (msg == NULL && len > 0))
+        return FLO_EINVAL;
+    if (len > 0)
+        msg[0] = '\0';
+    if (!atomic_load(&c->broken))
+        return FLO_OK;
+    pthread_mutex_lock(&c->broken_mu);
+    st = c->broken_status;
+    if (len > 0)
+        snprintf(msg, len, "%s", c->broken_msg);
+    pthread_mutex_unlock(&c->broken_mu);
+    return st;
+}
+
+/* Check flo_comm_shrink's exclusion list: ranks of c other than the
+ * caller's, each once, fewer than all. */
+static bool exclude_ok(const flo_comm *c, const int *ex, int n)
+{
+    if (ex == NULL)
+        return n == 0;
+    if (n < 0 || n >= c->nranks)
+        return false;
+    for (int i = 0; i < n; i++) {
+        if (ex[i] < 0 || ex[i] >= c->nranks || ex[i] == c->rank)
+            return false;
+        for (int j = 0; j < i; j++)
+            if (ex[j] == ex[i])
+                return false;
+    }
+    return true;
+}
+
+flo_status flo_comm_shrink(flo_comm *c, const int *exclude_ranks, int n,
+                           flo_comm **out)
+{
+    uint8_t *gone = NULL;
+    flo_comm *nc = NULL;
+    flo_status st;
+
+    if (c == NULL || out == NULL || !exclude_ok(c, exclude_ranks, n))
+        return FLO_EINVAL;
+    if (flo__self_worker(c->rt) != NULL)
+        return FLO_EDEADLK;
+    gone = calloc((size_t)c->nranks, 1);
+    if (gone == NULL)
+        return FLO_ENOMEM;
+    st = comm_alloc(c->rt, c->devs, c->nlocal, &nc);
+    if (st != FLO_OK) {
+        free(gone);
+        return st;
+    }
+    if (c->mpi != NULL) {
+        st = flo__cmpi_shrink(c->mpi, exclude_ranks, n, flo__comm_timeout_ns(c),
+                              &nc->broken, &nc->mpi, gone);
+        if (st != FLO_OK)
+            goto fail;
+    }
+    st = comm_layout(nc);
+    if (st != FLO_OK)
+        goto fail;
+    /* Every survivor used c's transport: the new one keeps it. */
+    nc->ops = c->ops;
+    st = nc->ops->shrink != NULL ? nc->ops->shrink(nc, c, gone)
+                                 : nc->ops->init(nc);
+    if (st != FLO_OK) {
+        nc->ops = NULL;
+        goto fail;
+    }
+    /* c is replaced: its later collectives fail with FLO_ECOMM (a
+     * failure that broke it before stays its status). */
+    comm_retire(c, "replaced by flo_comm_shrink (%d of %d ranks left)",
+                nc->nranks, c->nranks);
+    comm_register(nc);
+    free(gone);
+    *out = nc;
+    return FLO_OK;
+
+fail:
+    nc->ops = NULL;
+    comm_free_local(nc);
+    free(gone);
+    return st;
 }
 
 flo_status flo_comm_destroy(flo_comm *c)
@@ -429,6 +635,16 @@ int flo_comm_local_size(const flo_comm *c)
 int flo_comm_first(const flo_comm *c)
 {
     return c == NULL ? -1 : c->first;
+}
+
+int flo_comm_rank(const flo_comm *c)
+{
+    return c == NULL ? -1 : c->rank;
+}
+
+int flo_comm_nranks(const flo_comm *c)
+{
+    return c == NULL ? -1 : c->nranks;
 }
 
 flo_status flo_comm_local_devices(const flo_comm *c, int *devs)
@@ -546,7 +762,9 @@ static flo_status coll_submit(flo_comm *c, const flo__coll_op *op,
     if (atomic_load(&c->broken)) {
         st = FLO_ECOMM;
     } else {
-        st = c->ops->submit(c, op, out);
+        flo__coll_op o = *op;
+        flo__comm_fault_pick(c, &o.fault, &o.stall_ms);
+        st = c->ops->submit(c, &o, out);
         if (st == FLO_OK)
             c->ncoll++;
     }

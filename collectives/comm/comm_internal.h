@@ -32,6 +32,8 @@ typedef struct flo__coll_op {
     size_t count;  /* As passed (per-participant counts for scan). */
     const flo_data *send, *recv; /* recv == send for broadcast. */
     const size_t *counts;        /* Scan only. */
+    int fault;         /* FLO__CFAULT_* injected into it (flo__comm_fault). */
+    uint32_t stall_ms; /* Its stall (FLO__CFAULT_STALL). */
 } flo__coll_op;
 
 typedef struct flo__transport_ops {
@@ -42,6 +44,15 @@ typedef struct flo__transport_ops {
     void (*fini)(flo_comm *c);
     /* Submit op's tasks. Called under c->submit_mu, after validation. */
     flo_status (*submit)(flo_comm *c, const flo__coll_op *op, flo_event *out);
+    /* Optional. Make the tasks of c that are stuck in a transfer end
+     * soon (c is broken already). NULL: they watch c->broken. Any
+     * thread; must not wait for tasks. */
+    void (*abort)(flo_comm *c);
+    /* Optional. Set up c (a communicator of the survivors of parent,
+     * whose layout is known) from parent's transport state; gone[r] for
+     * every rank r of parent that is not in c. Collective across c's
+     * ranks. NULL: init. */
+    flo_status (*shrink)(flo_comm *c, flo_comm *parent, const uint8_t *gone);
 } flo__transport_ops;
 
 extern const flo__transport_ops flo__transport_host;
@@ -111,6 +122,23 @@ struct flo_comm {
 /* Mark c broken (first call wins). */
 void flo__comm_break(flo_comm *c, flo_status st, uint64_t from, const char *fmt,
                      ...) __attribute__((format(printf, 4, 5)));
+/* The fault the rules (rt->faults) inject into the collective c is about
+ * to submit: its number c->ncoll on c, asked for this process's rank in
+ * the runtime's communicator (rt->mpi_rank, which shrinking does not
+ * change). FLO__CFAULT_NONE at the cost of one load when there are no
+ * rules. Caller holds reg->submit_mu. */
+void flo__comm_fault_pick(flo_comm *c, int *fault, uint32_t *stall_ms);
+/* Act on the fault injected into collective cid (op.fault, decided at
+ * submission), in a task of c about to take part in it: a stall sleeps
+ * and returns false; an error breaks c, fails the task with FLO_ECOMM and
+ * returns true (the task stops there); a drop ends the process
+ * (_exit(86)), as a rank that died. */
+bool flo__comm_fault(flo_comm *c, flo_task_ctx *ctx, uint64_t cid, int fault,
+                     uint32_t stall_ms);
+/* The memory of an MPI exchange that failed (c->scratch) may still be
+ * written by MPI (a late rank completes the abandoned request): give it
+ * up, never to be freed, so that nothing else uses it. Host task only. */
+void flo__comm_scratch_abandon(flo_comm *c);
 /* Timeout of collectives in ns (cfg.coll_timeout_s, 0 -> 300 s). */
 uint64_t flo__comm_timeout_ns(const flo_comm *c);
 /* Completion callback for every task submitted for c: arg is c. */
@@ -137,7 +165,11 @@ flo_status flo__comm_scratch(flo_comm *c, size_t bytes, void **out);
 typedef struct flo__mpi_ops {
     const char *name;
     flo_status (*setup)(flo_runtime *rt);
-    flo_status (*create)(flo_runtime *rt, flo__cmpi **out);
+    flo_status (*create)(flo_runtime *rt, uint64_t timeout_ns,
+                         const atomic_int *cancel, flo__cmpi **out);
+    flo_status (*shrink)(flo__cmpi *m, const int *exclude, int nexclude,
+                         uint64_t timeout_ns, const atomic_int *cancel,
+                         flo__cmpi **out, uint8_t *gone);
     void (*destroy)(flo__cmpi *m);
     int (*rank)(const flo__cmpi *m);
     int (*size)(const flo__cmpi *m);
@@ -176,13 +208,30 @@ extern const flo__mpi_ops flo__mpi_transport;
  * rt->mpi_fini. FLO_ENOTSUP (logged) in a build without MPI. */
 flo_status flo__coll_mpi_setup(flo_runtime *rt);
 
-/* Duplicate rt's MPI communicator for c. FLO_ENOTSUP without MPI. */
-flo_status flo__cmpi_create(flo_runtime *rt, flo__cmpi **out);
+/* Duplicate rt's MPI communicator for c (MPI_Comm_idup). Every exchange
+ * of the result (the setup helpers below) ends by timeout_ns, and ends
+ * with FLO_ECOMM once *cancel (c->broken) is set, as do the data
+ * collectives. FLO_ETIMEDOUT when a rank did not join in time; FLO_ECOMM;
+ * FLO_ENOMEM; FLO_ENOTSUP without MPI. */
+flo_status flo__cmpi_create(flo_runtime *rt, uint64_t timeout_ns,
+                            const atomic_int *cancel, flo__cmpi **out);
+/* A communicator of the ranks of m that are alive (flo_comm_shrink):
+ * exclude[0..nexclude) names the ranks to leave out, or exclude is NULL
+ * to leave out those that do not answer within timeout_ns. The
+ * survivors agree by point-to-point messages on m (each round bounded by
+ * timeout_ns), then create theirs with MPI_Comm_create_group. gone (m's
+ * size entries) gets 1 for each rank left out. FLO_ETIMEDOUT when a rank
+ * the others count on did not answer; FLO_ECOMM when the survivors
+ * disagree or MPI fails; FLO_ENOMEM; FLO_ENOTSUP without MPI. Nothing
+ * of m changes. */
+flo_status flo__cmpi_shrink(flo__cmpi *m, const int *exclude, int nexclude,
+                            uint64_t timeout_ns, const atomic_int *cancel,
+                            flo__cmpi **out, uint8_t *gone);
 void flo__cmpi_destroy(flo__cmpi *m);
 int flo__cmpi_rank(const flo__cmpi *m);
 int flo__cmpi_size(const flo__cmpi *m);
-/* Blocking setup helpers (called by flo_comm_create on the user's
- * thread). */
+/* Setup helpers (called by flo_comm_create on the user's thread): they
+ * wait at most the timeout given at creation (FLO_ETIMEDOUT, logged). */
 flo_status flo__cmpi_allgather_int(flo__cmpi *m, int v, int *all);
 flo_status flo__cmpi_allreduce_min_int(flo__cmpi *m, int *v);
 flo_status flo__cmpi_bcast_bytes(flo__cmpi *m, void *buf, size_t bytes,

@@ -21,6 +21,8 @@ typedef struct global_args {
     int kind;
     flo_dtype dtype;
     flo_redop op;
+    int fault;         /* FLO__CFAULT_* injected (flo__comm_fault). */
+    uint32_t stall_ms; /* Its stall. */
 } global_args;
 
 static void global_task(flo_task_ctx *ctx)
@@ -29,23 +31,35 @@ static void global_task(flo_task_ctx *ctx)
     flo_comm *c = a->c;
     void *buf = flo_task_buffer(ctx, 0);
     uint64_t tmo = flo__comm_timeout_ns(c);
-    unsigned char in[8];
+    size_t es = flo_dtype_size(a->dtype);
     char err[200] = "";
+    flo__scalar *x;
     flo_status st;
 
     if (atomic_load(&c->broken)) {
         flo_task_fail(ctx, FLO_ECOMM, "communicator broken: %s", c->broken_msg);
         return;
     }
-    if (a->kind == GLOBAL_ALLREDUCE) {
-        st = flo__cmpi_allreduce(c->mpi, buf, 1, a->dtype, a->op, tmo, err,
-                                 sizeof(err));
-    } else {
-        memcpy(in, buf, flo_dtype_size(a->dtype));
-        st = flo__cmpi_exscan(c->mpi, in, buf, a->dtype, a->op, tmo, err,
-                              sizeof(err));
+    if (a->fault != 0 && flo__comm_fault(c, ctx, a->cid, a->fault, a->stall_ms))
+        return;
+    /* MPI works in the communicator's scratch buffer (host tasks of c
+     * are serialised), which an abandoned exchange keeps. */
+    if (flo__comm_scratch(c, 2 * sizeof(flo__scalar), (void **)&x) != FLO_OK) {
+        flo_task_fail(ctx, FLO_ENOMEM, "collective #%llu: out of memory",
+                      (unsigned long long)a->cid);
+        return;
     }
-    if (st != FLO_OK) {
+    memcpy(&x[0], buf, es);
+    if (a->kind == GLOBAL_ALLREDUCE)
+        st = flo__cmpi_allreduce(c->mpi, &x[0], 1, a->dtype, a->op, tmo, err,
+                                 sizeof(err));
+    else
+        st = flo__cmpi_exscan(c->mpi, &x[0], &x[1], a->dtype, a->op, tmo, err,
+                              sizeof(err));
+    if (st == FLO_OK) {
+        memcpy(buf, &x[a->kind == GLOBAL_ALLREDUCE ? 0 : 1], es);
+    } else {
+        flo__comm_scratch_abandon(c);
         flo__comm_break(c, st, a->cid, "collective #%llu: %s",
                         (unsigned long long)a->cid, err);
         flo_task_fail(ctx, st, "collective #%llu failed: %s",
@@ -68,6 +82,8 @@ static flo_status submit_exchange(flo_comm *c, int kind, flo_dtype t,
     global_args a = {
         .c = c, .cid = c->ncoll, .kind = kind, .dtype = t, .op = op};
     flo_status st;
+
+    flo__comm_fault_pick(c, &a.fault, &a.stall_ms);
 
     desc.kernel = &global_kernels[kind];
     desc.access = acc;

@@ -12,6 +12,12 @@
  * exchange happens inside one task, no task ever waits for another one to
  * arrive: the transport cannot deadlock however few host workers there
  * are.
+ *
+ * Everything MPI reads or writes during an exchange (data, counts) is in
+ * the communicator's scratch buffer, never in a task's buffer or on its
+ * stack: when an exchange fails its request is abandoned to MPI, which a
+ * late rank may still complete, and the scratch buffer goes with it
+ * (flo__comm_scratch_abandon).
  */
 #include <limits.h>
 #include <stdio.h>
@@ -21,9 +27,7 @@
 #include "collectives/comm/comm_internal.h"
 
 typedef struct host_state {
-    int *mcounts; /* nranks entries: MPI counts (task use only). */
-    int *mdispls;
-    flo__scalar tot[FLO_COMM_MAX_LOCAL]; /* Scan totals. */
+    flo__scalar tot[FLO_COMM_MAX_LOCAL]; /* Scan totals (task use only). */
 } host_state;
 
 /* The task's argument blob (copied at submit). */
@@ -37,6 +41,8 @@ typedef struct host_args {
     int exclusive;
     int nlocal;
     size_t count;
+    int fault;         /* FLO__CFAULT_* injected (flo__comm_fault). */
+    uint32_t stall_ms; /* Its stall. */
     int8_t sidx[FLO_COMM_MAX_LOCAL]; /* Access index of send i, or -1. */
     int8_t ridx[FLO_COMM_MAX_LOCAL]; /* Access index of recv i, or -1. */
     size_t counts[FLO_COMM_MAX_LOCAL];
@@ -101,17 +107,27 @@ static flo_status reduce_local(coll_run *r, size_t n, size_t extra, void **out)
     return FLO_OK;
 }
 
-/* MPI counts and displacements of a block of per elements for each
- * participant, rank by rank. */
-static void rank_layout(coll_run *r, size_t per)
+/* Bytes of scratch for the MPI counts and displacements of every rank,
+ * placed after `at` bytes of data (rounded up to 8). */
+static size_t layout_bytes(const coll_run *r, size_t at)
+{
+    return (at + 7) / 8 * 8 + 2 * (size_t)r->c->nranks * sizeof(int);
+}
+
+/* Write those counts (then the displacements) of a block of per elements
+ * for each participant, rank by rank, at byte `at` (rounded up to 8) of
+ * the scratch buffer base; returns the counts. */
+static int *rank_layout(coll_run *r, void *base, size_t at, size_t per)
 {
     const flo_comm *c = r->c;
+    int *counts = (int *)((char *)base + (at + 7) / 8 * 8);
+    int *displs = counts + c->nranks;
 
     for (int k = 0; k < c->nranks; k++) {
-        r->hs->mcounts[k] =
-            (c->rank_first[k + 1] - c->rank_first[k]) * (int)per;
-        r->hs->mdispls[k] = c->rank_first[k] * (int)per;
+        counts[k] = (c->rank_first[k + 1] - c->rank_first[k]) * (int)per;
+        displs[k] = c->rank_first[k] * (int)per;
     }
+    return counts;
 }
 
 static flo_status coll_allreduce(coll_run *r)
@@ -155,21 +171,36 @@ static flo_status coll_bcast(coll_run *r)
 {
     const host_args *a = r->a;
     int rl = local_root(r);
+    size_t bytes = a->count * r->es;
     flo_status st = FLO_OK;
     void *src;
 
     if (a->count == 0)
         return FLO_OK;
-    /* Non-root processes receive into their first buffer. */
-    src = rl >= 0 ? r->S[rl] : r->R[0];
-    if (r->mpi)
-        st = flo__cmpi_bcast(r->c->mpi, src, a->count, a->dtype,
+    if (rl >= 0) {
+        src = r->S[rl];
+    } else {
+        /* Another process holds the root: the data arrives in scratch. */
+        st = flo__comm_scratch(r->c, bytes, &src);
+        if (st != FLO_OK)
+            return st;
+    }
+    if (r->mpi) {
+        void *tmp = src;
+        if (rl >= 0) {
+            st = flo__comm_scratch(r->c, bytes, &tmp);
+            if (st != FLO_OK)
+                return st;
+            memcpy(tmp, src, bytes);
+        }
+        st = flo__cmpi_bcast(r->c->mpi, tmp, a->count, a->dtype,
                              root_rank(r->c, a->root), r->tmo, r->err,
                              sizeof(r->err));
+    }
     if (st == FLO_OK)
         for (int i = 0; i < a->nlocal; i++)
             if (i != rl)
-                copy_if(r->R[i], src, a->count * r->es);
+                copy_if(r->R[i], src, bytes);
     return st;
 }
 
@@ -183,14 +214,14 @@ static flo_status coll_allgather(coll_run *r)
 
     if (a->count == 0)
         return FLO_OK;
-    st = flo__comm_scratch(r->c, total, &tmp);
+    st = flo__comm_scratch(r->c, r->mpi ? layout_bytes(r, total) : total, &tmp);
     if (st != FLO_OK)
         return st;
     for (int i = 0; i < a->nlocal; i++)
         memcpy((char *)tmp + (size_t)(c->first + i) * blk, r->S[i], blk);
     if (r->mpi) {
-        rank_layout(r, a->count);
-        st = flo__cmpi_allgatherv(c->mpi, tmp, r->hs->mcounts, r->hs->mdispls,
+        int *counts = rank_layout(r, tmp, total, a->count);
+        st = flo__cmpi_allgatherv(c->mpi, tmp, counts, counts + c->nranks,
                                   a->dtype, r->tmo, r->err, sizeof(r->err));
     }
     if (st == FLO_OK)
@@ -211,16 +242,16 @@ static flo_status coll_reduce_scatter(coll_run *r)
     if (a->count == 0)
         return FLO_OK;
     /* [0, n): the local reduction; [n, n + nlocal * count): this rank's
-     * block after the exchange. */
-    st = reduce_local(r, n, (size_t)a->nlocal * blk, &tmp);
+     * block after the exchange; then the MPI counts. */
+    size_t data = n * r->es + (size_t)a->nlocal * blk;
+    st = reduce_local(r, n, layout_bytes(r, data) - n * r->es, &tmp);
     if (st != FLO_OK)
         return st;
     if (r->mpi) {
+        int *counts = rank_layout(r, tmp, data, a->count);
         mine = (char *)tmp + n * r->es;
-        rank_layout(r, a->count);
-        st = flo__cmpi_reduce_scatter(c->mpi, tmp, mine, r->hs->mcounts,
-                                      a->dtype, a->op, r->tmo, r->err,
-                                      sizeof(r->err));
+        st = flo__cmpi_reduce_scatter(c->mpi, tmp, mine, counts, a->dtype,
+                                      a->op, r->tmo, r->err, sizeof(r->err));
     } else {
         mine = (char *)tmp + (size_t)c->first * blk;
     }
@@ -245,11 +276,19 @@ static flo_status coll_scan(coll_run *r)
         tot[i] = flo__elem_fold(a->dtype, a->op, r->S[i], a->counts[i]);
         flo__elem_combine(a->dtype, a->op, &rank_tot, &tot[i]);
     }
-    if (r->mpi)
-        st = flo__cmpi_exscan(r->c->mpi, &rank_tot, &carry, a->dtype, a->op,
-                              r->tmo, r->err, sizeof(r->err));
-    else
+    if (r->mpi) {
+        /* In and out in scratch (see the head of the file). */
+        flo__scalar *x;
+        st = flo__comm_scratch(r->c, 2 * sizeof(flo__scalar), (void **)&x);
+        if (st != FLO_OK)
+            return st;
+        x[0] = rank_tot;
+        st = flo__cmpi_exscan(r->c->mpi, &x[0], &x[1], a->dtype, a->op, r->tmo,
+                              r->err, sizeof(r->err));
+        carry = x[1];
+    } else {
         carry = flo__elem_identity(a->dtype, a->op);
+    }
     if (st != FLO_OK)
         return st;
     for (int i = 0; i < a->nlocal; i++) {
@@ -286,6 +325,8 @@ static void host_coll_task(flo_task_ctx *ctx)
         flo_task_fail(ctx, FLO_ECOMM, "communicator broken: %s", c->broken_msg);
         return;
     }
+    if (a->fault != 0 && flo__comm_fault(c, ctx, a->cid, a->fault, a->stall_ms))
+        return;
     for (int i = 0; i < a->nlocal; i++) {
         r.S[i] = a->sidx[i] >= 0 ? flo_task_buffer(ctx, a->sidx[i]) : NULL;
         r.R[i] = a->ridx[i] >= 0 ? flo_task_buffer(ctx, a->ridx[i]) : NULL;
@@ -302,6 +343,9 @@ static void host_coll_task(flo_task_ctx *ctx)
                       "collective: out of host memory for the "
                       "scratch buffer");
     } else if (st != FLO_OK) {
+        /* MPI may still use the scratch buffer (an abandoned request). */
+        if (r.mpi)
+            flo__comm_scratch_abandon(c);
         /* The ranks may now disagree on what was exchanged: no later
          * collective on this communicator can be trusted. */
         flo__comm_break(c, st, a->cid, "collective #%llu: %s",
@@ -366,6 +410,8 @@ static flo_status host_submit(flo_comm *c, const flo__coll_op *op,
     a.exclusive = op->exclusive;
     a.nlocal = c->nlocal;
     a.count = op->count;
+    a.fault = op->fault;
+    a.stall_ms = op->stall_ms;
     for (int i = 0; i < c->nlocal; i++) {
         int p = c->first + i;
         size_t ns = op->count * es, nr = op->count * es;
@@ -411,27 +457,13 @@ static flo_status host_init(flo_comm *c)
 
     if (hs == NULL)
         return FLO_ENOMEM;
-    hs->mcounts = calloc((size_t)c->nranks, sizeof(int));
-    hs->mdispls = calloc((size_t)c->nranks, sizeof(int));
-    if (hs->mcounts == NULL || hs->mdispls == NULL) {
-        free(hs->mdispls);
-        free(hs->mcounts);
-        free(hs);
-        return FLO_ENOMEM;
-    }
     c->tpriv = hs;
     return FLO_OK;
 }
 
 static void host_fini(flo_comm *c)
 {
-    host_state *hs = c->tpriv;
-
-    if (hs == NULL)
-        return;
-    free(hs->mdispls);
-    free(hs->mcounts);
-    free(hs);
+    free(c->tpriv);
     c->tpriv = NULL;
 }
 

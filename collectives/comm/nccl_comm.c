@@ -19,6 +19,17 @@
  * age of the oldest collective in flight; on an error, or after the
  * timeout, it breaks the communicator and aborts its NCCL communicators
  * (ncclCommAbort makes the stuck kernels return), so nothing hangs.
+ * flo_comm_abort does the same at once (nccl_abort).
+ *
+ * Across processes the NCCL communicators are non-blocking
+ * (config.blocking = 0): their creation is polled with
+ * ncclCommGetAsyncError against the timeout, so a rank that dies during
+ * flo_comm_create cannot hang the others, and every NCCL call on them may
+ * return ncclInProgress before its kernel is enqueued, so an entry point
+ * polls until it is (enqueue_wait) before its task's stream moves on.
+ * flo_comm_shrink makes the survivors' communicators with ncclCommShrink
+ * (NCCL >= 2.27) while the old ones were not aborted, and from a new
+ * unique id otherwise (nccl_shrink).
  */
 #include <cuda_runtime.h>
 #include <errno.h>
@@ -77,9 +88,14 @@ typedef struct nccl_state {
     int n;
     nccl_dev dev[FLO_COMM_MAX_LOCAL];
     /* Read-held by entry points around NCCL calls; write-held by the
-     * watchdog to abort. aborted is written under the write lock. */
+     * watchdog to abort and by a shrink. aborted and retired are written
+     * under the write lock. */
     pthread_rwlock_t lock;
     bool aborted;
+    /* The comms were shrunk from (flo_comm_shrink): fini aborts them
+     * rather than destroying them, which could wait for operations that
+     * NCCL_SHRINK_ABORT ended. */
+    bool retired;
     pthread_t watchdog;
     bool wd_started;
     pthread_mutex_t wd_mu;
@@ -100,6 +116,8 @@ typedef struct nccl_args {
     size_t count;
     int sidx, ridx, xidx; /* Access indices (-1: none). */
     track_slot *slot;     /* Or NULL when not tracked. */
+    int fault;            /* FLO__CFAULT_* injected (flo__comm_fault). */
+    uint32_t stall_ms;    /* Its stall. */
 } nccl_args;
 
 typedef struct join_args {
@@ -166,6 +184,46 @@ static void abort_all(nccl_state *ns, flo_status st, const char *msg)
     }
     if (locked)
         pthread_rwlock_unlock(&ns->lock);
+}
+
+/* flo_comm_abort (c is broken already). */
+static void nccl_abort(flo_comm *c)
+{
+    nccl_state *ns = c->tpriv;
+
+    if (ns != NULL)
+        abort_all(ns, FLO_ECOMM, "aborted by flo_comm_abort");
+}
+
+/* A NCCL call on a non-blocking communicator returned ncclInProgress:
+ * poll d's communicator until it is done (its kernel enqueued), at most
+ * the timeout. The caller holds the read lock. Returns the call's final
+ * result; *timed_out set when the timeout ended the wait. */
+static ncclResult_t enqueue_wait(nccl_dev *d, ncclResult_t r, bool *timed_out)
+{
+    uint64_t t0 = flo__now_ns(), tmo = flo__comm_timeout_ns(d->c);
+    unsigned long spins = 0;
+    struct timespec pause = {0, 20000};
+
+    *timed_out = false;
+    while (r == ncclInProgress) {
+        ncclResult_t ae = ncclSuccess;
+        r = ncclCommGetAsyncError(d->comm, &ae);
+        if (r != ncclSuccess)
+            return r;
+        r = ae;
+        if (r != ncclInProgress)
+            break;
+        if (flo__now_ns() - t0 > tmo) {
+            *timed_out = true;
+            break;
+        }
+        if (++spins < 2000)
+            flo__cpu_relax();
+        else
+            nanosleep(&pause, NULL);
+    }
+    return r;
 }
 
 static void *watchdog_main(void *arg)
@@ -265,12 +323,15 @@ static void nccl_dev_task(flo_task_ctx *ctx)
     void *sbuf = a->sidx >= 0 ? flo_task_buffer(ctx, a->sidx) : NULL;
     void *rbuf = a->ridx >= 0 ? flo_task_buffer(ctx, a->ridx) : NULL;
     ncclResult_t r = ncclSuccess, ae = ncclSuccess;
+    bool timed_out = false;
     const char *what = "";
 
     if (atomic_load(&c->broken)) {
         flo_task_fail(ctx, FLO_ECOMM, "communicator broken: %s", c->broken_msg);
         return;
     }
+    if (a->fault != 0 && flo__comm_fault(c, ctx, a->cid, a->fault, a->stall_ms))
+        return;
     pthread_rwlock_rdlock(&ns->lock);
     if (ns->aborted) {
         pthread_rwlock_unlock(&ns->lock);
@@ -331,6 +392,8 @@ static void nccl_dev_task(flo_task_ctx *ctx)
             e = -nb;
         } else {
             r = ncclAllGather(x, totals, 1, nt, d->comm, s);
+            if (r == ncclInProgress)
+                r = enqueue_wait(d, r, &timed_out);
             if (r == ncclSuccess)
                 e = -flo__cu_scan_apply(sbuf, rbuf, a->count, a->dtype, a->op,
                                         a->exclusive, totals, c->first + a->li,
@@ -349,7 +412,20 @@ static void nccl_dev_task(flo_task_ctx *ctx)
         flo_task_fail(ctx, FLO_EINTERNAL, "unknown collective %d", a->kind);
         return;
     }
-    if (r != ncclSuccess && r != ncclInProgress) {
+    if (r == ncclInProgress && !timed_out)
+        r = enqueue_wait(d, r, &timed_out);
+    if (timed_out) {
+        pthread_rwlock_unlock(&ns->lock);
+        flo__comm_break(c, FLO_ETIMEDOUT, a->cid,
+                        "%s on GPU %d was not enqueued within %.1f s "
+                        "(FLO_COLL_TIMEOUT)",
+                        what, d->ordinal,
+                        (double)flo__comm_timeout_ns(c) / 1e9);
+        flo_task_fail(ctx, FLO_ETIMEDOUT, "%s on GPU %d: not enqueued in time",
+                      what, d->ordinal);
+        return;
+    }
+    if (r != ncclSuccess) {
         pthread_rwlock_unlock(&ns->lock);
         flo__comm_break(c, FLO_ECOMM, a->cid, "%s failed on GPU %d: %s", what,
                         d->ordinal, ncclGetErrorString(r));
@@ -414,6 +490,8 @@ static int dev_task_build(flo_comm *c, const flo__coll_op *op, int i,
     a->op = op->op;
     a->root = op->root;
     a->exclusive = op->exclusive;
+    a->fault = op->fault;
+    a->stall_ms = op->stall_ms;
     a->count = op->kind == FLO__COLL_SCAN ? op->counts[i] : op->count;
     a->sidx = a->ridx = a->xidx = -1;
     if (op->kind == FLO__COLL_ALLGATHER)
@@ -582,21 +660,92 @@ typedef struct id_msg {
     ncclUniqueId id;
 } id_msg;
 
+/* Wait until none of comms[0..n) is ncclInProgress any more (a
+ * non-blocking creation or shrink), at most tmo ns. FLO_OK; FLO_ECOMM
+ * (logged) for an error; FLO_ETIMEDOUT (logged) when one is still in
+ * progress at the deadline. */
+static flo_status comms_wait(ncclComm_t *comms, int n, uint64_t tmo,
+                             const char *what)
+{
+    uint64_t t0 = flo__now_ns();
+    struct timespec pause = {0, 100000};
+
+    for (;;) {
+        bool busy = false;
+        for (int i = 0; i < n; i++) {
+            ncclResult_t ae = ncclSuccess;
+            if (FLO__NCCL_CHECK(ncclCommGetAsyncError(comms[i], &ae)) != FLO_OK)
+                return FLO_ECOMM;
+            if (ae == ncclInProgress) {
+                busy = true;
+            } else if (ae != ncclSuccess) {
+                FLO__ERR("collectives: %s failed: %s", what,
+                         ncclGetErrorString(ae));
+                return FLO_ECOMM;
+            }
+        }
+        if (!busy)
+            return FLO_OK;
+        if (flo__now_ns() - t0 > tmo) {
+            FLO__ERR("collectives: %s did not complete within %.1f s "
+                     "(FLO_COLL_TIMEOUT): a rank died or did not take part",
+                     what, (double)tmo / 1e9);
+            return FLO_ETIMEDOUT;
+        }
+        nanosleep(&pause, NULL);
+    }
+}
+
+/* Abort the communicators of comms[0..n) that were made (not NULL). */
+static void comms_abort(ncclComm_t *comms, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (comms[i] != NULL)
+            (void)FLO__NCCL_CHECK(ncclCommAbort(comms[i]));
+}
+
+/* Every rank must agree before anyone uses new communicators. st is
+ * this rank's outcome (on failure its comms were aborted already):
+ * returns st, or FLO_ECOMM when another rank failed (or did not answer
+ * in time), comms then aborted here. */
+static flo_status comms_agree(flo_comm *c, ncclComm_t *comms, int n,
+                              flo_status st)
+{
+    int ok = st == FLO_OK;
+
+    if (flo__cmpi_allreduce_min_int(c->mpi, &ok) == FLO_OK && ok)
+        return FLO_OK;
+    if (st == FLO_OK) {
+        comms_abort(comms, n);
+        st = FLO_ECOMM;
+    }
+    return st;
+}
+
+/* Make c's NCCL communicators: ncclCommInitAll in one process; across
+ * processes, a unique id from rank 0 over MPI and non-blocking
+ * ncclCommInitRankConfig in one group, polled until done or the
+ * timeout. */
 static flo_status comms_init(flo_comm *c, nccl_state *ns)
 {
     ncclComm_t comms[FLO_COMM_MAX_LOCAL];
     int ord[FLO_COMM_MAX_LOCAL];
-    int prev = 0, ok;
+    int prev = 0;
     flo_status st = FLO_OK;
 
-    for (int i = 0; i < ns->n; i++)
+    for (int i = 0; i < ns->n; i++) {
         ord[i] = ns->dev[i].ordinal;
+        comms[i] = NULL;
+    }
     if (FLO__CUDA(cudaGetDevice(&prev)) != FLO_OK)
         prev = -1;
     if (c->mpi == NULL) {
+        /* One process: no rank can die during the creation. */
         st = FLO__NCCL_CHECK(ncclCommInitAll(comms, ns->n, ord));
     } else {
+        ncclConfig_t cfg = NCCL_CONFIG_INITIALIZER;
         id_msg m;
+        cfg.blocking = 0;
         memset(&m, 0, sizeof(m));
         if (c->rank == 0)
             m.ok = FLO__NCCL_CHECK(ncclGetUniqueId(&m.id)) == FLO_OK;
@@ -607,26 +756,30 @@ static flo_status comms_init(flo_comm *c, nccl_state *ns)
             st = FLO__NCCL_CHECK(ncclGroupStart());
         /* Once the group started it is ended, whatever failed inside. A
          * group that did not start is not ended, and this rank reports
-         * the failure below like any other. */
+         * the failure below like any other. Non-blocking: the calls and
+         * the group's end may return ncclInProgress. */
         if (st == FLO_OK) {
+            ncclResult_t r;
             for (int i = 0; i < ns->n && st == FLO_OK; i++) {
                 st = FLO__CUDA(cudaSetDevice(ord[i]));
-                if (st == FLO_OK)
-                    st = FLO__NCCL_CHECK(ncclCommInitRank(&comms[i], c->size,
-                                                          m.id, c->first + i));
+                if (st != FLO_OK)
+                    break;
+                r = ncclCommInitRankConfig(&comms[i], c->size, m.id,
+                                           c->first + i, &cfg);
+                if (r != ncclInProgress)
+                    st = FLO__NCCL_CHECK(r);
             }
-            if (FLO__NCCL_CHECK(ncclGroupEnd()) != FLO_OK && st == FLO_OK)
+            r = ncclGroupEnd();
+            if (r != ncclInProgress && FLO__NCCL_CHECK(r) != FLO_OK &&
+                st == FLO_OK)
                 st = FLO_ECOMM;
         }
-        /* Every rank must agree before anyone uses the communicators. */
-        ok = st == FLO_OK;
-        if (flo__cmpi_allreduce_min_int(c->mpi, &ok) != FLO_OK || !ok) {
-            if (st == FLO_OK) {
-                for (int i = 0; i < ns->n; i++)
-                    (void)FLO__NCCL_CHECK(ncclCommAbort(comms[i]));
-                st = FLO_ECOMM;
-            }
-        }
+        if (st == FLO_OK)
+            st = comms_wait(comms, ns->n, flo__comm_timeout_ns(c),
+                            "ncclCommInitRankConfig");
+        if (st != FLO_OK)
+            comms_abort(comms, ns->n);
+        st = comms_agree(c, comms, ns->n, st);
     }
     flo__cuda_restore_device(prev, -1);
     if (st != FLO_OK)
@@ -636,9 +789,82 @@ static flo_status comms_init(flo_comm *c, nccl_state *ns)
     return FLO_OK;
 }
 
+/* Shrink the parent's communicators to c's participants (ncclCommShrink:
+ * collective over the survivors only). The caller holds the parent's
+ * write lock and checked that they were not aborted. */
+static flo_status comms_shrink(flo_comm *c, nccl_state *ns, flo_comm *parent,
+                               const uint8_t *gone)
+{
+#if NCCL_VERSION_CODE >= NCCL_VERSION(2, 27, 0)
+    nccl_state *pns = parent->tpriv;
+    ncclComm_t comms[FLO_COMM_MAX_LOCAL];
+    ncclConfig_t cfg = NCCL_CONFIG_INITIALIZER;
+    int *excl, nexcl = 0, prev = 0;
+    /* A broken parent may have operations in flight: end them first. */
+    int flags =
+        atomic_load(&parent->broken) ? NCCL_SHRINK_ABORT : NCCL_SHRINK_DEFAULT;
+    flo_status st;
+    ncclResult_t r;
+
+    excl = malloc((size_t)parent->size * sizeof(int));
+    if (excl == NULL)
+        return FLO_ENOMEM;
+    for (int q = 0; q < parent->nranks; q++)
+        if (gone[q])
+            for (int p = parent->rank_first[q]; p < parent->rank_first[q + 1];
+                 p++)
+                excl[nexcl++] = p;
+    for (int i = 0; i < ns->n; i++)
+        comms[i] = NULL;
+    cfg.blocking = 0;
+    if (FLO__CUDA(cudaGetDevice(&prev)) != FLO_OK)
+        prev = -1;
+    st = FLO__NCCL_CHECK(ncclGroupStart());
+    if (st == FLO_OK) {
+        for (int i = 0; i < ns->n && st == FLO_OK; i++) {
+            st = FLO__CUDA(cudaSetDevice(ns->dev[i].ordinal));
+            if (st != FLO_OK)
+                break;
+            r = ncclCommShrink(pns->dev[i].comm, excl, nexcl, &comms[i], &cfg,
+                               flags);
+            if (r != ncclInProgress)
+                st = FLO__NCCL_CHECK(r);
+        }
+        r = ncclGroupEnd();
+        if (r != ncclInProgress && FLO__NCCL_CHECK(r) != FLO_OK && st == FLO_OK)
+            st = FLO_ECOMM;
+    }
+    if (st == FLO_OK)
+        st =
+            comms_wait(comms, ns->n, flo__comm_timeout_ns(c), "ncclCommShrink");
+    if (st != FLO_OK)
+        comms_abort(comms, ns->n);
+    /* The parent is done with, whatever happened: never destroyed (which
+     * could wait for what NCCL_SHRINK_ABORT ended), aborted at its fini. */
+    pns->retired = true;
+    if (c->mpi != NULL)
+        st = comms_agree(c, comms, ns->n, st);
+    flo__cuda_restore_device(prev, -1);
+    free(excl);
+    if (st != FLO_OK)
+        return st;
+    for (int i = 0; i < ns->n; i++)
+        ns->dev[i].comm = comms[i];
+    return FLO_OK;
+#else
+    (void)c;
+    (void)ns;
+    (void)parent;
+    (void)gone;
+    return FLO_ENOTSUP;
+#endif
+}
+
 static void nccl_fini(flo_comm *c);
 
-static flo_status nccl_init(flo_comm *c)
+/* A new transport state for c (its scratch handles allocated); NULL
+ * comms until comms_init or comms_shrink. */
+static flo_status state_new(flo_comm *c, nccl_state **out)
 {
     nccl_state *ns = calloc(1, sizeof(*ns));
     flo_status st;
@@ -682,16 +908,7 @@ static flo_status nccl_init(flo_comm *c)
         if (st != FLO_OK)
             goto fail_scratch;
     }
-    st = comms_init(c, ns);
-    if (st != FLO_OK)
-        goto fail_scratch;
-    c->tpriv = ns;
-    if (pthread_create(&ns->watchdog, NULL, watchdog_main, ns) != 0) {
-        st = FLO_ESYS;
-        nccl_fini(c);
-        return st;
-    }
-    ns->wd_started = true;
+    *out = ns;
     return FLO_OK;
 
 fail_scratch:
@@ -707,23 +924,105 @@ fail_free:
     return st;
 }
 
+/* Undo state_new (no comms made). */
+static void state_free(flo_comm *c, nccl_state *ns)
+{
+    for (int i = 0; i < ns->n; i++)
+        flo_data_unregister(c->rt, ns->dev[i].scratch);
+    pthread_cond_destroy(&ns->wd_cv);
+    pthread_mutex_destroy(&ns->wd_mu);
+    pthread_rwlock_destroy(&ns->lock);
+    free(ns);
+}
+
+/* ns has its comms: make it c's and start its watchdog. */
+static flo_status state_start(flo_comm *c, nccl_state *ns)
+{
+    c->tpriv = ns;
+    if (pthread_create(&ns->watchdog, NULL, watchdog_main, ns) != 0) {
+        nccl_fini(c);
+        return FLO_ESYS;
+    }
+    ns->wd_started = true;
+    return FLO_OK;
+}
+
+/* Stop ns's watchdog (a shrink takes over its communicators). */
+static void watchdog_stop(nccl_state *ns)
+{
+    if (!ns->wd_started)
+        return;
+    pthread_mutex_lock(&ns->wd_mu);
+    ns->wd_stop = true;
+    pthread_cond_signal(&ns->wd_cv);
+    pthread_mutex_unlock(&ns->wd_mu);
+    pthread_join(ns->watchdog, NULL);
+    ns->wd_started = false;
+}
+
+static flo_status nccl_init(flo_comm *c)
+{
+    nccl_state *ns;
+    flo_status st = state_new(c, &ns);
+
+    if (st != FLO_OK)
+        return st;
+    st = comms_init(c, ns);
+    if (st != FLO_OK) {
+        state_free(c, ns);
+        return st;
+    }
+    return state_start(c, ns);
+}
+
+/* flo_comm_shrink: c's communicators from parent's. With NCCL >= 2.27
+ * and parent's not aborted, ncclCommShrink (NCCL_SHRINK_ABORT when
+ * parent is broken); otherwise new ones from a new unique id over c's
+ * MPI communicator. Parent's watchdog stops first (the shrink owns its
+ * communicators); if the shrink fails, parent is aborted, since the
+ * state of its communicators is then unknown. */
+static flo_status nccl_shrink(flo_comm *c, flo_comm *parent,
+                              const uint8_t *gone)
+{
+    nccl_state *pns = parent->tpriv, *ns;
+    flo_status st = state_new(c, &ns);
+    bool from_parent;
+
+    if (st != FLO_OK)
+        return st;
+    watchdog_stop(pns);
+    /* Entry points of parent hold the read lock for an enqueue at most
+     * (bounded by the timeout). */
+    pthread_rwlock_wrlock(&pns->lock);
+    from_parent = !pns->aborted;
+#if NCCL_VERSION_CODE < NCCL_VERSION(2, 27, 0)
+    from_parent = false;
+#endif
+    st = from_parent ? comms_shrink(c, ns, parent, gone) : comms_init(c, ns);
+    pthread_rwlock_unlock(&pns->lock);
+    if (st != FLO_OK) {
+        abort_all(pns, FLO_ECOMM, "flo_comm_shrink failed");
+        state_free(c, ns);
+        return st;
+    }
+    return state_start(c, ns);
+}
+
 static void nccl_fini(flo_comm *c)
 {
     nccl_state *ns = c->tpriv;
 
     if (ns == NULL)
         return;
-    if (ns->wd_started) {
-        pthread_mutex_lock(&ns->wd_mu);
-        ns->wd_stop = true;
-        pthread_cond_signal(&ns->wd_cv);
-        pthread_mutex_unlock(&ns->wd_mu);
-        pthread_join(ns->watchdog, NULL);
-    }
+    watchdog_stop(ns);
     /* No task of c is left (c->users == 0): nothing uses the comms. */
     if (!ns->aborted)
-        for (int i = 0; i < ns->n; i++)
-            FLO__NCCL_CHECK(ncclCommDestroy(ns->dev[i].comm));
+        for (int i = 0; i < ns->n; i++) {
+            if (ns->retired)
+                (void)FLO__NCCL_CHECK(ncclCommAbort(ns->dev[i].comm));
+            else
+                (void)FLO__NCCL_CHECK(ncclCommDestroy(ns->dev[i].comm));
+        }
     for (int i = 0; i < ns->n; i++)
         flo_data_unregister(c->rt, ns->dev[i].scratch);
     pthread_cond_destroy(&ns->wd_cv);
@@ -738,4 +1037,6 @@ const flo__transport_ops flo__transport_nccl = {
     .init = nccl_init,
     .fini = nccl_fini,
     .submit = nccl_submit,
+    .abort = nccl_abort,
+    .shrink = nccl_shrink,
 };

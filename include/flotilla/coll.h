@@ -23,8 +23,13 @@
  * Failure: NCCL asynchronous errors and MPI errors fail the collective
  * (FLO_ECOMM); a collective that does not complete within the runtime's
  * coll_timeout_s (FLO_COLL_TIMEOUT, default 300 s) fails with
- * FLO_ETIMEDOUT and breaks the communicator: every later collective on it
- * fails with FLO_ECOMM. Destroy it and create a new one.
+ * FLO_ETIMEDOUT. Either breaks the communicator: every later collective
+ * on it fails with FLO_ECOMM, and flo_comm_status returns the failure.
+ * A rank that dies therefore makes every survivor's collective fail
+ * within the timeout instead of hanging (under Open MPI only when mpirun
+ * was told to let the others run: docs/resilience.md). The survivors go
+ * on with flo_comm_shrink, which makes a communicator of themselves; a
+ * program can also break a communicator itself (flo_comm_abort).
  */
 #ifndef FLOTILLA_COLL_H
 #define FLOTILLA_COLL_H
@@ -64,11 +69,14 @@ typedef struct flo_comm flo_comm;
  * @param[in]  rt   the runtime.
  * @param[out] out  the communicator; written only on success.
  * @return FLO_OK; FLO_EINVAL for NULL arguments; FLO_EDEADLK from one of
- *         @p rt's worker threads; FLO_ECOMM if NCCL or MPI failed to set
- *         up; FLO_ENOTSUP when FLO_COLL_TRANSPORT=nccl asks for NCCL and
- *         the participants cannot use it; FLO_EDEVICE for a CUDA error
- *         while NCCL is set up; FLO_ENOMEM, FLO_ESYS. Nothing is left over
- *         on error.
+ *         @p rt's worker threads; FLO_ETIMEDOUT when another rank did not
+ *         take part within coll_timeout_s (it died, or does not call:
+ *         every exchange of the creation, NCCL's included, is
+ *         non-blocking and polled, so the call does not hang); FLO_ECOMM
+ *         if NCCL or MPI failed to set up; FLO_ENOTSUP when
+ * FLO_COLL_TRANSPORT=nccl asks for NCCL and the participants cannot use it;
+ * FLO_EDEVICE for a CUDA error while NCCL is set up; FLO_ENOMEM, FLO_ESYS.
+ * Nothing is left over on error.
  *
  * @par Thread-safety:
  * Thread-safe. Under MPI, the ranks must create their communicators in
@@ -132,6 +140,146 @@ flo_status flo_comm_create_devices(flo_runtime *rt, const int *devs, int n,
  * Refused with FLO_EDEADLK (on any of the runtime's worker threads).
  */
 flo_status flo_comm_destroy(flo_comm *comm);
+
+/**
+ * @brief Abort a communicator: break it, and end its collectives in
+ * flight.
+ *
+ * Every collective of comm not yet finished fails with FLO_ECOMM (its
+ * event says so), every later one is refused with FLO_ECOMM, and
+ * flo_comm_status returns FLO_ECOMM (or the failure that had broken comm
+ * already). NCCL communicators are aborted (ncclCommAbort), which ends
+ * their kernels; a host-transport collective waiting for MPI stops
+ * waiting at its next poll and abandons its MPI request. Local: the other
+ * ranks see their collectives time out (or fail) and should shrink or
+ * abort as well. comm stays to be destroyed (flo_comm_destroy) or shrunk
+ * (flo_comm_shrink).
+ *
+ * @param[in] comm  the communicator.
+ * @return FLO_OK (also when comm was broken or aborted already);
+ *         FLO_EINVAL for a NULL @p comm.
+ *
+ * @par Thread-safety:
+ * Thread-safe, also against collectives on comm from other threads.
+ * @par In a task:
+ * Allowed (it waits for no task; aborting NCCL communicators may take
+ * as long as NCCL takes to stop their kernels).
+ */
+flo_status flo_comm_abort(flo_comm *comm);
+
+/**
+ * @brief Whether a communicator is usable, and if not, why.
+ *
+ * A communicator breaks at its first failure (a collective that failed or
+ * timed out, flo_comm_abort, an injected fault, flo_comm_shrink having
+ * replaced it) and stays broken: this returns that failure's status from
+ * then on.
+ *
+ * @param[in]  comm  the communicator.
+ * @param[out] msg   buffer for the failure's message ("" while usable),
+ *                   or NULL when @p len is 0.
+ * @param[in]  len   size of @p msg in bytes (the message is truncated to
+ *                   fit, NUL-terminated).
+ * @return FLO_OK while comm is usable; FLO_ETIMEDOUT (a collective did
+ *         not complete within coll_timeout_s) or FLO_ECOMM (an NCCL or
+ *         MPI error, flo_comm_abort, an injected error, replaced by
+ *         flo_comm_shrink), or the submission error that broke it, once
+ *         broken; FLO_EINVAL for a NULL @p comm, or a NULL @p msg with a
+ *         nonzero @p len.
+ *
+ * @par Thread-safety:
+ * Thread-safe.
+ * @par In a task:
+ * Allowed.
+ */
+flo_status flo_comm_status(flo_comm *comm, char *msg, size_t len);
+
+/**
+ * @brief Make a communicator of the surviving ranks of comm, to go on
+ * after a rank died.
+ *
+ * The new communicator has the ranks of comm less the excluded ones, in
+ * the same order (renumbered from 0), each with the same local
+ * participants as in comm; its participants are numbered as usual over
+ * the new ranks. Collective over the survivors: each of them calls it
+ * (its collectives on comm finished or failed, typically after one failed
+ * with FLO_ETIMEDOUT), within coll_timeout_s of the others.
+ *
+ * With @p exclude_ranks NULL (and n 0) the survivors find each other:
+ * a rank that does not answer within coll_timeout_s is left out, so the
+ * call takes that long when a rank died. With a list, every survivor
+ * must pass the same ranks (the empty list, n 0, rebuilds comm over all
+ * its ranks, after a failure that killed nobody); the call checks that
+ * the survivors agree before it creates anything. Over MPI the survivors
+ * agree by point-to-point messages bounded by coll_timeout_s, then
+ * create their MPI communicator with MPI_Comm_create_group. Over NCCL
+ * the communicators are shrunk with ncclCommShrink (NCCL 2.27 and later;
+ * NCCL_SHRINK_ABORT when comm is broken) while comm's were not aborted,
+ * else created anew; with one process (no MPI) only the rebuild is
+ * possible (there is no other rank).
+ *
+ * On success comm is replaced: it is broken (FLO_ECOMM, unless a failure
+ * broke it before) and stays to be destroyed (flo_comm_destroy), which
+ * waits for its collectives in flight as usual. On failure nothing is
+ * created and comm is as it was, except that a failed NCCL shrink aborts
+ * comm's NCCL communicators.
+ *
+ * @param[in]  comm           the communicator (broken or not).
+ * @param[in]  exclude_ranks  ranks of comm (0 .. flo_comm_nranks(comm) -
+ *                            1, each once, not the caller's) to leave
+ *                            out, or NULL to leave out those that do not
+ *                            answer.
+ * @param[in]  n              number of entries of @p exclude_ranks (0
+ *                            when it is NULL), less than
+ *                            flo_comm_nranks(comm).
+ * @param[out] out            the new communicator; written only on
+ *                            success.
+ * @return FLO_OK; FLO_EINVAL for a NULL @p comm or @p out, a bad list
+ *         (out of range, the caller's own rank, a duplicate, n < 0, n not
+ *         0 with a NULL list, or every rank excluded); FLO_EDEADLK from
+ *         one of the runtime's worker threads; FLO_ETIMEDOUT when a rank
+ *         counted as a survivor did not answer within coll_timeout_s;
+ *         FLO_ECOMM when the survivors disagree on who survives or MPI or
+ *         NCCL failed; FLO_EDEVICE for a CUDA error; FLO_ENOMEM, FLO_ESYS.
+ *
+ * @par Thread-safety:
+ * Thread-safe against calls on other communicators. Not against other
+ * calls on comm: the program stops submitting collectives on comm (on
+ * every thread) before it shrinks it.
+ * @par In a task:
+ * Refused with FLO_EDEADLK (on any of the runtime's worker threads).
+ */
+flo_status flo_comm_shrink(flo_comm *comm, const int *exclude_ranks, int n,
+                           flo_comm **out);
+
+/**
+ * @brief This process's rank in the communicator.
+ *
+ * The rank among the processes of comm (its MPI communicator's rank; 0
+ * without MPI). A shrunk communicator numbers its ranks anew.
+ *
+ * @param[in] comm  the communicator.
+ * @return the rank; -1 for a NULL @p comm.
+ *
+ * @par Thread-safety:
+ * Thread-safe (fixed at creation).
+ * @par In a task:
+ * Allowed.
+ */
+int flo_comm_rank(const flo_comm *comm);
+
+/**
+ * @brief Number of processes (ranks) of the communicator.
+ *
+ * @param[in] comm  the communicator.
+ * @return the number of ranks (1 without MPI); -1 for a NULL @p comm.
+ *
+ * @par Thread-safety:
+ * Thread-safe (fixed at creation).
+ * @par In a task:
+ * Allowed.
+ */
+int flo_comm_nranks(const flo_comm *comm);
 
 /**
  * @brief Number of participants over all ranks.
