@@ -62,6 +62,8 @@ module flotilla
     integer(c_int), parameter, public :: FLO_ESYS = -14
     integer(c_int), parameter, public :: FLO_ERANGE = -15
     integer(c_int), parameter, public :: FLO_EINTERNAL = -16
+    integer(c_int), parameter, public :: FLO_EAGAIN = -17
+    integer(c_int), parameter, public :: FLO_EDATALOSS = -18
 
     ! flo_dtype, flo_redop, flo_scan_kind.
     integer(c_int), parameter, public :: FLO_I32 = 0
@@ -156,6 +158,10 @@ module flotilla
         type(flo_mpi_comm) :: mpi_comm
         real(c_double) :: coll_timeout_s = 0
         integer(c_int) :: no_pin_host = 0
+        type(c_ptr) :: faults = c_null_ptr
+        integer(c_int) :: write_through = 0
+        integer(c_int) :: lineage = 0
+        type(c_ptr) :: dag_path = c_null_ptr
     end type flo_config
 
     ! A kernel: a name (C string) and entry points (c_funloc of a
@@ -164,6 +170,7 @@ module flotilla
         type(c_ptr) :: name = c_null_ptr
         type(c_funptr) :: host = c_null_funptr
         type(c_funptr) :: cuda = c_null_funptr
+        integer(c_int) :: retries = 0
     end type flo_kernel
 
     ! One buffer of a task and how it is used (flo_r, flo_w, flo_rw).
@@ -188,6 +195,7 @@ module flotilla
         type(c_funptr) :: callback = c_null_funptr
         type(c_ptr) :: callback_arg = c_null_ptr
         type(c_ptr) :: name = c_null_ptr
+        integer(c_int) :: retries = 0
     end type flo_task_desc
 
     ! flo_array_layout (set size to c_sizeof of it, as flo_init_f does
@@ -862,19 +870,20 @@ contains
     ! ignore_env    do not read FLO_* variables;
     ! stats         print statistics at finalize;
     ! trace_path    write a Chrome trace there at finalize;
-    ! log_level     0 errors .. 3 debug.
+    ! log_level     0 errors .. 3 debug;
+    ! dag_path      write the task graph there at finalize (Graphviz).
     ! Returns flo_init's status (FLO_EINVAL for a value out of range).
     ! Thread-safe.
     function flo_init_f(rt, host_workers, devices, sched, no_bind, &
-            ignore_env, stats, trace_path, log_level) result(st)
+            ignore_env, stats, trace_path, log_level, dag_path) result(st)
         type(c_ptr), intent(inout) :: rt
         integer, intent(in), optional :: host_workers, devices, sched
         logical, intent(in), optional :: no_bind, ignore_env, stats
-        character(len=*), intent(in), optional :: trace_path
+        character(len=*), intent(in), optional :: trace_path, dag_path
         integer, intent(in), optional :: log_level
         integer(c_int) :: st
         type(flo_config) :: cfg
-        character(kind=c_char), allocatable, target :: path(:)
+        character(kind=c_char), allocatable, target :: path(:), dpath(:)
         type(c_ptr) :: out
 
         cfg = flo_config_default_f()
@@ -889,6 +898,11 @@ contains
             allocate (path(len(trace_path) + 1))
             call to_c(trace_path, path)
             cfg%trace_path = c_loc(path)
+        end if
+        if (present(dag_path)) then
+            allocate (dpath(len(dag_path) + 1))
+            call to_c(dag_path, dpath)
+            cfg%dag_path = c_loc(dpath)
         end if
         out = c_null_ptr
         st = flo_init(cfg, out)

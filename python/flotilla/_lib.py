@@ -134,6 +134,10 @@ class flo_config(Structure):
         ("mpi_comm", flo_mpi_comm),
         ("coll_timeout_s", c_double),
         ("no_pin_host", c_int),
+        ("faults", c_char_p),
+        ("write_through", c_int),
+        ("lineage", c_int),
+        ("dag_path", c_char_p),
     ]
 
 
@@ -145,6 +149,7 @@ class flo_device_info(Structure):
         ("workers", c_int),
         ("memory_bytes", c_size_t),
         ("name", c_char * 64),
+        ("failed", c_int),
     ]
 
 
@@ -152,7 +157,8 @@ class flo_stats(Structure):
     _fields_ = [(n, c_uint64) for n in (
         "tasks_submitted", "tasks_completed", "tasks_failed",
         "tasks_canceled", "steals", "bytes_h2d", "bytes_d2h", "bytes_p2p",
-        "evictions", "stream_ordered")]
+        "evictions", "stream_ordered", "retries", "replaced", "reexecuted",
+        "recomputed", "data_lost", "devices_lost", "faults_injected")]
 
 
 class flo_data(Structure):
@@ -168,7 +174,8 @@ CALLBACK_FN = CFUNCTYPE(None, c_void_p, c_int)
 
 
 class flo_kernel(Structure):
-    _fields_ = [("name", c_char_p), ("host", c_void_p), ("cuda", c_void_p)]
+    _fields_ = [("name", c_char_p), ("host", c_void_p), ("cuda", c_void_p),
+                ("retries", c_int)]
 
 
 class flo_access_desc(Structure):
@@ -191,6 +198,7 @@ class flo_task_desc(Structure):
         ("callback", c_void_p),
         ("callback_arg", c_void_p),
         ("name", c_char_p),
+        ("retries", c_int),
     ]
 
 

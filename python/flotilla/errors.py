@@ -33,6 +33,8 @@ class Status(enum.IntEnum):
     ESYS = -14
     ERANGE = -15
     EINTERNAL = -16
+    EAGAIN = -17
+    EDATALOSS = -18
 
 
 def status_str(status):
@@ -132,11 +134,24 @@ class InternalError(Error):
     status = Status.EINTERNAL
 
 
+class TransientError(Error):
+    """FLO_EAGAIN: a transient failure; the task may succeed if run
+    again (raised from an entry point, it asks for a retry)."""
+    status = Status.EAGAIN
+
+
+class DataLossError(Error):
+    """FLO_EDATALOSS: the only valid copy of a handle was lost with a
+    device and could not be recomputed."""
+    status = Status.EDATALOSS
+
+
 _BY_STATUS = {c.status: c for c in (
     InvalidArgumentError, OutOfMemoryError, NotSupportedError,
     CanceledError, TaskError, BusyError, StaleError, ForeignError,
     DeviceError, TimedOutError, NoDeviceError, DeadlockError, CommError,
-    SystemCallError, RangeError, InternalError)}
+    SystemCallError, RangeError, InternalError, TransientError,
+    DataLossError)}
 
 
 def error_for(status, message=None):

@@ -108,7 +108,7 @@ _CONFIG_FIELDS = {
     "trace_path": str, "stats": int, "gpus": int, "gpu_list": str,
     "streams_per_gpu": int, "gpu_mem_limit": int, "logical_gpus": int,
     "topology": str, "log_level": int, "ignore_env": int,
-    "coll_timeout_s": float, "no_pin_host": int,
+    "coll_timeout_s": float, "no_pin_host": int, "dag_path": str,
 }
 
 # Runtimes not finalized yet: held here, so that a runtime the program
@@ -123,7 +123,8 @@ class Runtime:
 
     ``Runtime(**config)`` takes the fields of ``flo_config`` as keyword
     arguments (``host_workers=4``, ``sched="ws"``, ``devices="host"``,
-    ``trace_path="t.json"``, ``topology="pack:1 core:4 pu:1"``, ...);
+    ``trace_path="t.json"``, ``dag_path="graph.dot"``,
+    ``topology="pack:1 core:4 pu:1"``, ...);
     left out, a field keeps its default, and the ``FLO_*`` environment
     variables apply on top unless ``ignore_env=1``. (``mpi_comm`` is not
     exposed.) Use it as a context manager::

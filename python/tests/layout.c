@@ -38,6 +38,10 @@ int main(void)
     FIELD(flo_config, mpi_comm);
     FIELD(flo_config, coll_timeout_s);
     FIELD(flo_config, no_pin_host);
+    FIELD(flo_config, faults);
+    FIELD(flo_config, write_through);
+    FIELD(flo_config, lineage);
+    FIELD(flo_config, dag_path);
 
     SIZE(flo_device_info);
     FIELD(flo_device_info, kind);
@@ -46,6 +50,7 @@ int main(void)
     FIELD(flo_device_info, workers);
     FIELD(flo_device_info, memory_bytes);
     FIELD(flo_device_info, name);
+    FIELD(flo_device_info, failed);
 
     SIZE(flo_stats);
     FIELD(flo_stats, tasks_submitted);
@@ -58,6 +63,13 @@ int main(void)
     FIELD(flo_stats, bytes_p2p);
     FIELD(flo_stats, evictions);
     FIELD(flo_stats, stream_ordered);
+    FIELD(flo_stats, retries);
+    FIELD(flo_stats, replaced);
+    FIELD(flo_stats, reexecuted);
+    FIELD(flo_stats, recomputed);
+    FIELD(flo_stats, data_lost);
+    FIELD(flo_stats, devices_lost);
+    FIELD(flo_stats, faults_injected);
 
     SIZE(flo_data);
     FIELD(flo_data, id);
@@ -71,6 +83,7 @@ int main(void)
     FIELD(flo_kernel, name);
     FIELD(flo_kernel, host);
     FIELD(flo_kernel, cuda);
+    FIELD(flo_kernel, retries);
 
     SIZE(flo_access_desc);
     FIELD(flo_access_desc, data);
@@ -91,6 +104,7 @@ int main(void)
     FIELD(flo_task_desc, callback);
     FIELD(flo_task_desc, callback_arg);
     FIELD(flo_task_desc, name);
+    FIELD(flo_task_desc, retries);
 
     SIZE(flo_array_layout);
     FIELD(flo_array_layout, size);

@@ -55,12 +55,17 @@ size_t flo_ftest_layout(int which, size_t *out, size_t max)
         v[n++] = F(flo_config, mpi_comm);
         v[n++] = F(flo_config, coll_timeout_s);
         v[n++] = F(flo_config, no_pin_host);
+        v[n++] = F(flo_config, faults);
+        v[n++] = F(flo_config, write_through);
+        v[n++] = F(flo_config, lineage);
+        v[n++] = F(flo_config, dag_path);
         v[n++] = sizeof(flo_config);
         break;
     case 4:
         v[n++] = F(flo_kernel, name);
         v[n++] = F(flo_kernel, host);
         v[n++] = F(flo_kernel, cuda);
+        v[n++] = F(flo_kernel, retries);
         v[n++] = sizeof(flo_kernel);
         break;
     case 5:
@@ -83,6 +88,7 @@ size_t flo_ftest_layout(int which, size_t *out, size_t max)
         v[n++] = F(flo_task_desc, callback);
         v[n++] = F(flo_task_desc, callback_arg);
         v[n++] = F(flo_task_desc, name);
+        v[n++] = F(flo_task_desc, retries);
         v[n++] = sizeof(flo_task_desc);
         break;
     case 7:
