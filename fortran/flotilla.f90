@@ -342,6 +342,19 @@ module flotilla
             integer(c_int) :: flo_data_register_flags
         end function flo_data_register_flags
 
+        ! Device memory (dev_ptr: c_loc of a CUDA Fortran device array,
+        ! or a cudaMalloc pointer) of GPU device (1 or more), zero copy.
+        function flo_data_register_device(rt, device, dev_ptr, bytes, out) &
+                bind(c, name='flo_data_register_device')
+            import :: c_int, c_ptr, c_size_t, flo_data
+            type(c_ptr), value :: rt
+            integer(c_int), value :: device
+            type(c_ptr), value :: dev_ptr
+            integer(c_size_t), value :: bytes
+            type(flo_data), intent(inout) :: out
+            integer(c_int) :: flo_data_register_device
+        end function flo_data_register_device
+
         function flo_data_register_many(rt, n, ptrs, sizes, flags, out) &
                 bind(c, name='flo_data_register_many')
             import :: c_int, c_ptr, c_size_t, flo_data
@@ -696,7 +709,8 @@ module flotilla
     public :: flo_init, flo_finalize, flo_device_count, flo_worker_count
     public :: flo_worker_device
     public :: flo_data_register, flo_data_register_flags
-    public :: flo_data_register_many, flo_data_alloc, flo_data_acquire
+    public :: flo_data_register_many, flo_data_register_device
+    public :: flo_data_alloc, flo_data_acquire
     public :: flo_data_release, flo_data_unregister
     public :: flo_data_unregister_many, flo_data_prefetch, flo_data_flush
     public :: flo_data_size

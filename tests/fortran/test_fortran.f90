@@ -157,6 +157,7 @@ program test_fortran
     call test_deps()
     call test_arrays()
     call test_register_many()
+    call test_register_device()
     call test_dag()
     call ok(flo_finalize(rt) == FLO_OK, 'flo_finalize')
 
@@ -584,6 +585,23 @@ contains
             all(b3 == 3), &
             'flo_data_unregister_many writes the second buffer back')
     end subroutine test_register_many
+
+    ! flo_data_register_device on a runtime without GPUs: refused
+    ! (FLO_ENOTSUP in a build without CUDA), nothing registered.
+    subroutine test_register_device()
+        real(c_double), target :: b(4)
+        type(flo_data) :: h
+        integer(c_int) :: st
+
+        h = FLO_DATA_NULL
+        st = flo_data_register_device(rt, 1, c_loc(b), c_sizeof(b), h)
+        call ok((st == FLO_ENODEV .or. st == FLO_ENOTSUP) .and. &
+            flo_data_equal(h, FLO_DATA_NULL), &
+            'flo_data_register_device: no GPU to name')
+        st = flo_data_register_device(rt, 1, c_null_ptr, c_sizeof(b), h)
+        call ok(st == FLO_EINVAL .and. flo_data_equal(h, FLO_DATA_NULL), &
+            'flo_data_register_device: a NULL pointer is FLO_EINVAL')
+    end subroutine test_register_device
 
     ! flo_init_f(dag_path=): the task graph is written at finalize.
     subroutine test_dag()
