@@ -253,6 +253,70 @@ out:
     return st;
 }
 
+flo_status flo__coh_user_sync(flo__platform *plat, flo__data *d)
+{
+    int node = d->user_node, src = -1;
+    flo__replica *r;
+    flo__device *dev;
+    flo_status st;
+    void *p;
+
+    if (d->user_ptr)
+        return flo__coh_host_prepare(plat, d, FLO_READ, &p);
+    if (node <= 0 || node >= plat->ndevices)
+        return FLO_OK;
+    dev = plat->devices[node];
+    r = &d->rep[node];
+    pthread_mutex_lock(&d->coh_lock);
+    if (atomic_load_explicit(&r->state, memory_order_relaxed) !=
+        FLO__REP_INVALID) {
+        pthread_mutex_unlock(&d->coh_lock);
+        return FLO_OK; /* The program's memory holds the latest. */
+    }
+    /* Another GPU's copy first (device to device), else the host's. */
+    for (int i = 1; i < plat->ndevices && src < 0; i++)
+        if (i != node && d->rep[i].ptr &&
+            atomic_load_explicit(&d->rep[i].state, memory_order_relaxed) !=
+                FLO__REP_INVALID)
+            src = i;
+    if (src < 0 && d->rep[0].ptr &&
+        atomic_load_explicit(&d->rep[0].state, memory_order_relaxed) !=
+            FLO__REP_INVALID)
+        src = 0;
+    if (src < 0) {
+        pthread_mutex_unlock(&d->coh_lock);
+        FLO__ERR("data handle %u: no valid copy left to write back into its "
+                 "memory on GPU %d",
+                 d->slot, node);
+        return FLO_EDATALOSS;
+    }
+    /* The source stays allocated (not evictable) during the copy, which
+     * runs without the lock (nothing else uses d: its tasks finished). */
+    d->rep[src].users++;
+    pthread_mutex_unlock(&d->coh_lock);
+    st = dev->xfer && dev->xfer->pull_sync ? dev->xfer->pull_sync(dev, d, src)
+                                           : FLO_ENOTSUP;
+    pthread_mutex_lock(&d->coh_lock);
+    d->rep[src].users--;
+    if (st == FLO_OK) {
+        atomic_fetch_add_explicit(src == 0 ? &plat->bytes_h2d
+                                           : &plat->bytes_p2p,
+                                  d->bytes, memory_order_relaxed);
+        for (int i = 0; i < plat->ndevices; i++)
+            if (atomic_load_explicit(&d->rep[i].state, memory_order_relaxed) ==
+                FLO__REP_OWNER)
+                atomic_store_explicit(&d->rep[i].state, FLO__REP_SHARED,
+                                      memory_order_relaxed);
+        atomic_store_explicit(&r->state, FLO__REP_SHARED, memory_order_release);
+    }
+    pthread_mutex_unlock(&d->coh_lock);
+    if (st != FLO_OK)
+        FLO__ERR("data handle %u: writing it back into its memory on GPU %d "
+                 "failed: %s",
+                 d->slot, node, flo_status_str(st));
+    return st;
+}
+
 void flo__coh_free_replicas(flo__platform *plat, flo__data *d)
 {
     pthread_mutex_lock(&d->coh_lock);

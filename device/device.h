@@ -114,6 +114,19 @@ typedef struct flo__device_xfer_ops {
     flo_status (*home_wait)(flo__device *dev, void *token);
     /* Free a token (caller holds the data's coh_lock; no waiter left). */
     void (*home_release)(flo__device *dev, void *token);
+    /* Optional, with pull_sync (flo_data_register_device refuses a GPU
+     * whose backend lacks them): FLO_OK if [ptr, ptr + bytes) is memory
+     * the device's kernels may use as a replica (allocated on its GPU, or
+     * managed), FLO_EINVAL (logged) if not, FLO_EDEVICE if the device
+     * failed. Any thread, no lock. */
+    flo_status (*user_mem_check)(flo__device *dev, const void *ptr,
+                                 size_t bytes);
+    /* Optional: copy d's replica on node src (0: the host copy) into
+     * d's replica on dev, synchronously (unregister's write-back into
+     * the program's device memory, d->user_node). Any thread, no lock
+     * held: the caller keeps the source from eviction (users) and no
+     * task uses d. */
+    flo_status (*pull_sync)(flo__device *dev, flo__data *d, int src);
 } flo__device_xfer_ops;
 
 /*
@@ -144,7 +157,9 @@ typedef struct flo__device_ops {
      * the device that holds the valid replica. */
     flo_status (*copy_to_host)(flo__device *dev, void *dst, const void *src,
                                size_t bytes);
-    /* Free a replica's memory (unregister, finalize, eviction). */
+    /* Free a replica's memory (unregister, finalize, eviction). The
+     * program's own memory (the replica of the data's user_node) is not
+     * freed: only what the backend keeps with it (a ready event). */
     void (*replica_free)(flo__device *dev, flo__replica *r, size_t bytes);
     /* Stop and free the device (after its workers stopped). */
     void (*fini)(flo__device *dev);
@@ -277,20 +292,29 @@ flo_status flo__platform_probe(flo__platform *plat);
 void flo__platform_fini(flo__platform *plat);
 /* Free the device records (after flo__platform_fini). */
 void flo__platform_free(flo__platform *plat);
+/* Whether this build has a backend for devices of kind (the host's
+ * always). */
+bool flo__platform_has_backend(flo_device_kind kind);
 
 /*
  * A data handle as the device layer sees it: its size, the program's
  * memory and the coherence state of its replicas. It is part of the
  * scheduler's record of the handle (flo__dslot, scheduler/sched.h), which
  * adds the handle's identity and dependency state; a backend reaches it
- * through flo__task_access_data. The first four fields are set at
+ * through flo__task_access_data. The first five fields are set at
  * register and immutable until unregister.
  */
 struct flo__data {
     uint32_t slot; /* The handle's slot (names it in logs). */
     size_t bytes;
-    void *user_ptr; /* Registered memory, or NULL if owned. */
+    void *user_ptr; /* Registered host memory, or NULL. */
     bool owned;     /* Runtime-allocated host memory. */
+    /* The memory node whose replica is the program's device memory
+     * (flo_data_register_device), or 0: none. That replica's memory is
+     * never freed nor evicted by the runtime (it is on no backend's LRU
+     * list); unregister writes the latest contents back into it. The
+     * host copy of such a handle is the runtime's (owned). */
+    int user_node;
 
     /* Coherence state, under coh_lock (never taken while the scheduler
      * holds a handle's dependency lock). */
@@ -364,6 +388,13 @@ void flo__coh_mark_written(flo__data *d, int node);
 void flo__coh_free_replicas(flo__platform *plat, flo__data *d);
 /* The device offering transfer services (the first GPU), or NULL. */
 flo__device *flo__coh_xfer_dev(const flo__platform *plat);
+/* Bring the latest contents of d back into the program's memory, if it
+ * has any: the registered host memory (user_ptr), or the replica on
+ * user_node (from another GPU's replica or the host copy, through that
+ * device's pull_sync). Unregister and finalize, once no task uses d; no
+ * lock held. FLO_OK when d has no memory of the program's or it is
+ * already up to date; else the copy's error (logged). */
+flo_status flo__coh_user_sync(flo__platform *plat, flo__data *d);
 /* Allocate d's runtime-owned host copy (page-locked when the runtime
  * pins host memory, else aligned_alloc); sets rep[0].ptr and host_pin.
  * Caller holds d->coh_lock. FLO_ENOMEM. */

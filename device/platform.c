@@ -35,6 +35,11 @@ static const flo__backend *gpu_backend(flo_device_kind kind)
     return NULL;
 }
 
+bool flo__platform_has_backend(flo_device_kind kind)
+{
+    return kind == FLO_DEVICE_HOST || gpu_backend(kind) != NULL;
+}
+
 flo_status flo__platform_probe(flo__platform *plat)
 {
     flo_device_mask want = plat->cfg->devices;

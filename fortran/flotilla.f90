@@ -161,6 +161,7 @@ module flotilla
         type(c_ptr) :: faults = c_null_ptr
         integer(c_int) :: write_through = 0
         integer(c_int) :: lineage = 0
+        type(c_ptr) :: dag_path = c_null_ptr
     end type flo_config
 
     ! A kernel: a name (C string) and entry points (c_funloc of a
@@ -339,6 +340,19 @@ module flotilla
             type(flo_data), intent(inout) :: out
             integer(c_int) :: flo_data_register_flags
         end function flo_data_register_flags
+
+        ! Device memory (dev_ptr: c_loc of a CUDA Fortran device array,
+        ! or a cudaMalloc pointer) of GPU device (1 or more), zero copy.
+        function flo_data_register_device(rt, device, dev_ptr, bytes, out) &
+                bind(c, name='flo_data_register_device')
+            import :: c_int, c_ptr, c_size_t, flo_data
+            type(c_ptr), value :: rt
+            integer(c_int), value :: device
+            type(c_ptr), value :: dev_ptr
+            integer(c_size_t), value :: bytes
+            type(flo_data), intent(inout) :: out
+            integer(c_int) :: flo_data_register_device
+        end function flo_data_register_device
 
         function flo_data_register_many(rt, n, ptrs, sizes, flags, out) &
                 bind(c, name='flo_data_register_many')
@@ -694,7 +708,8 @@ module flotilla
     public :: flo_init, flo_finalize, flo_device_count, flo_worker_count
     public :: flo_worker_device
     public :: flo_data_register, flo_data_register_flags
-    public :: flo_data_register_many, flo_data_alloc, flo_data_acquire
+    public :: flo_data_register_many, flo_data_register_device
+    public :: flo_data_alloc, flo_data_acquire
     public :: flo_data_release, flo_data_unregister
     public :: flo_data_unregister_many, flo_data_prefetch, flo_data_flush
     public :: flo_data_size
@@ -868,19 +883,20 @@ contains
     ! ignore_env    do not read FLO_* variables;
     ! stats         print statistics at finalize;
     ! trace_path    write a Chrome trace there at finalize;
-    ! log_level     0 errors .. 3 debug.
+    ! log_level     0 errors .. 3 debug;
+    ! dag_path      write the task graph there at finalize (Graphviz).
     ! Returns flo_init's status (FLO_EINVAL for a value out of range).
     ! Thread-safe.
     function flo_init_f(rt, host_workers, devices, sched, no_bind, &
-            ignore_env, stats, trace_path, log_level) result(st)
+            ignore_env, stats, trace_path, log_level, dag_path) result(st)
         type(c_ptr), intent(inout) :: rt
         integer, intent(in), optional :: host_workers, devices, sched
         logical, intent(in), optional :: no_bind, ignore_env, stats
-        character(len=*), intent(in), optional :: trace_path
+        character(len=*), intent(in), optional :: trace_path, dag_path
         integer, intent(in), optional :: log_level
         integer(c_int) :: st
         type(flo_config) :: cfg
-        character(kind=c_char), allocatable, target :: path(:)
+        character(kind=c_char), allocatable, target :: path(:), dpath(:)
         type(c_ptr) :: out
 
         cfg = flo_config_default_f()
@@ -895,6 +911,11 @@ contains
             allocate (path(len(trace_path) + 1))
             call to_c(trace_path, path)
             cfg%trace_path = c_loc(path)
+        end if
+        if (present(dag_path)) then
+            allocate (dpath(len(dag_path) + 1))
+            call to_c(dag_path, dpath)
+            cfg%dag_path = c_loc(dpath)
         end if
         out = c_null_ptr
         st = flo_init(cfg, out)

@@ -832,6 +832,26 @@ class data
         d.rt_ = rt.get();
         return d;
     }
+    /**
+     * @brief flo_data_register_device(rt, device, dev_ptr, bytes): the
+     * program's device memory, zero copy (never freed by the runtime;
+     * the destructor writes the latest contents back into it).
+     * @param rt       the runtime.
+     * @param device   the GPU it is on (device index, 1 or more).
+     * @param dev_ptr  the device memory; it must outlive the handle.
+     * @param bytes    its size, > 0.
+     * @return the owning handle.
+     * @throws flo::error with the status of flo_data_register_device.
+     */
+    static data register_device(runtime &rt, int device, void *dev_ptr,
+                                std::size_t bytes)
+    {
+        data d;
+        check(flo_data_register_device(rt.get(), device, dev_ptr, bytes, &d.h_),
+              "flo_data_register_device");
+        d.rt_ = rt.get();
+        return d;
+    }
     /** @brief flo_data_unregister, unless empty; its status is lost (in a
      *  task, FLO_EDEADLK: the handle then stays registered until
      *  flo_finalize). */

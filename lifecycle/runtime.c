@@ -179,6 +179,14 @@ flo_status flo_init(const flo_config *cfg, flo_runtime **out)
         atomic_store(&rt->faults, f);
     }
     rt->cfg.faults = NULL; /* The rules are parsed; the string is not kept. */
+    if (rt->cfg.dag_path) {
+        /* The task graph (its own copy of the path, in rt->cfg). */
+        st = flo__dag_start(rt, rt->cfg.dag_path);
+        if (st != FLO_OK) {
+            rt->cfg.dag_path = NULL;
+            goto fail;
+        }
+    }
     st = flo__topology_load(&rt->topo, rt->cfg.topology);
     rt->cfg.topology = NULL;
     if (st != FLO_OK)
@@ -236,6 +244,7 @@ fail:
         free(p);
         rt->plat.trace = NULL;
     }
+    flo__dag_discard(rt);
     destroy(rt);
     return st;
 }
@@ -272,6 +281,12 @@ flo_status flo_finalize(flo_runtime *rt)
         rt->plat.trace = NULL;
         if (tst != FLO_OK && st == FLO_OK)
             st = tst;
+    }
+    {
+        /* The task graph, complete now that the workers stopped. */
+        flo_status gst = flo__dag_finish(rt);
+        if (gst != FLO_OK && st == FLO_OK)
+            st = gst;
     }
     destroy(rt);
     return st;

@@ -83,6 +83,8 @@ static void apply_env(flo_config *c)
         c->no_bind = v == 0;
     if ((s = flo__env_str("FLO_TRACE")))
         c->trace_path = s;
+    if ((s = flo__env_str("FLO_DAG")))
+        c->dag_path = s;
     if (env_int("FLO_STATS", &v))
         c->stats = v != 0;
     if ((s = flo__env_str("FLO_GPUS"))) {

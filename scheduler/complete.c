@@ -2,6 +2,7 @@
  * Flotilla - completion: a task's status, callback and successors, the
  * count of outstanding tasks, and making a task ready.
  */
+#include "scheduler/dag.h"
 #include "scheduler/tasks.h"
 
 /* ---- Completion ------------------------------------------------------- */
@@ -76,6 +77,7 @@ void flo__task_complete(flo__worker *w, flo__task *t, flo_status st)
     /* Before state = DONE (a sequentially consistent store below), which
      * readers load before the status. */
     atomic_store_explicit(&t->status, st, memory_order_relaxed);
+    flo__dag_task_done(rt, w, c, t, st);
     if (t->cb) {
         /* A callback runs on a worker: waiting there is refused too. */
         if (w)

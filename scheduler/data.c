@@ -116,10 +116,12 @@ static void slot_release(flo_runtime *rt, flo__dslot *d)
 }
 
 /* Make a reserved slot a fresh registration of [ptr, ptr + bytes) (NULL:
- * runtime-owned), not yet alive. FLO_ESYS if its locks cannot be made
- * (the slot is then still the caller's to release). */
+ * runtime-owned), not yet alive: memory of memory node node (0: host
+ * memory; a GPU's: the program's device memory, whose replica is then
+ * the only valid copy). FLO_ESYS if its locks cannot be made (the slot is
+ * then still the caller's to release). */
 static flo_status data_init_slot(flo_runtime *rt, flo__dslot *d, void *ptr,
-                                 size_t bytes)
+                                 size_t bytes, int node)
 {
     if (!d->inited) {
         if (pthread_mutex_init(&d->data.coh_lock, NULL))
@@ -129,8 +131,10 @@ static flo_status data_init_slot(flo_runtime *rt, flo__dslot *d, void *ptr,
     }
     d->rt = rt;
     d->data.bytes = bytes;
-    d->data.user_ptr = ptr;
-    d->data.owned = ptr == NULL;
+    d->data.user_ptr = node == 0 ? ptr : NULL;
+    /* Device memory of the program's: the host copy is the runtime's. */
+    d->data.owned = node != 0 || ptr == NULL;
+    d->data.user_node = node;
     atomic_store(&d->acquired, 0);
     d->acqs = NULL;
     d->last_writer = NULL;
@@ -157,14 +161,16 @@ static flo_status data_init_slot(flo_runtime *rt, flo__dslot *d, void *ptr,
         r->lru_prev = r->lru_next = NULL;
     }
     if (ptr) {
-        d->data.rep[0].ptr = ptr;
-        atomic_store(&d->data.rep[0].state, FLO__REP_OWNER);
+        d->data.rep[node].ptr = ptr;
+        atomic_store(&d->data.rep[node].state, FLO__REP_OWNER);
     }
     d->data.host_pin = FLO__PIN_NONE;
     return FLO_OK;
 }
 
-static flo_status data_new(flo_runtime *rt, void *ptr, size_t bytes,
+/* A new handle over [ptr, ptr + bytes) of memory node node (see
+ * data_init_slot). */
+static flo_status data_new(flo_runtime *rt, void *ptr, size_t bytes, int node,
                            flo_data *out)
 {
     flo__dslot *d;
@@ -177,7 +183,7 @@ static flo_status data_new(flo_runtime *rt, void *ptr, size_t bytes,
     st = slot_new(rt, &d);
     if (st != FLO_OK)
         return st;
-    st = data_init_slot(rt, d, ptr, bytes);
+    st = data_init_slot(rt, d, ptr, bytes, node);
     if (st != FLO_OK) {
         slot_release(rt, d);
         return st;
@@ -197,7 +203,7 @@ flo_status flo_data_register_flags(flo_runtime *rt, void *ptr, size_t bytes,
 
     if (!ptr || (flags & ~FLO_DATA_NO_PIN))
         return FLO_EINVAL;
-    st = data_new(rt, ptr, bytes, out);
+    st = data_new(rt, ptr, bytes, 0, out);
     if (st != FLO_OK)
         return st;
     /* Page-lock before the handle is returned: no task can use it yet,
@@ -214,6 +220,31 @@ flo_status flo_data_register(flo_runtime *rt, void *ptr, size_t bytes,
                              flo_data *out)
 {
     return flo_data_register_flags(rt, ptr, bytes, 0, out);
+}
+
+/* Checks first, in the order the header documents: nothing is reserved
+ * before the device has said the memory is its own. */
+flo_status flo_data_register_device(flo_runtime *rt, int device, void *dev_ptr,
+                                    size_t bytes, flo_data *out)
+{
+    flo__device *dev;
+    flo_status st;
+
+    if (!rt || !dev_ptr || bytes == 0 || !out)
+        return FLO_EINVAL;
+    if (!flo__platform_has_backend(FLO_DEVICE_CUDA))
+        return FLO_ENOTSUP;
+    if (device <= 0 || device >= rt->plat.ndevices)
+        return FLO_ENODEV;
+    dev = rt->plat.devices[device];
+    if (dev->kind == FLO_DEVICE_HOST)
+        return FLO_ENODEV;
+    if (!dev->xfer || !dev->xfer->user_mem_check || !dev->xfer->pull_sync)
+        return FLO_ENOTSUP;
+    st = dev->xfer->user_mem_check(dev, dev_ptr, bytes);
+    if (st != FLO_OK)
+        return st;
+    return data_new(rt, dev_ptr, bytes, device, out);
 }
 
 /* ---- Bulk registration -------------------------------------------------
@@ -346,7 +377,7 @@ flo_status flo_data_register_many(flo_runtime *rt, size_t n, void *const *ptrs,
      * full) leaves no registration that anyone saw. */
     for (; done < n; done++) {
         flo__dslot *d = slot_data(rt, slots[done]);
-        st = data_init_slot(rt, d, ptrs[done], sizes[done]);
+        st = data_init_slot(rt, d, ptrs[done], sizes[done], 0);
         if (st != FLO_OK)
             break;
         d->data.slot = slots[done];
@@ -378,7 +409,7 @@ flo_status flo_data_alloc(flo_runtime *rt, size_t bytes, flo_data *out)
      * abort rather than return NULL): refuse up front. */
     if (bytes > PTRDIFF_MAX)
         return rt && out ? FLO_ENOMEM : FLO_EINVAL;
-    return data_new(rt, NULL, bytes, out);
+    return data_new(rt, NULL, bytes, 0, out);
 }
 
 flo_status flo_data_size(const flo_runtime *rt, flo_data h, size_t *bytes)
@@ -549,13 +580,13 @@ static void drop_dep_refs(flo_runtime *rt, flo__dslot *d)
 
 static void data_retire(flo_runtime *rt, flo__dslot *d)
 {
-    void *p;
     flo__task *t;
 
-    /* Wait for every task using d, then bring the data home. */
+    /* Wait for every task using d, then bring the data home: into the
+     * program's host or device memory (an error is logged there; the
+     * handle goes all the same). */
     flo__acquire_begin(rt, d, FLO_READ_WRITE, 0, NULL, &t);
-    if (d->data.user_ptr)
-        flo__coh_host_prepare(&rt->plat, &d->data, FLO_READ, &p);
+    (void)flo__coh_user_sync(&rt->plat, &d->data);
     flo__acquire_end(t);
     drop_dep_refs(rt, d);
     flo__coh_free_replicas(&rt->plat, &d->data);

@@ -3,6 +3,7 @@
  * last writer and readers, and stream-ordered dependencies (a successor
  * released when its predecessor is launched on a GPU).
  */
+#include "scheduler/dag.h"
 #include "scheduler/tasks.h"
 
 /* ---- Stream-ordered dependencies ------------------------------------- */
@@ -178,6 +179,7 @@ flo_status flo__dep_add_data(flo_runtime *rt, flo__tcache *c, flo__task *t,
 {
     flo_status st = FLO_OK;
 
+    flo__dag_data_dep(rt, c, t, d, mode);
     if (mode & FLO_WRITE) {
         if (d->readers) {
             flo__edge *e = d->readers;

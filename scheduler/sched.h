@@ -239,6 +239,9 @@ typedef struct flo__tcache {
     struct {
         const char *ptr, *interned;
     } names[32];
+    /* This thread's records of the task graph (scheduler/dag.c), made on
+     * its first record while rt->dag is set; owned by rt->dag. */
+    struct flo__dag_buf *dag;
 } flo__tcache;
 
 /* ---- Workers ---------------------------------------------------------- */
@@ -359,6 +362,10 @@ struct flo_runtime {
     flo_config cfg;   /* Resolved (environment applied). */
     char *trace_path; /* Owned copy. */
     uint64_t t_origin;
+    /* The task graph being recorded (FLO_DAG, scheduler/dag.c), or NULL:
+     * the one branch each of its hooks costs when off. Set by flo_init
+     * before the workers start, cleared once written at finalize. */
+    struct flo__dag *dag;
     flo__topology topo;
 
     /* The devices and what the device layer sees of the runtime (its
@@ -489,6 +496,22 @@ void flo__sched_stop_workers(flo_runtime *rt);
 void flo__data_fini_all(flo_runtime *rt);
 /* Free task and edge slabs, thread caches and the failure table. */
 void flo__tasks_fini(flo_runtime *rt);
+
+/* The task graph (FLO_DAG, scheduler/dag.c). Start recording it into the
+ * Graphviz file at path (flo_init, before the workers start; the file is
+ * opened once now, so that a path it cannot write fails flo_init rather
+ * than losing the graph at finalize); rt->cfg.dag_path then points at the
+ * runtime's own copy of path. FLO_EINVAL (logged) for a path that cannot
+ * be opened for writing, FLO_ENOMEM. */
+flo_status flo__dag_start(flo_runtime *rt, const char *path);
+/* Write the graph recorded and free it (flo_finalize, once the workers
+ * stopped: nothing records any more). FLO_ESYS (logged) if the file could
+ * not be written, or memory to sort the graph ran out; FLO_OK when no
+ * graph was recorded. */
+flo_status flo__dag_finish(flo_runtime *rt);
+/* Free the graph without writing it and remove the file flo__dag_start
+ * made (flo_init failed). */
+void flo__dag_discard(flo_runtime *rt);
 
 /* ---- For the layers above, and the scheduler's own files --------------- */
 

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "scheduler/dag.h"
 #include "scheduler/graph.h"
 #include "scheduler/tasks.h"
 
@@ -384,6 +385,7 @@ static void record_event_deps(flo_runtime *rt, flo__tcache *c, flo__task *t,
         flo__task *p;
         if (dep.id == 0)
             continue;
+        flo__dag_event_dep(rt, c, t, dep);
         p = flo__task_from_event(rt, dep);
         if (p) {
             st = flo__add_edge(rt, c, p, t, true);

@@ -2,8 +2,9 @@
 # Install the Debian 12 packages Flotilla needs to build and test:
 # compiler, meson/ninja, hwloc (with its PCI plugins), CMocka, Open MPI,
 # python3 (JSON checks, tools/flo-trace, the Python package and its tests),
-# matplotlib (the plots of scripts/plot-bench.py), Doxygen (the API
-# reference, scripts/docs.sh), gfortran and CMake (the Fortran module, and
+# matplotlib (the plots of scripts/plot-bench.py), Graphviz (the test
+# that renders the task graph), Doxygen (the API reference,
+# scripts/docs.sh), gfortran and CMake (the Fortran module, and
 # the programs built against the installed tree: scripts/check-install.sh).
 # Idempotent: packages already installed are left alone, and the package
 # lists are refreshed (once) only when something is missing.
@@ -46,6 +47,9 @@ PACKAGES=(
     doxygen
     # scripts/check-format.sh: the sources follow .clang-format.
     clang-format
+    # Graphviz's dot: the test scheduler_dag_render draws the task graph
+    # that FLO_DAG writes (it reports SKIP without dot).
+    graphviz
 )
 
 missing=()

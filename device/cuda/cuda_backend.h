@@ -401,6 +401,12 @@ flo_status flo__cuda_op_pin(flo__cuda_op *op, flo__data *d, int node);
 flo_status flo__cuda_copy_to_host(flo__device *dev, void *dst, const void *src,
                                   size_t bytes);
 void flo__cuda_replica_free(flo__device *dev, flo__replica *r, size_t bytes);
+/* Transfer services of device memory the program registered
+ * (flo_data_register_device; cuda_coherence.c): the check of its memory
+ * and the synchronous write-back into it (flo__device_xfer_ops). */
+flo_status flo__cuda_user_mem_check(flo__device *dev, const void *ptr,
+                                    size_t bytes);
+flo_status flo__cuda_pull_sync(flo__device *dev, flo__data *d, int src);
 
 /* The data handle a replica of node belongs to. */
 static inline flo__data *flo__cuda_rep_data(flo__replica *r, int node)

@@ -297,3 +297,113 @@ flo_status flo__cuda_copy_to_host(flo__device *dev, void *dst, const void *src,
     pthread_mutex_unlock(&cd->d2h_mu);
     return st;
 }
+
+/* ---- Device memory of the program's (flo_data_register_device) -------- */
+
+/* Whether p is device memory of ordinal, or managed memory; EINVAL
+ * otherwise, EDEVICE when CUDA cannot say. The caller has a device
+ * current. */
+static flo_status check_byte(const void *p, int ordinal)
+{
+    struct cudaPointerAttributes a;
+    cudaError_t e = cudaPointerGetAttributes(&a, p);
+
+    if (e == cudaErrorInvalidValue) {
+        /* Memory CUDA does not know (older runtimes answer so for plain
+         * host memory): not device memory. */
+        (void)cudaGetLastError();
+        return FLO_EINVAL;
+    }
+    if (e != cudaSuccess)
+        return FLO__CUDA(e);
+    if (a.type == cudaMemoryTypeManaged)
+        return FLO_OK;
+    if (a.type == cudaMemoryTypeDevice && a.device == ordinal)
+        return FLO_OK;
+    return FLO_EINVAL;
+}
+
+flo_status flo__cuda_user_mem_check(flo__device *dev, const void *ptr,
+                                    size_t bytes)
+{
+    flo__cuda_dev *cd = dev->priv;
+    flo_status st;
+    int old;
+
+    if (atomic_load(&cd->failed))
+        return FLO_EDEVICE;
+    old = flo__cuda_use_device(cd->ordinal);
+    st = check_byte(ptr, cd->ordinal);
+    if (st == FLO_OK && bytes > 1)
+        st = check_byte((const char *)ptr + (bytes - 1), cd->ordinal);
+    flo__cuda_restore_device(old, cd->ordinal);
+    if (st == FLO_EINVAL)
+        FLO__ERR("flo_data_register_device: [%p, +%zu) is not device memory "
+                 "of GPU %d (cuda %d) nor managed memory",
+                 ptr, bytes, cd->node, cd->ordinal);
+    return st;
+}
+
+/* The status of a copy of the write-back; a sticky error fails cd. */
+static flo_status copy_status(flo__cuda_dev *cd, cudaError_t e,
+                              const char *call)
+{
+    flo_status st;
+
+    if (e == cudaSuccess)
+        return FLO_OK;
+    st = flo__cuda_report(e, call, __FILE__, __LINE__);
+    if (flo__cuda_error_is_sticky(e))
+        flo__cuda_dev_fail(cd, e, "a write-back into registered memory");
+    return st;
+}
+
+/*
+ * The write-back into the program's device memory at unregister: a
+ * plain synchronous cudaMemcpy (Peer) from any thread. No task uses the
+ * data any more, so no copy into either replica can be in flight but
+ * those their ready events mark: waited for first. The source's event
+ * belongs to its own device's worker and is only waited for here.
+ */
+flo_status flo__cuda_pull_sync(flo__device *dev, flo__data *d, int src)
+{
+    flo__cuda_dev *cd = dev->priv;
+    flo__replica *r = &d->rep[cd->node], *rs = &d->rep[src];
+    flo_status st = FLO_OK;
+    int old;
+
+    if (atomic_load(&cd->failed))
+        return FLO_EDEVICE;
+    if (!r->ptr || !rs->ptr)
+        return FLO_EINTERNAL;
+    old = flo__cuda_use_device(cd->ordinal);
+    if (r->ready) {
+        /* A copy that once filled this replica (it is stale now). */
+        st = FLO__CUDA(cudaEventSynchronize((cudaEvent_t)r->ready));
+        flo__cuda_ev_put(&cd->events, (cudaEvent_t)r->ready);
+        r->ready = NULL;
+    }
+    if (st == FLO_OK && src == 0) {
+        st = copy_status(
+            cd, cudaMemcpy(r->ptr, rs->ptr, d->bytes, cudaMemcpyHostToDevice),
+            "cudaMemcpy(host to registered device memory)");
+    } else if (st == FLO_OK) {
+        flo__cuda_dev *cs = flo__cuda_dev_get(cd->plat, src);
+        if (!cs || atomic_load(&cs->failed))
+            st = FLO_EDEVICE;
+        if (st == FLO_OK && rs->ready)
+            st = FLO__CUDA(cudaEventSynchronize((cudaEvent_t)rs->ready));
+        if (st == FLO_OK && cs->ordinal == cd->ordinal)
+            st = copy_status(
+                cd,
+                cudaMemcpy(r->ptr, rs->ptr, d->bytes, cudaMemcpyDeviceToDevice),
+                "cudaMemcpy(to registered device memory)");
+        else if (st == FLO_OK)
+            st = copy_status(cd,
+                             cudaMemcpyPeer(r->ptr, cd->ordinal, rs->ptr,
+                                            cs->ordinal, d->bytes),
+                             "cudaMemcpyPeer(to registered device memory)");
+    }
+    flo__cuda_restore_device(old, cd->ordinal);
+    return st;
+}

@@ -532,6 +532,22 @@ flo_status flo__cuda_replica_alloc(flo__cuda_dev *cd, flo__data *d)
 void flo__cuda_replica_free(flo__device *dev, flo__replica *r, size_t bytes)
 {
     flo__cuda_dev *cd = dev->priv;
+    if (flo__cuda_rep_data(r, cd->node)->user_node == cd->node) {
+        /* The program's memory (flo_data_register_device): not from the
+         * pool, never on the resident list; only its ready event, if a
+         * copy filled it, is the backend's to release. */
+        if (r->ready) {
+            int old = flo__cuda_use_device(cd->ordinal);
+            flo__cuda_release(cd, cudaEventSynchronize((cudaEvent_t)r->ready),
+                              "waiting for a copy into registered memory");
+            flo__cuda_ev_put(&cd->events, (cudaEvent_t)r->ready);
+            flo__cuda_restore_device(old, cd->ordinal);
+            r->ready = NULL;
+        }
+        r->ptr = NULL;
+        r->state = FLO__REP_INVALID;
+        return;
+    }
     pthread_mutex_lock(&cd->mem_mu);
     if (r->ptr) {
         int old = flo__cuda_use_device(cd->ordinal);

@@ -599,4 +599,6 @@ const flo__device_xfer_ops flo__cuda_xfer_ops = {
     .home_start = xfer_home_start,
     .home_wait = xfer_home_wait,
     .home_release = xfer_home_release,
+    .user_mem_check = flo__cuda_user_mem_check,
+    .pull_sync = flo__cuda_pull_sync,
 };

@@ -168,6 +168,56 @@ flo_status flo_data_register_many(flo_runtime *rt, size_t n, void *const *ptrs,
                                   flo_data *out);
 
 /**
+ * @brief Register memory already allocated on a GPU as a data handle,
+ * without a copy (zero-copy interop with CuPy, PyTorch, cudaMalloc).
+ *
+ * [dev_ptr, dev_ptr + bytes) is device memory of GPU @p device (a device
+ * index as flo_device_count counts them, 1 or more; the memory belongs to
+ * that device's CUDA ordinal, e.g. from cudaMalloc with it current) or
+ * CUDA managed memory. It becomes the handle's only valid copy: tasks
+ * that run on @p device use it in place; a task on another GPU gets a
+ * copy of it, and a host task or flo_data_acquire a host copy that the
+ * runtime allocates when first needed (and frees at unregister). The
+ * runtime never frees this memory and never evicts it under memory
+ * pressure, nor counts it against flo_config.gpu_mem_limit.
+ * flo_data_unregister (or flo_finalize) writes the latest contents back
+ * into it, from wherever the valid copy is, and the memory is the
+ * program's again: free it afterwards, never before.
+ *
+ * As with host memory, the program must not touch the memory while it is
+ * registered, and its contents must be complete when the handle is
+ * registered: synchronize the stream that wrote it first (the runtime's
+ * streams are not ordered after the program's).
+ *
+ * @param[in]  rt       the runtime.
+ * @param[in]  device   the GPU the memory is on, 1 .. flo_device_count(rt)
+ *                      - 1.
+ * @param[in]  dev_ptr  the device memory; it must stay allocated until
+ *                      the handle is unregistered.
+ * @param[in]  bytes    its size, > 0.
+ * @param[out] out      the new handle; written only on success.
+ * @return FLO_OK, or (nothing is registered, @p out is untouched):
+ *   - FLO_EINVAL: a NULL @p rt, @p dev_ptr or @p out, @p bytes 0, or
+ *     memory that is neither device memory of that GPU's CUDA ordinal
+ *     nor managed memory (first and last byte checked, logged);
+ *   - FLO_ENOTSUP: a build without CUDA;
+ *   - FLO_ENODEV: @p device is the host (0) or out of range (a runtime
+ *     without GPUs has only the host);
+ *   - FLO_EDEVICE: the GPU failed, or CUDA could not describe the memory;
+ *   - FLO_ENOMEM: the runtime holds as many handles as it can
+ *     (16,776,192), or memory runs out;
+ *   - FLO_ESYS: a lock cannot be made;
+ *   - FLO_ESTALE: the call races with flo_finalize.
+ *
+ * @par Thread-safety:
+ * Thread-safe.
+ * @par In a task:
+ * Allowed.
+ */
+flo_status flo_data_register_device(flo_runtime *rt, int device, void *dev_ptr,
+                                    size_t bytes, flo_data *out);
+
+/**
  * @brief Make a handle of data owned by the runtime.
  *
  * The memory (bytes of it) is allocated lazily, on first use, on the
@@ -262,7 +312,10 @@ flo_status flo_data_release(flo_runtime *rt, flo_data d);
  * memory (registered data), free device copies and the handle.
  *
  * Registered memory that was page-locked is unpinned; runtime-owned
- * memory is freed. The handle is stale afterwards (FLO_ESTALE).
+ * memory is freed. Device memory registered with
+ * flo_data_register_device gets the latest contents and is the
+ * program's again (never freed by the runtime). The handle is stale
+ * afterwards (FLO_ESTALE).
  *
  * @param[in] rt  the runtime.
  * @param[in] d   the handle.

@@ -128,6 +128,9 @@ typedef struct flo_config {
     int lineage;           /**< Writers remembered per data handle to
                                 recompute a copy lost with a GPU;
                                 0: 16, -1: none (FLO_LINEAGE). */
+    const char *dag_path;  /**< Graphviz (dot) file of the task graph as
+                                it ran, written at finalize, or NULL
+                                (FLO_DAG; docs/guide.md); copied. */
 } flo_config;
 
 /**
@@ -183,7 +186,8 @@ flo_status flo_config_init(flo_config *cfg);
  * @return FLO_OK, or (nothing is left over on error):
  *   - FLO_EINVAL: @p out is NULL; cfg->size is neither 0 nor
  *     sizeof(flo_config); a field out of range after the environment
- *     applied; a trace_path that cannot be opened for writing; a
+ *     applied; a trace_path or dag_path that cannot be opened for
+ *     writing; a
  *     topology hwloc refuses; a gpu_list with a bad or repeated
  *     ordinal; an mpi_comm holding MPI_COMM_NULL, or given while MPI is
  *     not initialised (or already finalized);
@@ -212,7 +216,8 @@ flo_status flo_init(const flo_config *cfg, flo_runtime **out);
  *
  * Wait for all submitted work, release the worker-local keys still alive
  * (their fini runs on each worker's thread, before the workers stop),
- * write the trace and statistics if asked, stop the workers and free
+ * write the trace, the task graph and the statistics if asked, stop the
+ * workers and free
  * everything the runtime owns (data handles that are still registered are
  * written back to user memory and unregistered). The runtime pointer is
  * invalid afterwards; handles of this runtime then return FLO_ESTALE or
@@ -230,7 +235,8 @@ flo_status flo_init(const flo_config *cfg, flo_runtime **out);
  *     that task's event (cancellations are not reported on their own:
  *     they go with the failure that caused them); the runtime is
  *     finalized all the same;
- *   - FLO_ESYS: the trace could not be written (finalized all the same);
+ *   - FLO_ESYS: the trace or the task graph (dag_path) could not be
+ *     written (finalized all the same);
  *   - FLO_EINVAL: @p rt is NULL (nothing done);
  *   - FLO_EDEADLK: called from one of @p rt's worker threads (nothing
  *     done).

@@ -23,12 +23,11 @@ from .array import (Array, ArraySpan, BlockInfo, DType, RedOp,
                     ScanKind, TransformOp, flo_dtype)
 from .cuda import DeviceBuffer
 from .errors import (BusyError, CanceledError, CommError,
-                     DeadlockError, DeviceError, Error, ForeignError,
-                     InternalError, InvalidArgumentError, NoDeviceError,
-                     NotSupportedError, OutOfMemoryError, RangeError,
-                     StaleError, Status, SystemCallError, TaskError,
-                     TimedOutError, TryAgainError, DataLossError,
-                     status_str)
+                     DataLossError, DeadlockError, DeviceError, Error,
+                     ForeignError, InternalError, InvalidArgumentError,
+                     NoDeviceError, NotSupportedError, OutOfMemoryError,
+                     RangeError, StaleError, Status, SystemCallError,
+                     TaskError, TimedOutError, TransientError, status_str)
 from .runtime import (Access, CKernel, Data, DeviceInfo,
                       DeviceKind, Devices, Event, Kernel, R, RW, Runtime,
                       Sched, Stats, TaskContext, W)
@@ -50,7 +49,7 @@ __all__ = [
     "OutOfMemoryError", "NotSupportedError", "CanceledError", "TaskError",
     "BusyError", "StaleError", "ForeignError", "DeviceError",
     "TimedOutError", "NoDeviceError", "DeadlockError", "CommError",
-    "SystemCallError", "RangeError", "InternalError", "TryAgainError",
+    "SystemCallError", "RangeError", "InternalError", "TransientError",
     "DataLossError",
     # the library
     "version", "library_path",

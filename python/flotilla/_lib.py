@@ -137,6 +137,7 @@ class flo_config(Structure):
         ("faults", c_char_p),
         ("write_through", c_int),
         ("lineage", c_int),
+        ("dag_path", c_char_p),
     ]
 
 
@@ -285,6 +286,8 @@ _PROTOS = {
     # data.h
     "flo_data_register_flags": (_st, [_rt, c_void_p, c_size_t, c_uint,
                                       POINTER(flo_data)]),
+    "flo_data_register_device": (_st, [_rt, c_int, c_void_p, c_size_t,
+                                       POINTER(flo_data)]),
     "flo_data_register_many": (_st, [_rt, c_size_t, POINTER(c_void_p),
                                      POINTER(c_size_t), c_uint,
                                      POINTER(flo_data)]),

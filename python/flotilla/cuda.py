@@ -11,13 +11,16 @@ enqueued on the task's stream (``ctx.stream``, ``ctx.cupy_stream()``):
 the interface has no ``stream`` entry (None: no synchronisation by the
 consumer), because the buffers are ready in the order of that stream.
 
-Registering GPU memory as a data handle: the C API registers host memory
-only (``flo_data_register``). An object that exposes its memory through
-``__cuda_array_interface__`` or DLPack is registered without a copy when
-that memory is host-accessible: CUDA managed memory
-(``cudaMallocManaged``, e.g. ``cupy.cuda.malloc_managed``) or page-locked
-host memory. Plain device memory (``cudaMalloc``, CuPy's default) is
-refused with :class:`~flotilla.NotSupportedError`.
+Registering GPU memory as a data handle: an object that exposes its
+memory through ``__cuda_array_interface__`` or DLPack is registered
+without a copy. Device memory (``cudaMalloc``, CuPy's default) goes
+through ``flo_data_register_device``: it becomes the handle's only valid
+copy, on the Flotilla device of its CUDA ordinal, used in place by the
+tasks on that GPU and never freed by the runtime; host tasks and
+acquires get a host copy, and unregistering writes the latest contents
+back into it. Host-accessible memory (CUDA managed memory, e.g.
+``cupy.cuda.malloc_managed``, or page-locked host memory) is registered
+as host memory (``flo_data_register``).
 """
 
 import ctypes
@@ -133,18 +136,27 @@ def _load_cudart():
         f = lib.cudaPointerGetAttributes
         f.restype = ctypes.c_int
         f.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+        lib.cudaGetLastError.restype = ctypes.c_int
+        lib.cudaGetDevice.restype = ctypes.c_int
+        lib.cudaGetDevice.argtypes = [ctypes.POINTER(ctypes.c_int)]
+        lib.cudaSetDevice.restype = ctypes.c_int
+        lib.cudaSetDevice.argtypes = [ctypes.c_int]
+        lib.cudaStreamSynchronize.restype = ctypes.c_int
+        lib.cudaStreamSynchronize.argtypes = [ctypes.c_void_p]
         _cudart = lib
         return lib
     return None
 
 
-def memory_type(ptr):
-    """cudaMemoryType of ptr (MEMORY_*), or None when no CUDA runtime can
-    be loaded. Uses CuPy when it is imported, else libcudart."""
+def pointer_attributes(ptr):
+    """(cudaMemoryType, device ordinal) of ptr (MEMORY_*), or None when no
+    CUDA runtime can be loaded or CUDA does not know the pointer. Uses
+    CuPy when it is imported, else libcudart."""
     if "cupy" in sys.modules:
         cupy = sys.modules["cupy"]
         try:
-            return int(cupy.cuda.runtime.pointerGetAttributes(ptr).type)
+            a = cupy.cuda.runtime.pointerGetAttributes(ptr)
+            return int(a.type), int(a.device)
         except Exception:  # noqa: BLE001 - fall back to libcudart
             pass
     lib = _load_cudart()
@@ -155,22 +167,60 @@ def memory_type(ptr):
     # buffer is larger in case a later release appends fields.
     attrs = (ctypes.c_int * 32)()
     if lib.cudaPointerGetAttributes(ctypes.addressof(attrs), ptr) != 0:
+        lib.cudaGetLastError()
         return None
-    return int(attrs[0])
+    return int(attrs[0]), int(attrs[1])
 
 
-def _host_accessible(ptr, what):
-    t = memory_type(ptr)
-    if t in (MEMORY_MANAGED, MEMORY_HOST):
-        return
-    if t is None:
+def memory_type(ptr):
+    """cudaMemoryType of ptr (MEMORY_*), or None when no CUDA runtime can
+    be loaded."""
+    a = pointer_attributes(ptr)
+    return None if a is None else a[0]
+
+
+def _device_ordinal(ptr, what):
+    """None for host-accessible memory (managed or page-locked), else the
+    CUDA ordinal of the device memory ptr points to."""
+    a = pointer_attributes(ptr)
+    if a is None:
         raise NotSupportedError(message=(
-            "%s: cannot tell whether its memory is host-accessible (no "
-            "CUDA runtime could be loaded)" % what))
-    raise NotSupportedError(message=(
-        "%s is device memory: Flotilla registers host memory only "
-        "(flo_data_register); allocate it as CUDA managed memory "
-        "(cupy.cuda.malloc_managed) or copy it to the host" % what))
+            "%s: cannot tell where its memory is (no CUDA runtime could "
+            "be loaded)" % what))
+    if a[0] in (MEMORY_MANAGED, MEMORY_HOST):
+        return None
+    if a[0] != MEMORY_DEVICE:
+        raise NotSupportedError(message=(
+            "%s: memory of an unknown kind (cudaMemoryType %d)"
+            % (what, a[0])))
+    return a[1]
+
+
+def synchronize(stream, ordinal):
+    """cudaStreamSynchronize(stream) with the device of ordinal current:
+    the work the producer of an array enqueued on stream (an int handle;
+    1 is the legacy default stream, 2 the per-thread one) is complete
+    before the runtime's own streams use the memory."""
+    if "cupy" in sys.modules:
+        cupy = sys.modules["cupy"]
+        with cupy.cuda.Device(ordinal):
+            cupy.cuda.runtime.streamSynchronize(stream)
+        return
+    lib = _load_cudart()
+    if lib is None:
+        raise NotSupportedError(message="no CUDA runtime could be loaded")
+    old = ctypes.c_int(-1)
+    lib.cudaGetDevice(ctypes.byref(old))
+    try:
+        if lib.cudaSetDevice(ordinal) != 0 or \
+                lib.cudaStreamSynchronize(ctypes.c_void_p(stream)) != 0:
+            lib.cudaGetLastError()
+            raise InvalidArgumentError(message=(
+                "cannot synchronize stream %#x of CUDA device %d"
+                % (stream, ordinal)))
+    finally:
+        if old.value >= 0:
+            lib.cudaSetDevice(old.value)
 
 
 # ---- __cuda_array_interface__ --------------------------------------------
@@ -188,8 +238,11 @@ def _check_contiguous(shape, strides, itemsize, what):
 
 
 def from_cuda_array_interface(obj):
-    """(ptr, nbytes, dtype, shape) of an object with
-    ``__cuda_array_interface__`` whose memory is host-accessible."""
+    """(ptr, nbytes, dtype, shape, ordinal) of an object with
+    ``__cuda_array_interface__``: ordinal is None for host-accessible
+    memory, else the CUDA ordinal of its device memory. The producer's
+    stream (the interface's ``stream``, version 3) is synchronized
+    first, so that the memory is complete for the runtime's streams."""
     cai = obj.__cuda_array_interface__
     ptr, readonly = cai["data"]
     dtype = np.dtype(cai["typestr"])
@@ -200,9 +253,17 @@ def from_cuda_array_interface(obj):
     _check_contiguous(shape, cai.get("strides"), dtype.itemsize,
                       "CUDA array")
     nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    ordinal = None
     if nbytes > 0:
-        _host_accessible(ptr, "CUDA array")
-    return ptr, nbytes, dtype, shape
+        ordinal = _device_ordinal(ptr, "CUDA array")
+        stream = cai.get("stream")
+        if isinstance(stream, int) and stream != 0:
+            dev = ordinal
+            if dev is None:  # Managed memory: the device it was made on.
+                dev = pointer_attributes(ptr)[1]
+            if dev >= 0:
+                synchronize(stream, dev)
+    return ptr, nbytes, dtype, shape, ordinal
 
 
 # ---- DLPack ---------------------------------------------------------------
@@ -279,12 +340,17 @@ class DLPackTensor:
             self.nbytes = int(np.prod(self.shape, dtype=np.int64)) * \
                 self.dtype.itemsize
             dev = t.device.device_type
+            # Device memory: the CUDA ordinal (flo_data_register_device);
+            # None for host-accessible memory.
+            self.ordinal = None
             if dev == DL_CUDA:
-                raise NotSupportedError(message=(
-                    "DLPack tensor in device memory: Flotilla registers "
-                    "host memory only (flo_data_register); use CUDA "
-                    "managed memory or copy it to the host"))
-            if dev not in (DL_CPU, DL_CUDA_HOST, DL_CUDA_MANAGED):
+                self.ordinal = int(t.device.device_id)
+                # __dlpack__() without a stream: the producer ordered its
+                # work before the legacy default stream (the DLPack
+                # protocol), which is waited for here.
+                if self.nbytes:
+                    synchronize(1, self.ordinal)
+            elif dev not in (DL_CPU, DL_CUDA_HOST, DL_CUDA_MANAGED):
                 raise NotSupportedError(message=(
                     "DLPack tensor on device type %d" % dev))
         except BaseException:
@@ -301,8 +367,9 @@ class DLPackTensor:
 
 
 def from_dlpack(obj):
-    """A DLPackTensor (ptr, nbytes, dtype, shape) of an object with
-    ``__dlpack__``, if its memory is host-accessible."""
+    """A DLPackTensor (ptr, nbytes, dtype, shape, ordinal) of an object
+    with ``__dlpack__``: ordinal None for host-accessible memory, else
+    the CUDA ordinal of its device memory."""
     return DLPackTensor(obj)
 
 

@@ -134,11 +134,15 @@ class InternalError(Error):
     status = Status.EINTERNAL
 
 
-class TryAgainError(Error):
+class TransientError(Error):
+    """FLO_EAGAIN: a transient failure; the task may succeed if run
+    again (raised from an entry point, it asks for a retry)."""
     status = Status.EAGAIN
 
 
 class DataLossError(Error):
+    """FLO_EDATALOSS: the only valid copy of a handle was lost with a
+    device and could not be recomputed."""
     status = Status.EDATALOSS
 
 
@@ -146,7 +150,7 @@ _BY_STATUS = {c.status: c for c in (
     InvalidArgumentError, OutOfMemoryError, NotSupportedError,
     CanceledError, TaskError, BusyError, StaleError, ForeignError,
     DeviceError, TimedOutError, NoDeviceError, DeadlockError, CommError,
-    SystemCallError, RangeError, InternalError, TryAgainError,
+    SystemCallError, RangeError, InternalError, TransientError,
     DataLossError)}
 
 

@@ -28,8 +28,9 @@ import numpy as np
 
 from . import _lib
 from . import cuda as _cuda
-from .errors import (DeadlockError, Error, InvalidArgumentError, Status,
-                     StaleError, check, error_for)
+from .errors import (DeadlockError, Error, InvalidArgumentError,
+                     NoDeviceError, NotSupportedError, Status, StaleError,
+                     check, error_for)
 
 lib = _lib.lib
 
@@ -98,7 +99,7 @@ def RW(data):
 
 
 DeviceInfo = namedtuple("DeviceInfo", "kind ordinal logical_index workers "
-                        "memory_bytes name failed")
+                        "memory_bytes name")
 Stats = namedtuple("Stats", [f[0] for f in _lib.flo_stats._fields_])
 
 # ---- Runtime ---------------------------------------------------------------
@@ -108,8 +109,7 @@ _CONFIG_FIELDS = {
     "trace_path": str, "stats": int, "gpus": int, "gpu_list": str,
     "streams_per_gpu": int, "gpu_mem_limit": int, "logical_gpus": int,
     "topology": str, "log_level": int, "ignore_env": int,
-    "coll_timeout_s": float, "no_pin_host": int, "faults": str,
-    "write_through": int, "lineage": int,
+    "coll_timeout_s": float, "no_pin_host": int, "dag_path": str,
 }
 
 # Runtimes not finalized yet: held here, so that a runtime the program
@@ -124,7 +124,8 @@ class Runtime:
 
     ``Runtime(**config)`` takes the fields of ``flo_config`` as keyword
     arguments (``host_workers=4``, ``sched="ws"``, ``devices="host"``,
-    ``trace_path="t.json"``, ``topology="pack:1 core:4 pu:1"``, ...);
+    ``trace_path="t.json"``, ``dag_path="graph.dot"``,
+    ``topology="pack:1 core:4 pu:1"``, ...);
     left out, a field keeps its default, and the ``FLO_*`` environment
     variables apply on top unless ``ignore_env=1``. (``mpi_comm`` is not
     exposed.) Use it as a context manager::
@@ -255,8 +256,7 @@ class Runtime:
         check(lib.flo_device_get_info(self.ptr, dev, byref(info)))
         return DeviceInfo(DeviceKind(info.kind), info.ordinal,
                           info.logical_index, info.workers,
-                          info.memory_bytes, info.name.decode(),
-                          bool(info.failed))
+                          info.memory_bytes, info.name.decode())
 
     @property
     def devices(self):
@@ -283,34 +283,84 @@ class Runtime:
         """Register the memory of ``obj`` as a data handle, without a copy.
 
         ``obj`` is a writable, C-contiguous object with the buffer
-        protocol (a NumPy array, a bytearray...), or one that exposes
-        host-accessible memory through ``__cuda_array_interface__`` or
-        DLPack (CUDA managed memory; see flotilla.cuda). The object is
-        kept alive while registered, and belongs to the runtime until
-        unregistered: read or change it only inside tasks or between
-        ``acquire`` and ``release``. ``pin=False`` is
-        ``FLO_DATA_NO_PIN``. Raises InvalidArgumentError for a
-        read-only, non-contiguous or empty buffer.
+        protocol (a NumPy array, a bytearray...), or one that exposes its
+        memory through ``__cuda_array_interface__`` or DLPack (CuPy,
+        PyTorch, Numba; see flotilla.cuda). Host-accessible memory (CUDA
+        managed memory included) is registered with
+        ``flo_data_register_flags``; device memory (CuPy's default) with
+        ``flo_data_register_device``, on the GPU of its CUDA ordinal: it
+        stays where it is, tasks on that GPU use it in place, and the
+        runtime never frees it. The object is kept alive while
+        registered, and belongs to the runtime until unregistered: read
+        or change it only inside tasks or between ``acquire`` and
+        ``release``; unregistering writes the latest contents back into
+        it. ``pin=False`` is ``FLO_DATA_NO_PIN`` (host memory only).
+        Raises InvalidArgumentError for a read-only, non-contiguous or
+        empty buffer, NoDeviceError for device memory of a GPU the
+        runtime does not use.
         """
-        src = _HostMemory(obj)
+        src = _Memory(obj)
         try:
             out = _lib.flo_data()
-            check(lib.flo_data_register_flags(
-                self.ptr, src.ptr, src.nbytes,
-                0 if pin else _lib.FLO_DATA_NO_PIN, byref(out)))
+            if src.ordinal is not None:
+                check(lib.flo_data_register_device(
+                    self.ptr, self._device_of_ordinal(src.ordinal),
+                    src.ptr, src.nbytes, byref(out)))
+            else:
+                check(lib.flo_data_register_flags(
+                    self.ptr, src.ptr, src.nbytes,
+                    0 if pin else _lib.FLO_DATA_NO_PIN, byref(out)))
         except BaseException:
             src.release()
             raise
         return self._add(Data(self, out, src.nbytes, src.dtype, src.shape,
                               src))
 
+    def register_device(self, device, ptr, nbytes, dtype=np.uint8,
+                        shape=None, keep=None):
+        """``flo_data_register_device``: register ``nbytes`` of device
+        memory at address ``ptr`` (an int, e.g. from ``cudaMalloc``) on
+        Flotilla device ``device`` (1 or more), without a copy.
+
+        ``dtype`` and ``shape`` describe the buffer to tasks and acquires
+        (``shape`` defaults to the whole buffer as a vector); ``keep`` is
+        an object kept alive while registered (the memory's owner). The
+        memory is never freed by the runtime; unregistering writes the
+        latest contents back into it. ``register(cupy_array)`` does this
+        for objects that describe their own memory.
+        """
+        dtype = np.dtype(dtype)
+        if shape is None:
+            shape = (nbytes // dtype.itemsize,)
+        out = _lib.flo_data()
+        check(lib.flo_data_register_device(self.ptr, int(device), ptr,
+                                           nbytes, byref(out)))
+        return self._add(Data(self, out, nbytes, dtype, shape,
+                              _Kept(keep)))
+
+    def _device_of_ordinal(self, ordinal):
+        """The Flotilla device of CUDA ordinal ``ordinal`` (its first
+        logical device)."""
+        for d, info in enumerate(self.devices):
+            if info.kind == DeviceKind.CUDA and info.ordinal == ordinal:
+                return d
+        raise NoDeviceError(message=(
+            "CUDA device %d holds the array, but this runtime does not use "
+            "it (see devices, gpus and gpu_list)" % ordinal))
+
     def register_many(self, objs, pin=True):
-        """``flo_data_register_many``: all or nothing."""
+        """``flo_data_register_many``: all or nothing (host-accessible
+        memory only: register device arrays with ``register``)."""
         objs = list(objs)
         srcs = []
         try:
             for o in objs:
-                srcs.append(_HostMemory(o))
+                srcs.append(_Memory(o))
+                if srcs[-1].ordinal is not None:
+                    raise NotSupportedError(message=(
+                        "register_many takes host-accessible memory "
+                        "(flo_data_register_many): register device "
+                        "arrays one by one with register()"))
             n = len(srcs)
             ptrs = (c_void_p * max(n, 1))(*[s.ptr for s in srcs])
             sizes = (c_size_t * max(n, 1))(*[s.nbytes for s in srcs])
@@ -513,13 +563,25 @@ def _blob(args):
     return (c_char * len(mv)).from_buffer_copy(mv)
 
 
-# ---- Host memory behind a handle -------------------------------------------
+# ---- Memory behind a handle -----------------------------------------------
 
-class _HostMemory:
-    """The host-accessible memory of an object, held while registered."""
+class _Kept:
+    """An object kept alive while a handle is registered."""
 
     def __init__(self, obj):
         self.obj = obj
+
+    def release(self):
+        self.obj = None
+
+
+class _Memory:
+    """The memory of an object, held while registered: host-accessible
+    (ordinal None) or device memory of CUDA device ``ordinal``."""
+
+    def __init__(self, obj):
+        self.obj = obj
+        self.ordinal = None
         self._export = None
         self._dl = None
         self._mv = None
@@ -560,13 +622,14 @@ class _HostMemory:
             self._mv = mv
             return
         if hasattr(obj, "__cuda_array_interface__"):
-            self.ptr, self.nbytes, self.dtype, self.shape = \
+            self.ptr, self.nbytes, self.dtype, self.shape, self.ordinal = \
                 _cuda.from_cuda_array_interface(obj)
             return
         if hasattr(obj, "__dlpack__"):
             self._dl = _cuda.from_dlpack(obj)
             self.ptr, self.nbytes = self._dl.ptr, self._dl.nbytes
             self.dtype, self.shape = self._dl.dtype, self._dl.shape
+            self.ordinal = self._dl.ordinal
             return
         raise InvalidArgumentError(message=(
             "cannot register a %s: it has neither the buffer protocol, "

@@ -41,6 +41,7 @@ int main(void)
     FIELD(flo_config, faults);
     FIELD(flo_config, write_through);
     FIELD(flo_config, lineage);
+    FIELD(flo_config, dag_path);
 
     SIZE(flo_device_info);
     FIELD(flo_device_info, kind);
@@ -102,8 +103,8 @@ int main(void)
     FIELD(flo_task_desc, ndeps);
     FIELD(flo_task_desc, callback);
     FIELD(flo_task_desc, callback_arg);
-    FIELD(flo_task_desc, retries);
     FIELD(flo_task_desc, name);
+    FIELD(flo_task_desc, retries);
 
     SIZE(flo_array_layout);
     FIELD(flo_array_layout, size);

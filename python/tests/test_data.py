@@ -246,3 +246,35 @@ def test_concurrent_register_and_submit(rt):
         for x in xs:
             assert (x == 8.0 * t).all()
     assert len(results) == 4
+
+
+def _has_cuda_build():
+    """Whether the library has the CUDA backend: a runtime that asks for
+    it is refused with FLO_ENOTSUP only by a build without it."""
+    try:
+        flo.Runtime(devices="cuda", host_workers=1, no_bind=1,
+                    ignore_env=1).finalize()
+    except flo.NotSupportedError:
+        return False
+    except flo.NoDeviceError:
+        pass
+    return True
+
+
+def test_register_device_refusals_without_gpu(rt):
+    # A host-only runtime: no GPU to name (a build without CUDA says
+    # NotSupportedError first); bad arguments are InvalidArgumentError.
+    # Nothing is registered by a refusal.
+    no_gpu = flo.NoDeviceError if _has_cuda_build() else \
+        flo.NotSupportedError
+    for dev in (0, 1, -1, 7):
+        with pytest.raises(no_gpu):
+            rt.register_device(dev, 0x10000, 64)
+    with pytest.raises(flo.InvalidArgumentError):
+        rt.register_device(1, 0, 64)
+    with pytest.raises(flo.InvalidArgumentError):
+        rt.register_device(1, 0x10000, 0)
+    assert rt._data == {}
+    x = np.zeros(4)
+    with rt.register(x) as h:
+        assert h.registered

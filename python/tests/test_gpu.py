@@ -209,13 +209,122 @@ class DLPackOnly:
         return self.a.__dlpack_device__()
 
 
-def test_register_device_memory_is_refused(grt):
-    d = cupy.zeros(16)
-    with pytest.raises(flo.NotSupportedError) as ei:
-        grt.register(d)
-    assert "device memory" in ei.value.message
+def _gpu_inc(ctx):
+    b = ctx.cupy_array(0)
+    with ctx.cupy_stream():
+        b += 1
+
+
+def test_register_cupy_device_array_zero_copy(grt):
+    a = cupy.arange(N, dtype=cupy.float64)
+    dev = grt._device_of_ordinal(a.device.id)
+    seen = []
+
+    def gpu_inc(ctx):
+        seen.append((ctx.device, ctx.device_buffer(0).ptr))
+        _gpu_inc(ctx)
+
+    def host_double(ctx):
+        ctx.buffer(0)[:] *= 2
+
+    h = grt.register(a)               # device memory, zero copy
+    assert h.shape == (N,) and h.dtype == np.float64
+    k = flo.Kernel(cuda=gpu_inc)
+    grt.submit(k, [flo.RW(h)], device=dev)
+    grt.submit(host_double, [flo.RW(h)], device=0)  # on a host copy
+    grt.submit(k, [flo.RW(h)], device=dev)
+    want = (np.arange(N) + 1) * 2 + 1
+    with h.acquired() as view:        # the runtime's host copy
+        assert view.ctypes.data != a.data.ptr
+        assert np.array_equal(view, want)
+    h.unregister()                    # the latest contents, in place
+    assert seen == [(dev, a.data.ptr)] * 2
+    assert np.array_equal(cupy.asnumpy(a), want)
+    a += 1                            # still CuPy's memory
+    assert float(a[0]) == want[0] + 1
+
+
+class DLPackOnly:
+    def __init__(self, a):
+        self.a = a
+
+    def __dlpack__(self, stream=None):
+        return self.a.__dlpack__()
+
+    def __dlpack_device__(self):
+        return self.a.__dlpack_device__()
+
+
+def test_register_dlpack_device_tensor(grt):
+    a = cupy.full(N, 2.0)
+    dev = grt._device_of_ordinal(a.device.id)
+    h = grt.register(DLPackOnly(a))
+    grt.submit(flo.Kernel(cuda=_gpu_inc), [flo.RW(h)], device=dev)
+    h.unregister()
+    assert (cupy.asnumpy(a) == 3.0).all()
+
+
+def test_registered_cupy_array_survives_eviction():
+    # 1 MiB per GPU for the runtime, 16 host arrays of 256 KiB cycling
+    # through the GPU: replicas are evicted all the time, never the
+    # registered CuPy array (2 MiB: it is not counted against the limit).
+    try:
+        r = flo.Runtime(host_workers=2, devices="cuda", gpus=1, no_bind=1,
+                        ignore_env=1, gpu_mem_limit=1 << 20)
+    except (flo.NotSupportedError, flo.NoDeviceError) as e:
+        pytest.skip("no GPU runtime: %s" % e)
+    a = cupy.full(1 << 18, 5.0)
+    xs = [np.full(1 << 15, float(i)) for i in range(16)]
+    k = flo.Kernel(cuda=_gpu_inc)
+    with r:
+        dev = r._device_of_ordinal(a.device.id)
+        h = r.register(a)
+        hs = [r.register(x) for x in xs]
+        for _ in range(3):
+            for hx in hs:
+                r.submit(k, [flo.RW(hx)], device=dev)
+            r.submit(k, [flo.RW(h)], device=dev)
+        r.wait_all()
+        assert r.stats().evictions > 0
+        h.unregister()
+        for hx in hs:
+            hx.unregister()
+    assert (cupy.asnumpy(a) == 8.0).all()
+    for i, x in enumerate(xs):
+        assert (x == i + 3).all()
+    del a
+    cupy.get_default_memory_pool().free_all_blocks()
+
+
+def test_register_device_array_of_an_unused_gpu():
+    if _NGPU < 2:
+        pytest.skip("needs two GPUs")
+    r = flo.Runtime(host_workers=1, devices="cuda", gpu_list="0",
+                    no_bind=1, ignore_env=1)
+    with r:
+        with cupy.cuda.Device(1):
+            d = cupy.zeros(16)
+        with pytest.raises(flo.NoDeviceError):
+            r.register(d)
+        assert r._data == {}
+
+
+def test_register_device_memory_refusals(grt):
+    ro = cupy.zeros(16)
+    ro_cai = {**ro.__cuda_array_interface__,
+              "data": (ro.data.ptr, True)}
+
+    class ReadOnly:
+        __cuda_array_interface__ = ro_cai
+
+    with pytest.raises(flo.InvalidArgumentError):
+        grt.register(ReadOnly())
     with pytest.raises(flo.NotSupportedError):
-        grt.register(DLPackOnly(d))
+        grt.register_many([cupy.zeros(4)])
+    with pytest.raises(flo.InvalidArgumentError):
+        grt.register_device(1, ro.data.ptr, 0)
+    with pytest.raises(flo.NoDeviceError):
+        grt.register_device(0, ro.data.ptr, 128)
     assert grt._data == {}
 
 

@@ -62,6 +62,31 @@ def test_trace_written_at_finalize(tmp_path):
     assert "traced_py_task" in text
 
 
+def test_task_graph_written_at_finalize(tmp_path):
+    path = tmp_path / "g.dot"
+    x = np.zeros(4)
+    with flo.Runtime(host_workers=1, devices="host", no_bind=1,
+                     ignore_env=1, dag_path=str(path)) as rt:
+        with rt.register(x) as h:
+            a = rt.submit(lambda ctx: None, [flo.W(h)], name="producer")
+            b = rt.submit(lambda ctx: None, [flo.R(h)], name="consumer")
+            c = rt.submit(lambda ctx: None, deps=[b], name="after")
+    text = path.read_text()
+    assert text.startswith("// Flotilla task graph (FLO_DAG): 3 tasks, "
+                           "2 dependencies.")
+
+    def node(ev):
+        i, g = ev.handle
+        return "t%d_%d" % ((i & 0xffffff) - 1, g)
+    slot = (h.handle[0] & 0xffffff) - 1
+    lines = text.splitlines()
+    assert any(ln.startswith("  %s [label=\"producer\\n" % node(a))
+               for ln in lines)
+    assert "  %s -> %s [label=\"d%d\"];" % (node(a), node(b), slot) \
+        in lines
+    assert "  %s -> %s [style=dashed];" % (node(b), node(c)) in lines
+
+
 def test_finalize_raises_unreported_task_error():
     rt = flo.Runtime(host_workers=1, devices="host", no_bind=1,
                      ignore_env=1)

@@ -123,6 +123,15 @@ void test_data_raii(void **)
     } catch (const flo::error &e) {
         assert_int_equal(e.status(), FLO_EINVAL);
     }
+    /* A host-only runtime has no GPU to register device memory on
+     * (FLO_ENOTSUP first in a build without CUDA). */
+    try {
+        double dev[4];
+        flo::data d = flo::data::register_device(rt, 1, dev, sizeof(dev));
+        fail_msg("flo_data_register_device accepted a host-only runtime");
+    } catch (const flo::error &e) {
+        assert_true(e.status() == FLO_ENODEV || e.status() == FLO_ENOTSUP);
+    }
 }
 
 /* ---- Lambdas as entry points ----------------------------------------- */

@@ -58,6 +58,7 @@ size_t flo_ftest_layout(int which, size_t *out, size_t max)
         v[n++] = F(flo_config, faults);
         v[n++] = F(flo_config, write_through);
         v[n++] = F(flo_config, lineage);
+        v[n++] = F(flo_config, dag_path);
         v[n++] = sizeof(flo_config);
         break;
     case 4:

@@ -54,6 +54,12 @@ contains
         call flo_task_fail_f(ctx, FLO_ETASK, 'bad 100% value')
     end subroutine fails
 
+    recursive subroutine noop(ctx) bind(c)
+        type(c_ptr), value :: ctx
+
+        if (.not. c_associated(ctx)) return
+    end subroutine noop
+
     recursive subroutine stage_a(ctx) bind(c)
         type(c_ptr), value :: ctx
 
@@ -151,6 +157,8 @@ program test_fortran
     call test_deps()
     call test_arrays()
     call test_register_many()
+    call test_register_device()
+    call test_dag()
     call ok(flo_finalize(rt) == FLO_OK, 'flo_finalize')
 
     write (*, '(a, i0)') '1..', ntests
@@ -208,7 +216,7 @@ contains
             off(p, c_loc(c%mpi_comm)), off(p, c_loc(c%coll_timeout_s)), &
             off(p, c_loc(c%no_pin_host)), off(p, c_loc(c%faults)), &
             off(p, c_loc(c%write_through)), off(p, c_loc(c%lineage)), &
-            c_sizeof(c)])
+            off(p, c_loc(c%dag_path)), c_sizeof(c)])
         p = c_loc(k)
         call same(4, 'flo_kernel', [off(p, c_loc(k%name)), &
             off(p, c_loc(k%host)), off(p, c_loc(k%cuda)), c_sizeof(k)])
@@ -576,5 +584,45 @@ contains
             all(b3 == 3), &
             'flo_data_unregister_many writes the second buffer back')
     end subroutine test_register_many
+
+    ! flo_data_register_device on a runtime without GPUs: refused
+    ! (FLO_ENOTSUP in a build without CUDA), nothing registered.
+    subroutine test_register_device()
+        real(c_double), target :: b(4)
+        type(flo_data) :: h
+        integer(c_int) :: st
+
+        h = FLO_DATA_NULL
+        st = flo_data_register_device(rt, 1, c_loc(b), c_sizeof(b), h)
+        call ok((st == FLO_ENODEV .or. st == FLO_ENOTSUP) .and. &
+            flo_data_equal(h, FLO_DATA_NULL), &
+            'flo_data_register_device: no GPU to name')
+        st = flo_data_register_device(rt, 1, c_null_ptr, c_sizeof(b), h)
+        call ok(st == FLO_EINVAL .and. flo_data_equal(h, FLO_DATA_NULL), &
+            'flo_data_register_device: a NULL pointer is FLO_EINVAL')
+    end subroutine test_register_device
+
+    ! flo_init_f(dag_path=): the task graph is written at finalize.
+    subroutine test_dag()
+        type(c_ptr) :: r2
+        character(len=*), parameter :: path = 'flo-fortran-test-dag.dot'
+        character(len=200) :: line
+        integer :: u, ios
+
+        r2 = c_null_ptr
+        call flo_check(flo_init_f(r2, host_workers=1, &
+            devices=FLO_DEVICES_HOST, no_bind=.true., ignore_env=.true., &
+            dag_path=path), 'flo_init_f with dag_path')
+        call flo_check(flo_submit_f(r2, 'fortran_dag_task', noop), &
+            'submit')
+        call ok(flo_finalize(r2) == FLO_OK, 'flo_finalize writes the graph')
+        open (newunit=u, file=path, status='old', action='read', &
+            iostat=ios)
+        line = ''
+        if (ios == 0) read (u, '(a)', iostat=ios) line
+        call ok(ios == 0 .and. index(line, '1 tasks, 0 dependencies') > 0, &
+            'the task graph file names one task')
+        if (ios == 0) close (u, status='delete')
+    end subroutine test_dag
 
 end program test_fortran

@@ -106,6 +106,7 @@ static inline void flot_clear_env(void)
         "FLO_TOPOLOGY",     "FLO_STREAMS_PER_GPU", "FLO_GPU_MEM_LIMIT",
         "FLO_LOGICAL_GPUS", "FLO_COLL_TIMEOUT",    "FLO_PIN_HOST",
         "FLO_FAULTS",       "FLO_WRITE_THROUGH",   "FLO_LINEAGE",
+        "FLO_DAG",
     };
     for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
         unsetenv(vars[i]);
