@@ -23,8 +23,9 @@ void flo__coh_mark_written(flo__data *d, int node)
 {
     /* The host memory keeps the version it had when it is invalidated
      * (see flo__data.host_ver). */
-    if (node != 0 && atomic_load_explicit(&d->rep[0].state,
-                                          memory_order_relaxed) != FLO__REP_INVALID)
+    if (node != 0 &&
+        atomic_load_explicit(&d->rep[0].state, memory_order_relaxed) !=
+            FLO__REP_INVALID)
         d->host_ver = d->ver;
     for (int i = 0; i < FLO__MAX_NODES; i++) {
         if (i == node)

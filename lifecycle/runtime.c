@@ -354,7 +354,8 @@ flo_status flo_stats_get(const flo_runtime *rt, flo_stats *out)
     s.devices_lost = (uint64_t)atomic_load(&rt->ndead);
     s.faults_injected = atomic_load(&rt->n_faults);
     {
-        uint64_t a = atomic_load(&rt->t_lost), z = atomic_load(&rt->t_recovered);
+        uint64_t a = atomic_load(&rt->t_lost),
+                 z = atomic_load(&rt->t_recovered);
         s.recovery_ns = a && z >= a ? z - a : 0;
     }
     *out = s;
@@ -385,16 +386,15 @@ flo_status flo_stats_print(const flo_runtime *rt, FILE *out)
             (unsigned long long)s.stream_ordered);
     if (s.retries || s.replaced || s.reexecuted || s.data_lost ||
         s.devices_lost || s.faults_injected)
-        fprintf(f,
-                "  resilience: %llu faults injected, %llu retries, %llu "
-                "devices lost, %llu tasks moved, %llu run again, %llu "
-                "handles lost\n",
-                (unsigned long long)s.faults_injected,
-                (unsigned long long)s.retries,
-                (unsigned long long)s.devices_lost,
-                (unsigned long long)s.replaced,
-                (unsigned long long)s.reexecuted,
-                (unsigned long long)s.data_lost);
+        fprintf(
+            f,
+            "  resilience: %llu faults injected, %llu retries, %llu "
+            "devices lost, %llu tasks moved, %llu run again, %llu "
+            "handles lost\n",
+            (unsigned long long)s.faults_injected,
+            (unsigned long long)s.retries, (unsigned long long)s.devices_lost,
+            (unsigned long long)s.replaced, (unsigned long long)s.reexecuted,
+            (unsigned long long)s.data_lost);
     fprintf(f, "  %-8s %-6s %-6s %10s %8s %8s %8s %10s %10s\n", "worker",
             "kind", "core", "tasks", "steals", "failed", "canceled", "busy ms",
             "idle ms");

@@ -219,9 +219,9 @@ static bool parse_item(char *item, rule *r, bool *is_seed, uint64_t *seed)
         /* Exactly one way to pick tasks. */
         return (r->nth != 0) != (r->frac >= 0) && !(r->every && !r->nth);
     case RULE_DEVICE:
-        return r->dev >= 1 && ((r->at_task != 0) != (r->after_ms != UINT64_MAX));
-    default:
-        return r->nth != 0 && (!rank_form || r->rank >= 0);
+        return r->dev >= 1 &&
+               ((r->at_task != 0) != (r->after_ms != UINT64_MAX));
+    default: return r->nth != 0 && (!rank_form || r->rank >= 0);
     }
 }
 
@@ -316,58 +316,59 @@ flo__task_fault flo__faults_task(flo__faults *f, const char *name)
 {
     flo__task_fault tf = {FLO__FAULT_NONE, 0};
     for (; f; f = f->next)
-    for (int i = 0; i < f->nrules; i++) {
-        rule *r = &f->rules[i];
-        uint64_t n;
-        bool hit;
-        if (r->what != RULE_TASK)
-            continue;
-        if (r->kernel[0] && (!name || strcmp(r->kernel, name)))
-            continue;
-        n = atomic_fetch_add_explicit(&r->count, 1, memory_order_relaxed) + 1;
-        if (r->frac >= 0) {
-            uint64_t h = mix(f->seed ^ mix((uint64_t)i * 0x100000001b3ull ^ n));
-            hit = (double)(h >> 11) * 0x1.0p-53 < r->frac;
-        } else {
-            hit = picks(r, n);
+        for (int i = 0; i < f->nrules; i++) {
+            rule *r = &f->rules[i];
+            uint64_t n;
+            bool hit;
+            if (r->what != RULE_TASK)
+                continue;
+            if (r->kernel[0] && (!name || strcmp(r->kernel, name)))
+                continue;
+            n = atomic_fetch_add_explicit(&r->count, 1, memory_order_relaxed) +
+                1;
+            if (r->frac >= 0) {
+                uint64_t h =
+                    mix(f->seed ^ mix((uint64_t)i * 0x100000001b3ull ^ n));
+                hit = (double)(h >> 11) * 0x1.0p-53 < r->frac;
+            } else {
+                hit = picks(r, n);
+            }
+            if (hit && tf.kind == FLO__FAULT_NONE) {
+                tf.kind = (uint8_t)r->error;
+                tf.times = (uint16_t)r->times;
+            }
         }
-        if (hit && tf.kind == FLO__FAULT_NONE) {
-            tf.kind = (uint8_t)r->error;
-            tf.times = (uint16_t)r->times;
-        }
-    }
     return tf;
 }
 
 bool flo__faults_device(flo__faults *f, int dev, uint64_t ntask, uint64_t ms)
 {
     for (; f; f = f->next)
-    for (int i = 0; i < f->nrules; i++) {
-        rule *r = &f->rules[i];
-        int zero = 0;
-        if (r->what != RULE_DEVICE || r->dev != dev)
-            continue;
-        if (r->at_task ? ntask + 1 < r->at_task : ms < r->after_ms)
-            continue;
-        if (atomic_compare_exchange_strong(&r->fired, &zero, 1))
-            return true;
-    }
+        for (int i = 0; i < f->nrules; i++) {
+            rule *r = &f->rules[i];
+            int zero = 0;
+            if (r->what != RULE_DEVICE || r->dev != dev)
+                continue;
+            if (r->at_task ? ntask + 1 < r->at_task : ms < r->after_ms)
+                continue;
+            if (atomic_compare_exchange_strong(&r->fired, &zero, 1))
+                return true;
+        }
     return false;
 }
 
-int flo__faults_coll(flo__faults *f, int rank, uint64_t seq,
-                     uint32_t *stall_ms)
+int flo__faults_coll(flo__faults *f, int rank, uint64_t seq, uint32_t *stall_ms)
 {
     for (; f; f = f->next)
-    for (int i = 0; i < f->nrules; i++) {
-        rule *r = &f->rules[i];
-        if (r->what != RULE_COLL || (r->rank >= 0 && r->rank != rank))
-            continue;
-        if (!picks(r, seq + 1))
-            continue;
-        if (stall_ms)
-            *stall_ms = r->ms;
-        return r->error;
-    }
+        for (int i = 0; i < f->nrules; i++) {
+            rule *r = &f->rules[i];
+            if (r->what != RULE_COLL || (r->rank >= 0 && r->rank != rank))
+                continue;
+            if (!picks(r, seq + 1))
+                continue;
+            if (stall_ms)
+                *stall_ms = r->ms;
+            return r->error;
+        }
     return FLO__CFAULT_NONE;
 }

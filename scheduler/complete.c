@@ -39,9 +39,9 @@ void flo__task_complete(flo__worker *w, flo__task *t, flo_status st)
          * is that of their data. */
         rt = t->acc[0].d->rt;
     }
-    if (FLO__UNLIKELY(st == FLO_EAGAIN ||
-                      (w && atomic_load_explicit(&w->dead,
-                                                 memory_order_relaxed))) &&
+    if (FLO__UNLIKELY(
+            st == FLO_EAGAIN ||
+            (w && atomic_load_explicit(&w->dead, memory_order_relaxed))) &&
         flo__resil_again(w, t, st))
         return;
     c = w ? &w->cache : flo__tcache_get(rt);

@@ -117,7 +117,8 @@ void flo__resil_fini(flo_runtime *rt)
     rt->faults_old = NULL;
 }
 
-/* ---- Losing a device ------------------------------------------------------ */
+/* ---- Losing a device ------------------------------------------------------
+ */
 
 void flo__device_lost(flo__device *dev, const char *why)
 {
@@ -399,7 +400,8 @@ void flo__resil_evacuate(flo__worker *w)
         atomic_store(&rt->t_recovered, flo__now_ns());
 }
 
-/* ---- Before and after an attempt ------------------------------------------ */
+/* ---- Before and after an attempt ------------------------------------------
+ */
 
 bool flo__resil_before_run(flo__worker *w, flo__task *t)
 {
@@ -424,8 +426,7 @@ bool flo__resil_before_run(flo__worker *w, flo__task *t)
     case FLO__FAULT_FAIL:
         t->fault.kind = FLO__FAULT_NONE;
         atomic_fetch_add(&rt->n_faults, 1);
-        flo__task_set_error(t, FLO_ETASK, "task '%s': injected fault",
-                            t->name);
+        flo__task_set_error(t, FLO_ETASK, "task '%s': injected fault", t->name);
         flo__task_complete(w, t, FLO_ETASK);
         return true;
     case FLO__FAULT_TRANSIENT:
@@ -444,8 +445,7 @@ bool flo__resil_before_run(flo__worker *w, flo__task *t)
         flo__device_lost(w->dev, "injected fault (task rule)");
         hand_back(w, t);
         return true;
-    default:
-        return false;
+    default: return false;
     }
 }
 

@@ -160,11 +160,11 @@ struct flo__task {
     /* Resilience: attempts left after a FLO_EAGAIN; the fault injection
      * decided for it at submission (runtime/faults.h). */
     int retries;
-    bool saving; /* Submitted with a budget: RW buffers are saved. */
+    bool saving;     /* Submitted with a budget: RW buffers are saved. */
     uint8_t reexecs; /* Runs again after losing its device so far. */
     flo__task_fault fault;
     struct flo__task *evac_next; /* A lost worker's hand-back list. */
-    void *dev_slot;          /* Backend's per-task state. */
+    void *dev_slot;              /* Backend's per-task state. */
     /* Buffers that outlive one use of the record (grown, never shrunk,
      * freed at finalize) so that large tasks do not malloc each time.
      * acc_ext holds acc_ext_cap accesses followed by acc_ext_cap

@@ -167,8 +167,8 @@ static flo_status invoke_saving(flo__worker *w, flo__task *t, flo_task_fn fn,
         saved[i] = NULL;
         if (!a->first || (a->merged & FLO_READ_WRITE) != FLO_READ_WRITE)
             continue;
-        saved[i] = ops->save ? ops->save(w, a->ptr, a->d->data.bytes, stream)
-                             : NULL;
+        saved[i] =
+            ops->save ? ops->save(w, a->ptr, a->d->data.bytes, stream) : NULL;
         if (!saved[i]) {
             FLO__WARN("task '%s': cannot save buffer %d for a retry; it "
                       "will not be retried",
@@ -189,8 +189,8 @@ static flo_status invoke_saving(flo__worker *w, flo__task *t, flo_task_fn fn,
             if (!saved[i])
                 continue;
             if (ctx.failed == FLO_EAGAIN)
-                ops->restore(w, saved[i], t->acc[i].ptr, t->acc[i].d->data.bytes,
-                             stream);
+                ops->restore(w, saved[i], t->acc[i].ptr,
+                             t->acc[i].d->data.bytes, stream);
             ops->discard(w, saved[i], stream);
         }
     }

@@ -126,9 +126,10 @@ static void run_task(flo__worker *w, flo__task *t)
         return;
     }
     /* Injected faults, a lost device (scheduler/resilience.c). */
-    if (FLO__UNLIKELY(t->fault.kind ||
-                      atomic_load_explicit(&w->dead, memory_order_relaxed) ||
-                      atomic_load_explicit(&rt->faults, memory_order_relaxed)) &&
+    if (FLO__UNLIKELY(
+            t->fault.kind ||
+            atomic_load_explicit(&w->dead, memory_order_relaxed) ||
+            atomic_load_explicit(&rt->faults, memory_order_relaxed)) &&
         flo__resil_before_run(w, t))
         return;
     atomic_store_explicit(&t->state, FLO__TASK_RUNNING, memory_order_relaxed);
@@ -258,7 +259,8 @@ static void *worker_main(void *arg)
         flo__task *t;
         int spins;
 
-        if (FLO__UNLIKELY(atomic_load_explicit(&w->dead, memory_order_relaxed))) {
+        if (FLO__UNLIKELY(
+                atomic_load_explicit(&w->dead, memory_order_relaxed))) {
             /* Its device was lost: hand everything back, then keep an eye
              * on its own queues (a task pinned to it may still come). */
             flo__resil_evacuate(w);

@@ -449,8 +449,7 @@ static int run_case(flo_bench *b, const bench_opts *o, int nb,
         printf("  %s: %llu devices lost, %llu tasks moved, %llu run again, "
                "%llu handles lost; loss to hand-back done %.3f ms\n",
                label, (unsigned long long)s.devices_lost,
-               (unsigned long long)s.replaced,
-               (unsigned long long)s.reexecuted,
+               (unsigned long long)s.replaced, (unsigned long long)s.reexecuted,
                (unsigned long long)s.data_lost, (double)s.recovery_ns / 1e6);
         snprintf(name, sizeof(name), "n=%d/nb=%d/%s/recovery", o->n, nb, label);
         flo_bench_result(b, name, "ms", (double)s.recovery_ns / 1e6, NULL, 0.0,
@@ -481,8 +480,8 @@ static int run_resilience(flo_bench *b, const bench_opts *o, flo_runtime *rt0)
         cfg.logical_gpus = 2;
         cfg.write_through = 1;
         double off2[2];
-        rc |= run_case(b, o, nb, "2_logical_write_through", &cfg, 0, NULL,
-                       off2);
+        rc |=
+            run_case(b, o, nb, "2_logical_write_through", &cfg, 0, NULL, off2);
         cfg.faults = "device:dev=2,at_task=200";
         rc |= run_case(b, o, nb, "2_logical_lose_one", &cfg, 0, off2, t);
     }

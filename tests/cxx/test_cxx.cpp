@@ -28,7 +28,8 @@ extern "C" {
 #include <cmocka.h>
 }
 
-namespace {
+namespace
+{
 
 flo::runtime make_rt(int workers)
 {
@@ -176,10 +177,22 @@ void test_lambda_axpy(void **)
 std::atomic<int> live{0}, calls{0};
 struct counted {
     std::vector<int> payload{1, 2, 3};
-    counted() { live++; }
-    counted(const counted &o) : payload(o.payload) { live++; }
-    counted(counted &&o) noexcept : payload(std::move(o.payload)) { live++; }
-    ~counted() { live--; }
+    counted()
+    {
+        live++;
+    }
+    counted(const counted &o) : payload(o.payload)
+    {
+        live++;
+    }
+    counted(counted &&o) noexcept : payload(std::move(o.payload))
+    {
+        live++;
+    }
+    ~counted()
+    {
+        live--;
+    }
     void operator()(flo::task_ctx &) const
     {
         if (payload.size() == 3 && payload[2] == 3)
@@ -316,8 +329,8 @@ void test_task_exceptions(void **)
         assert_int_equal(e.status(), FLO_ETASK);
         assert_non_null(std::strstr(e.what(), "boom"));
     }
-    flo_event e2 = rt.submit(
-        [] { throw flo::error(FLO_EDEVICE, "device fell over"); });
+    flo_event e2 =
+        rt.submit([] { throw flo::error(FLO_EDEVICE, "device fell over"); });
     try {
         rt.wait(e2);
         fail_msg("a throwing task succeeded");
@@ -327,12 +340,11 @@ void test_task_exceptions(void **)
     }
     flo_event e3 = rt.submit([] { throw 42; });
     /* A 10-byte buffer is not an array of doubles; there is no buffer 1. */
-    flo_event e4 = rt.submit(
-        [](flo::task_ctx &ctx) { (void)ctx.buffer<double>(0); },
-        {flo::read(h)});
+    flo_event e4 =
+        rt.submit([](flo::task_ctx &ctx) { (void)ctx.buffer<double>(0); },
+                  {flo::read(h)});
     flo_event e5 = rt.submit(
-        [](flo::task_ctx &ctx) { (void)ctx.buffer<char>(1); },
-        {flo::read(h)});
+        [](flo::task_ctx &ctx) { (void)ctx.buffer<char>(1); }, {flo::read(h)});
     std::atomic<int> ok{0};
     flo_event e6 = rt.submit(
         [&ok](flo::task_ctx &ctx) {
@@ -350,8 +362,7 @@ void test_task_exceptions(void **)
     assert_int_equal(flo_event_wait(rt.get(), e6), FLO_ERANGE);
     assert_int_equal(ok.load(), 1);
     char msg[256];
-    assert_int_equal(flo_error_message(rt.get(), e4, msg, sizeof(msg)),
-                     FLO_OK);
+    assert_int_equal(flo_error_message(rt.get(), e4, msg, sizeof(msg)), FLO_OK);
     assert_non_null(std::strstr(msg, "not an array of 8-byte"));
     try {
         rt.wait_all();
@@ -447,6 +458,5 @@ int main()
         cmocka_unit_test(test_task_exceptions),
         cmocka_unit_test(test_c_kernels),
     };
-    return cmocka_run_group_tests_name("cxx_flotilla", tests, nullptr,
-                                       nullptr);
+    return cmocka_run_group_tests_name("cxx_flotilla", tests, nullptr, nullptr);
 }

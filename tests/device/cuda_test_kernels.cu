@@ -289,8 +289,7 @@ int flo_test_gpu_count(void)
 
 void flo_test_cuda_rd(flo_task_ctx *ctx)
 {
-    const rd_args_mirror *a =
-        (const rd_args_mirror *)flo_task_args(ctx, NULL);
+    const rd_args_mirror *a = (const rd_args_mirror *)flo_task_args(ctx, NULL);
     k_rd<<<1, 16, 0, flo_task_cuda_stream(ctx)>>>(
         (uint64_t *)flo_task_buffer(ctx, 0),
         a->nin > 0 ? (const uint64_t *)flo_task_buffer(ctx, 1) : NULL,

@@ -131,8 +131,8 @@ static void *disabler(void *arg)
     return NULL;
 }
 
-static void check_dag(flo_runtime *rt, uint64_t seed, int retries,
-                      bool disable, bool gpu_only_ok)
+static void check_dag(flo_runtime *rt, uint64_t seed, int retries, bool disable,
+                      bool gpu_only_ok)
 {
     dag_run r;
     pthread_t th;

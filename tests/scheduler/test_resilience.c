@@ -177,7 +177,8 @@ static void test_retry_restores(void **state)
         flo_stats_get(rt, &s1);
         assert_int_equal(s1.retries - s0.retries, 2);
         assert_int_equal(s1.tasks_failed - s0.tasks_failed, 0);
-        assert_int_equal(flo_data_acquire(rt, h, FLO_READ, &(void *){NULL}), FLO_OK);
+        assert_int_equal(flo_data_acquire(rt, h, FLO_READ, &(void *){NULL}),
+                         FLO_OK);
         for (int i = 0; i < 64; i++)
             assert_int_equal(buf[i], i + 1);
         assert_int_equal(flo_data_release(rt, h), FLO_OK);
@@ -186,15 +187,15 @@ static void test_retry_restores(void **state)
          * successor is canceled, and the corruption is undone. */
         atomic_store(&attempts, 0);
         assert_int_equal(submit_flaky(rt, h, 5, FLO_EAGAIN, 2, &ev), FLO_OK);
-        assert_int_equal(flot_submit(rt, &kincr,
-                                     (flo_access_desc[]){FLO_RW(h)}, 1, NULL,
-                                     0, &ev2),
+        assert_int_equal(flot_submit(rt, &kincr, (flo_access_desc[]){FLO_RW(h)},
+                                     1, NULL, 0, &ev2),
                          FLO_OK);
         assert_int_equal(flo_event_wait(rt, ev), FLO_EAGAIN);
         assert_int_equal(flo_event_wait(rt, ev2), FLO_ECANCELED);
         assert_int_equal(atomic_load(&attempts), 3);
         assert_int_equal(flo_wait_all(rt), FLO_EAGAIN);
-        assert_int_equal(flo_data_acquire(rt, h, FLO_READ, &(void *){NULL}), FLO_OK);
+        assert_int_equal(flo_data_acquire(rt, h, FLO_READ, &(void *){NULL}),
+                         FLO_OK);
         for (int i = 0; i < 64; i++)
             assert_int_equal(buf[i], i + 1);
         assert_int_equal(flo_data_release(rt, h), FLO_OK);
@@ -319,8 +320,8 @@ static void test_retry_refused(void **state)
 
 #define NH 48
 
-static void run_dag(flo_sched_policy p, uint64_t seed, int nt,
-                    const char *spec, int retries, bool expect_ok)
+static void run_dag(flo_sched_policy p, uint64_t seed, int nt, const char *spec,
+                    int retries, bool expect_ok)
 {
     rd_task *t = malloc((size_t)nt * sizeof(*t));
     uint64_t *ref = malloc(sizeof(uint64_t) * NH * RD_NE);
@@ -402,15 +403,15 @@ static void test_dag_fail(void **state)
 static void test_device_rule_on_host(void **state)
 {
     (void)state;
-    flo_runtime *rt = rt_faults(FLO_SCHED_WS, 2,
-                                "task:kernel=incr,nth=1,error=device");
+    flo_runtime *rt =
+        rt_faults(FLO_SCHED_WS, 2, "task:kernel=incr,nth=1,error=device");
     int64_t v = 0;
     flo_data h;
     flo_stats s;
     assert_non_null(rt);
     assert_int_equal(flo_data_register(rt, &v, sizeof(v), &h), FLO_OK);
-    assert_int_equal(flot_submit(rt, &kincr, (flo_access_desc[]){FLO_RW(h)},
-                                 1, NULL, 0, NULL),
+    assert_int_equal(flot_submit(rt, &kincr, (flo_access_desc[]){FLO_RW(h)}, 1,
+                                 NULL, 0, NULL),
                      FLO_OK);
     assert_int_equal(flo_wait_all(rt), FLO_OK);
     assert_int_equal(flo_data_unregister(rt, h), FLO_OK);
