@@ -493,8 +493,6 @@ void flo__task_complete_kept(flo__worker *w, flo__task *t, flo_status st);
 /* For a backend's abandon: t's write-through copies may have run in
  * part; the host memory of the buffers it writes cannot be trusted. */
 void flo__task_mark_unsure(flo__task *t);
-/* Whether the caller's write-through mode is on (flo_config). */
-bool flo__write_through(const flo__platform *plat);
 
 /* ---- ... to sleep (a backend's wait_progress) --------------------------- */
 

@@ -69,24 +69,19 @@ typedef struct dag_edge {
     uint32_t data; /* Slot of the handle, or DAG_EVENT. */
 } dag_edge;
 
-typedef struct node_chunk {
-    struct node_chunk *next;
+/* Up to DAG_CHUNK records (nodes or edges) of one thread. */
+typedef struct chunk {
+    struct chunk *next;
     int n, cap; /* Used, and reserved from the budget (<= DAG_CHUNK). */
-    dag_node v[DAG_CHUNK];
-} node_chunk;
-
-typedef struct edge_chunk {
-    struct edge_chunk *next;
-    int n, cap;
-    dag_edge v[DAG_CHUNK];
-} edge_chunk;
+    _Alignas(16) unsigned char v[];
+} chunk;
 
 /* One thread's records (flo__tcache.dag): written by that thread only,
  * read at finalize. */
 struct flo__dag_buf {
     struct flo__dag_buf *next; /* dag->bufs, under dag->mu. */
-    node_chunk *nodes;         /* Newest chunk first. */
-    edge_chunk *edges;
+    chunk *nodes;              /* Newest chunk first (dag_node records). */
+    chunk *edges;              /* dag_edge records. */
     uint64_t lost_nodes, lost_edges; /* Past the bound, or no memory. */
 };
 
@@ -150,59 +145,47 @@ static struct flo__dag_buf *buf_of(struct flo__dag *g, flo__tcache *c)
     return b;
 }
 
-static dag_node *node_slot(struct flo__dag *g, struct flo__dag_buf *b)
+/* Room for one record of `size` bytes in *head (a thread's chunk list),
+ * taking a chunk's worth from the budget *left when the newest is full;
+ * NULL (counted in *lost) past the bound or without memory. */
+static void *chunk_slot(struct flo__dag *g, chunk **head,
+                        _Atomic uint64_t *left, uint64_t *lost, size_t size)
 {
-    node_chunk *k = b->nodes;
+    chunk *k = *head;
     int room;
 
     if (FLO__LIKELY(k && k->n < k->cap))
-        return &k->v[k->n++];
-    room = reserve(&g->nodes_left, DAG_CHUNK);
+        return k->v + (size_t)k->n++ * size;
+    room = reserve(left, DAG_CHUNK);
     if (!room) {
         warn_full(g);
-        b->lost_nodes++;
+        (*lost)++;
         return NULL;
     }
-    k = malloc(sizeof(*k));
+    k = malloc(sizeof(*k) + (size_t)DAG_CHUNK * size);
     if (!k) {
         /* Give the room back: another thread may still use it. */
-        atomic_fetch_add_explicit(&g->nodes_left, (uint64_t)room,
-                                  memory_order_relaxed);
-        b->lost_nodes++;
+        atomic_fetch_add_explicit(left, (uint64_t)room, memory_order_relaxed);
+        (*lost)++;
         return NULL;
     }
     k->n = 1;
     k->cap = room;
-    k->next = b->nodes;
-    b->nodes = k;
-    return &k->v[0];
+    k->next = *head;
+    *head = k;
+    return k->v;
+}
+
+static dag_node *node_slot(struct flo__dag *g, struct flo__dag_buf *b)
+{
+    return chunk_slot(g, &b->nodes, &g->nodes_left, &b->lost_nodes,
+                      sizeof(dag_node));
 }
 
 static dag_edge *edge_slot(struct flo__dag *g, struct flo__dag_buf *b)
 {
-    edge_chunk *k = b->edges;
-    int room;
-
-    if (FLO__LIKELY(k && k->n < k->cap))
-        return &k->v[k->n++];
-    room = reserve(&g->edges_left, DAG_CHUNK);
-    if (!room) {
-        warn_full(g);
-        b->lost_edges++;
-        return NULL;
-    }
-    k = malloc(sizeof(*k));
-    if (!k) {
-        atomic_fetch_add_explicit(&g->edges_left, (uint64_t)room,
-                                  memory_order_relaxed);
-        b->lost_edges++;
-        return NULL;
-    }
-    k->n = 1;
-    k->cap = room;
-    k->next = b->edges;
-    b->edges = k;
-    return &k->v[0];
+    return chunk_slot(g, &b->edges, &g->edges_left, &b->lost_edges,
+                      sizeof(dag_edge));
 }
 
 static bool is_pseudo(const flo__task *t)
@@ -305,12 +288,12 @@ static void dag_free(struct flo__dag *g)
     while (b) {
         struct flo__dag_buf *nb = b->next;
         while (b->nodes) {
-            node_chunk *k = b->nodes->next;
+            chunk *k = b->nodes->next;
             free(b->nodes);
             b->nodes = k;
         }
         while (b->edges) {
-            edge_chunk *k = b->edges->next;
+            chunk *k = b->edges->next;
             free(b->edges);
             b->edges = k;
         }
@@ -664,9 +647,9 @@ flo_status flo__dag_finish(flo_runtime *rt)
     lost_nodes = atomic_load(&g->lost_nodes);
     lost_edges = atomic_load(&g->lost_edges);
     for (struct flo__dag_buf *b = g->bufs; b; b = b->next) {
-        for (node_chunk *k = b->nodes; k; k = k->next)
+        for (chunk *k = b->nodes; k; k = k->next)
             nn += (size_t)k->n;
-        for (edge_chunk *k = b->edges; k; k = k->next)
+        for (chunk *k = b->edges; k; k = k->next)
             ne += (size_t)k->n;
         lost_nodes += b->lost_nodes;
         lost_edges += b->lost_edges;
@@ -681,11 +664,11 @@ flo_status flo__dag_finish(flo_runtime *rt)
     }
     nn = ne = 0;
     for (struct flo__dag_buf *b = g->bufs; b; b = b->next) {
-        for (node_chunk *k = b->nodes; k; k = k->next) {
+        for (chunk *k = b->nodes; k; k = k->next) {
             memcpy(nodes + nn, k->v, (size_t)k->n * sizeof(*nodes));
             nn += (size_t)k->n;
         }
-        for (edge_chunk *k = b->edges; k; k = k->next) {
+        for (chunk *k = b->edges; k; k = k->next) {
             memcpy(edges + ne, k->v, (size_t)k->n * sizeof(*edges));
             ne += (size_t)k->n;
         }

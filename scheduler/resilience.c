@@ -61,11 +61,6 @@ void flo__task_mark_unsure(flo__task *t)
     atomic_fetch_or(&t->flags, FLO__TF_UNSURE);
 }
 
-bool flo__write_through(const flo__platform *plat)
-{
-    return plat->cfg->write_through != 0;
-}
-
 /* ---- Fault injection ----------------------------------------------------- */
 
 void flo__resil_submit(flo_runtime *rt, flo__task *t)
@@ -155,17 +150,19 @@ flo_status flo_device_disable(flo_runtime *rt, int device)
     return FLO_OK;
 }
 
+/* The workers t's entry points can run on, wherever it was placed. */
+static unsigned entry_points(const flo__task *t)
+{
+    return (t->host_fn ? FLO__ELIG_HOST : 0u) |
+           (t->cuda_fn ? FLO__ELIG_CUDA : 0u);
+}
+
 /* Hand t back to its worker's evacuation (w's thread). */
 static void hand_back(flo__worker *w, flo__task *t)
 {
     atomic_fetch_or(&t->flags, FLO__TF_EVAC);
     t->evac_next = w->evac;
     w->evac = t;
-}
-
-static void give(flo__worker *w, flo__task *t)
-{
-    hand_back(w, t);
 }
 
 void flo__resil_replace(flo_runtime *rt, flo__task *t)
@@ -181,17 +178,18 @@ void flo__resil_replace(flo_runtime *rt, flo__task *t)
             return;
     if (t->worker >= 0 && atomic_load(&rt->workers[t->worker]->dead)) {
         t->worker = -1;
-        t->eligible = (t->host_fn ? FLO__ELIG_HOST : 0u) |
-                      (t->cuda_fn ? FLO__ELIG_CUDA : 0u);
+        t->eligible = entry_points(t);
     }
     if (t->device >= 0 && atomic_load(&rt->plat.devices[t->device]->lost)) {
         /* Placed on the lost device: now wherever its entry points can
          * run. */
         t->device = -1;
-        t->eligible = (t->host_fn ? FLO__ELIG_HOST : 0u) |
-                      (t->cuda_fn ? FLO__ELIG_CUDA : 0u);
+        t->eligible = entry_points(t);
         atomic_fetch_add(&rt->n_replaced, 1);
     }
+    /* The host never fails: a task free to run there always can. */
+    ok = t->worker < 0 && t->device < 0 && (t->eligible & FLO__ELIG_HOST) &&
+         rt->nhost_workers > 0;
     for (int i = 0; i < rt->nworkers && !ok; i++)
         ok = flo__worker_can_run(rt->workers[i], t);
     if (ok)
@@ -215,9 +213,9 @@ void flo__resil_replace(flo_runtime *rt, flo__task *t)
 
 /* The version a handle goes back to: before the first write of a task
  * that runs again (a GPU launch recorded it in acc->ver). */
-static void note_rollback(flo__task *t, int node)
+static bool note_rollback(flo__task *t, int node)
 {
-    bool unsure = atomic_load(&t->flags) & FLO__TF_UNSURE;
+    bool unsure = atomic_load(&t->flags) & FLO__TF_UNSURE, any = false;
     for (int i = 0; i < t->naccess; i++) {
         flo__acc *a = &t->acc[i];
         flo__data *d = &a->d->data;
@@ -234,7 +232,9 @@ static void note_rollback(flo__task *t, int node)
         d->roll_node = (int16_t)(node + 1);
         pthread_mutex_unlock(&d->coh_lock);
         a->ver = 0;
+        any = true;
     }
+    return any;
 }
 
 typedef struct fix_arg {
@@ -348,8 +348,7 @@ static void requeue(flo__worker *w, flo__task *t)
         t->worker = -1;
     if (t->device == w->device) {
         t->device = -1;
-        t->eligible = (t->host_fn ? FLO__ELIG_HOST : 0u) |
-                      (t->cuda_fn ? FLO__ELIG_CUDA : 0u);
+        t->eligible = entry_points(t);
     }
     atomic_store(&t->state, FLO__TASK_PENDING);
     /* A predecessor still running (again, elsewhere) is waited for; one
@@ -368,23 +367,20 @@ void flo__resil_evacuate(flo__worker *w)
     flo_runtime *rt = w->rt;
     const flo__device_ops *ops = w->dev->ops;
     flo__task *list, *t;
-    bool launched = false;
+    bool launched = false, first = !w->evacuated;
 
     if (ops->abandon)
-        ops->abandon(w, give);
+        ops->abandon(w, hand_back);
     if (rt->sched_ops->take_own)
         while ((t = rt->sched_ops->take_own(rt, w)))
             hand_back(w, t);
     list = w->evac;
     w->evac = NULL;
-    for (t = list; t; t = t->evac_next) {
-        for (int i = 0; i < t->naccess && !launched; i++)
-            launched = t->acc[i].ver != 0;
-        note_rollback(t, w->device);
-    }
+    for (t = list; t; t = t->evac_next)
+        launched |= note_rollback(t, w->device);
     /* The first evacuation looks at every handle; later ones only when a
      * task they hand back had launched writes. */
-    if (!w->evacuated || launched) {
+    if (first || launched) {
         fix_arg fa = {rt, w->device};
         flo__data_foreach(rt, fix_data, &fa);
         w->evacuated = true;
@@ -395,8 +391,15 @@ void flo__resil_evacuate(flo__worker *w)
         t->evac_next = NULL;
         requeue(w, t);
     }
-    if (!atomic_load(&rt->t_recovered) ||
-        atomic_load(&rt->t_recovered) < atomic_load(&rt->t_lost))
+    if (first) {
+        /* A wake-up meant for work may have reached this worker before it
+         * saw its device lost: pass it on to everyone, once. From now on
+         * it never sleeps where a waker can pick it (worker.c). */
+        for (int i = 0; i < rt->nworkers; i++)
+            if (rt->workers[i] != w)
+                flo__sched_wake(rt->workers[i]);
+    }
+    if (atomic_load(&rt->t_recovered) < atomic_load(&rt->t_lost))
         atomic_store(&rt->t_recovered, flo__now_ns());
 }
 

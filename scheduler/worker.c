@@ -221,14 +221,6 @@ static bool recheck_pop(flo__worker *w, void *arg)
     return *t != NULL;
 }
 
-/* A dead worker's park: nothing to look for. */
-static bool recheck_none(flo__worker *w, void *arg)
-{
-    FLO__UNUSED(w);
-    FLO__UNUSED(arg);
-    return false;
-}
-
 /* Park until woken. Returns a task found on the last check, if any. */
 static flo__task *worker_sleep(flo__worker *w)
 {
@@ -267,7 +259,10 @@ static void *worker_main(void *arg)
             flo__worker_flush(w);
             if (atomic_load(&rt->stopping))
                 break;
-            flo__sched_park(w, 1000000, recheck_none, NULL, NULL);
+            /* Never announced as a sleeper: no waker picks it for work
+             * (flo__sched_wake_for skips it, flo__parker_wake finds it
+             * awake); flo__sched_stop_workers still ends the wait. */
+            flo__parker_park(&w->parker, 1000000);
             continue;
         }
         /* Polling for finished device work costs a driver call: do it

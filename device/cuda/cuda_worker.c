@@ -185,6 +185,24 @@ static flo_status op_check_words(flo__cuda_dev *cd, flo__cuda_fifo *f,
 
 static void wt_publish(flo__cuda_dev *cd, flo__task *t);
 
+/* Retire the oldest op of f: release what it holds and free its slot.
+ * Its task is the caller's to complete or hand back. */
+static void op_pop(flo__cuda_dev *cd, flo__worker *w, flo__cuda_fifo *f)
+{
+    flo__cuda_op *op = &f->ops[f->head & (f->cap - 1)];
+    unpin_all(op);
+    op_events_put(cd, op);
+    op->task = NULL;
+    op->nsw = 0;
+    op->wt = false;
+    f->head++;
+    if (--cd->inflight == 0) {
+        /* The end of a busy stretch: counted before the task completes,
+         * so whoever observes the completion also sees the time. */
+        flo__worker_add_busy(w, flo__now_ns() - cd->busy_since);
+    }
+}
+
 /* Finish the oldest op of stream s with status st. */
 static void op_complete(flo__cuda_dev *cd, flo__worker *w, int s, flo_status st)
 {
@@ -200,19 +218,16 @@ static void op_complete(flo__cuda_dev *cd, flo__worker *w, int s, flo_status st)
         else
             op_sample(op);
     }
-    if (op->wt && st == FLO_OK)
+    bool kept = op->wt && st == FLO_OK;
+    if (kept)
         wt_publish(cd, t);
-    op->wt = false;
-    unpin_all(op);
-    op_events_put(cd, op);
-    op->task = NULL;
-    f->head++;
-    if (--cd->inflight == 0) {
-        /* The end of a busy stretch: counted before the task completes,
-         * so whoever observes the completion also sees the time. */
-        flo__worker_add_busy(w, flo__now_ns() - cd->busy_since);
-    }
-    flo__task_complete(w, t, st);
+    op_pop(cd, w, f);
+    /* What it wrote reached the host: its results are safe even if this
+     * device is lost before the scheduler sees it complete. */
+    if (kept)
+        flo__task_complete_kept(w, t, st);
+    else
+        flo__task_complete(w, t, st);
 }
 
 /* Record an event after the newest op of every stream that has none, so
@@ -714,7 +729,7 @@ static flo_status cuda_execute(flo__worker *w, flo__task *t)
         op->status = copy_words(cd, f, op, stream);
     }
     op->wt = false;
-    if (op->status == FLO_OK && FLO__UNLIKELY(flo__write_through(cd->plat)))
+    if (op->status == FLO_OK && FLO__UNLIKELY(cd->plat->cfg->write_through))
         op->wt = write_through(cd, t, stream);
 
     /* Even a failed task completes through an event: the copies and
@@ -875,27 +890,19 @@ static int cuda_abandon(flo__worker *w,
     }
     for (int s = 0; s < nall(cd); s++) {
         flo__cuda_fifo *f = &cd->fifo[s];
-        while (f->head != f->tail) {
+        for (; f->head != f->tail; n++) {
             flo__cuda_op *op = &f->ops[f->head & (f->cap - 1)];
             flo__task *t = op->task;
-            bool kept = healthy && op->wt && op->status == FLO_OK;
-            if (kept)
-                wt_publish(cd, t); /* Its results reached the host. */
-            else if (op->wt)
+            if (healthy && op->wt && op->status == FLO_OK) {
+                /* Its work and its copies to the host are done. */
+                settle_early(cd, w, t);
+                op_complete(cd, w, s, FLO_OK);
+                continue;
+            }
+            if (op->wt)
                 flo__task_mark_unsure(t);
-            unpin_all(op);
-            op_events_put(cd, op);
-            op->task = NULL;
-            op->nsw = 0;
-            op->wt = false;
-            f->head++;
-            if (--cd->inflight == 0)
-                flo__worker_add_busy(w, flo__now_ns() - cd->busy_since);
-            if (kept)
-                flo__task_complete_kept(w, t, FLO_OK);
-            else
-                give(w, t);
-            n++;
+            op_pop(cd, w, f);
+            give(w, t);
         }
     }
     return n;

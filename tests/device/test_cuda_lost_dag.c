@@ -2,7 +2,8 @@
  * gpu suite - a real GPU lost to a kernel that faults (an illegal
  * address: a sticky error that poisons the CUDA context, hence its own
  * binary, run last). With write-through, the random graph's tasks before
- * the fault and after it produce the same data as the fault-free run:
+ * the fault and after it produce the same data as the fault-free run
+ * (the fault happens with no other GPU writer in flight):
  * what the GPU wrote had reached the host, and the rest runs on the host
  * workers. The faulting task itself, CUDA-only, fails with FLO_ENODEV
  * naming the CUDA error.
@@ -52,9 +53,9 @@ static void test_sticky_midrun(void **state)
                          FLO_OK);
     }
     assert_int_equal(flo_data_alloc(rt, 4096, &junk), FLO_OK);
-    /* The first half; then, once it finished (so that no other writer is
-     * in flight when the context dies: docs/resilience.md says why), the
-     * faulting kernel, and the second half behind it. */
+    /* The first half; then, once it finished, the faulting kernel alone,
+     * and once the device is lost the second half: no other writer may be
+     * in flight when the context dies (docs/resilience.md says why). */
     for (int i = 0; i < NT / 2; i++)
         assert_int_equal(rd_submit(rt, &k_rd, h, &t[i], 0, NULL), FLO_OK);
     assert_int_equal(flo_wait_all(rt), FLO_OK);
@@ -66,9 +67,9 @@ static void test_sticky_midrun(void **state)
     d.on_device = FLO_DEVICE(1);
     flo_event bad;
     assert_int_equal(flo_task_submit(rt, &d, &bad), FLO_OK);
+    assert_int_equal(flo_event_wait(rt, bad), FLO_ENODEV);
     for (int i = NT / 2; i < NT; i++)
         assert_int_equal(rd_submit(rt, &k_rd, h, &t[i], 0, NULL), FLO_OK);
-    assert_int_equal(flo_event_wait(rt, bad), FLO_ENODEV);
     char msg[512];
     assert_int_equal(flo_error_message(rt, bad, msg, sizeof msg), FLO_OK);
     assert_non_null(strstr(msg, "cudaErrorIllegalAddress"));

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -262,15 +263,45 @@ static void test_all_lost(void **state)
     assert_int_equal(flo_finalize(rt), FLO_OK);
 }
 
+/* Each case's time, as a TAP comment (10,000 tasks per graph: a slow
+ * case shows here before it meets the suite's timeout). */
+static double t_case;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static int case_start(void **state)
+{
+    (void)state;
+    t_case = now_s();
+    return 0;
+}
+
+static int case_end(void **state)
+{
+    (void)state;
+    printf("# %.2f s\n", now_s() - t_case);
+    fflush(stdout);
+    return 0;
+}
+
 int main(void)
 {
     FLO_TEST_REQUIRE_GPU();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_lose_logical),
-        cmocka_unit_test(test_disable_midrun),
-        cmocka_unit_test(test_transient_gpu),
-        cmocka_unit_test(test_retry_restores_gpu),
-        cmocka_unit_test(test_all_lost),
+        cmocka_unit_test_setup_teardown(test_lose_logical, case_start,
+                                        case_end),
+        cmocka_unit_test_setup_teardown(test_disable_midrun, case_start,
+                                        case_end),
+        cmocka_unit_test_setup_teardown(test_transient_gpu, case_start,
+                                        case_end),
+        cmocka_unit_test_setup_teardown(test_retry_restores_gpu, case_start,
+                                        case_end),
+        cmocka_unit_test_setup_teardown(test_all_lost, case_start, case_end),
     };
     return cmocka_run_group_tests_name("device_cuda_resilience", tests, NULL,
                                        NULL);
