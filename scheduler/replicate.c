@@ -132,8 +132,7 @@ static void in_kernel(const flo_runtime *rt, int dev, const char *name,
     *on_device = FLO_DEVICE(x->index);
 }
 
-/* ---- The vote -------------------------------------------------------------
- */
+/* ---- The vote ---------------------------------------------------- */
 
 /* Whether copy k finished and its result passes validate (SEEN_*). */
 static int judge(rep_state *s, flo_task_ctx *ctx, int k)
@@ -307,8 +306,7 @@ static void vote_done(void *arg, flo_status st)
 
 static const flo_kernel vote_kernel = {"flo:vote", vote_entry, NULL};
 
-/* ---- Submission -----------------------------------------------------------
- */
+/* ---- Submission -------------------------------------------------- */
 
 /* A handle of the task, for finding its distinct handles. */
 typedef struct rep_ent {

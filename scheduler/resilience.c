@@ -112,8 +112,7 @@ void flo__resil_fini(flo_runtime *rt)
     rt->faults_old = NULL;
 }
 
-/* ---- Losing a device ------------------------------------------------------
- */
+/* ---- Losing a device --------------------------------------------- */
 
 void flo__device_lost(flo__device *dev, const char *why)
 {
@@ -403,8 +402,7 @@ void flo__resil_evacuate(flo__worker *w)
         atomic_store(&rt->t_recovered, flo__now_ns());
 }
 
-/* ---- Before and after an attempt ------------------------------------------
- */
+/* ---- Before and after an attempt --------------------------------- */
 
 bool flo__resil_before_run(flo__worker *w, flo__task *t)
 {
