@@ -217,7 +217,7 @@ typedef struct thr {
     flo_runtime *rt;
     int id;
     flo_status st;
-    int64_t val;
+    uint64_t val;
 } thr;
 
 static atomic_int tcount[4];
@@ -225,7 +225,7 @@ static atomic_int tcount[4];
 static void k_count_flaky(flo_task_ctx *ctx)
 {
     const int *who = flo_task_args(ctx, NULL);
-    int64_t *v = flo_task_buffer(ctx, 0);
+    uint64_t *v = flo_task_buffer(ctx, 0); /* Wraps: exact all the same. */
     int k = atomic_fetch_add(&tcount[*who], 1);
     *v = *v * 3 + 1;
     if (k % 2 == 0)
@@ -236,7 +236,7 @@ static const flo_kernel kcflaky = {"cflaky", k_count_flaky, NULL};
 static void *thr_main(void *arg)
 {
     thr *t = arg;
-    int64_t v = t->id;
+    uint64_t v = (uint64_t)t->id;
     flo_data h;
     t->st = flo_data_register(t->rt, &v, sizeof(v), &h);
     for (int i = 0; i < 200 && t->st == FLO_OK; i++) {
@@ -261,7 +261,7 @@ static void test_retry_threads(void **state)
     flo_runtime *rt = flot_rt(FLO_SCHED_WS, 3);
     pthread_t th[4];
     thr a[4];
-    int64_t want;
+    uint64_t want;
     flo_stats s;
     (void)state;
     assert_non_null(rt);
