@@ -193,19 +193,37 @@ static flo_status home_start(flo__platform *plat, flo__data *d)
  * no GPU picks the host as a source and no reader on the host uses it.
  */
 flo_status flo__coh_host_prepare(flo__platform *plat, flo__data *d,
-                                 flo_access mode, void **ptr)
+                                 flo_access mode, void **ptr, flo__task *t)
 {
     flo__replica *r = &d->rep[0];
     int s = atomic_load_explicit(&r->state, memory_order_acquire);
     flo_status st = FLO_OK;
 
-    /* Fast path: valid for reading, or already the only copy. */
-    if ((s == FLO__REP_OWNER) ||
-        (s == FLO__REP_SHARED && !(mode & FLO_WRITE))) {
+    /* Fast path: valid for reading, or already the only copy (and not
+     * being recomputed: the replay's base version may be valid here). */
+    if (((s == FLO__REP_OWNER) ||
+         (s == FLO__REP_SHARED && !(mode & FLO_WRITE))) &&
+        !atomic_load_explicit(&d->replay, memory_order_relaxed)) {
         *ptr = r->ptr;
         return FLO_OK;
     }
     pthread_mutex_lock(&d->coh_lock);
+    while (
+        FLO__UNLIKELY(atomic_load_explicit(&d->replay, memory_order_relaxed))) {
+        /* Being recomputed (scheduler/lineage.c). */
+        if (t) {
+            if (flo__replay_holds(t, d, mode)) {
+                st = FLO__EHOLD;
+                goto out;
+            }
+            break;
+        }
+        if (d->replay_rd && !(mode & FLO_WRITE))
+            break;
+        pthread_mutex_unlock(&d->coh_lock);
+        flo__replay_wait(d);
+        pthread_mutex_lock(&d->coh_lock);
+    }
     if (FLO__UNLIKELY(d->lost)) {
         if (mode & FLO_READ) {
             st = FLO_EDATALOSS;
@@ -263,7 +281,7 @@ flo_status flo__coh_user_sync(flo__platform *plat, flo__data *d)
     void *p;
 
     if (d->user_ptr)
-        return flo__coh_host_prepare(plat, d, FLO_READ, &p);
+        return flo__coh_host_prepare(plat, d, FLO_READ, &p, NULL);
     if (node <= 0 || node >= plat->ndevices)
         return FLO_OK;
     dev = plat->devices[node];

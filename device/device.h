@@ -352,6 +352,15 @@ struct flo__data {
     uint64_t ver, host_ver;
     uint8_t lost;
     int16_t lost_node;
+    /* Lineage (scheduler/lineage.c), under coh_lock: the writers
+     * remembered for recomputing lost versions (scheduler's, opaque here),
+     * and the join of a replay in progress on d (NULL: none): tasks that
+     * access d wait for it (replay_rd: only those that write d). replay
+     * is written under coh_lock before the replicas' states it guards,
+     * so that a reader of a valid state (acquire) sees it. */
+    void *lin;
+    _Atomic(flo__task *) replay;
+    bool replay_rd;
     /* An evacuation's scratch: roll back to version roll (roll_node: the
      * lost node + 1, 0: none). */
     int16_t roll_node;
@@ -377,9 +386,11 @@ static inline void flo__coh_host_valid(flo__data *d)
 }
 
 /* Make d's host replica valid for mode; returns its address. Called by
- * host workers, acquire and unregister; may call a device's copy_to_host. */
+ * host workers (t: the task), acquire and unregister (t NULL); may call a
+ * device's copy_to_host. While d is being recomputed (d->replay) a task
+ * gets FLO__EHOLD, the program's thread waits. */
 flo_status flo__coh_host_prepare(flo__platform *plat, flo__data *d,
-                                 flo_access mode, void **ptr);
+                                 flo_access mode, void **ptr, flo__task *t);
 /* After a task on node wrote d: node becomes owner, others invalid.
  * Caller holds d->coh_lock. */
 void flo__coh_mark_written(flo__data *d, int node);
@@ -452,11 +463,23 @@ void flo__task_set_error(flo__task *t, flo_status st, const char *fmt, ...)
 /* The version of entry i's handle that t's write produces (set by a GPU
  * backend at launch, under the handle's coh_lock; 0: none). */
 void flo__task_set_version(flo__task *t, int i, uint64_t ver);
+/* The version of entry i's handle that t reads (same rules). */
+void flo__task_set_rversion(flo__task *t, int i, uint64_t ver);
 uint64_t flo__task_version(const flo__task *t, int i);
 /* Backend slot for per-task state (e.g. the completion event). */
 void **flo__task_dev_slot(flo__task *t);
 /* Complete a task that execute left in flight (from progress). */
 void flo__task_complete(flo__worker *w, flo__task *t, flo_status st);
+
+/* ---- ... while lost data is recomputed (scheduler/lineage.c) ----------
+ * A backend preparing t's access to d in mode, with d->coh_lock held and
+ * d->replay set, asks flo__replay_holds; true: t must wait for the
+ * replay, so the backend undoes what it prepared and execute returns
+ * FLO__EHOLD (the scheduler requeues t behind the replay). A program's
+ * thread (t NULL) waits instead, without the lock: flo__replay_wait. */
+#define FLO__EHOLD ((flo_status)-1000)
+bool flo__replay_holds(flo__task *t, flo__data *d, flo_access mode);
+void flo__replay_wait(flo__data *d);
 
 /*
  * Stream-ordered dependencies. A GPU backend calls flo__task_launched on

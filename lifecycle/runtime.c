@@ -135,6 +135,7 @@ flo_status flo_init(const flo_config *cfg, flo_runtime **out)
     rt->data_limit =
         (uint32_t)FLO__MIN(env_u64("FLO__TEST_DATA_LIMIT", 0), UINT32_MAX);
     rt->t_origin = flo__now_ns();
+    rt->lineage = rt->cfg.lineage;
     rt->mpi_size = rt->plat.node_size = 1;
     rt->plat.cfg = &rt->cfg;
     rt->plat.topo = &rt->topo;

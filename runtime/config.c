@@ -198,9 +198,10 @@ flo_status flo__config_resolve(const flo_config *in, flo_config *out)
         FLO__ERR("write_through %d out of range (0 or 1)", c.write_through);
         return FLO_EINVAL;
     }
-    if (c.lineage < -1 || c.lineage > 1024) {
-        FLO__ERR("lineage %d out of range (-1: none, 0: 16, or 1..1024)",
-                 c.lineage);
+    if (c.lineage < 0 || c.lineage > FLO_LINEAGE_MAX) {
+        FLO__ERR("lineage %d out of range (0: off, or 1..%d writers per "
+                 "data handle)",
+                 c.lineage, FLO_LINEAGE_MAX);
         return FLO_EINVAL;
     }
     if (c.mpi_comm.valid != 0 && c.mpi_comm.valid != 1) {

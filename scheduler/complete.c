@@ -28,22 +28,31 @@ void flo__worker_flush(flo__worker *w)
 
 void flo__task_complete(flo__worker *w, flo__task *t, flo_status st)
 {
-    flo_runtime *rt = w ? w->rt : NULL;
+    /* Only acquire pseudo-tasks complete off a worker; their runtime is
+     * that of their data. */
+    flo__task_complete_rt(w ? w->rt : t->acc[0].d->rt, w, t, st);
+}
+
+void flo__task_complete_rt(flo_runtime *rt, flo__worker *w, flo__task *t,
+                           flo_status st)
+{
     flo__tcache *c;
     flo__edge *e;
     unsigned flags = atomic_load_explicit(&t->flags, memory_order_relaxed);
     bool pseudo = flags & FLO__TF_ACQUIRE;
 
-    if (!rt) {
-        /* Only acquire pseudo-tasks complete off a worker; their runtime
-         * is that of their data. */
-        rt = t->acc[0].d->rt;
+    if (FLO__UNLIKELY(st == FLO__EHOLD)) {
+        /* Its buffers are being recomputed: it runs after the replay. */
+        flo__lineage_hold(w, t);
+        return;
     }
     if (FLO__UNLIKELY(
             st == FLO_EAGAIN ||
             (w && atomic_load_explicit(&w->dead, memory_order_relaxed))) &&
         flo__resil_again(w, t, st))
         return;
+    if (FLO__UNLIKELY(rt->lineage > 0 || (flags & FLO__TF_REPLAY)))
+        flo__lineage_done(rt, w, t, st);
     c = w ? &w->cache : flo__tcache_get(rt);
     /* Launched behind a predecessor that then failed (its failure was
      * only known at its completion, e.g. a device status word): the task
@@ -148,6 +157,11 @@ void flo__task_ready(flo_runtime *rt, flo__worker *self, flo__task *t)
         pthread_mutex_lock(&rt->wait_mu);
         pthread_cond_broadcast(&rt->wait_cv);
         pthread_mutex_unlock(&rt->wait_mu);
+        return;
+    }
+    if (FLO__UNLIKELY(atomic_load_explicit(&t->flags, memory_order_relaxed) &
+                      FLO__TF_JOIN)) {
+        flo__lineage_join(rt, self, t);
         return;
     }
     {

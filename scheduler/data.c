@@ -145,6 +145,9 @@ static flo_status data_init_slot(flo_runtime *rt, flo__dslot *d, void *ptr,
     d->data.ver = d->data.host_ver = 0;
     d->data.lost = 0;
     d->data.lost_node = 0;
+    d->data.lin = NULL;
+    atomic_store_explicit(&d->data.replay, NULL, memory_order_relaxed);
+    d->data.replay_rd = false;
     /* Replicas of memory nodes the runtime does not have are never
      * written: they keep the zeros (INVALID, NULL) of the chunk's
      * memset. The slot is published later by the release store of
@@ -464,7 +467,7 @@ flo_status flo_data_acquire(flo_runtime *rt, flo_data h, flo_access mode,
         free(a);
         return st;
     }
-    st2 = flo__coh_host_prepare(&rt->plat, &d->data, mode, &p);
+    st2 = flo__coh_host_prepare(&rt->plat, &d->data, mode, &p, NULL);
     if (st == FLO_OK)
         st = st2;
     *ptr = p;
@@ -586,8 +589,12 @@ static void data_retire(flo_runtime *rt, flo__dslot *d)
      * program's host or device memory (an error is logged there; the
      * handle goes all the same). */
     flo__acquire_begin(rt, d, FLO_READ_WRITE, 0, NULL, &t);
+    /* A lineage replay reading or recomputing d is not among its tasks:
+     * it is waited for here (scheduler/lineage.c). */
+    flo__replay_wait(&d->data);
     (void)flo__coh_user_sync(&rt->plat, &d->data);
     flo__acquire_end(t);
+    flo__lineage_drop(rt, &d->data);
     drop_dep_refs(rt, d);
     flo__coh_free_replicas(&rt->plat, &d->data);
     atomic_fetch_add_explicit(&d->gen, 1, memory_order_release);
@@ -639,7 +646,9 @@ void flo__data_discard(flo_runtime *rt, flo_data h)
         return;
     /* Nobody else names it, and the tasks recorded on it have run: no
      * final wait (data_retire's pseudo-task would wait for the caller's
-     * own task) and nothing to write back. */
+     * own task) and nothing to write back. No lineage replay reads it
+     * (the tasks of a replicated task are not remembered). */
+    flo__lineage_drop(rt, &d->data);
     drop_dep_refs(rt, d);
     flo__coh_free_replicas(&rt->plat, &d->data);
     atomic_fetch_add_explicit(&d->gen, 1, memory_order_release);

@@ -21,9 +21,11 @@
  *      it keeps the version it held when it was last invalidated
  *      (flo__data.host_ver), so a handle the GPU only read-modified
  *      since the host had it is recovered from there. Otherwise the
- *      handle is lost: tasks that read it fail with FLO_EDATALOSS.
- *      Write-through (flo_config.write_through) keeps the host copy
- *      current, so nothing is lost.
+ *      handle is recomputed from its lineage where it can be
+ *      (scheduler/lineage.c, flo_config.lineage), else it is lost: tasks
+ *      that read it fail with FLO_EDATALOSS. Write-through
+ *      (flo_config.write_through) keeps the host copy current, so
+ *      nothing is lost.
  *   2. Then each handed-back task is made a ready-to-place task again:
  *      its stream-ordered predecessors (flo__task_launched) become
  *      ordinary dependencies (flo__add_edge: a predecessor that is
@@ -239,6 +241,7 @@ static bool note_rollback(flo__task *t, int node)
 typedef struct fix_arg {
     flo_runtime *rt;
     int node;
+    flo__replay *plan; /* Lineage replay (NULL: off). */
 } fix_arg;
 
 /* Step 1 of an evacuation, for one handle (see the file comment). */
@@ -286,6 +289,10 @@ static void fix_data(flo__dslot *ds, void *arg)
     } else if (d->host_ver == target && d->rep[0].ptr && !d->home_tok &&
                !unsure) {
         atomic_store(&d->rep[0].state, FLO__REP_OWNER);
+    } else if (flo__lineage_candidate(fa->plan, d, target, unsure)) {
+        /* Recomputed from its lineage if it can be (flo__lineage_end
+         * decides; until then every task that needs it waits). */
+        atomic_store(&d->rep[0].state, FLO__REP_INVALID);
     } else {
         d->lost = 1;
         d->lost_node = (int16_t)node;
@@ -380,8 +387,9 @@ void flo__resil_evacuate(flo__worker *w)
     /* The first evacuation looks at every handle; later ones only when a
      * task they hand back had launched writes. */
     if (first || launched) {
-        fix_arg fa = {rt, w->device};
+        fix_arg fa = {rt, w->device, flo__lineage_begin(rt, w)};
         flo__data_foreach(rt, fix_data, &fa);
+        flo__lineage_end(fa.plan);
         w->evacuated = true;
     }
     while (list) {
@@ -454,8 +462,10 @@ bool flo__resil_again(flo__worker *w, flo__task *t, flo_status st)
 {
     flo_runtime *rt;
 
+    /* A lineage replay's join runs nothing: it completes wherever its
+     * last predecessor did, the worker of a lost device included. */
     if (atomic_load_explicit(&t->flags, memory_order_relaxed) &
-        (FLO__TF_ACQUIRE | FLO__TF_KEEP))
+        (FLO__TF_ACQUIRE | FLO__TF_KEEP | FLO__TF_JOIN))
         return false;
     if (w && atomic_load_explicit(&w->dead, memory_order_relaxed)) {
         /* Whatever it did there is lost with the device. */

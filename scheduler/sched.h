@@ -91,6 +91,12 @@ enum {
      * in the failure table, never the first error): the vote task that
      * contains it reports it (flo__failure_cancels). */
     FLO__TF_CONTAINED = 1u << 6,
+    /* Recomputes a version lost with a device (scheduler/lineage.c): never
+     * held by a replay in progress. */
+    FLO__TF_REPLAY = 1u << 7,
+    /* A replay's join: no entry point, completes when its predecessors
+     * (the replay's tasks) have; its completion ends the replay. */
+    FLO__TF_JOIN = 1u << 8,
 };
 
 /* Predecessors a task may wait for in stream order (at most). */
@@ -110,6 +116,12 @@ typedef struct flo__acc {
      * launches it (0: not launched): recovery rolls d back to the
      * version before the first write it re-executes. */
     uint64_t ver;
+    /* The version of d the task read (set with ver, on the lead entry;
+     * lineage replay checks that its inputs are still there), and the
+     * generation of the handle it named (a replay never names a handle
+     * unregistered since). */
+    uint64_t rver;
+    uint64_t dgen;
 } flo__acc;
 
 /* One distinct handle of a submission, for its locked phase
@@ -164,7 +176,10 @@ struct flo__task {
     uint8_t reexecs; /* Runs again after losing its device so far. */
     flo__task_fault fault;
     struct flo__task *evac_next; /* A lost worker's hand-back list. */
-    void *dev_slot;              /* Backend's per-task state. */
+    /* The replay join a task waits for (a reference), set when its
+     * buffers were being recomputed as it started (scheduler/lineage.c). */
+    struct flo__task *hold;
+    void *dev_slot; /* Backend's per-task state. */
     /* Buffers that outlive one use of the record (grown, never shrunk,
      * freed at finalize) so that large tasks do not malloc each time.
      * acc_ext holds acc_ext_cap accesses followed by acc_ext_cap
@@ -456,6 +471,9 @@ struct flo_runtime {
     atomic_int ndead;
     atomic_ulong n_retries, n_replaced, n_reexec, n_recomputed, n_data_lost;
     atomic_ulong n_faults;
+    /* Writers remembered per handle for lineage replay (cfg.lineage; 0:
+     * none). */
+    int lineage;
     /* Time of the last device loss and of the end of its hand-back (ns,
      * flo__now_ns), for bench/resilience. */
     _Atomic uint64_t t_lost, t_recovered;
@@ -607,5 +625,34 @@ void flo__data_foreach(flo_runtime *rt, void (*fn)(flo__dslot *d, void *arg),
                        void *arg);
 /* Free the fault rules (finalize). */
 void flo__resil_fini(flo_runtime *rt);
+
+/* ---- Lineage replay (scheduler/lineage.c) -------------------------------- */
+
+/* A task completed with st: remember its GPU writes in their handles'
+ * lineage; a replay task's failure loses what it recomputed. */
+void flo__lineage_done(flo_runtime *rt, flo__worker *w, flo__task *t,
+                       flo_status st);
+/* Forget d's lineage (the handle goes: unregister, finalize). */
+void flo__lineage_drop(flo_runtime *rt, flo__data *d);
+/* An evacuation's plan: the handles its device held the only copy of,
+ * recomputed where their lineage allows. */
+typedef struct flo__replay flo__replay;
+flo__replay *flo__lineage_begin(flo_runtime *rt, flo__worker *w);
+/* d (coh_lock held) lost its only copy of version target: a candidate
+ * for replay. False: lineage cannot help (off, no memory); the caller
+ * marks d lost. */
+bool flo__lineage_candidate(flo__replay *p, flo__data *d, uint64_t target,
+                            bool host_unsure);
+/* Plan, start the replay tasks, and mark what cannot be recomputed lost
+ * (FLO_EDATALOSS). Frees p. */
+void flo__lineage_end(flo__replay *p);
+/* t was held by a replay (its prepare returned FLO__EHOLD): it waits for
+ * the replay's join, then runs. */
+void flo__lineage_hold(flo__worker *w, flo__task *t);
+/* A join's predecessors finished: end the replay. */
+void flo__lineage_join(flo_runtime *rt, flo__worker *w, flo__task *t);
+/* Completion with the runtime given (join records have no access). */
+void flo__task_complete_rt(flo_runtime *rt, flo__worker *w, flo__task *t,
+                           flo_status st);
 
 #endif /* FLO_SCHEDULER_SCHED_H */

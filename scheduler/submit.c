@@ -281,6 +281,8 @@ static flo_status attach_accesses(flo_runtime *rt, flo__task *t,
         if (!t->acc[i].d)
             return st;
         t->acc[i].ver = 0;
+        t->acc[i].rver = 0;
+        t->acc[i].dgen = desc->access[i].data.gen;
     }
     t->naccess = n;
     return FLO_OK;

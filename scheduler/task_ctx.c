@@ -286,6 +286,10 @@ void flo__task_set_version(flo__task *t, int i, uint64_t ver)
 {
     t->acc[i].ver = ver;
 }
+void flo__task_set_rversion(flo__task *t, int i, uint64_t ver)
+{
+    t->acc[i].rver = ver;
+}
 uint64_t flo__task_version(const flo__task *t, int i)
 {
     return t->acc[i].ver;

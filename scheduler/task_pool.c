@@ -289,6 +289,7 @@ void flo__task_record_init(flo_runtime *rt, flo__task *t, unsigned flags)
     t->fault.kind = FLO__FAULT_NONE;
     t->fault.times = 0;
     t->evac_next = NULL;
+    t->hold = NULL;
     atomic_store_explicit(&t->state, FLO__TASK_PENDING, memory_order_relaxed);
 }
 

@@ -217,6 +217,11 @@ bool flo__sched_park(flo__worker *w, uint64_t timeout_ns,
 static bool recheck_pop(flo__worker *w, void *arg)
 {
     flo__task **t = arg;
+    /* Its device lost while it was going to sleep: flo__device_lost set
+     * dead before looking for a sleeper to wake, and this load follows
+     * the announcement, so one of the two sees the other. */
+    if (FLO__UNLIKELY(atomic_load(&w->dead)))
+        return true;
     *t = try_pop(w);
     return *t != NULL;
 }

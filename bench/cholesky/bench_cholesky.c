@@ -418,7 +418,10 @@ out:
  * host). Then a device lost in the middle: two logical GPUs, the second
  * lost at its 200th task (a device rule), write-through on so that
  * nothing is lost; the factor is checked, and the time from the loss to
- * the end of the hand-back (flo_stats.recovery_ns) is reported.
+ * the end of the hand-back (flo_stats.recovery_ns) is reported. Then the
+ * same without write-through but with lineage (flo_config.lineage): the
+ * cost of remembering the writers, and the loss recovered by
+ * recomputing the lost tiles.
  */
 static int run_case(flo_bench *b, const bench_opts *o, int nb,
                     const char *label, const flo_config *cfg, int retries,
@@ -447,9 +450,11 @@ static int run_case(flo_bench *b, const bench_opts *o, int nb,
     }
     if (s.devices_lost) {
         printf("  %s: %llu devices lost, %llu tasks moved, %llu run again, "
-               "%llu handles lost; loss to hand-back done %.3f ms\n",
+               "%llu recomputed, %llu handles lost; loss to hand-back done "
+               "%.3f ms\n",
                label, (unsigned long long)s.devices_lost,
                (unsigned long long)s.replaced, (unsigned long long)s.reexecuted,
+               (unsigned long long)s.recomputed,
                (unsigned long long)s.data_lost, (double)s.recovery_ns / 1e6);
         snprintf(name, sizeof(name), "n=%d/nb=%d/%s/recovery", o->n, nb, label);
         flo_bench_result(b, name, "ms", (double)s.recovery_ns / 1e6, NULL, 0.0,
@@ -484,6 +489,17 @@ static int run_resilience(flo_bench *b, const bench_opts *o, flo_runtime *rt0)
             run_case(b, o, nb, "2_logical_write_through", &cfg, 0, NULL, off2);
         cfg.faults = "device:dev=2,at_task=200";
         rc |= run_case(b, o, nb, "2_logical_lose_one", &cfg, 0, off2, t);
+        /* Lineage instead of write-through: what it costs to remember
+         * the writers, and a loss recovered by recomputing the tiles. */
+        double off3[2];
+        cfg.write_through = 0;
+        cfg.faults = NULL;
+        rc |= run_case(b, o, nb, "2_logical", &cfg, 0, NULL, off3);
+        cfg.lineage = FLO_LINEAGE_MAX;
+        rc |= run_case(b, o, nb, "2_logical_lineage", &cfg, 0, off3, t);
+        cfg.faults = "device:dev=2,at_task=200";
+        rc |=
+            run_case(b, o, nb, "2_logical_lineage_lose_one", &cfg, 0, off3, t);
     }
     return rc;
 }

@@ -401,6 +401,14 @@ static flo_status prepare_buffers(flo__cuda_dev *cd, flo__task *t,
         /* The first entry's mode is the union of all entries for d. */
         flo_access mode = flo__task_access_mode(t, i);
         pthread_mutex_lock(&d->coh_lock);
+        if (FLO__UNLIKELY(
+                atomic_load_explicit(&d->replay, memory_order_relaxed)) &&
+            flo__replay_holds(t, d, mode)) {
+            /* Being recomputed (scheduler/lineage.c): t waits. */
+            pthread_mutex_unlock(&d->coh_lock);
+            unpin_all(op);
+            return FLO__EHOLD;
+        }
         if (FLO__UNLIKELY(d->lost) && (mode & FLO_READ)) {
             int lost = d->lost_node;
             pthread_mutex_unlock(&d->coh_lock);
@@ -413,6 +421,7 @@ static flo_status prepare_buffers(flo__cuda_dev *cd, flo__task *t,
         }
         flo_status st = flo__cuda_prepare(cd, d, mode, stream, op);
         void *ptr = d->rep[cd->node].ptr;
+        flo__task_set_rversion(t, i, d->ver);
         pthread_mutex_unlock(&d->coh_lock);
         if (st) {
             unpin_all(op);
@@ -420,16 +429,29 @@ static flo_status prepare_buffers(flo__cuda_dev *cd, flo__task *t,
         }
         flo__task_set_buffer(t, i, ptr);
     }
-    /* All buffers are in place: writers now own their data here. */
+    /* All buffers are in place: writers now own their data here. The
+     * versions read (above) and written are the lineage's
+     * (scheduler/lineage.c).
+     * A replay that started since the check above holds a writer here (a
+     * version taken already stays: its replica held the same contents). */
     for (int i = 0; i < n; i++) {
         flo__data *d = flo__task_access_data(t, i);
-        if (!(flo__task_access_mode(t, i) & FLO_WRITE))
+        flo_access mode = flo__task_access_mode(t, i);
+        bool lead = flo__task_access_lead(t, i) == i;
+        if (!(mode & FLO_WRITE))
             continue;
         pthread_mutex_lock(&d->coh_lock);
+        if (FLO__UNLIKELY(
+                atomic_load_explicit(&d->replay, memory_order_relaxed)) &&
+            flo__replay_holds(t, d, mode)) {
+            pthread_mutex_unlock(&d->coh_lock);
+            unpin_all(op);
+            return FLO__EHOLD;
+        }
         if (d->rep[cd->node].state != FLO__REP_OWNER)
             flo__coh_mark_written(d, cd->node);
         d->ever_written = true;
-        if (flo__task_access_lead(t, i) == i) {
+        if (lead) {
             flo__coh_new_version(d, cd->node);
             flo__task_set_version(t, i, d->ver);
         }
@@ -684,6 +706,10 @@ static flo_status cuda_execute(flo__worker *w, flo__task *t)
         drain(cd, w);
         op->c_bytes = 0;
         st = prepare_buffers(cd, t, stream, op);
+    }
+    if (st == FLO__EHOLD) {
+        op_events_put(cd, op);
+        return st; /* Its buffers are being recomputed: requeued. */
     }
     if (st) {
         op_events_put(cd, op);

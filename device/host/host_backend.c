@@ -26,8 +26,10 @@ static flo_status host_execute(flo__worker *w, flo__task *t)
     for (int i = 0; i < n; i++) {
         flo__data *d = flo__task_access_data(t, i);
         void *p;
-        flo_status st = flo__coh_host_prepare(flo__worker_device(w)->plat, d,
-                                              flo__task_access_mode(t, i), &p);
+        flo_status st = flo__coh_host_prepare(
+            flo__worker_device(w)->plat, d, flo__task_access_mode(t, i), &p, t);
+        if (st == FLO__EHOLD)
+            return st; /* Its buffers are being recomputed. */
         if (st == FLO_EDATALOSS) {
             flo__task_set_error(t, st,
                                 "task '%s': buffer %d (data handle %u, %zu "

@@ -86,6 +86,9 @@ typedef struct flo_mpi_comm {
  * layout of the library's own header, which is right only when the
  * program and the library come from the same release.
  */
+/** Most GPU writers a data handle remembers for lineage replay. */
+#define FLO_LINEAGE_MAX 1024
+
 typedef struct flo_config {
     size_t size;             /**< sizeof(flo_config), or 0 (see above). */
     int version;             /**< FLO_VERSION of the program's header, or 0;
@@ -125,9 +128,10 @@ typedef struct flo_config {
     int write_through;     /**< 1: keep a host copy of everything GPUs
                                 write, so that losing a GPU loses no
                                 data; 0: off (FLO_WRITE_THROUGH). */
-    int lineage;           /**< Writers remembered per data handle to
-                                recompute a copy lost with a GPU;
-                                0: 16, -1: none (FLO_LINEAGE). */
+    int lineage;           /**< GPU writers remembered per data handle
+                                to recompute a version lost with a GPU
+                                (docs/resilience.md), 1..FLO_LINEAGE_MAX;
+                                0: off (FLO_LINEAGE). */
     const char *dag_path;  /**< Graphviz (dot) file of the task graph as
                                 it ran, written at finalize, or NULL
                                 (FLO_DAG; docs/guide.md); copied. */

@@ -421,6 +421,15 @@ static void test_bad_config(void **state)
     c = base;
     c.log_level = 4;
     expect_einval(&c);
+    c = base;
+    c.write_through = 2;
+    expect_einval(&c);
+    c = base;
+    c.lineage = -1;
+    expect_einval(&c);
+    c = base;
+    c.lineage = FLO_LINEAGE_MAX + 1;
+    expect_einval(&c);
     /* A flo_mpi_comm not made by flo_mpi_comm_wrap. */
     c = base;
     c.mpi_comm.valid = 5;
@@ -438,8 +447,10 @@ static void test_bad_config(void **state)
     c.host_workers = -1;
     expect_einval(&c);
 
-    /* Nothing was left over: a good configuration still works. */
+    /* Nothing was left over: a good configuration still works (with
+     * lineage on, which host workers alone never use). */
     flo_runtime *rt = NULL;
+    base.lineage = FLO_LINEAGE_MAX;
     assert_int_equal(flo_init(&base, &rt), FLO_OK);
     assert_int_equal(flo_worker_count(rt), 2);
     run_some(rt, 10);
