@@ -135,6 +135,10 @@ void flo__device_lost(flo__device *dev, const char *why)
              dev->index, dev->info.name, why);
     for (int i = 0; i < dev->nworkers; i++) {
         flo__worker *w = rt->workers[dev->first_worker + i];
+        /* Its first evacuation counts as outstanding work until it is
+         * done: a wait that returns has seen the data handed back (and a
+         * lineage replay counted). */
+        atomic_fetch_add(&rt->outstanding, 1);
         atomic_store(&w->dead, 1);
         flo__sched_wake(w);
     }
@@ -408,6 +412,8 @@ void flo__resil_evacuate(flo__worker *w)
     }
     if (atomic_load(&rt->t_recovered) < atomic_load(&rt->t_lost))
         atomic_store(&rt->t_recovered, flo__now_ns());
+    if (first)
+        w->cache.done_local++; /* flo__device_lost's count (flushed next). */
 }
 
 /* ---- Before and after an attempt --------------------------------- */
