@@ -67,6 +67,9 @@ typedef struct flo_mpi_comm {
  *  flo_mpi_comm. */
 #define FLO_MPI_COMM_NONE ((flo_mpi_comm){0, {0, 0}})
 
+/** Most GPU writers a data handle remembers for lineage replay. */
+#define FLO_LINEAGE_MAX 1024
+
 /**
  * @brief Runtime configuration, passed to flo_init.
  *
@@ -86,9 +89,6 @@ typedef struct flo_mpi_comm {
  * layout of the library's own header, which is right only when the
  * program and the library come from the same release.
  */
-/** Most GPU writers a data handle remembers for lineage replay. */
-#define FLO_LINEAGE_MAX 1024
-
 typedef struct flo_config {
     size_t size;             /**< sizeof(flo_config), or 0 (see above). */
     int version;             /**< FLO_VERSION of the program's header, or 0;
