@@ -481,6 +481,16 @@ void flo__task_complete(flo__worker *w, flo__task *t, flo_status st);
 bool flo__replay_holds(flo__task *t, flo__data *d, flo_access mode);
 void flo__replay_wait(flo__data *d);
 
+/* The backends' check (coh_lock held): one relaxed load unless a replay
+ * is on. */
+static inline bool flo__replay_waits(flo__task *t, flo__data *d,
+                                     flo_access mode)
+{
+    return FLO__UNLIKELY(
+               atomic_load_explicit(&d->replay, memory_order_relaxed)) &&
+           flo__replay_holds(t, d, mode);
+}
+
 /*
  * Stream-ordered dependencies. A GPU backend calls flo__task_launched on
  * worker w's thread once t's work is enqueued (t's dev_slot names its

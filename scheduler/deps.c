@@ -151,6 +151,34 @@ finished:
     return FLO_OK;
 }
 
+void flo__task_rewait(flo__worker *w, flo__task *t, flo__task *extra)
+{
+    flo_runtime *rt = w->rt;
+    flo__task *early[FLO__EARLY_MAX];
+    bool hard[FLO__EARLY_MAX];
+    flo__task *const *ep;
+    int n = flo__task_early(t, &ep);
+
+    /* Held (pending + 1) while its dependencies are rebuilt. */
+    atomic_fetch_add(&t->pending, 1);
+    for (int i = 0; i < n; i++) {
+        early[i] = ep[i];
+        hard[i] = t->early_hard[i];
+    }
+    atomic_store(&t->nearly, 0);
+    atomic_store(&t->early_worker, -1);
+    atomic_store(&t->state, FLO__TASK_PENDING);
+    if (extra && flo__add_edge(rt, &w->cache, extra, t, false) != FLO_OK)
+        flo__set_cancel_status(t, FLO_ENOMEM);
+    for (int i = 0; i < n; i++) {
+        if (flo__add_edge(rt, &w->cache, early[i], t, hard[i]) != FLO_OK)
+            flo__set_cancel_status(t, FLO_ENOMEM);
+        flo__task_unref(rt, &w->cache, early[i]);
+    }
+    if (atomic_fetch_sub(&t->pending, 1) == 1)
+        flo__task_ready(rt, w, t);
+}
+
 /* Drop completed readers so that long read-only phases stay O(1)
  * amortised. Caller holds d->dep_lock. */
 static void compact_readers(flo_runtime *rt, flo__tcache *c, flo__dslot *d)

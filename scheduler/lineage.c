@@ -225,40 +225,18 @@ void flo__replay_wait(flo__data *d)
 
 void flo__lineage_hold(flo__worker *w, flo__task *t)
 {
-    flo_runtime *rt = w->rt;
-    flo__task *m = t->hold, *early[FLO__EARLY_MAX];
-    bool hard[FLO__EARLY_MAX];
-    flo__task *const *ep;
-    int n = flo__task_early(t, &ep);
+    flo__task *m = t->hold;
 
     t->hold = NULL;
-    /* Held (pending + 1) while its dependencies are rebuilt: the join,
-     * and its stream-ordered predecessors as ordinary edges (it may run
-     * elsewhere now). */
-    atomic_fetch_add(&t->pending, 1);
-    for (int i = 0; i < n; i++) {
-        early[i] = ep[i];
-        hard[i] = t->early_hard[i];
-    }
-    atomic_store(&t->nearly, 0);
-    atomic_store(&t->early_worker, -1);
+    /* Versions a GPU took before it found the replay (cuda_worker.c)
+     * stay taken: t produces none of them now. */
     for (int i = 0; i < t->naccess; i++)
         t->acc[i].ver = 0;
     t->dev_slot = NULL;
     t->ran_on = -1;
-    atomic_store(&t->state, FLO__TASK_PENDING);
-    if (m) {
-        if (flo__add_edge(rt, &w->cache, m, t, false) != FLO_OK)
-            flo__set_cancel_status(t, FLO_ENOMEM);
-        flo__task_unref(rt, &w->cache, m);
-    }
-    for (int i = 0; i < n; i++) {
-        if (flo__add_edge(rt, &w->cache, early[i], t, hard[i]) != FLO_OK)
-            flo__set_cancel_status(t, FLO_ENOMEM);
-        flo__task_unref(rt, &w->cache, early[i]);
-    }
-    if (atomic_fetch_sub(&t->pending, 1) == 1)
-        flo__task_ready(rt, w, t);
+    flo__task_rewait(w, t, m);
+    if (m)
+        flo__task_unref(w->rt, &w->cache, m);
 }
 
 /* ---- Planning a replay -------------------------------------------------- */
@@ -435,10 +413,10 @@ static bool outside_ok(flo__replay *p, const flo__acc *a)
     return ok;
 }
 
-/* Whether writer W can be replayed, given the candidates' state. */
-static bool writer_ok(flo__replay *p, const writer *ws, int nw, int wi)
+/* Whether writer t (index wi) can be replayed, given the candidates'
+ * state. */
+static bool writer_ok(flo__replay *p, int wi, const flo__task *t)
 {
-    flo__task *t = ws[wi].t;
     for (int i = 0; i < t->naccess; i++) {
         const flo__acc *a = &t->acc[i];
         cand *c;
@@ -457,8 +435,6 @@ static bool writer_ok(flo__replay *p, const writer *ws, int nw, int wi)
             return false;
         }
     }
-    (void)ws;
-    (void)nw;
     return true;
 }
 
@@ -607,11 +583,9 @@ void flo__lineage_end(flo__replay *p)
         all = malloc((size_t)nall * sizeof(*all));
         ws = calloc((size_t)nall, sizeof(*ws));
     }
-    if (nall > 0 && (!all || !ws)) {
+    if (nall > 0 && (!all || !ws))
         for (int i = 0; i < p->nc; i++)
             p->c[i].ok = false;
-        nall = 0;
-    }
     nall = 0;
     for (int i = 0; i < p->nc; i++) {
         cand *c = &p->c[i];
@@ -642,7 +616,7 @@ void flo__lineage_end(flo__replay *p)
     while (changed) {
         changed = false;
         for (int k = 0; k < nw; k++) {
-            if (!ws[k].bad && writer_ok(p, ws, nw, k))
+            if (!ws[k].bad && writer_ok(p, k, ws[k].t))
                 continue;
             flo__task *t = ws[k].t;
             ws[k].bad = true;

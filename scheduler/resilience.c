@@ -314,19 +314,7 @@ static void fix_data(flo__dslot *ds, void *arg)
 static void requeue(flo__worker *w, flo__task *t)
 {
     flo_runtime *rt = w->rt;
-    flo__task *early[FLO__EARLY_MAX];
-    bool hard[FLO__EARLY_MAX];
-    flo__task *const *ep;
-    int n = flo__task_early(t, &ep);
 
-    /* Held (pending + 1) while its dependencies are rebuilt. */
-    atomic_fetch_add(&t->pending, 1);
-    for (int i = 0; i < n; i++) {
-        early[i] = ep[i];
-        hard[i] = t->early_hard[i];
-    }
-    atomic_store(&t->nearly, 0);
-    atomic_store(&t->early_worker, -1);
     atomic_fetch_and(&t->flags, ~(unsigned)(FLO__TF_LAUNCHED | FLO__TF_EVAC |
                                             FLO__TF_UNSURE));
     t->dev_slot = NULL;
@@ -360,16 +348,7 @@ static void requeue(flo__worker *w, flo__task *t)
         t->device = -1;
         t->eligible = entry_points(t);
     }
-    atomic_store(&t->state, FLO__TASK_PENDING);
-    /* A predecessor still running (again, elsewhere) is waited for; one
-     * that finished is not (flo__add_edge; a failure cancels t). */
-    for (int i = 0; i < n; i++) {
-        if (flo__add_edge(rt, &w->cache, early[i], t, hard[i]) != FLO_OK)
-            flo__set_cancel_status(t, FLO_ENOMEM);
-        flo__task_unref(rt, &w->cache, early[i]);
-    }
-    if (atomic_fetch_sub(&t->pending, 1) == 1)
-        flo__task_ready(rt, w, t);
+    flo__task_rewait(w, t, NULL);
 }
 
 void flo__resil_evacuate(flo__worker *w)

@@ -132,6 +132,14 @@ static inline bool flo__failure_cancels(flo__task *p, const flo__task *s,
  * holds a reference on p. FLO_ENOMEM if no edge could be had. */
 flo_status flo__add_edge(flo_runtime *rt, flo__tcache *c, flo__task *p,
                          flo__task *s, bool hard);
+/* t, taken off a worker before running (handed back from a lost device,
+ * held by a lineage replay), waits again: state PENDING, its
+ * stream-ordered predecessors become ordinary edges (a predecessor still
+ * running is waited for, one that finished is not; a failure cancels t)
+ * so that it may run anywhere, plus a soft edge from extra if not NULL
+ * (the caller's reference on extra is its own). Ready at once when
+ * nothing is left. On w's thread. */
+void flo__task_rewait(flo__worker *w, flo__task *t, flo__task *extra);
 /* Record that t accesses d in mode: sequential consistency per handle (a
  * writer waits for the last writer and the readers since; a reader waits
  * for the last writer). Caller holds d->dep_lock. */

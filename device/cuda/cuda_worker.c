@@ -401,9 +401,7 @@ static flo_status prepare_buffers(flo__cuda_dev *cd, flo__task *t,
         /* The first entry's mode is the union of all entries for d. */
         flo_access mode = flo__task_access_mode(t, i);
         pthread_mutex_lock(&d->coh_lock);
-        if (FLO__UNLIKELY(
-                atomic_load_explicit(&d->replay, memory_order_relaxed)) &&
-            flo__replay_holds(t, d, mode)) {
+        if (flo__replay_waits(t, d, mode)) {
             /* Being recomputed (scheduler/lineage.c): t waits. */
             pthread_mutex_unlock(&d->coh_lock);
             unpin_all(op);
@@ -432,18 +430,16 @@ static flo_status prepare_buffers(flo__cuda_dev *cd, flo__task *t,
     /* All buffers are in place: writers now own their data here. The
      * versions read (above) and written are the lineage's
      * (scheduler/lineage.c).
-     * A replay that started since the check above holds a writer here (a
-     * version taken already stays: its replica held the same contents). */
+     * A replay that started since the check above holds a writer here; a
+     * version taken already stays (its replica holds the contents it read;
+     * one only written is the limit docs/resilience.md states). */
     for (int i = 0; i < n; i++) {
         flo__data *d = flo__task_access_data(t, i);
         flo_access mode = flo__task_access_mode(t, i);
-        bool lead = flo__task_access_lead(t, i) == i;
         if (!(mode & FLO_WRITE))
             continue;
         pthread_mutex_lock(&d->coh_lock);
-        if (FLO__UNLIKELY(
-                atomic_load_explicit(&d->replay, memory_order_relaxed)) &&
-            flo__replay_holds(t, d, mode)) {
+        if (flo__replay_waits(t, d, mode)) {
             pthread_mutex_unlock(&d->coh_lock);
             unpin_all(op);
             return FLO__EHOLD;
@@ -451,7 +447,7 @@ static flo_status prepare_buffers(flo__cuda_dev *cd, flo__task *t,
         if (d->rep[cd->node].state != FLO__REP_OWNER)
             flo__coh_mark_written(d, cd->node);
         d->ever_written = true;
-        if (lead) {
+        if (flo__task_access_lead(t, i) == i) {
             flo__coh_new_version(d, cd->node);
             flo__task_set_version(t, i, d->ver);
         }
