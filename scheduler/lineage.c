@@ -62,8 +62,11 @@ typedef struct lin_ent {
     uint64_t ver;
 } lin_ent;
 
+/* A circular list, oldest first: a handle's writers complete in the order
+ * of their versions (its dependencies order them), so the oldest are
+ * those the host copy makes useless, and those dropped when it is full. */
 typedef struct flo__lineage {
-    int n, cap;
+    int head, n, cap;
     lin_ent e[];
 } flo__lineage;
 
@@ -72,14 +75,20 @@ static flo__dslot *slot_of(flo__data *d)
     return (flo__dslot *)((char *)d - offsetof(flo__dslot, data));
 }
 
-/* Remember that t produced version ver of d (coh_lock held). Forget the
- * writers the host copy makes useless, the one of the same version (a
- * replay's task replaces the task it copies), and the oldest when full. */
+static void lin_pop(flo_runtime *rt, flo__tcache *c, flo__lineage *l)
+{
+    flo__task_unref(rt, c, l->e[l->head].t);
+    l->head = (l->head + 1) % l->cap;
+    l->n--;
+}
+
+/* Remember that t produced version ver of d (coh_lock held), forgetting
+ * the writers of versions the host copy holds, and the oldest when full:
+ * O(1) but for what it forgets. */
 static void lin_push(flo_runtime *rt, flo__tcache *c, flo__data *d,
                      flo__task *t, uint64_t ver)
 {
     flo__lineage *l = d->lin;
-    int k = 0;
 
     if (ver <= d->host_ver)
         return;
@@ -87,38 +96,29 @@ static void lin_push(flo_runtime *rt, flo__tcache *c, flo__data *d,
         l = malloc(sizeof(*l) + (size_t)rt->lineage * sizeof(lin_ent));
         if (!l)
             return; /* Without lineage: lost if its device is. */
-        l->n = 0;
+        l->head = l->n = 0;
         l->cap = rt->lineage;
         d->lin = l;
     }
-    for (int i = 0; i < l->n; i++) {
-        if (l->e[i].ver <= d->host_ver || l->e[i].ver == ver)
-            flo__task_unref(rt, c, l->e[i].t);
-        else
-            l->e[k++] = l->e[i];
-    }
-    l->n = k;
-    if (l->n == l->cap) {
-        int old = 0;
-        for (int i = 1; i < l->n; i++)
-            if (l->e[i].ver < l->e[old].ver)
-                old = i;
-        flo__task_unref(rt, c, l->e[old].t);
-        l->e[old] = l->e[--l->n];
-    }
+    while (l->n > 0 && l->e[l->head].ver <= d->host_ver)
+        lin_pop(rt, c, l);
+    if (l->n == l->cap)
+        lin_pop(rt, c, l);
     atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
-    l->e[l->n].t = t;
-    l->e[l->n].ver = ver;
+    l->e[(l->head + l->n) % l->cap] = (lin_ent){t, ver};
     l->n++;
 }
 
-/* The writer of version ver of d, or NULL (coh_lock held). */
+/* The writer of version ver of d, or NULL (coh_lock held); the newest if
+ * two claim it. */
 static flo__task *lin_find(const flo__data *d, uint64_t ver)
 {
     const flo__lineage *l = d->lin;
-    for (int i = 0; l && i < l->n; i++)
-        if (l->e[i].ver == ver)
-            return l->e[i].t;
+    for (int i = l ? l->n - 1 : -1; i >= 0; i--) {
+        const lin_ent *e = &l->e[(l->head + i) % l->cap];
+        if (e->ver == ver)
+            return e->t;
+    }
     return NULL;
 }
 
@@ -132,8 +132,8 @@ void flo__lineage_drop(flo_runtime *rt, flo__data *d)
     pthread_mutex_unlock(&d->coh_lock);
     if (!l)
         return;
-    for (int i = 0; i < l->n; i++)
-        flo__task_unref(rt, NULL, l->e[i].t);
+    while (l->n > 0)
+        lin_pop(rt, NULL, l);
     free(l);
 }
 
