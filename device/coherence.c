@@ -99,6 +99,45 @@ flo_status flo__coh_host_alloc(flo__platform *plat, flo__data *d)
     return r->ptr ? FLO_OK : FLO_ENOMEM;
 }
 
+/* The copy home in flight finished with st: publish it (once; caller
+ * holds d->coh_lock). The host memory holds version home_ver; it is the
+ * current copy unless a writer took a new version since (write-through
+ * at rest: the copy started behind its task, not under a dependency). */
+static void home_publish(flo__platform *plat, flo__data *d, flo_status st)
+{
+    int src = d->home_src;
+
+    d->home_done = true;
+    d->home_st = st;
+    d->rep[src].users--;
+    if (st != FLO_OK) {
+        d->host_torn = true; /* Part of it may have landed. */
+        return;
+    }
+    atomic_fetch_add_explicit(&plat->bytes_d2h, d->bytes, memory_order_relaxed);
+    if (d->ver != d->home_ver) {
+        /* Overwritten since it started (write-through at rest): stale,
+         * but a base for lineage replay. */
+        d->host_ver = d->home_ver;
+        d->host_torn = false;
+        return;
+    }
+    if (atomic_load(&d->rep[src].state) == FLO__REP_OWNER)
+        atomic_store(&d->rep[src].state, FLO__REP_SHARED);
+    flo__coh_host_valid(d);
+    atomic_store_explicit(&d->rep[0].state, FLO__REP_SHARED,
+                          memory_order_release);
+}
+
+/* Release d's hold on the copy home (caller holds d->coh_lock). */
+static void home_drop(flo__platform *plat, flo__data *d)
+{
+    flo__device *dev = plat->devices[d->home_src];
+    dev->xfer->home_release(dev, d->home_tok);
+    d->home_tok = NULL;
+    d->home_done = false;
+}
+
 /*
  * Wait for the copy home in flight (d->home_tok) without the lock; the
  * first waiter back publishes the result. Called and returns with
@@ -107,35 +146,39 @@ flo_status flo__coh_host_alloc(flo__platform *plat, flo__data *d)
 static flo_status home_wait(flo__platform *plat, flo__data *d)
 {
     void *tok = d->home_tok;
-    int src = d->home_src;
-    flo__device *dev = plat->devices[src];
+    flo__device *dev = plat->devices[d->home_src];
     flo_status st;
 
     d->home_waiters++;
     pthread_mutex_unlock(&d->coh_lock);
     st = dev->xfer->home_wait(dev, tok);
     pthread_mutex_lock(&d->coh_lock);
-    if (!d->home_done) {
-        d->home_done = true;
-        d->home_st = st;
-        d->rep[src].users--;
-        if (st == FLO_OK) {
-            atomic_fetch_add_explicit(&plat->bytes_d2h, d->bytes,
-                                      memory_order_relaxed);
-            if (atomic_load(&d->rep[src].state) == FLO__REP_OWNER)
-                atomic_store(&d->rep[src].state, FLO__REP_SHARED);
-            flo__coh_host_valid(d);
-            atomic_store_explicit(&d->rep[0].state, FLO__REP_SHARED,
-                                  memory_order_release);
-        }
-    }
+    if (!d->home_done)
+        home_publish(plat, d, st);
     st = d->home_st;
-    if (--d->home_waiters == 0) {
-        dev->xfer->home_release(dev, tok);
-        d->home_tok = NULL;
-        d->home_done = false;
-    }
+    if (--d->home_waiters == 0)
+        home_drop(plat, d);
     return st;
+}
+
+/* Wait until no copy home is in flight (caller holds d->coh_lock): before
+ * host memory is written or freed. */
+static void home_quiesce(flo__platform *plat, flo__data *d)
+{
+    while (d->home_tok)
+        (void)home_wait(plat, d);
+}
+
+void flo__coh_home_settle(flo__platform *plat, flo__data *d, void *tok,
+                          flo_status st)
+{
+    pthread_mutex_lock(&d->coh_lock);
+    if (d->home_tok == tok && d->home_waiters == 0) {
+        if (!d->home_done)
+            home_publish(plat, d, st);
+        home_drop(plat, d);
+    }
+    pthread_mutex_unlock(&d->coh_lock);
 }
 
 /* Start a copy home from a valid GPU replica (caller holds coh_lock and
@@ -178,6 +221,7 @@ static flo_status home_start(flo__platform *plat, flo__data *d)
             continue;
         }
         d->home_src = i;
+        d->home_ver = d->ver;
         d->home_waiters = 0;
         d->home_done = false;
     }
@@ -263,6 +307,9 @@ flo_status flo__coh_host_prepare(flo__platform *plat, flo__data *d,
             goto out;
     }
     if (mode & FLO_WRITE) {
+        /* A copy home a GPU started on its own must not land on top of
+         * what this writer writes. */
+        home_quiesce(plat, d);
         flo__coh_mark_written(d, 0);
         flo__coh_new_version(d, 0);
     }
@@ -339,6 +386,7 @@ flo_status flo__coh_user_sync(flo__platform *plat, flo__data *d)
 void flo__coh_free_replicas(flo__platform *plat, flo__data *d)
 {
     pthread_mutex_lock(&d->coh_lock);
+    home_quiesce(plat, d);
     for (int i = 1; i < plat->ndevices; i++) {
         flo__replica *r = &d->rep[i];
         if (r->ptr)

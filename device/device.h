@@ -330,10 +330,16 @@ struct flo__data {
      * rep[home_src].users holds the source; every thread that needs the
      * host copy counts itself in home_waiters and waits on the same
      * token without the lock. The first to return publishes (home_done,
-     * home_st, states); the last to leave releases the token.
+     * home_st, states); the last to leave releases the token. A GPU
+     * worker also starts one of its own, without a waiter, for the
+     * write-through of a version at rest (FLO_WRITE_THROUGH_REST): it
+     * settles it once the copy is done (flo__coh_home_settle) unless a
+     * waiter did; meanwhile a writer of the source replica orders its
+     * work after the copy and a writer of the host memory waits for it.
      */
     void *home_tok;
     int home_src;
+    uint64_t home_ver; /* The version the copy in flight brings home. */
     int home_waiters;
     bool home_done;
     flo_status home_st;
@@ -350,6 +356,9 @@ struct flo__data {
      * writes it clears the flag.
      */
     uint64_t ver, host_ver;
+    /* A copy into the host memory failed: it holds no version at all
+     * (not host_ver) until it is written or made valid again. */
+    bool host_torn;
     uint8_t lost;
     int16_t lost_node;
     /* Lineage (scheduler/lineage.c), under coh_lock: the writers
@@ -375,14 +384,17 @@ static inline void flo__coh_new_version(flo__data *d, int node)
 {
     d->ver++;
     d->lost = 0;
-    if (node == 0)
+    if (node == 0) {
         d->host_ver = d->ver;
+        d->host_torn = false;
+    }
 }
 
 /* The host copy of d just became valid (caller holds coh_lock). */
 static inline void flo__coh_host_valid(flo__data *d)
 {
     d->host_ver = d->ver;
+    d->host_torn = false;
 }
 
 /* Make d's host replica valid for mode; returns its address. Called by
@@ -394,6 +406,11 @@ flo_status flo__coh_host_prepare(flo__platform *plat, flo__data *d,
 /* After a task on node wrote d: node becomes owner, others invalid.
  * Caller holds d->coh_lock. */
 void flo__coh_mark_written(flo__data *d, int node);
+/* A GPU's own copy home tok of d (write-through at rest) finished with
+ * st: publish it and release d's hold on it, unless a waiter has (or
+ * will: it is still waiting). No lock held. */
+void flo__coh_home_settle(flo__platform *plat, flo__data *d, void *tok,
+                          flo_status st);
 /* Free every non-host replica (unregister, finalize); unpin or free
  * the host memory the runtime pinned or allocated. */
 void flo__coh_free_replicas(flo__platform *plat, flo__data *d);
@@ -466,6 +483,10 @@ void flo__task_set_version(flo__task *t, int i, uint64_t ver);
 /* The version of entry i's handle that t reads (same rules). */
 void flo__task_set_rversion(flo__task *t, int i, uint64_t ver);
 uint64_t flo__task_version(const flo__task *t, int i);
+/* Whether a task submitted after t writes entry i's handle (so the
+ * version t writes there will be overwritten): write-through of the
+ * versions at rest skips those. */
+bool flo__task_superseded(const flo__task *t, int i);
 /* Backend slot for per-task state (e.g. the completion event). */
 void **flo__task_dev_slot(flo__task *t);
 /* Complete a task that execute left in flight (from progress). */

@@ -134,8 +134,13 @@ flo_status flo_init(const flo_config *cfg, flo_runtime **out)
     rt->gen_base = env_u64("FLO__TEST_GEN_BASE", 0);
     rt->data_limit =
         (uint32_t)FLO__MIN(env_u64("FLO__TEST_DATA_LIMIT", 0), UINT32_MAX);
+    rt->wait_dump_ns = env_u64("FLO__TEST_WAIT_DUMP_S", 0) * 1000000000u;
     rt->t_origin = flo__now_ns();
     rt->lineage = rt->cfg.lineage;
+    /* Write-through of the versions at rest relies on lineage replay for
+     * those that had not reached the host (docs/resilience.md). */
+    if (rt->cfg.write_through == FLO_WRITE_THROUGH_REST && rt->lineage == 0)
+        rt->lineage = FLO_WRITE_THROUGH_REST_LINEAGE;
     rt->mpi_size = rt->plat.node_size = 1;
     rt->plat.cfg = &rt->cfg;
     rt->plat.topo = &rt->topo;

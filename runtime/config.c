@@ -114,8 +114,16 @@ static void apply_env(flo_config *c)
         c->no_pin_host = v == 0;
     if ((s = flo__env_str("FLO_FAULTS")))
         c->faults = s;
-    if (env_int("FLO_WRITE_THROUGH", &v))
-        c->write_through = v != 0;
+    if ((s = flo__env_str("FLO_WRITE_THROUGH"))) {
+        if (!strcmp(s, "all"))
+            c->write_through = FLO_WRITE_THROUGH_ALL;
+        else if (!strcmp(s, "rest"))
+            c->write_through = FLO_WRITE_THROUGH_REST;
+        else if (!strcmp(s, "off"))
+            c->write_through = FLO_WRITE_THROUGH_OFF;
+        else if (env_int("FLO_WRITE_THROUGH", &v))
+            c->write_through = (int)v;
+    }
     if (env_int("FLO_LINEAGE", &v))
         c->lineage = (int)v;
     if ((s = flo__env_str("FLO_COLL_TIMEOUT"))) {
@@ -194,8 +202,10 @@ flo_status flo__config_resolve(const flo_config *in, flo_config *out)
         FLO__ERR("no_pin_host %d out of range (0 or 1)", c.no_pin_host);
         return FLO_EINVAL;
     }
-    if (c.write_through != 0 && c.write_through != 1) {
-        FLO__ERR("write_through %d out of range (0 or 1)", c.write_through);
+    if (c.write_through < FLO_WRITE_THROUGH_OFF ||
+        c.write_through > FLO_WRITE_THROUGH_REST) {
+        FLO__ERR("write_through %d out of range (0 off, 1 all, 2 rest)",
+                 c.write_through);
         return FLO_EINVAL;
     }
     if (c.lineage < 0 || c.lineage > FLO_LINEAGE_MAX) {

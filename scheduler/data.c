@@ -143,6 +143,7 @@ static flo_status data_init_slot(flo_runtime *rt, flo__dslot *d, void *ptr,
     d->reader_compact_at = 64;
     d->data.ever_written = ptr != NULL;
     d->data.ver = d->data.host_ver = 0;
+    d->data.host_torn = false;
     d->data.lost = 0;
     d->data.lost_node = 0;
     d->data.lin = NULL;

@@ -344,7 +344,7 @@ bool flo__lineage_candidate(flo__replay *p, flo__data *d, uint64_t target,
     c->d = d;
     c->target = target;
     if ((d->rep[0].ptr || d->user_ptr) && !d->home_tok && !host_unsure &&
-        d->host_ver <= target) {
+        !d->host_torn && d->host_ver <= target) {
         /* The host memory holds version host_ver. */
         c->base = d->host_ver;
         c->zero = c->base == 0 && !d->user_ptr;

@@ -291,7 +291,7 @@ static void fix_data(flo__dslot *ds, void *arg)
         if (d->user_ptr)
             atomic_store(&d->rep[0].state, FLO__REP_OWNER);
     } else if (d->host_ver == target && d->rep[0].ptr && !d->home_tok &&
-               !unsure) {
+               !d->host_torn && !unsure) {
         atomic_store(&d->rep[0].state, FLO__REP_OWNER);
     } else if (flo__lineage_candidate(fa->plan, d, target, unsure)) {
         /* Recomputed from its lineage if it can be (flo__lineage_end

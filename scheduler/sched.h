@@ -419,6 +419,9 @@ struct flo_runtime {
     /* Slots the table may use, 0: all (tests lower it through
      * FLO__TEST_DATA_LIMIT). */
     uint32_t data_limit;
+    /* FLO__TEST_WAIT_DUMP_S: a wait for quiescence longer than this
+     * prints the runtime's state once (ns; 0: never). Debugging hangs. */
+    uint64_t wait_dump_ns;
 
     /* Waiting: one mutex and condvar for every waiter of this runtime. */
     pthread_mutex_t wait_mu;

@@ -293,9 +293,12 @@ flo__task *flo__ws_take_own(flo_runtime *rt, flo__ws *ws, flo__worker *w)
     ws_worker *p = ws->pw[w->id];
     flo__task *t;
 
-    if (w->kind != FLO_DEVICE_HOST)
+    if (w->kind != FLO_DEVICE_HOST) {
+        /* The inbox too: tasks pinned here after the worker last looked
+         * (bound to its stream order, say) must not stay behind. */
+        (void)flo__pinq_top(&p->pinned, &p->gpu_pinned);
         t = flo__pinq_pop_best(&p->pinned, &p->gpu_pinned);
-    else
+    } else
         t = flo__pinq_pop(&p->pinned);
     if (t)
         return t;

@@ -294,6 +294,18 @@ uint64_t flo__task_version(const flo__task *t, int i)
 {
     return t->acc[i].ver;
 }
+bool flo__task_superseded(const flo__task *t, int i)
+{
+    flo__dslot *d = t->acc[i].d;
+    bool later;
+    /* The last writer submitted holds a reference: a pointer other than
+     * t's is a later task (or an acquire for writing), never a record
+     * reused for one. A replay's copy is never the last writer. */
+    flo__spin_lock(&d->dep_lock);
+    later = d->last_writer != t;
+    flo__spin_unlock(&d->dep_lock);
+    return later;
+}
 const char *flo__task_name(const flo__task *t)
 {
     return t->name;

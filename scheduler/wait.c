@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include <time.h>
+
 #include "scheduler/tasks.h"
 
 /* ---- Waiting ------------------------------------------------------------ */
@@ -78,16 +80,89 @@ flo_status flo_event_query(flo_runtime *rt, flo_event ev)
     return event_check(rt, ev, false);
 }
 
+/* ---- Debugging a hang (FLO__TEST_WAIT_DUMP_S) --------------------------- */
+
+static void dump_data(flo__dslot *ds, void *arg)
+{
+    FILE *f = arg;
+    flo__data *d = &ds->data;
+    if (!atomic_load(&d->replay) && !d->home_tok && !d->lost)
+        return;
+    fprintf(f,
+            "  data %u: ver %llu host_ver %llu replay %p rd %d home_tok %p "
+            "waiters %d lost %d\n",
+            d->slot, (unsigned long long)d->ver,
+            (unsigned long long)d->host_ver, (void *)atomic_load(&d->replay),
+            d->replay_rd, d->home_tok, d->home_waiters, d->lost);
+}
+
+/* Print what rt is waiting for: the counters, the workers, every task
+ * record not done, the handles being recomputed or copied home. Racy
+ * reads: a snapshot for a person, taken when a wait seems stuck. */
+static void dump_state(flo_runtime *rt)
+{
+    FILE *f = stderr;
+    int ns = atomic_load(&rt->ntask_slabs), shown = 0;
+    long counts[5] = {0};
+
+    fprintf(f, "flotilla state: outstanding %ld\n",
+            (long)atomic_load(&rt->outstanding));
+    for (int i = 0; i < rt->nworkers; i++) {
+        flo__worker *w = rt->workers[i];
+        fprintf(f, "  worker %d: device %d dead %d evacuated %d\n", w->id,
+                w->device, atomic_load(&w->dead), w->evacuated);
+    }
+    for (int k = 0; k < ns; k++) {
+        flo__task *slab = atomic_load(&rt->task_slabs[k]);
+        for (int i = 0; i < FLO__TASK_SLAB; i++) {
+            flo__task *t = &slab[i];
+            int st = atomic_load(&t->state);
+            if (atomic_load(&t->refs) <= 0 || st < 0 || st > 4)
+                continue;
+            counts[st]++;
+            if (st == FLO__TASK_DONE || st == FLO__TASK_FREE || shown >= 40)
+                continue;
+            shown++;
+            fprintf(f,
+                    "  task %u '%s': state %d pending %d flags %#x refs %d "
+                    "device %d worker %d nearly %d hold %p\n",
+                    t->index, t->name ? t->name : "", st,
+                    atomic_load(&t->pending), atomic_load(&t->flags),
+                    atomic_load(&t->refs), t->device, t->worker,
+                    atomic_load(&t->nearly), (void *)t->hold);
+        }
+    }
+    fprintf(f, "  records: pending %ld ready %ld running %ld done %ld\n",
+            counts[FLO__TASK_PENDING], counts[FLO__TASK_READY],
+            counts[FLO__TASK_RUNNING], counts[FLO__TASK_DONE]);
+    flo__data_foreach(rt, dump_data, f);
+    fflush(f);
+}
+
 flo_status flo__wait_quiescent(flo_runtime *rt)
 {
     flo__tcache *c = flo__tcache_get(rt);
+    uint64_t t0 = flo__now_ns();
+    bool dumped = false;
 
     if (c)
         flo__tcache_flush(rt, c);
     atomic_fetch_add(&rt->all_waiters, 1);
     pthread_mutex_lock(&rt->wait_mu);
-    while (atomic_load(&rt->outstanding) != 0)
+    while (atomic_load(&rt->outstanding) != 0) {
+        if (FLO__UNLIKELY(rt->wait_dump_ns) && !dumped) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_sec += 1;
+            pthread_cond_timedwait(&rt->wait_cv, &rt->wait_mu, &ts);
+            if (flo__now_ns() - t0 > rt->wait_dump_ns) {
+                dump_state(rt);
+                dumped = true;
+            }
+            continue;
+        }
         pthread_cond_wait(&rt->wait_cv, &rt->wait_mu);
+    }
     pthread_mutex_unlock(&rt->wait_mu);
     atomic_fetch_sub(&rt->all_waiters, 1);
     return FLO_OK;

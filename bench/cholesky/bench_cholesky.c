@@ -478,17 +478,27 @@ static int run_resilience(flo_bench *b, const bench_opts *o, flo_runtime *rt0)
         rc |= run_case(b, o, nb, "fault_rules_idle", &cfg, 0, off, t);
         cfg.faults = NULL;
         rc |= run_case(b, o, nb, "retries_1", &cfg, 1, off, t);
-        cfg.write_through = 1;
+        cfg.write_through = FLO_WRITE_THROUGH_ALL;
         rc |= run_case(b, o, nb, "write_through", &cfg, 0, off, t);
+        cfg.write_through = FLO_WRITE_THROUGH_REST;
+        rc |= run_case(b, o, nb, "write_through_rest", &cfg, 0, off, t);
         /* Two logical GPUs: the same device split, with and without a
          * loss. */
         cfg.logical_gpus = 2;
-        cfg.write_through = 1;
+        cfg.write_through = FLO_WRITE_THROUGH_ALL;
         double off2[2];
         rc |=
             run_case(b, o, nb, "2_logical_write_through", &cfg, 0, NULL, off2);
         cfg.faults = "device:dev=2,at_task=200";
         rc |= run_case(b, o, nb, "2_logical_lose_one", &cfg, 0, off2, t);
+        /* At rest: copies of the final tiles only, the rest recomputed
+         * from the lineage after a loss. */
+        cfg.write_through = FLO_WRITE_THROUGH_REST;
+        cfg.faults = NULL;
+        rc |= run_case(b, o, nb, "2_logical_write_through_rest", &cfg, 0, NULL,
+                       off2);
+        cfg.faults = "device:dev=2,at_task=200";
+        rc |= run_case(b, o, nb, "2_logical_rest_lose_one", &cfg, 0, off2, t);
         /* Lineage instead of write-through: what it costs to remember
          * the writers, and a loss recovered by recomputing the tiles. */
         double off3[2];

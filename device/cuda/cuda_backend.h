@@ -155,8 +155,9 @@ typedef struct flo__cuda_op {
     int stream; /* Index of the compute stream it was launched on. */
     int prio;   /* The task's priority (read by pick_stream). */
     /* Write-through (flo_config.write_through): the copies of what it
-     * wrote into host memory were enqueued after its work. */
-    bool wt;
+     * wrote into host memory were enqueued after its work (wt), or some
+     * behind its done event on d2h (rest: at rest). */
+    bool wt, rest;
 } flo__cuda_op;
 
 /* Per compute stream: a FIFO of ops (they complete in order). */
@@ -203,7 +204,17 @@ typedef struct flo__cuda_xreq {
     /* Under stage_mu: set once the thread finished it; its status. */
     bool done;
     flo_status st;
+    /* A copy-home token: its holders (the data handle, and the worker
+     * for one of write-through at rest); home_release frees it at 0. */
+    atomic_int refs;
 } flo__cuda_xreq;
+
+/* A copy home a GPU's worker started for write-through at rest: the
+ * handle, and the token it holds too. */
+typedef struct flo__cuda_rest {
+    flo__data *d;
+    flo__cuda_xreq *q;
+} flo__cuda_rest;
 
 /* ---- A logical GPU ----------------------------------------------------- */
 
@@ -328,6 +339,11 @@ typedef struct flo__cuda_dev {
     /* The op whose entry point is running (status words), else NULL. */
     flo__cuda_op *cur_op;
     cudaStream_t cur_stream;
+    /* Write-through at rest (FLO_WRITE_THROUGH_REST): the copies home
+     * this worker started, oldest first (they complete in order on d2h);
+     * a ring of rest_cap (a power of two) entries, grown as needed. */
+    flo__cuda_rest *rest;
+    unsigned rest_head, rest_tail, rest_cap;
 } flo__cuda_dev;
 
 /* ---- Internal API ----------------------------------------------------- */
@@ -429,6 +445,19 @@ flo_status flo__cuda_stage_fill(flo__cuda_dev *cd, int kind, void *dst,
                                 const void *src, size_t bytes,
                                 cudaEvent_t src_ev, cudaStream_t *used);
 extern const flo__device_xfer_ops flo__cuda_xfer_ops;
+/* Under d->coh_lock: a copy of d's replica on cd into page-locked host
+ * memory dst, on d2h after the event after (NULL: after the replica's
+ * ready event), as a copy-home token with refs holders. */
+flo_status flo__cuda_home_enqueue(flo__cuda_dev *cd, flo__data *d, void *dst,
+                                  bool dst_locked, cudaEvent_t after, int refs,
+                                  void **token);
+/* Whether the copy of a direct token finished: FLO_INPROGRESS, FLO_OK,
+ * or the error (the device failed on a sticky one). With wait, blocks
+ * until it did. */
+flo_status flo__cuda_home_query(flo__cuda_dev *cd, void *token, bool wait);
+/* Under d->coh_lock: order stream after the copy of a direct token (a
+ * writer of its source replica); nothing for a staged one. */
+flo_status flo__cuda_home_order(void *token, cudaStream_t stream);
 
 /* Mark cd failed (first message wins). */
 void flo__cuda_dev_fail(flo__cuda_dev *cd, cudaError_t e, const char *what);

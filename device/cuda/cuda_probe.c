@@ -163,6 +163,7 @@ static void dev_destroy(flo__cuda_dev *cd)
      * events and streams it uses go away. */
     flo__cuda_stage_fini(cd);
     flo__cuda_mem_fini(cd);
+    free(cd->rest); /* Settled when the worker stopped. */
     for (int i = 0; i < FLO__CUDA_NSTAGE; i++) {
         if (cd->stage[i])
             flo__cuda_release(cd, cudaFreeHost(cd->stage[i]),

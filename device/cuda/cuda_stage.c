@@ -506,32 +506,34 @@ static void xfer_host_free(flo__device *dev, void *ptr)
     flo__cuda_restore_device(old, cd->ordinal);
 }
 
-/* Called under d->coh_lock: only enqueues. */
-static flo_status xfer_home_start(flo__device *dev, flo__data *d, void *dst,
-                                  bool dst_locked, void **token)
+flo_status flo__cuda_home_enqueue(flo__cuda_dev *cd, flo__data *d, void *dst,
+                                  bool dst_locked, cudaEvent_t after, int refs,
+                                  void **token)
 {
-    flo__cuda_dev *cd = dev->priv;
     flo__replica *r = &d->rep[cd->node];
     flo_status st = FLO_OK;
     if (atomic_load(&cd->failed))
         return FLO_EDEVICE;
     if (!r->ptr)
         return FLO_EINTERNAL;
+    if (!after)
+        after = (cudaEvent_t)r->ready;
     flo__cuda_xreq *q = calloc(1, sizeof *q);
     if (!q)
         return FLO_ENOMEM;
     q->dst = dst;
     q->src = r->ptr;
     q->bytes = d->bytes;
+    atomic_init(&q->refs, refs);
     int old = flo__cuda_use_device(cd->ordinal);
     if (dst_locked) {
-        /* Direct: d2h waits for the copy that filled r (if any), then
-         * copies; ev marks the end. */
+        /* Direct: d2h waits for what must come first (the copy that
+         * filled r, or the task that wrote it), then copies; ev marks the
+         * end. */
         q->kind = FLO__XREQ_HOME;
         st = flo__cuda_ev_get(&cd->events, &q->ev);
-        if (st == FLO_OK && r->ready)
-            st = FLO__CUDA(
-                cudaStreamWaitEvent(cd->d2h, (cudaEvent_t)r->ready, 0));
+        if (st == FLO_OK && after)
+            st = FLO__CUDA(cudaStreamWaitEvent(cd->d2h, after, 0));
         if (st == FLO_OK)
             st = FLO__CUDA(cudaMemcpyAsync(dst, r->ptr, d->bytes,
                                            cudaMemcpyDeviceToHost, cd->d2h));
@@ -542,8 +544,8 @@ static flo_status xfer_home_start(flo__device *dev, flo__data *d, void *dst,
     } else {
         q->kind = FLO__XREQ_D2H;
         pthread_mutex_lock(&cd->stage_mu);
-        if (r->ready)
-            st = private_ready_locked(cd, (cudaEvent_t)r->ready, &q->src_ready);
+        if (after)
+            st = private_ready_locked(cd, after, &q->src_ready);
         if (st == FLO_OK)
             stage_push_locked(cd, q);
         pthread_mutex_unlock(&cd->stage_mu);
@@ -557,22 +559,45 @@ static flo_status xfer_home_start(flo__device *dev, flo__data *d, void *dst,
     return FLO_OK;
 }
 
+/* Called under d->coh_lock: only enqueues. */
+static flo_status xfer_home_start(flo__device *dev, flo__data *d, void *dst,
+                                  bool dst_locked, void **token)
+{
+    return flo__cuda_home_enqueue(dev->priv, d, dst, dst_locked, NULL, 1,
+                                  token);
+}
+
+flo_status flo__cuda_home_query(flo__cuda_dev *cd, void *token, bool wait)
+{
+    flo__cuda_xreq *q = token;
+    cudaError_t e = wait ? cudaEventSynchronize(q->ev) : cudaEventQuery(q->ev);
+    if (e == cudaSuccess)
+        return FLO_OK;
+    if (e == cudaErrorNotReady)
+        return FLO_INPROGRESS;
+    flo_status st = FLO__CUDA(e);
+    (void)cudaGetLastError();
+    if (flo__cuda_error_is_sticky(e))
+        flo__cuda_dev_fail(cd, e, "a copy to the host");
+    return st;
+}
+
+flo_status flo__cuda_home_order(void *token, cudaStream_t stream)
+{
+    flo__cuda_xreq *q = token;
+    if (q->kind != FLO__XREQ_HOME)
+        return FLO_OK;
+    return FLO__CUDA(cudaStreamWaitEvent(stream, q->ev, 0));
+}
+
 /* No lock held; several threads may wait on one token. */
 static flo_status xfer_home_wait(flo__device *dev, void *token)
 {
     flo__cuda_dev *cd = dev->priv;
     flo__cuda_xreq *q = token;
     flo_status st;
-    if (q->kind == FLO__XREQ_HOME) {
-        cudaError_t e = cudaEventSynchronize(q->ev);
-        if (e == cudaSuccess)
-            return FLO_OK;
-        st = FLO__CUDA(e);
-        (void)cudaGetLastError();
-        if (flo__cuda_error_is_sticky(e))
-            flo__cuda_dev_fail(cd, e, "a copy to the host");
-        return st;
-    }
+    if (q->kind == FLO__XREQ_HOME)
+        return flo__cuda_home_query(cd, q, true);
     pthread_mutex_lock(&cd->stage_mu);
     st = stage_wait_done_locked(cd, q);
     pthread_mutex_unlock(&cd->stage_mu);
@@ -583,7 +608,7 @@ static void xfer_home_release(flo__device *dev, void *token)
 {
     flo__cuda_dev *cd = dev->priv;
     flo__cuda_xreq *q = token;
-    if (!q)
+    if (!q || atomic_fetch_sub(&q->refs, 1) != 1)
         return;
     if (q->ev)
         flo__cuda_ev_put(&cd->events, q->ev);

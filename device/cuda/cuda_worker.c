@@ -184,6 +184,7 @@ static flo_status op_check_words(flo__cuda_dev *cd, flo__cuda_fifo *f,
 }
 
 static void wt_publish(flo__cuda_dev *cd, flo__task *t);
+static void rest_poll(flo__cuda_dev *cd, bool wait);
 
 /* Retire the oldest op of f: release what it holds and free its slot.
  * Its task is the caller's to complete or hand back. */
@@ -194,7 +195,7 @@ static void op_pop(flo__cuda_dev *cd, flo__worker *w, flo__cuda_fifo *f)
     op_events_put(cd, op);
     op->task = NULL;
     op->nsw = 0;
-    op->wt = false;
+    op->wt = op->rest = false;
     f->head++;
     if (--cd->inflight == 0) {
         /* The end of a busy stretch: counted before the task completes,
@@ -218,12 +219,15 @@ static void op_complete(flo__cuda_dev *cd, flo__worker *w, int s, flo_status st)
         else
             op_sample(op);
     }
-    bool kept = op->wt && st == FLO_OK;
-    if (kept)
+    bool kept = (op->wt || op->rest) && st == FLO_OK;
+    if (op->wt && st == FLO_OK)
         wt_publish(cd, t);
     op_pop(cd, w, f);
-    /* What it wrote reached the host: its results are safe even if this
-     * device is lost before the scheduler sees it complete. */
+    /* What it wrote reached the host (or is on its way, at rest: the
+     * host memory may hold it, so it must not run again on its inputs;
+     * what did not reach home is recomputed from the lineage): its
+     * results stand even if this device is lost before the scheduler
+     * sees it complete. */
     if (kept)
         flo__task_complete_kept(w, t, st);
     else
@@ -354,6 +358,8 @@ static int cuda_progress(flo__worker *w)
             }
         }
     }
+    if (cd->rest_head != cd->rest_tail)
+        rest_poll(cd, false);
     if (done)
         cd->wait_since = 0; /* A new wait stretch starts with a spin. */
     return done;
@@ -418,6 +424,12 @@ static flo_status prepare_buffers(flo__cuda_dev *cd, flo__task *t,
             return FLO_EDATALOSS;
         }
         flo_status st = flo__cuda_prepare(cd, d, mode, stream, op);
+        if (st == FLO_OK && (mode & FLO_WRITE) && d->home_tok &&
+            d->home_src == cd->node) {
+            /* A copy home of the version it overwrites is in flight
+             * (write-through at rest): it reads this replica first. */
+            st = flo__cuda_home_order(d->home_tok, stream);
+        }
         void *ptr = d->rep[cd->node].ptr;
         flo__task_set_rversion(t, i, d->ver);
         pthread_mutex_unlock(&d->coh_lock);
@@ -607,6 +619,93 @@ static void wt_publish(flo__cuda_dev *cd, flo__task *t)
     }
 }
 
+/* ---- Write-through at rest (FLO_WRITE_THROUGH_REST) ---------------------
+ *
+ * A version no submitted task overwrites is copied home behind its task
+ * (d2h waits for the task's done event): the task completes without
+ * waiting for the copy. The copy is a copy-home token of the handle's
+ * (device/coherence.c) with no waiter: a thread that needs the host copy
+ * meanwhile joins it; the worker settles it once done (rest_poll). A
+ * version lost before its copy finished is recomputed by lineage
+ * replay, which this mode turns on. */
+
+/* Room for one more entry in cd's ring. */
+static bool rest_reserve(flo__cuda_dev *cd)
+{
+    unsigned n = cd->rest_tail - cd->rest_head;
+    if (n < cd->rest_cap)
+        return true;
+    unsigned cap = cd->rest_cap ? 2 * cd->rest_cap : 64;
+    flo__cuda_rest *r = malloc(sizeof(*r) * cap);
+    if (!r)
+        return false;
+    for (unsigned i = 0; i < n; i++)
+        r[i] = cd->rest[(cd->rest_head + i) & (cd->rest_cap - 1)];
+    free(cd->rest);
+    cd->rest = r;
+    cd->rest_cap = cap;
+    cd->rest_head = 0;
+    cd->rest_tail = n;
+    return true;
+}
+
+/* t was launched on stream; done follows its work: copy home what it
+ * wrote that no later task overwrites. Best effort: a copy not started
+ * leaves the version to lineage replay, as without write-through. */
+static bool wt_rest(flo__cuda_dev *cd, flo__task *t, cudaEvent_t done)
+{
+    int n = flo__task_naccess(t);
+    bool any = false;
+    for (int i = 0; i < n; i++) {
+        flo__data *d = flo__task_access_data(t, i);
+        if (flo__task_access_lead(t, i) != i ||
+            !(flo__task_access_mode(t, i) & FLO_WRITE) ||
+            flo__task_superseded(t, i) || !rest_reserve(cd))
+            continue;
+        pthread_mutex_lock(&d->coh_lock);
+        bool ok = !d->home_tok && d->ver == flo__task_version(t, i);
+        if (ok && !d->rep[0].ptr) {
+            if (d->user_ptr)
+                d->rep[0].ptr = d->user_ptr;
+            else
+                ok = flo__coh_host_alloc(cd->plat, d) == FLO_OK;
+        }
+        /* Only direct copies: a writer of the replica can be ordered
+         * after them on the GPU. */
+        void *tok = NULL;
+        if (ok && flo__pin_is_locked(d->host_pin) &&
+            flo__cuda_home_enqueue(cd, d, d->rep[0].ptr, true, done, 2, &tok) ==
+                FLO_OK) {
+            d->home_tok = tok;
+            d->home_src = cd->node;
+            d->home_ver = d->ver;
+            d->home_waiters = 0;
+            d->home_done = false;
+            d->rep[cd->node].users++;
+            cd->rest[cd->rest_tail++ & (cd->rest_cap - 1)] =
+                (flo__cuda_rest){d, tok};
+            any = true;
+        }
+        pthread_mutex_unlock(&d->coh_lock);
+    }
+    return any;
+}
+
+/* Settle the copies home that finished (all of them, waiting, with
+ * wait): oldest first, they complete in order. */
+static void rest_poll(flo__cuda_dev *cd, bool wait)
+{
+    while (cd->rest_head != cd->rest_tail) {
+        flo__cuda_rest *e = &cd->rest[cd->rest_head & (cd->rest_cap - 1)];
+        flo_status st = flo__cuda_home_query(cd, e->q, wait);
+        if (st == FLO_INPROGRESS)
+            return;
+        flo__coh_home_settle(cd->plat, e->d, e->q, st);
+        flo__cuda_xfer_ops.home_release(cd->dev, e->q); /* The worker's. */
+        cd->rest_head++;
+    }
+}
+
 static flo_status cuda_execute(flo__worker *w, flo__task *t)
 {
     flo__cuda_dev *cd = wdev(w);
@@ -750,9 +849,18 @@ static flo_status cuda_execute(flo__worker *w, flo__task *t)
     } else if (op->nsw > 0) {
         op->status = copy_words(cd, f, op, stream);
     }
-    op->wt = false;
-    if (op->status == FLO_OK && FLO__UNLIKELY(cd->plat->cfg->write_through))
-        op->wt = write_through(cd, t, stream);
+    op->wt = op->rest = false;
+    bool rest = false;
+    int wt = cd->plat->cfg->write_through;
+    if (op->status == FLO_OK && FLO__UNLIKELY(wt)) {
+        if (wt == FLO_WRITE_THROUGH_ALL) {
+            op->wt = write_through(cd, t, stream);
+        } else if (op->done ||
+                   flo__cuda_ev_get(&cd->events, &op->done) == FLO_OK) {
+            rest = true; /* Copies behind the task's own event. */
+            f->since_ev = 0;
+        }
+    }
 
     /* Even a failed task completes through an event: the copies and
      * whatever it enqueued must finish before its buffers are released. */
@@ -782,6 +890,8 @@ static flo_status cuda_execute(flo__worker *w, flo__task *t)
     /* Successors that can only run here may follow it in stream order
      * now, without waiting for its completion to be observed. */
     *flo__task_dev_slot(t) = op;
+    if (rest)
+        op->rest = wt_rest(cd, t, op->done);
     if (op->status == FLO_OK)
         flo__task_launched(w, t);
     return FLO_INPROGRESS;
@@ -910,19 +1020,21 @@ static int cuda_abandon(flo__worker *w,
             healthy = false;
         }
     }
+    /* Copies home of versions at rest: what reached the host is safe. */
+    rest_poll(cd, true);
     for (int s = 0; s < nall(cd); s++) {
         flo__cuda_fifo *f = &cd->fifo[s];
         for (; f->head != f->tail; n++) {
             flo__cuda_op *op = &f->ops[f->head & (f->cap - 1)];
             flo__task *t = op->task;
-            if (healthy && op->wt && op->status == FLO_OK) {
+            if (healthy && (op->wt || op->rest) && op->status == FLO_OK) {
                 /* Its work and its copies to the host are done. */
                 settle_early(cd, w, t);
                 op_complete(cd, w, s, FLO_OK);
                 continue;
             }
-            if (op->wt)
-                flo__task_mark_unsure(t);
+            if (op->wt || op->rest)
+                flo__task_mark_unsure(t); /* The host may hold its output. */
             op_pop(cd, w, f);
             give(w, t);
         }
@@ -1000,6 +1112,7 @@ static void cuda_worker_stop(flo__worker *w)
     /* The core stops workers once every task finished; if some are still
      * in flight (an abort), finish them so that nothing is leaked. */
     drain(cd, w);
+    rest_poll(cd, true);
     flo__cuda_release(cd, cudaStreamSynchronize(cd->h2d),
                       "waiting for the copy stream (h2d)");
     flo__cuda_release(cd, cudaStreamSynchronize(cd->p2p),

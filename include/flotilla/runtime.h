@@ -70,6 +70,26 @@ typedef struct flo_mpi_comm {
 /** Most GPU writers a data handle remembers for lineage replay. */
 #define FLO_LINEAGE_MAX 1024
 
+/** @brief Write-through modes (flo_config.write_through,
+ *  docs/resilience.md). */
+enum {
+    /** Off: what GPUs write stays there until something needs it. */
+    FLO_WRITE_THROUGH_OFF = 0,
+    /** Every version a GPU writes is copied to the host before its task
+     *  completes: losing a GPU never loses data; costs the PCIe
+     *  bandwidth of every write. */
+    FLO_WRITE_THROUGH_ALL = 1,
+    /** Only the versions no submitted task overwrites ("at rest") are
+     *  copied, behind their task on a copy stream, without delaying it;
+     *  a version lost before it reached the host is recomputed by
+     *  lineage replay (lineage FLO_WRITE_THROUGH_REST_LINEAGE unless
+     *  flo_config.lineage says otherwise). */
+    FLO_WRITE_THROUGH_REST = 2
+};
+
+/** Lineage kept by FLO_WRITE_THROUGH_REST when flo_config.lineage is 0. */
+#define FLO_WRITE_THROUGH_REST_LINEAGE 256
+
 /**
  * @brief Runtime configuration, passed to flo_init.
  *
@@ -125,9 +145,11 @@ typedef struct flo_config {
     const char *faults;    /**< Fault injection specification
                                 (docs/resilience.md), or NULL: none
                                 (FLO_FAULTS); copied. */
-    int write_through;     /**< 1: keep a host copy of everything GPUs
-                                write, so that losing a GPU loses no
-                                data; 0: off (FLO_WRITE_THROUGH). */
+    int write_through;     /**< Host copies of what GPUs write, so that
+                                losing a GPU loses no data:
+                                FLO_WRITE_THROUGH_OFF (0, the default),
+                                _ALL (1) or _REST (2)
+                                (FLO_WRITE_THROUGH). */
     int lineage;           /**< GPU writers remembered per data handle
                                 to recompute a version lost with a GPU
                                 (docs/resilience.md), 1..FLO_LINEAGE_MAX;

@@ -11,7 +11,9 @@
  * holds every writer since registration, and what they read is in the
  * same group: all of it is recomputed, and the final data equals the
  * sequential reference bit for bit. Cases: the device disabled between
- * two halves; disabled from another thread in the middle of the run;
+ * two halves; disabled from another thread in the middle of the run,
+ * once a given task of its group has finished (also with write-through
+ * at rest, where the lineage covers what had not reached the host);
  * a lineage too short to reach the registration (the data is lost:
  * FLO_EDATALOSS); and an unpartitioned random graph with a device rule,
  * where some writers read versions overwritten since (recomputed, or
@@ -21,6 +23,7 @@
 #include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -40,7 +43,7 @@
 
 static const flo_kernel k_rd_gpu = {"rd", NULL, flo_test_cuda_rd};
 
-static flo_runtime *start(int lineage, const char *faults)
+static flo_runtime *start_wt(int lineage, int write_through, const char *faults)
 {
     flo_config cfg = FLO_CONFIG_INIT;
     flo_runtime *rt = NULL;
@@ -50,9 +53,15 @@ static flo_runtime *start(int lineage, const char *faults)
     cfg.gpus = 1;
     cfg.logical_gpus = NG;
     cfg.lineage = lineage;
+    cfg.write_through = write_through;
     cfg.faults = faults;
     assert_int_equal(flo_init(&cfg, &rt), FLO_OK);
     return rt;
+}
+
+static flo_runtime *start(int lineage, const char *faults)
+{
+    return start_wt(lineage, FLO_WRITE_THROUGH_OFF, faults);
 }
 
 typedef struct part_run {
@@ -91,7 +100,8 @@ static void part_begin(flo_runtime *rt, part_run *r, uint64_t seed)
     }
 }
 
-static flo_status part_submit(flo_runtime *rt, part_run *r, int i)
+static flo_status part_submit(flo_runtime *rt, part_run *r, int i,
+                              flo_event *ev)
 {
     const rd_task *t = &r->t[i];
     flo_access_desc acc[3];
@@ -109,7 +119,7 @@ static flo_status part_submit(flo_runtime *rt, part_run *r, int i)
     d.args = &a;
     d.args_size = sizeof(a);
     d.on_device = FLO_DEVICE(1 + r->group[i]);
-    return flo_task_submit(rt, &d, NULL);
+    return flo_task_submit(rt, &d, ev);
 }
 
 /* Unregister (the data comes home), compare every group but `lost` (-1:
@@ -137,6 +147,7 @@ static void print_stats(const char *what, flo_status st, const flo_stats *s)
            what, flo_status_str(st), (unsigned long long)s->replaced,
            (unsigned long long)s->reexecuted, (unsigned long long)s->recomputed,
            (unsigned long long)s->data_lost);
+    fflush(stdout);
 }
 
 /* flo_device_disable returns before the lost device's worker has handed
@@ -165,12 +176,12 @@ static flo_status two_halves(flo_runtime *rt, part_run *r, uint64_t seed,
 {
     part_begin(rt, r, seed);
     for (int i = 0; i < NT / 2; i++)
-        assert_int_equal(part_submit(rt, r, i), FLO_OK);
+        assert_int_equal(part_submit(rt, r, i, NULL), FLO_OK);
     assert_int_equal(flo_wait_all(rt), FLO_OK);
     assert_int_equal(flo_device_disable(rt, 2), FLO_OK);
     wait_recovered(rt);
     for (int i = NT / 2; i < NT; i++)
-        assert_int_equal(part_submit(rt, r, i), FLO_OK);
+        assert_int_equal(part_submit(rt, r, i, NULL), FLO_OK);
     flo_status st = flo_wait_all(rt);
     assert_int_equal(flo_stats_get(rt, s), FLO_OK);
     print_stats(label, st, s);
@@ -195,45 +206,76 @@ static void test_between_halves(void **state)
     assert_int_equal(flo_finalize(rt), FLO_OK);
 }
 
-/* flo_device_disable from another thread while the graph runs. */
+/* flo_device_disable from another thread while the graph runs, once a
+ * given task of group 1 (GPU 2's) has finished: what that task wrote
+ * lives on GPU 2 only, so something must be recomputed, whatever the
+ * threads' timing. */
 typedef struct dis {
     flo_runtime *rt;
-    flo_status st;
+    flo_event trigger;
+    atomic_int ready; /* Set (release) once trigger is written. */
+    flo_status wait_st, st;
 } dis;
 
 static void *disabler(void *arg)
 {
     dis *d = arg;
-    for (int i = 0; i < 3000; i++)
+    while (!atomic_load_explicit(&d->ready, memory_order_acquire))
         sched_yield();
+    d->wait_st = flo_event_wait(d->rt, d->trigger);
     d->st = flo_device_disable(d->rt, 2);
     return NULL;
+}
+
+/* The disabler against the graph (write-through mode wt, with the
+ * lineage it turns on). */
+static void midrun(int lineage, int wt, const char *label)
+{
+    for (int rep = 0; rep < 3; rep++) {
+        flo_runtime *rt = start_wt(lineage, wt, NULL);
+        part_run r;
+        flo_stats s;
+        pthread_t th;
+        dis d = {rt, FLO_EVENT_NULL, 0, FLO_EINTERNAL, FLO_EINTERNAL};
+        /* A task of group 1 a quarter, half, three quarters in. */
+        int trigger = (rep + 1) * NT / 4 / NG * NG + 1;
+        part_begin(rt, &r, 200 + (uint64_t)rep);
+        assert_int_equal(pthread_create(&th, NULL, disabler, &d), 0);
+        for (int i = 0; i < NT; i++) {
+            assert_int_equal(
+                part_submit(rt, &r, i, i == trigger ? &d.trigger : NULL),
+                FLO_OK);
+            if (i == trigger)
+                atomic_store_explicit(&d.ready, 1, memory_order_release);
+        }
+        assert_int_equal(pthread_join(th, NULL), 0);
+        assert_int_equal(d.wait_st, FLO_OK);
+        assert_int_equal(d.st, FLO_OK);
+        flo_status st = flo_wait_all(rt);
+        assert_int_equal(flo_stats_get(rt, &s), FLO_OK);
+        print_stats(label, st, &s);
+        assert_int_equal(st, FLO_OK);
+        assert_int_equal(s.devices_lost, 1);
+        assert_int_equal(s.data_lost, 0);
+        if (wt == FLO_WRITE_THROUGH_OFF)
+            assert_true(s.recomputed > 0);
+        part_end(rt, &r, -1);
+        assert_int_equal(flo_finalize(rt), FLO_OK);
+    }
 }
 
 static void test_midrun(void **state)
 {
     (void)state;
-    for (int rep = 0; rep < 3; rep++) {
-        flo_runtime *rt = start(512, NULL);
-        part_run r;
-        flo_stats s;
-        pthread_t th;
-        dis d = {rt, FLO_EINTERNAL};
-        part_begin(rt, &r, 200 + (uint64_t)rep);
-        assert_int_equal(pthread_create(&th, NULL, disabler, &d), 0);
-        for (int i = 0; i < NT; i++)
-            assert_int_equal(part_submit(rt, &r, i), FLO_OK);
-        assert_int_equal(pthread_join(th, NULL), 0);
-        assert_int_equal(d.st, FLO_OK);
-        flo_status st = flo_wait_all(rt);
-        assert_int_equal(flo_stats_get(rt, &s), FLO_OK);
-        print_stats("mid-run", st, &s);
-        assert_int_equal(st, FLO_OK);
-        assert_int_equal(s.devices_lost, 1);
-        assert_int_equal(s.data_lost, 0);
-        part_end(rt, &r, -1);
-        assert_int_equal(flo_finalize(rt), FLO_OK);
-    }
+    midrun(512, FLO_WRITE_THROUGH_OFF, "mid-run");
+}
+
+/* Write-through at rest: the versions at rest reached the host, the
+ * others are recomputed from the lineage it keeps (the default one). */
+static void test_midrun_rest(void **state)
+{
+    (void)state;
+    midrun(0, FLO_WRITE_THROUGH_REST, "mid-run, write-through at rest");
 }
 
 /* A lineage of 4 writers cannot reach back to the registration: group
@@ -301,9 +343,8 @@ int main(void)
 {
     FLO_TEST_REQUIRE_GPU();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_between_halves),
-        cmocka_unit_test(test_midrun),
-        cmocka_unit_test(test_too_short),
+        cmocka_unit_test(test_between_halves), cmocka_unit_test(test_midrun),
+        cmocka_unit_test(test_midrun_rest),    cmocka_unit_test(test_too_short),
         cmocka_unit_test(test_random),
     };
     return cmocka_run_group_tests_name("device_cuda_lineage", tests, NULL,

@@ -165,6 +165,45 @@ static void test_env_negative_fields(void **state)
     unsetenv("FLO_GPUS");
 }
 
+/* FLO_WRITE_THROUGH by name or number; write-through at rest turns the
+ * lineage on unless one was asked for; a bad value is refused. */
+static void test_env_write_through(void **state)
+{
+    static const struct {
+        const char *env;
+        int want;
+    } cases[] = {{"off", FLO_WRITE_THROUGH_OFF},
+                 {"all", FLO_WRITE_THROUGH_ALL},
+                 {"rest", FLO_WRITE_THROUGH_REST},
+                 {"1", FLO_WRITE_THROUGH_ALL},
+                 {"2", FLO_WRITE_THROUGH_REST}};
+    flo_config cfg = FLO_CONFIG_INIT;
+    flo_runtime *rt = NULL;
+
+    (void)state;
+    cfg.host_workers = 1;
+    cfg.devices = FLO_DEVICES_HOST;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        setenv("FLO_WRITE_THROUGH", cases[i].env, 1);
+        assert_int_equal(flo_init(&cfg, &rt), FLO_OK);
+        assert_int_equal(rt->cfg.write_through, cases[i].want);
+        assert_int_equal(rt->lineage, cases[i].want == FLO_WRITE_THROUGH_REST
+                                          ? FLO_WRITE_THROUGH_REST_LINEAGE
+                                          : 0);
+        assert_int_equal(flo_finalize(rt), FLO_OK);
+    }
+    setenv("FLO_LINEAGE", "8", 1);
+    assert_int_equal(flo_init(&cfg, &rt), FLO_OK);
+    assert_int_equal(rt->lineage, 8); /* The one asked for. */
+    assert_int_equal(flo_finalize(rt), FLO_OK);
+    unsetenv("FLO_LINEAGE");
+    rt = NULL;
+    setenv("FLO_WRITE_THROUGH", "3", 1);
+    assert_int_equal(flo_init(&cfg, &rt), FLO_EINVAL);
+    assert_null(rt);
+    unsetenv("FLO_WRITE_THROUGH");
+}
+
 static void test_init_null_cfg(void **state)
 {
     (void)state;
@@ -422,7 +461,10 @@ static void test_bad_config(void **state)
     c.log_level = 4;
     expect_einval(&c);
     c = base;
-    c.write_through = 2;
+    c.write_through = FLO_WRITE_THROUGH_REST + 1;
+    expect_einval(&c);
+    c = base;
+    c.write_through = -1;
     expect_einval(&c);
     c = base;
     c.lineage = -1;
@@ -549,6 +591,8 @@ int main(void)
         cmocka_unit_test(test_config_init_matches_macro),
         cmocka_unit_test_setup_teardown(test_zero_config, setup, teardown),
         cmocka_unit_test_setup_teardown(test_env_negative_fields, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_env_write_through, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_init_null_cfg, setup, teardown),
         cmocka_unit_test_setup_teardown(test_worker_count, setup, teardown),
