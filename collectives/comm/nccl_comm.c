@@ -28,8 +28,8 @@
  * return ncclInProgress before its kernel is enqueued, so an entry point
  * polls until it is (enqueue_wait) before its task's stream moves on.
  * flo_comm_shrink makes the survivors' communicators with ncclCommShrink
- * (NCCL >= 2.27) while the old ones were not aborted, and from a new
- * unique id otherwise (nccl_shrink).
+ * (NCCL >= 2.27) while the old ones were not aborted and a rank is left
+ * out, and anew otherwise (nccl_shrink).
  */
 #include <cuda_runtime.h>
 #include <errno.h>
@@ -92,6 +92,10 @@ typedef struct nccl_state {
      * under the write lock. */
     pthread_rwlock_t lock;
     bool aborted;
+    /* Set by abort_all before it takes the write lock: an entry point
+     * polling an enqueue (enqueue_wait) lets go of the read lock, so that
+     * the comms are never aborted (and freed) under its polling. */
+    atomic_int abort_wanted;
     /* The comms were shrunk from (flo_comm_shrink): fini aborts them
      * rather than destroying them, which could wait for operations that
      * NCCL_SHRINK_ABORT ended. */
@@ -170,6 +174,7 @@ static void abort_all(nccl_state *ns, flo_status st, const char *msg)
     if (from == UINT64_MAX)
         from = 0;
     flo__comm_break(ns->c, st, from, "%s", msg);
+    atomic_store(&ns->abort_wanted, 1);
     /* An entry point stuck inside a NCCL call holds the read lock; abort
      * is what unblocks it, so do not wait for it more than 2 s. */
     clock_gettime(CLOCK_REALTIME, &until);
@@ -197,8 +202,11 @@ static void nccl_abort(flo_comm *c)
 
 /* A NCCL call on a non-blocking communicator returned ncclInProgress:
  * poll d's communicator until it is done (its kernel enqueued), at most
- * the timeout. The caller holds the read lock. Returns the call's final
- * result; *timed_out set when the timeout ended the wait. */
+ * the timeout, or until an abort is wanted (ncclInProgress is then
+ * returned: the caller lets go of the read lock, and abort_all may
+ * abort the comms, which ends the operation). The caller holds the read
+ * lock. Returns the call's final result; *timed_out set when the timeout
+ * ended the wait. */
 static ncclResult_t enqueue_wait(nccl_dev *d, ncclResult_t r, bool *timed_out)
 {
     uint64_t t0 = flo__now_ns(), tmo = flo__comm_timeout_ns(d->c);
@@ -212,7 +220,7 @@ static ncclResult_t enqueue_wait(nccl_dev *d, ncclResult_t r, bool *timed_out)
         if (r != ncclSuccess)
             return r;
         r = ae;
-        if (r != ncclInProgress)
+        if (r != ncclInProgress || atomic_load(&d->ns->abort_wanted))
             break;
         if (flo__now_ns() - t0 > tmo) {
             *timed_out = true;
@@ -423,6 +431,14 @@ static void nccl_dev_task(flo_task_ctx *ctx)
                         (double)flo__comm_timeout_ns(c) / 1e9);
         flo_task_fail(ctx, FLO_ETIMEDOUT, "%s on GPU %d: not enqueued in time",
                       what, d->ordinal);
+        return;
+    }
+    if (r == ncclInProgress) {
+        /* enqueue_wait gave up for an abort (c is broken already). */
+        pthread_rwlock_unlock(&ns->lock);
+        flo_task_fail(ctx, FLO_ECOMM,
+                      "%s on GPU %d: aborted before it was enqueued: %s", what,
+                      d->ordinal, c->broken_msg);
         return;
     }
     if (r != ncclSuccess) {
@@ -674,7 +690,14 @@ static flo_status comms_wait(ncclComm_t *comms, int n, uint64_t tmo,
         bool busy = false;
         for (int i = 0; i < n; i++) {
             ncclResult_t ae = ncclSuccess;
-            if (FLO__NCCL_CHECK(ncclCommGetAsyncError(comms[i], &ae)) != FLO_OK)
+            /* A non-blocking shrink inside a group sets the new handle
+             * from NCCL's own thread, when its job starts. */
+            ncclComm_t comm = __atomic_load_n(&comms[i], __ATOMIC_ACQUIRE);
+            if (comm == NULL) {
+                busy = true;
+                continue;
+            }
+            if (FLO__NCCL_CHECK(ncclCommGetAsyncError(comm, &ae)) != FLO_OK)
                 return FLO_ECOMM;
             if (ae == ncclInProgress) {
                 busy = true;
@@ -874,6 +897,7 @@ static flo_status state_new(flo_comm *c, nccl_state **out)
         return FLO_ENOMEM;
     ns->c = c;
     ns->n = c->nlocal;
+    atomic_init(&ns->abort_wanted, 0);
     for (i = 0; i < ns->n; i++) {
         flo_device_info info;
         nccl_dev *d = &ns->dev[i];
@@ -975,18 +999,22 @@ static flo_status nccl_init(flo_comm *c)
     return state_start(c, ns);
 }
 
-/* flo_comm_shrink: c's communicators from parent's. With NCCL >= 2.27
- * and parent's not aborted, ncclCommShrink (NCCL_SHRINK_ABORT when
- * parent is broken); otherwise new ones from a new unique id over c's
- * MPI communicator. Parent's watchdog stops first (the shrink owns its
- * communicators); if the shrink fails, parent is aborted, since the
- * state of its communicators is then unknown. */
+/* flo_comm_shrink: c's communicators from parent's. With NCCL >= 2.27,
+ * parent's not aborted and at least one rank left out, ncclCommShrink
+ * (NCCL_SHRINK_ABORT when parent is broken); otherwise (a rebuild over
+ * every rank: ncclCommShrink refuses an empty exclusion list) new ones,
+ * from a new unique id over c's MPI communicator, or ncclCommInitAll in
+ * one process; a broken parent's communicators are aborted first, as
+ * NCCL_SHRINK_ABORT would (they may have operations in flight that its
+ * stopped watchdog no longer times). Parent's watchdog stops first (the
+ * shrink owns its communicators); if the shrink fails, parent is
+ * aborted, since the state of its communicators is then unknown. */
 static flo_status nccl_shrink(flo_comm *c, flo_comm *parent,
                               const uint8_t *gone)
 {
     nccl_state *pns = parent->tpriv, *ns;
     flo_status st = state_new(c, &ns);
-    bool from_parent;
+    bool from_parent = false;
 
     if (st != FLO_OK)
         return st;
@@ -994,10 +1022,17 @@ static flo_status nccl_shrink(flo_comm *c, flo_comm *parent,
     /* Entry points of parent hold the read lock for an enqueue at most
      * (bounded by the timeout). */
     pthread_rwlock_wrlock(&pns->lock);
-    from_parent = !pns->aborted;
+    for (int q = 0; q < parent->nranks; q++)
+        from_parent = from_parent || gone[q] != 0;
+    from_parent = from_parent && !pns->aborted;
 #if NCCL_VERSION_CODE < NCCL_VERSION(2, 27, 0)
     from_parent = false;
 #endif
+    if (!from_parent && !pns->aborted && atomic_load(&parent->broken)) {
+        for (int i = 0; i < pns->n; i++)
+            (void)FLO__NCCL_CHECK(ncclCommAbort(pns->dev[i].comm));
+        pns->aborted = true;
+    }
     st = from_parent ? comms_shrink(c, ns, parent, gone) : comms_init(c, ns);
     pthread_rwlock_unlock(&pns->lock);
     if (st != FLO_OK) {

@@ -214,8 +214,8 @@ flo_status flo_comm_status(flo_comm *comm, char *msg, size_t len);
  * agree by point-to-point messages bounded by coll_timeout_s, then
  * create their MPI communicator with MPI_Comm_create_group. Over NCCL
  * the communicators are shrunk with ncclCommShrink (NCCL 2.27 and later;
- * NCCL_SHRINK_ABORT when comm is broken) while comm's were not aborted,
- * else created anew; with one process (no MPI) only the rebuild is
+ * NCCL_SHRINK_ABORT when comm is broken) while comm's were not aborted
+ * and a rank is left out, else created anew; with one process (no MPI) only the rebuild is
  * possible (there is no other rank).
  *
  * On success comm is replaced: it is broken (FLO_ECOMM, unless a failure
