@@ -105,7 +105,7 @@ void flo__task_complete_rt(flo_runtime *rt, flo__worker *w, flo__task *t,
         flo__edge *n = e->next;
         flo__task *s = e->task;
         if (st != FLO_OK && flo__failure_cancels(t, s, e->hard))
-            flo__cancel_dependent(s, st);
+            flo__cancel_dependent(s, t, st);
         /* A successor released at launch was counted then (and the edge
          * holds a reference on it). */
         if (e->early)

@@ -147,7 +147,7 @@ flo_status flo__add_edge(flo_runtime *rt, flo__tcache *c, flo__task *p,
 finished:
     /* p completed; its status was written before the list was closed. */
     if (p->status != FLO_OK && flo__failure_cancels(p, s, hard))
-        flo__cancel_dependent(s, (flo_status)p->status);
+        flo__cancel_dependent(s, p, (flo_status)p->status);
     return FLO_OK;
 }
 

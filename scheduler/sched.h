@@ -97,6 +97,10 @@ enum {
     /* A replay's join: no entry point, completes when its predecessors
      * (the replay's tasks) have; its completion ends the replay. */
     FLO__TF_JOIN = 1u << 8,
+    /* A failed predecessor finishes it with that predecessor's status
+     * (and message) instead of FLO_ECANCELED: the join of a collective's
+     * per-GPU tasks (flo__task_submit_inherit). */
+    FLO__TF_INHERIT = 1u << 9,
 };
 
 /* Predecessors a task may wait for in stream order (at most). */
@@ -499,6 +503,12 @@ flo_status flo__worker_create(flo_runtime *rt, flo__device *dev, int core,
                               flo__worker **out);
 /* Start every worker's thread (their trace rows first); FLO_ESYS. */
 flo_status flo__sched_start_workers(flo_runtime *rt);
+/* flo_task_submit for a task that joins others (a collective's join,
+ * collectives/comm/): an explicit predecessor that fails finishes it with
+ * its own status and message, not FLO_ECANCELED, so that its event tells
+ * why. Same arguments and errors as flo_task_submit. */
+flo_status flo__task_submit_inherit(flo_runtime *rt, const flo_task_desc *desc,
+                                    flo_event *out);
 /* Wait until no task of rt is outstanding (flo_finalize). */
 flo_status flo__wait_quiescent(flo_runtime *rt);
 /* The status of the earliest failure (not a cancellation) since the last

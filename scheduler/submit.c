@@ -396,8 +396,16 @@ static void record_event_deps(flo_runtime *rt, flo__tcache *c, flo__task *t,
             flo__task_unref(rt, c, p);
         } else {
             bool found;
-            if (flo__failure_lookup(rt, dep, NULL, 0, &found, false) != FLO_OK)
+            char msg[256];
+            flo_status fs =
+                flo__failure_lookup(rt, dep, msg, sizeof(msg), &found, false);
+            if (fs == FLO_OK)
+                continue;
+            if (!(atomic_load_explicit(&t->flags, memory_order_relaxed) &
+                  FLO__TF_INHERIT))
                 flo__set_cancel(t);
+            else if (flo__set_cancel_status(t, fs))
+                flo__task_set_error(t, fs, "%s", msg); /* A join's. */
         }
     }
 }
@@ -454,8 +462,8 @@ static void drop_guard(flo_runtime *rt, flo__task *t)
  * takes effect), count it, add its explicit dependencies, and drop the
  * submission guard.
  */
-flo_status flo_task_submit(flo_runtime *rt, const flo_task_desc *desc,
-                           flo_event *out)
+static flo_status submit_one(flo_runtime *rt, const flo_task_desc *desc,
+                             flo_event *out, unsigned flags)
 {
     flo__lockent ent_inline[FLO__TASK_INLINE_ACC];
     flo__lockent *locks;
@@ -478,7 +486,8 @@ flo_status flo_task_submit(flo_runtime *rt, const flo_task_desc *desc,
     c = flo__tcache_get(rt);
     if (!c)
         return FLO_ENOMEM;
-    st = task_prepare(rt, c, desc, elig, 0, ent_inline, &t, &locks, &nlocks);
+    st =
+        task_prepare(rt, c, desc, elig, flags, ent_inline, &t, &locks, &nlocks);
     if (st != FLO_OK)
         return st;
     ev = flo__task_event(rt, t);
@@ -494,6 +503,18 @@ flo_status flo_task_submit(flo_runtime *rt, const flo_task_desc *desc,
     if (out)
         *out = ev;
     return FLO_OK;
+}
+
+flo_status flo_task_submit(flo_runtime *rt, const flo_task_desc *desc,
+                           flo_event *out)
+{
+    return submit_one(rt, desc, out, 0);
+}
+
+flo_status flo__task_submit_inherit(flo_runtime *rt, const flo_task_desc *desc,
+                                    flo_event *out)
+{
+    return submit_one(rt, desc, out, FLO__TF_INHERIT);
 }
 
 /* ---- Group submission ---------------------------------------------------

@@ -90,10 +90,11 @@ void flo__failures_fini(flo_runtime *rt);
 /* ---- Dependencies (deps.c) --------------------------------------------- */
 
 /* The task will finish with st instead of running (first reason wins). */
-static inline void flo__set_cancel_status(flo__task *s, flo_status st)
+/* True if this call set it (the first cancel wins). */
+static inline bool flo__set_cancel_status(flo__task *s, flo_status st)
 {
     int zero = 0;
-    atomic_compare_exchange_strong(&s->cancel, &zero, st);
+    return atomic_compare_exchange_strong(&s->cancel, &zero, st);
 }
 
 static inline void flo__set_cancel(flo__task *s)
@@ -104,13 +105,21 @@ static inline void flo__set_cancel(flo__task *s)
 /* s depends on p, which finished with pst != FLO_OK. A task is canceled;
  * an acquire's pseudo-task takes p's own status instead, which
  * flo_data_acquire returns (the error of the writer that failed, or
- * FLO_ECANCELED if that writer was itself canceled). */
-static inline void flo__cancel_dependent(flo__task *s, flo_status pst)
+ * FLO_ECANCELED if that writer was itself canceled), and so does a join
+ * (FLO__TF_INHERIT), with p's message. Called before s's count of
+ * predecessors drops, so s reads the message only after it is set. */
+static inline void flo__cancel_dependent(flo__task *s, const flo__task *p,
+                                         flo_status pst)
 {
-    if (atomic_load_explicit(&s->flags, memory_order_relaxed) & FLO__TF_ACQUIRE)
+    unsigned f = atomic_load_explicit(&s->flags, memory_order_relaxed);
+    if (f & FLO__TF_ACQUIRE) {
         flo__set_cancel_status(s, pst);
-    else
+    } else if (f & FLO__TF_INHERIT) {
+        if (flo__set_cancel_status(s, pst) && p->msg)
+            flo__task_set_error(s, pst, "%s", p->msg);
+    } else {
         flo__set_cancel(s);
+    }
 }
 
 /* Whether p, finished with a failure, cancels its successor s through

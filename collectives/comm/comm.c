@@ -137,16 +137,29 @@ void flo__comm_task_done(void *arg, flo_status st)
     atomic_fetch_sub_explicit(&c->users, 1, memory_order_release);
 }
 
-flo_status flo__comm_submit(flo_comm *c, const flo_task_desc *desc,
-                            flo_event *out)
+static flo_status comm_submit(flo_comm *c, const flo_task_desc *desc,
+                              flo_event *out, bool join)
 {
     flo_status st;
 
     atomic_fetch_add(&c->users, 1);
-    st = flo_task_submit(c->rt, desc, out);
+    st = join ? flo__task_submit_inherit(c->rt, desc, out)
+              : flo_task_submit(c->rt, desc, out);
     if (st != FLO_OK)
         atomic_fetch_sub(&c->users, 1);
     return st;
+}
+
+flo_status flo__comm_submit(flo_comm *c, const flo_task_desc *desc,
+                            flo_event *out)
+{
+    return comm_submit(c, desc, out, false);
+}
+
+flo_status flo__comm_submit_join(flo_comm *c, const flo_task_desc *desc,
+                                 flo_event *out)
+{
+    return comm_submit(c, desc, out, true);
 }
 
 bool flo__comm_fault(flo_comm *c, flo_task_ctx *ctx, uint64_t cid, int fault,

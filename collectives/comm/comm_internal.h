@@ -148,6 +148,11 @@ void flo__comm_task_done(void *arg, flo_status st);
  * same decrement) runs; nothing is counted when submission fails. */
 flo_status flo__comm_submit(flo_comm *c, const flo_task_desc *desc,
                             flo_event *out);
+/* The same for the join of a collective's per-GPU tasks: a failed one
+ * finishes it with its own status and message (FLO_ECOMM, ...), not
+ * FLO_ECANCELED (flo__task_submit_inherit). */
+flo_status flo__comm_submit_join(flo_comm *c, const flo_task_desc *desc,
+                                 flo_event *out);
 /* WRITE when a collective overwrites all of h (bytes == its size), else
  * READ_WRITE so that the bytes past what it writes are kept. */
 flo_access flo__comm_write_mode(const flo_comm *c, flo_data h, size_t bytes);

@@ -335,7 +335,10 @@ static void nccl_dev_task(flo_task_ctx *ctx)
     const char *what = "";
 
     if (atomic_load(&c->broken)) {
-        flo_task_fail(ctx, FLO_ECOMM, "communicator broken: %s", c->broken_msg);
+        /* The break's own status (FLO_ETIMEDOUT, FLO_ECOMM, ...), which
+         * the collective's join then reports. */
+        flo_task_fail(ctx, c->broken_status, "communicator broken: %s",
+                      c->broken_msg);
         return;
     }
     if (a->fault != 0 && flo__comm_fault(c, ctx, a->cid, a->fault, a->stall_ms))
@@ -436,7 +439,7 @@ static void nccl_dev_task(flo_task_ctx *ctx)
     if (r == ncclInProgress) {
         /* enqueue_wait gave up for an abort (c is broken already). */
         pthread_rwlock_unlock(&ns->lock);
-        flo_task_fail(ctx, FLO_ECOMM,
+        flo_task_fail(ctx, c->broken_status,
                       "%s on GPU %d: aborted before it was enqueued: %s", what,
                       d->ordinal, c->broken_msg);
         return;
@@ -614,7 +617,7 @@ static void join_submit(flo_comm *c, const flo_event *evs, flo_event *out)
     desc.on_device = FLO_DEVICE(0);
     desc.callback = flo__comm_task_done;
     desc.callback_arg = c;
-    st = flo__comm_submit(c, &desc, out);
+    st = flo__comm_submit_join(c, &desc, out);
     if (st != FLO_OK) {
         FLO__WARN("collective #%llu: join task not submitted (%s)",
                   (unsigned long long)c->ncoll, flo_status_str(st));

@@ -215,8 +215,8 @@ flo_status flo_comm_status(flo_comm *comm, char *msg, size_t len);
  * create their MPI communicator with MPI_Comm_create_group. Over NCCL
  * the communicators are shrunk with ncclCommShrink (NCCL 2.27 and later;
  * NCCL_SHRINK_ABORT when comm is broken) while comm's were not aborted
- * and a rank is left out, else created anew; with one process (no MPI) only the rebuild is
- * possible (there is no other rank).
+ * and a rank is left out, else created anew; with one process (no MPI) only the
+ * rebuild is possible (there is no other rank).
  *
  * On success comm is replaced: it is broken (FLO_ECOMM, unless a failure
  * broke it before) and stays to be destroyed (flo_comm_destroy), which

@@ -48,12 +48,11 @@
  *    rebuild, whose rounds would otherwise time out waiting for rank 1.
  *    After the loop on the rebuilt communicator, it is rebuilt once more
  *    while healthy, and the loop goes on.
- *  - abort: the event of a collective is its join task's, which a GPU
- *    task that fails before its NCCL call cancels (FLO_ECANCELED): an
- *    abort that finds rank 0's NCCL call not yet enqueued (NCCL makes a
+ *  - abort: the event of a collective is its join task's, which takes
+ *    the status of a GPU task that fails before its NCCL call (an abort
+ *    that finds rank 0's NCCL call not yet enqueued: NCCL makes a
  *    communicator's connections at its first collective, with every
- *    rank) gives FLO_ECANCELED, one that finds the kernel launched
- *    FLO_ECOMM. flo_comm_status says FLO_ECOMM either way.
+ *    rank); either way the event says FLO_ECOMM, as over MPI.
  *
  * Results: every survivor counts its failed checks; their sum is taken
  * over the survivors only (a communicator of theirs, made with
@@ -389,16 +388,10 @@ static void test_abort(void **state)
     unclean = 1;
     assert_int_equal(flo_data_unregister(rt, h), FLO_OK);
     assert_int_equal(flo_comm_destroy(c), FLO_OK);
-    if (gpu_mode) {
-        /* FLO_ECANCELED: the abort came before the NCCL call was
-         * enqueued (see the top). */
-        if (rank == 0)
-            fprintf(stderr, "abort over NCCL: the collective's event: %s\n",
-                    flo_status_str((flo_status)codes[0]));
-        assert_true(codes[0] == FLO_ECOMM || codes[0] == FLO_ECANCELED);
-    } else {
-        assert_int_equal(codes[0], FLO_ECOMM);
-    }
+    if (gpu_mode && rank == 0 && codes[0] != FLO_ECOMM)
+        fprintf(stderr, "abort over NCCL: the collective's event: %s\n",
+                flo_status_str((flo_status)codes[0]));
+    assert_int_equal(codes[0], FLO_ECOMM);
     assert_int_equal(codes[1], FLO_OK);
     assert_int_equal(codes[2], FLO_ECOMM);
 }
@@ -425,11 +418,10 @@ static void run_exclude(bool broken)
         kill(getpid(), SIGKILL);
     alive[victim] = part[victim] = 0;
     if (broken) {
-        /* The error fails it at once (no timeout): FLO_ECOMM, or
-         * FLO_ECANCELED over NCCL (the join canceled, see the top). */
+        /* The error fails it at once (no timeout): FLO_ECOMM. */
         bad += loop(c, part, K, K + 1, -1, false, &failed_it, &why);
         bad += failed_it != K;
-        bad += why != FLO_ECOMM && !(gpu_mode && why == FLO_ECANCELED);
+        bad += why != FLO_ECOMM;
         bad += flo_comm_status(c, msg, sizeof(msg)) != FLO_ECOMM;
         bad += strstr(msg, "injected error") == NULL;
         if (bad != 0)

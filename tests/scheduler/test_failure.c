@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "scheduler/sched.h"
 #include "tests/scheduler/testutil.h"
 
 #define MAXT 2048
@@ -395,6 +396,60 @@ static void test_dep_on_failed_event(void **s)
     assert_int_equal(flo_finalize(rt), FLO_OK);
 }
 
+/* A join (flo__task_submit_inherit, a collective's): predecessors that
+ * fail at once on several workers, or before the join is submitted,
+ * finish it with the status and message of one of them, not
+ * FLO_ECANCELED; its body never runs. A plain task is canceled. */
+static void test_join_inherits(void **s)
+{
+    (void)s;
+    flo_runtime *rt = flot_rt(FLO_SCHED_DEFAULT, 4);
+    assert_non_null(rt);
+    for (int rep = 0; rep < 50; rep++) {
+        flo_event pre[4], join, plain;
+        flo_task_desc d = FLO_TASK_DESC_INIT;
+        fargs a;
+        char msg[128];
+        reset();
+        /* Two fail with FLO_ECOMM, two succeed; all overlap (sleep). On
+         * odd repetitions they have finished before the join exists. */
+        for (int i = 0; i < 4; i++)
+            assert_int_equal(sub(rt, i, NULL, 0, NULL, 0, i < 2, FLO_ECOMM,
+                                 rep % 2 ? 0 : 2000, &pre[i]),
+                             FLO_OK);
+        if (rep % 2)
+            for (int i = 0; i < 4; i++)
+                (void)flo_event_wait(rt, pre[i]);
+        memset(&a, 0, sizeof(a));
+        a.id = 10;
+        d.kernel = &ktask;
+        d.args = &a;
+        d.args_size = sizeof(a);
+        d.deps = pre;
+        d.ndeps = 4;
+        d.callback = cb;
+        d.callback_arg = (void *)(intptr_t)10;
+        assert_int_equal(flo__task_submit_inherit(rt, &d, &join), FLO_OK);
+        a.id = 11;
+        d.callback_arg = (void *)(intptr_t)11;
+        assert_int_equal(flo_task_submit(rt, &d, &plain), FLO_OK);
+        assert_int_equal(flo_event_wait(rt, join), FLO_ECOMM);
+        assert_int_equal(flo_error_message(rt, join, msg, sizeof(msg)), FLO_OK);
+        if (strcmp(msg, "boom 40 (task 0)") != 0 &&
+            strcmp(msg, "boom 41 (task 1)") != 0)
+            fail_msg("message of the join: \"%s\"", msg);
+        assert_int_equal(flo_event_wait(rt, plain), FLO_ECANCELED);
+        assert_int_equal(flo_wait_all(rt), FLO_ECOMM);
+        assert_int_equal(atomic_load(&body_runs[10]), 0);
+        assert_int_equal(atomic_load(&body_runs[11]), 0);
+        assert_int_equal(atomic_load(&cb_status[10]), FLO_ECOMM);
+        assert_int_equal(atomic_load(&cb_status[11]), FLO_ECANCELED);
+    }
+    /* Bad input is refused as by flo_task_submit. */
+    assert_int_equal(flo__task_submit_inherit(rt, NULL, NULL), FLO_EINVAL);
+    assert_int_equal(flo_finalize(rt), FLO_OK);
+}
+
 /* Callbacks: exactly once, with the status, for many tasks; a callback
  * may submit a task, which flo_wait_all then waits for. */
 static flo_runtime *cb_rt;
@@ -750,6 +805,7 @@ int main(void)
         cmocka_unit_test(test_wait_all_first_error),
         cmocka_unit_test(test_finalize_reports_error),
         cmocka_unit_test(test_dep_on_failed_event),
+        cmocka_unit_test(test_join_inherits),
         cmocka_unit_test(test_callbacks),
         cmocka_unit_test(test_failure_memory),
         cmocka_unit_test(test_failure_not_evicted_by_cancels),
