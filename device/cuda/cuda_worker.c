@@ -365,9 +365,14 @@ static int cuda_progress(flo__worker *w)
     return done;
 }
 
+/* Tasks in flight, and copies home of versions at rest not yet settled:
+ * the worker keeps polling for those too, so that the host copies they
+ * make are published (and their sources unpinned) without waiting for
+ * its next task. */
 static int cuda_inflight(flo__worker *w)
 {
-    return wdev(w)->inflight;
+    flo__cuda_dev *cd = wdev(w);
+    return cd->inflight + (int)(cd->rest_tail - cd->rest_head);
 }
 
 /* The launch window (cd->window <= max_inflight, the fifo capacity). */
