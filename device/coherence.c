@@ -78,13 +78,18 @@ static void host_mem_free(void *p, size_t bytes)
         free(p);
 }
 
-flo_status flo__coh_host_alloc(flo__platform *plat, flo__data *d)
+flo_status flo__coh_host_mem(flo__platform *plat, flo__data *d)
 {
     flo__replica *r = &d->rep[0];
-    flo__device *x = plat->cfg->no_pin_host ? NULL : flo__coh_xfer_dev(plat);
+    flo__device *x;
 
     if (r->ptr)
         return FLO_OK;
+    if (d->user_ptr) {
+        r->ptr = d->user_ptr;
+        return FLO_OK;
+    }
+    x = plat->cfg->no_pin_host ? NULL : flo__coh_xfer_dev(plat);
     if (d->bytes > SIZE_MAX - FLO__CACHELINE)
         return FLO_ENOMEM;
     if (x) {
@@ -122,11 +127,7 @@ static void home_publish(flo__platform *plat, flo__data *d, flo_status st)
         d->host_torn = false;
         return;
     }
-    if (atomic_load(&d->rep[src].state) == FLO__REP_OWNER)
-        atomic_store(&d->rep[src].state, FLO__REP_SHARED);
-    flo__coh_host_valid(d);
-    atomic_store_explicit(&d->rep[0].state, FLO__REP_SHARED,
-                          memory_order_release);
+    flo__coh_host_copied(d, src);
 }
 
 /* Release d's hold on the copy home (caller holds d->coh_lock). */
@@ -169,6 +170,17 @@ static void home_quiesce(flo__platform *plat, flo__data *d)
         (void)home_wait(plat, d);
 }
 
+void flo__coh_home_begin(flo__data *d, int src, void *tok)
+{
+    d->home_tok = tok;
+    d->home_src = src;
+    d->home_ver = d->ver;
+    d->home_waiters = 0;
+    d->home_done = false;
+    /* The source stays allocated (not evictable) until published. */
+    d->rep[src].users++;
+}
+
 void flo__coh_home_settle(flo__platform *plat, flo__data *d, void *tok,
                           flo_status st)
 {
@@ -203,27 +215,15 @@ static flo_status home_start(flo__platform *plat, flo__data *d)
             if (st == FLO_OK) {
                 atomic_fetch_add_explicit(&plat->bytes_d2h, d->bytes,
                                           memory_order_relaxed);
-                if (atomic_load(&rs->state) == FLO__REP_OWNER)
-                    atomic_store(&rs->state, FLO__REP_SHARED);
-                flo__coh_host_valid(d);
-                atomic_store_explicit(&r->state, FLO__REP_SHARED,
-                                      memory_order_release);
+                flo__coh_host_copied(d, i);
             }
             continue;
         }
-        /* The source stays allocated (not evictable) until published. */
-        rs->users++;
-        st = dev->xfer->home_start(
-            dev, d, r->ptr, flo__pin_is_locked(d->host_pin), &d->home_tok);
-        if (st != FLO_OK) {
-            rs->users--;
-            d->home_tok = NULL;
-            continue;
-        }
-        d->home_src = i;
-        d->home_ver = d->ver;
-        d->home_waiters = 0;
-        d->home_done = false;
+        void *tok = NULL;
+        st = dev->xfer->home_start(dev, d, r->ptr,
+                                   flo__pin_is_locked(d->host_pin), &tok);
+        if (st == FLO_OK)
+            flo__coh_home_begin(d, i, tok);
     }
     if (src < 0)
         FLO__ERR("data handle %u: no valid replica", d->slot);
@@ -274,12 +274,8 @@ flo_status flo__coh_host_prepare(flo__platform *plat, flo__data *d,
             goto out;
         }
     }
-    if (!r->ptr) {
-        if (d->user_ptr)
-            r->ptr = d->user_ptr;
-        else if ((st = flo__coh_host_alloc(plat, d)) != FLO_OK)
-            goto out;
-    }
+    if ((st = flo__coh_host_mem(plat, d)) != FLO_OK)
+        goto out;
     while ((mode & FLO_READ) &&
            atomic_load_explicit(&r->state, memory_order_relaxed) ==
                FLO__REP_INVALID) {

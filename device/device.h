@@ -397,6 +397,17 @@ static inline void flo__coh_host_valid(flo__data *d)
     d->host_torn = false;
 }
 
+/* The host memory now holds d's current version, copied from node src
+ * (caller holds d->coh_lock): both are valid copies. */
+static inline void flo__coh_host_copied(flo__data *d, int src)
+{
+    if (atomic_load(&d->rep[src].state) == FLO__REP_OWNER)
+        atomic_store(&d->rep[src].state, FLO__REP_SHARED);
+    flo__coh_host_valid(d);
+    atomic_store_explicit(&d->rep[0].state, FLO__REP_SHARED,
+                          memory_order_release);
+}
+
 /* Make d's host replica valid for mode; returns its address. Called by
  * host workers (t: the task), acquire and unregister (t NULL); may call a
  * device's copy_to_host. While d is being recomputed (d->replay) a task
@@ -406,6 +417,10 @@ flo_status flo__coh_host_prepare(flo__platform *plat, flo__data *d,
 /* After a task on node wrote d: node becomes owner, others invalid.
  * Caller holds d->coh_lock. */
 void flo__coh_mark_written(flo__data *d, int node);
+/* A copy home of d from node src is in flight (its token tok, from
+ * home_start): d holds it (coh_lock held, none in flight before). A GPU
+ * starts one on its own for write-through at rest, with no waiter. */
+void flo__coh_home_begin(flo__data *d, int src, void *tok);
 /* A GPU's own copy home tok of d (write-through at rest) finished with
  * st: publish it and release d's hold on it, unless a waiter has (or
  * will: it is still waiting). No lock held. */
@@ -423,10 +438,11 @@ flo__device *flo__coh_xfer_dev(const flo__platform *plat);
  * lock held. FLO_OK when d has no memory of the program's or it is
  * already up to date; else the copy's error (logged). */
 flo_status flo__coh_user_sync(flo__platform *plat, flo__data *d);
-/* Allocate d's runtime-owned host copy (page-locked when the runtime
- * pins host memory, else aligned_alloc); sets rep[0].ptr and host_pin.
- * Caller holds d->coh_lock. FLO_ENOMEM. */
-flo_status flo__coh_host_alloc(flo__platform *plat, flo__data *d);
+/* Give d's host replica its memory if it has none (rep[0].ptr): the
+ * registered memory, else a runtime-owned allocation (page-locked when
+ * the runtime pins host memory; sets host_pin). Caller holds
+ * d->coh_lock. FLO_ENOMEM. */
+flo_status flo__coh_host_mem(flo__platform *plat, flo__data *d);
 
 /* ---- What a backend may ask of the scheduler ---------------------------
  *

@@ -395,17 +395,20 @@ static void record_event_deps(flo_runtime *rt, flo__tcache *c, flo__task *t,
                 flo__set_cancel_status(t, st);
             flo__task_unref(rt, c, p);
         } else {
-            bool found;
+            /* A join (FLO__TF_INHERIT) takes the failure's message too. */
+            bool found,
+                join = atomic_load_explicit(&t->flags, memory_order_relaxed) &
+                       FLO__TF_INHERIT;
             char msg[256];
             flo_status fs =
-                flo__failure_lookup(rt, dep, msg, sizeof(msg), &found, false);
+                flo__failure_lookup(rt, dep, join ? msg : NULL,
+                                    join ? sizeof(msg) : 0, &found, false);
             if (fs == FLO_OK)
                 continue;
-            if (!(atomic_load_explicit(&t->flags, memory_order_relaxed) &
-                  FLO__TF_INHERIT))
+            if (!join)
                 flo__set_cancel(t);
             else if (flo__set_cancel_status(t, fs))
-                flo__task_set_error(t, fs, "%s", msg); /* A join's. */
+                flo__task_set_error(t, fs, "%s", msg);
         }
     }
 }

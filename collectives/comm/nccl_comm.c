@@ -160,6 +160,17 @@ static size_t scratch_bytes(const flo_comm *c)
 
 /* ---- Failure: break and abort ----------------------------------------- */
 
+/* Abort ns's communicators, once. A failed abort is logged; there is
+ * nothing else to do: they are never used again. */
+static void abort_comms(nccl_state *ns)
+{
+    if (ns->aborted)
+        return;
+    for (int i = 0; i < ns->n; i++)
+        (void)FLO__NCCL_CHECK(ncclCommAbort(ns->dev[i].comm));
+    ns->aborted = true;
+}
+
 static void abort_all(nccl_state *ns, flo_status st, const char *msg)
 {
     struct timespec until;
@@ -180,13 +191,7 @@ static void abort_all(nccl_state *ns, flo_status st, const char *msg)
     clock_gettime(CLOCK_REALTIME, &until);
     until.tv_sec += 2;
     locked = pthread_rwlock_timedwrlock(&ns->lock, &until) == 0;
-    if (!ns->aborted) {
-        /* A failed abort is logged; there is nothing else to do: the
-         * communicator is broken already and is never used again. */
-        for (int i = 0; i < ns->n; i++)
-            (void)FLO__NCCL_CHECK(ncclCommAbort(ns->dev[i].comm));
-        ns->aborted = true;
-    }
+    abort_comms(ns);
     if (locked)
         pthread_rwlock_unlock(&ns->lock);
 }
@@ -951,7 +956,7 @@ fail_free:
     return st;
 }
 
-/* Undo state_new (no comms made). */
+/* Free ns: undo state_new (its comms never made, or destroyed). */
 static void state_free(flo_comm *c, nccl_state *ns)
 {
     for (int i = 0; i < ns->n; i++)
@@ -1031,11 +1036,8 @@ static flo_status nccl_shrink(flo_comm *c, flo_comm *parent,
 #if NCCL_VERSION_CODE < NCCL_VERSION(2, 27, 0)
     from_parent = false;
 #endif
-    if (!from_parent && !pns->aborted && atomic_load(&parent->broken)) {
-        for (int i = 0; i < pns->n; i++)
-            (void)FLO__NCCL_CHECK(ncclCommAbort(pns->dev[i].comm));
-        pns->aborted = true;
-    }
+    if (!from_parent && atomic_load(&parent->broken))
+        abort_comms(pns);
     st = from_parent ? comms_shrink(c, ns, parent, gone) : comms_init(c, ns);
     pthread_rwlock_unlock(&pns->lock);
     if (st != FLO_OK) {
@@ -1054,19 +1056,12 @@ static void nccl_fini(flo_comm *c)
         return;
     watchdog_stop(ns);
     /* No task of c is left (c->users == 0): nothing uses the comms. */
-    if (!ns->aborted)
-        for (int i = 0; i < ns->n; i++) {
-            if (ns->retired)
-                (void)FLO__NCCL_CHECK(ncclCommAbort(ns->dev[i].comm));
-            else
-                (void)FLO__NCCL_CHECK(ncclCommDestroy(ns->dev[i].comm));
-        }
-    for (int i = 0; i < ns->n; i++)
-        flo_data_unregister(c->rt, ns->dev[i].scratch);
-    pthread_cond_destroy(&ns->wd_cv);
-    pthread_mutex_destroy(&ns->wd_mu);
-    pthread_rwlock_destroy(&ns->lock);
-    free(ns);
+    if (ns->retired)
+        abort_comms(ns);
+    else if (!ns->aborted)
+        for (int i = 0; i < ns->n; i++)
+            (void)FLO__NCCL_CHECK(ncclCommDestroy(ns->dev[i].comm));
+    state_free(c, ns);
     c->tpriv = NULL;
 }
 

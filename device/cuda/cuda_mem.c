@@ -283,16 +283,11 @@ static void replica_release(flo__cuda_dev *cd, flo__replica *r, size_t bytes)
 static flo_status writeback(flo__cuda_dev *cd, flo__data *e, flo__replica *r)
 {
     flo__replica *h = &e->rep[0];
-    if (!h->ptr && e->user_ptr)
-        h->ptr = e->user_ptr;
-    if (!h->ptr) {
-        /* Runtime-owned data never touched on the host: allocate its
-         * host copy here (page-locked when host memory is pinned; the
-         * core frees it according to e->host_pin). */
-        flo_status ast = flo__coh_host_alloc(cd->plat, e);
-        if (ast)
-            return ast;
-    }
+    /* Runtime-owned data never touched on the host gets its host copy
+     * here (the core frees it according to e->host_pin). */
+    flo_status ast = flo__coh_host_mem(cd->plat, e);
+    if (ast)
+        return ast;
     if (e->home_tok)
         return FLO_EBUSY; /* A copy home in flight: cannot happen while
                              r is unused (it holds r), kept as a guard. */

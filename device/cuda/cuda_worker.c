@@ -567,6 +567,14 @@ static flo_status copy_words(flo__cuda_dev *cd, flo__cuda_fifo *f,
     return FLO_OK;
 }
 
+/* Entry i of t is the first naming a handle t writes (write-through
+ * copies each such handle once). */
+static bool writes_lead(const flo__task *t, int i)
+{
+    return flo__task_access_lead(t, i) == i &&
+           (flo__task_access_mode(t, i) & FLO_WRITE);
+}
+
 /*
  * Write-through: copy what t writes into host memory after its work, on
  * its stream (the completion then covers the copies), so that the host
@@ -579,17 +587,10 @@ static bool write_through(flo__cuda_dev *cd, flo__task *t, cudaStream_t stream)
     int n = flo__task_naccess(t);
     for (int i = 0; i < n; i++) {
         flo__data *d = flo__task_access_data(t, i);
-        if (flo__task_access_lead(t, i) != i ||
-            !(flo__task_access_mode(t, i) & FLO_WRITE))
+        if (!writes_lead(t, i))
             continue;
         pthread_mutex_lock(&d->coh_lock);
-        flo_status st = FLO_OK;
-        if (!d->rep[0].ptr) {
-            if (d->user_ptr)
-                d->rep[0].ptr = d->user_ptr;
-            else
-                st = flo__coh_host_alloc(cd->plat, d);
-        }
+        flo_status st = flo__coh_host_mem(cd->plat, d);
         void *host = d->rep[0].ptr, *dev = d->rep[cd->node].ptr;
         pthread_mutex_unlock(&d->coh_lock);
         if (st != FLO_OK ||
@@ -609,17 +610,12 @@ static void wt_publish(flo__cuda_dev *cd, flo__task *t)
     int n = flo__task_naccess(t);
     for (int i = 0; i < n; i++) {
         flo__data *d = flo__task_access_data(t, i);
-        if (flo__task_access_lead(t, i) != i ||
-            !(flo__task_access_mode(t, i) & FLO_WRITE))
+        if (!writes_lead(t, i))
             continue;
         pthread_mutex_lock(&d->coh_lock);
         if (d->ver == flo__task_version(t, i) &&
-            atomic_load(&d->rep[cd->node].state) == FLO__REP_OWNER) {
-            atomic_store(&d->rep[cd->node].state, FLO__REP_SHARED);
-            flo__coh_host_valid(d);
-            atomic_store_explicit(&d->rep[0].state, FLO__REP_SHARED,
-                                  memory_order_release);
-        }
+            atomic_load(&d->rep[cd->node].state) == FLO__REP_OWNER)
+            flo__coh_host_copied(d, cd->node);
         pthread_mutex_unlock(&d->coh_lock);
     }
 }
@@ -663,30 +659,19 @@ static bool wt_rest(flo__cuda_dev *cd, flo__task *t, cudaEvent_t done)
     bool any = false;
     for (int i = 0; i < n; i++) {
         flo__data *d = flo__task_access_data(t, i);
-        if (flo__task_access_lead(t, i) != i ||
-            !(flo__task_access_mode(t, i) & FLO_WRITE) ||
-            flo__task_superseded(t, i) || !rest_reserve(cd))
+        if (!writes_lead(t, i) || flo__task_superseded(t, i) ||
+            !rest_reserve(cd))
             continue;
         pthread_mutex_lock(&d->coh_lock);
-        bool ok = !d->home_tok && d->ver == flo__task_version(t, i);
-        if (ok && !d->rep[0].ptr) {
-            if (d->user_ptr)
-                d->rep[0].ptr = d->user_ptr;
-            else
-                ok = flo__coh_host_alloc(cd->plat, d) == FLO_OK;
-        }
+        bool ok = !d->home_tok && d->ver == flo__task_version(t, i) &&
+                  flo__coh_host_mem(cd->plat, d) == FLO_OK;
         /* Only direct copies: a writer of the replica can be ordered
          * after them on the GPU. */
         void *tok = NULL;
         if (ok && flo__pin_is_locked(d->host_pin) &&
             flo__cuda_home_enqueue(cd, d, d->rep[0].ptr, true, done, 2, &tok) ==
                 FLO_OK) {
-            d->home_tok = tok;
-            d->home_src = cd->node;
-            d->home_ver = d->ver;
-            d->home_waiters = 0;
-            d->home_done = false;
-            d->rep[cd->node].users++;
+            flo__coh_home_begin(d, cd->node, tok);
             cd->rest[cd->rest_tail++ & (cd->rest_cap - 1)] =
                 (flo__cuda_rest){d, tok};
             any = true;

@@ -22,6 +22,20 @@
         }                                                                      \
     } while (0)
 
+/* A test runtime's configuration on one GPU, split into `logical`
+ * logical GPUs (0: the default, one): the environment ignored, two host
+ * workers, no binding. */
+static inline flo_config flo_test_gpu_config(int logical)
+{
+    flo_config cfg = FLO_CONFIG_INIT;
+    cfg.ignore_env = 1;
+    cfg.host_workers = 2;
+    cfg.no_bind = 1;
+    cfg.gpus = 1;
+    cfg.logical_gpus = logical;
+    return cfg;
+}
+
 static inline uint64_t flo_test_rand(uint64_t *s)
 {
     /* splitmix64 */

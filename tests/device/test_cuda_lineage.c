@@ -45,13 +45,8 @@ static const flo_kernel k_rd_gpu = {"rd", NULL, flo_test_cuda_rd};
 
 static flo_runtime *start_wt(int lineage, int write_through, const char *faults)
 {
-    flo_config cfg = FLO_CONFIG_INIT;
+    flo_config cfg = flo_test_gpu_config(NG);
     flo_runtime *rt = NULL;
-    cfg.ignore_env = 1;
-    cfg.host_workers = 2;
-    cfg.no_bind = 1;
-    cfg.gpus = 1;
-    cfg.logical_gpus = NG;
     cfg.lineage = lineage;
     cfg.write_through = write_through;
     cfg.faults = faults;

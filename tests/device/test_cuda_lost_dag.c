@@ -28,13 +28,9 @@ static void test_sticky_midrun(void **state)
     (void)state;
     static const flo_kernel k_rd = {"rd", rd_host, flo_test_cuda_rd};
     static const flo_kernel k_bad = {"wild-write", NULL, flo_test_cuda_illegal};
-    flo_config cfg = FLO_CONFIG_INIT;
+    flo_config cfg = flo_test_gpu_config(0);
     flo_runtime *rt = NULL;
-    cfg.ignore_env = 1;
-    cfg.host_workers = 2;
-    cfg.no_bind = 1;
-    cfg.gpus = 1;
-    cfg.write_through = 1;
+    cfg.write_through = FLO_WRITE_THROUGH_ALL;
     assert_int_equal(flo_init(&cfg, &rt), FLO_OK);
 
     rd_task *t = malloc(sizeof(rd_task) * NT);

@@ -21,14 +21,9 @@ enum { N = 4096 };
 
 static flo_runtime *start(void)
 {
-    flo_config cfg = FLO_CONFIG_INIT;
+    flo_config cfg = flo_test_gpu_config(2);
     flo_runtime *rt = NULL;
-    cfg.ignore_env = 1;
-    cfg.host_workers = 2;
-    cfg.no_bind = 1;
     cfg.devices = FLO_DEVICES_CUDA;
-    cfg.gpus = 1;
-    cfg.logical_gpus = 2;
     assert_int_equal(flo_init(&cfg, &rt), FLO_OK);
     assert_int_equal(flo_device_count(rt), 3);
     return rt;

@@ -35,13 +35,8 @@ static const flo_kernel k_rd_gpu = {"rd", NULL, flo_test_cuda_rd};
 
 static flo_runtime *start(int logical, int write_through, const char *faults)
 {
-    flo_config cfg = FLO_CONFIG_INIT;
+    flo_config cfg = flo_test_gpu_config(logical);
     flo_runtime *rt = NULL;
-    cfg.ignore_env = 1;
-    cfg.host_workers = 2;
-    cfg.no_bind = 1;
-    cfg.gpus = 1;
-    cfg.logical_gpus = logical;
     cfg.write_through = write_through;
     cfg.faults = faults;
     assert_int_equal(flo_init(&cfg, &rt), FLO_OK);
